@@ -1,0 +1,44 @@
+"""Settings: one pydantic model read from the environment, in one place."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ses_pool_enforcer.policy import Mode
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    policy_parameter: str = Field(default="/ses-pool-enforcer/policy", pattern=r"^/.+")
+    enforcement_mode: Mode = Mode.ENFORCE
+    policy_cache_seconds: int = Field(default=60, ge=0, le=3600)
+    ses_calls_per_second: float = Field(default=1.0, gt=0, le=50)
+    alert_topic_arn: str | None = None
+    inventory_table: str | None = None
+    state_table: str | None = None
+    report_bucket: str | None = None
+    work_queue_url: str | None = None
+    flap_threshold: int = Field(default=3, ge=1)
+    flap_window_seconds: int = Field(default=3600, ge=60)
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Read the settings once: ``POLICY_PARAMETER`` -> ``policy_parameter`` and so on."""
+    raw = {
+        name: os.environ[name.upper()]
+        for name in Settings.model_fields
+        if name.upper() in os.environ
+    }
+    try:
+        return Settings.model_validate({k: v for k, v in raw.items() if v != ""})
+    except ValidationError as exc:
+        raise SettingsError(f"bad environment configuration: {exc}") from exc

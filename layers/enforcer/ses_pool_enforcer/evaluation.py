@@ -1,0 +1,80 @@
+"""The decision for one set: ``evaluate(policy, configuration_set, now) -> Decision``.
+
+Pure: no boto3, no I/O, no clock. Order: exemptions, then rules (first match wins),
+then the default; a set that reaches none of them is unmanaged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from fnmatch import fnmatchcase
+
+from ses_pool_enforcer.model import Action, ConfigurationSet, Decision, Outcome
+from ses_pool_enforcer.policy import Exemption, Match, Mode, Policy, Rule
+
+ANY_VALUE = "*"
+DEFAULT_RULE_ID = "default"
+
+
+def matches(match: Match, name: str, tags: Mapping[str, str]) -> bool:
+    if match.names is not None and not any(fnmatchcase(name, glob) for glob in match.names):
+        return False
+    if match.tags is not None:
+        for key, wanted in match.tags.items():
+            if key not in tags or (wanted != ANY_VALUE and tags[key] != wanted):
+                return False
+    return True
+
+
+def active_exemption(policy: Policy, name: str, now: dt.datetime) -> Exemption | None:
+    """The first exemption that covers ``name`` on ``now``'s UTC date, expiry day included."""
+    today = now.astimezone(dt.UTC).date()
+    for exemption in policy.exemptions:
+        if today <= exemption.expires and fnmatchcase(name, exemption.configuration_set):
+            return exemption
+    return None
+
+
+def matching_rule(policy: Policy, cs: ConfigurationSet) -> Rule | None:
+    return next((rule for rule in policy.rules if matches(rule.match, cs.name, cs.tags)), None)
+
+
+def evaluate(
+    policy: Policy,
+    cs: ConfigurationSet,
+    now: dt.datetime,
+    *,
+    enforcement: Mode = Mode.ENFORCE,
+) -> Decision:
+    """Decide what ``cs`` must use. ``enforcement=AUDIT`` (a deployment-wide dry run)
+    turns every reassignment into a reported violation."""
+    exemption = active_exemption(policy, cs.name, now)
+    if exemption is not None:
+        return Decision(
+            Outcome.EXEMPT,
+            Action.NONE,
+            None,
+            None,
+            f"exempt until {exemption.expires.isoformat()}: {exemption.reason}",
+        )
+
+    rule = matching_rule(policy, cs)
+    if rule is not None:
+        rule_id, pool, mode = rule.id, rule.pool, rule.mode or policy.mode
+    elif policy.default is not None:
+        rule_id, pool = DEFAULT_RULE_ID, policy.default.pool
+        mode = policy.default.mode or policy.mode
+    else:
+        return Decision(Outcome.UNMANAGED, Action.NONE, None, None, "no rule and no default")
+
+    if cs.pool == pool:
+        return Decision(Outcome.COMPLIANT, Action.NONE, pool, rule_id, f"on {pool}")
+    if mode is Mode.AUDIT or enforcement is Mode.AUDIT:
+        why = "rule is in audit mode" if mode is Mode.AUDIT else "deployment is in audit mode"
+        return Decision(
+            Outcome.VIOLATION, Action.NONE, pool, rule_id, f"on {cs.pool}, expected {pool} ({why})"
+        )
+    return Decision(
+        Outcome.REMEDIATED, Action.REASSIGN, pool, rule_id, f"moved from {cs.pool} to {pool}"
+    )

@@ -1,0 +1,136 @@
+"""CloudTrail records of SES calls, as EventBridge delivers them: parsed with Powertools
+parser models, and read defensively (SES v1, v2 and Pinpoint Email spell things apart)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field
+
+from ses_pool_enforcer.notices import Trigger
+
+SES_EVENT_SOURCE = "ses.amazonaws.com"
+
+
+class Target(StrEnum):
+    CONFIGURATION_SET = "configuration_set"
+    POOL = "pool"
+
+
+# eventName -> what it touches and where its name may stand in ``requestParameters``
+# (keys compared case-insensitively; each path is tried in turn). Data, not ifs.
+EVENT_TARGETS: dict[str, tuple[Target, tuple[tuple[str, ...], ...]]] = {
+    "CreateConfigurationSet": (
+        Target.CONFIGURATION_SET,
+        (("configurationSetName",), ("configurationSet", "name")),
+    ),
+    "PutConfigurationSetDeliveryOptions": (
+        Target.CONFIGURATION_SET,
+        (("configurationSetName",), ("configurationSet", "name")),
+    ),
+    "DeleteConfigurationSet": (
+        Target.CONFIGURATION_SET,
+        (("configurationSetName",), ("configurationSet", "name")),
+    ),
+    "TagResource": (Target.CONFIGURATION_SET, (("resourceArn",),)),
+    "UntagResource": (Target.CONFIGURATION_SET, (("resourceArn",),)),
+    "CreateDedicatedIpPool": (Target.POOL, (("poolName",),)),
+    "DeleteDedicatedIpPool": (Target.POOL, (("poolName",),)),
+}
+
+ARN_PATH_KEYS = frozenset({"resourcearn"})
+CONFIGURATION_SET_ARN_MARKER = ":configuration-set/"
+
+
+class CloudTrailDetail(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    event_source: str = Field(alias="eventSource")
+    event_name: str = Field(alias="eventName")
+    event_id: str | None = Field(default=None, alias="eventID")
+    event_time: str | None = Field(default=None, alias="eventTime")
+    aws_region: str | None = Field(default=None, alias="awsRegion")
+    recipient_account_id: str | None = Field(default=None, alias="recipientAccountId")
+    error_code: str | None = Field(default=None, alias="errorCode")
+    request_parameters: dict[str, Any] | None = Field(default=None, alias="requestParameters")
+    user_identity: dict[str, Any] | None = Field(default=None, alias="userIdentity")
+
+
+class SesCloudTrailEvent(EventBridgeModel):
+    """An EventBridge event whose detail is a CloudTrail record; keeps id, account and
+    region for correlation and alerts."""
+
+    detail: CloudTrailDetail
+
+
+class Ignored(Exception):
+    """An event that names nothing the enforcer manages: logged, counted, dropped."""
+
+
+@dataclass(frozen=True)
+class Work:
+    target: Target
+    name: str
+    trigger: Trigger
+
+
+def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = data
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        folded = {str(k).lower(): v for k, v in value.items()}
+        value = folded.get(key.lower())
+    return value
+
+
+def configuration_set_from_arn(arn: str) -> str | None:
+    if not arn.startswith("arn:") or CONFIGURATION_SET_ARN_MARKER not in arn:
+        return None
+    return arn.split(CONFIGURATION_SET_ARN_MARKER, 1)[1] or None
+
+
+def work_from(event: SesCloudTrailEvent) -> Work:
+    """What to look at. Raises Ignored with the cause for anything else."""
+    detail = event.detail
+    if detail.event_source != SES_EVENT_SOURCE:
+        raise Ignored(f"event source {detail.event_source} is not SES")
+    if detail.error_code:
+        raise Ignored(f"{detail.event_name} failed with {detail.error_code}; nothing changed")
+    if detail.event_name not in EVENT_TARGETS:
+        raise Ignored(f"{detail.event_name} does not change a configuration set or pool")
+    target, paths = EVENT_TARGETS[detail.event_name]
+    params = detail.request_parameters or {}
+    for path in paths:
+        value = _lookup(params, path)
+        if not isinstance(value, str) or not value:
+            continue
+        name = configuration_set_from_arn(value) if path[-1].lower() in ARN_PATH_KEYS else value
+        if name is None:
+            raise Ignored(f"{detail.event_name} on {value}, which is not a configuration set")
+        return Work(target, name, trigger_of(event))
+    raise Ignored(f"{detail.event_name} carries no {target.value} name in requestParameters")
+
+
+def actor_of(detail: CloudTrailDetail) -> str | None:
+    identity = detail.user_identity or {}
+    issuer = _lookup(identity, ("sessionContext", "sessionIssuer", "arn"))
+    arn = identity.get("arn") or issuer or identity.get("principalId")
+    return str(arn) if arn else None
+
+
+def trigger_of(event: SesCloudTrailEvent) -> Trigger:
+    detail = event.detail
+    return Trigger(
+        source="event",
+        account=detail.recipient_account_id or event.account,
+        region=detail.aws_region or event.region,
+        actor=actor_of(detail),
+        event_id=detail.event_id or event.id,
+        event_name=detail.event_name,
+        event_time=detail.event_time or event.time.isoformat(),
+    )

@@ -1,0 +1,74 @@
+"""What the enforcer knows about a set and what it concluded. Pure data, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    COMPLIANT = "compliant"
+    REMEDIATED = "remediated"
+    VIOLATION = "violation"
+    EXEMPT = "exempt"
+    UNMANAGED = "unmanaged"
+    ERROR = "error"
+    FLAPPING = "flapping"
+    DELETED = "deleted"  # the set no longer exists: leaves the inventory, never alerted
+
+
+ALERTING_OUTCOMES = frozenset(
+    {Outcome.REMEDIATED, Outcome.VIOLATION, Outcome.ERROR, Outcome.FLAPPING}
+)
+NON_COMPLIANT_OUTCOMES = frozenset({Outcome.VIOLATION, Outcome.ERROR, Outcome.FLAPPING})
+
+
+@dataclass(frozen=True)
+class ConfigurationSet:
+    """A snapshot of one set as ``GetConfigurationSet`` returned it, pool normalised."""
+
+    name: str
+    pool: str
+    tls_policy: str | None = None
+    max_delivery_seconds: int | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class Action(StrEnum):
+    NONE = "none"
+    REASSIGN = "reassign"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the policy says about one set. ``outcome`` is final unless ``action`` is
+    REASSIGN, in which case it is the outcome once the reassignment succeeds."""
+
+    outcome: Outcome
+    action: Action
+    expected_pool: str | None
+    rule_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class OutcomeRecord:
+    """The result of reconciling one set: what reports, alerts and the inventory hold."""
+
+    configuration_set: str
+    outcome: Outcome
+    current_pool: str | None
+    expected_pool: str | None
+    rule_id: str | None
+    reason: str
+    checked_at: dt.datetime
+    previous_pool: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["outcome"] = self.outcome.value
+        data["checked_at"] = self.checked_at.isoformat()
+        return data

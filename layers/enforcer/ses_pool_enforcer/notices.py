@@ -1,0 +1,84 @@
+"""What an alert says, for people (subject and text) and for machines (JSON). Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ses_pool_enforcer.model import Outcome, OutcomeRecord
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """Why a set was looked at: a CloudTrail event, a sweep, or an operator."""
+
+    source: str
+    account: str | None = None
+    region: str | None = None
+    actor: str | None = None
+    event_id: str | None = None
+    event_name: str | None = None
+    event_time: str | None = None
+
+
+HEADLINES = {
+    Outcome.REMEDIATED: "moved to its required pool",
+    Outcome.VIOLATION: "is on the wrong pool (audit mode: not moved)",
+    Outcome.ERROR: "could not be enforced",
+    Outcome.FLAPPING: "keeps being changed back: enforcement paused",
+}
+
+
+@dataclass(frozen=True)
+class Notice:
+    title: str
+    text: str
+    document: dict[str, Any]
+    attributes: dict[str, str]
+
+
+def notice(record: OutcomeRecord, trigger: Trigger) -> Notice:
+    headline = HEADLINES.get(record.outcome, record.outcome.value)
+    title = f"[ses-pool-enforcer] {record.outcome.value}: {record.configuration_set} {headline}"
+    document: dict[str, Any] = {
+        "account": trigger.account,
+        "region": trigger.region,
+        "configuration_set": record.configuration_set,
+        "current_pool": record.current_pool,
+        "expected_pool": record.expected_pool,
+        "previous_pool": record.previous_pool,
+        "rule_id": record.rule_id,
+        "outcome": record.outcome.value,
+        "reason": record.reason,
+        "actor": trigger.actor,
+        "event_id": trigger.event_id,
+        "event_name": trigger.event_name,
+        "event_time": trigger.event_time,
+        "checked_at": record.checked_at.isoformat(),
+        "trigger": trigger.source,
+    }
+    lines = [
+        f"Configuration set {record.configuration_set} {headline}.",
+        "",
+        f"Outcome:       {record.outcome.value}",
+        f"Reason:        {record.reason}",
+        f"Pool before:   {record.previous_pool or record.current_pool or '-'}",
+        f"Pool now:      {record.current_pool or '-'}",
+        f"Required pool: {record.expected_pool or '-'}",
+        f"Rule:          {record.rule_id or '-'}",
+        f"Account:       {trigger.account or '-'}  Region: {trigger.region or '-'}",
+        f"Changed by:    {trigger.actor or '-'}",
+        f"Trigger:       {trigger.source}"
+        + (
+            f" {trigger.event_name} {trigger.event_id} at {trigger.event_time}"
+            if trigger.event_id
+            else ""
+        ),
+        f"Checked at:    {record.checked_at.isoformat()}",
+    ]
+    return Notice(
+        title,
+        "\n".join(lines) + "\n",
+        document,
+        {"outcome": record.outcome.value, "configuration_set": record.configuration_set},
+    )

@@ -1,0 +1,177 @@
+"""Policy document, version 1: the contract users write (see README "Policy format").
+
+Pure: no boto3, no I/O. ``parse_policy`` turns YAML or JSON text into a validated
+``Policy`` or raises ``PolicyError`` whose message names every offending field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+POOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+PoolName = Annotated[str, StringConstraints(pattern=POOL_NAME_PATTERN)]
+Glob = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+NonEmptyText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"
+    AUDIT = "audit"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Match(_Strict):
+    names: list[Glob] | None = Field(
+        default=None,
+        min_length=1,
+        description="Shell-style globs on the set name, case-sensitive; any may match.",
+    )
+    tags: dict[Annotated[str, StringConstraints(min_length=1)], str] | None = Field(
+        default=None,
+        min_length=1,
+        description='Every listed tag must be present with this value; "*" means any value.',
+    )
+
+    @model_validator(mode="after")
+    def _names_or_tags(self) -> Match:
+        if self.names is None and self.tags is None:
+            raise ValueError("match needs 'names', 'tags' or both")
+        return self
+
+
+class Rule(_Strict):
+    id: Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)] = Field(
+        description="Unique rule id, used in reports and alerts."
+    )
+    description: str | None = None
+    match: Match
+    pool: PoolName = Field(
+        description="A dedicated pool, ses-default-dedicated-pool (no pool association) "
+        "or ses-shared-pool."
+    )
+    mode: Mode | None = Field(default=None, description="Overrides the document's mode.")
+
+
+class DefaultRule(_Strict):
+    pool: PoolName
+    mode: Mode | None = None
+
+
+class Exemption(_Strict):
+    configuration_set: Glob = Field(description="Glob on the set name.")
+    reason: NonEmptyText
+    expires: dt.date = Field(description="Last day (UTC) on which the exemption applies.")
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _a_calendar_date(cls, value: Any) -> Any:
+        # A number or a timestamp would be accepted by pydantic's lax mode; an expiry
+        # date is a date, written YYYY-MM-DD.
+        if isinstance(value, dt.datetime) or not isinstance(value, str | dt.date):
+            raise ValueError("expected a date written YYYY-MM-DD")
+        return value
+
+
+class Policy(_Strict):
+    version: Literal[1]
+    mode: Mode = Field(
+        default=Mode.AUDIT,
+        description="Default mode of every rule. Absent means audit: nothing is reassigned "
+        "unless the document says enforce.",
+    )
+    default: DefaultRule | None = Field(
+        default=None, description="Pool for sets that match no rule; absent = unmanaged."
+    )
+    rules: list[Rule] = Field(default_factory=list, description="First matching rule wins.")
+    exemptions: list[Exemption] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> Policy:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.id in seen:
+                raise ValueError(f"duplicate rule id {rule.id!r}")
+            seen.add(rule.id)
+        return self
+
+    def pools(self) -> set[str]:
+        """Every pool the document names."""
+        named = {rule.pool for rule in self.rules}
+        if self.default is not None:
+            named.add(self.default.pool)
+        return named
+
+    def to_json(self) -> str:
+        """The canonical JSON stored in SSM."""
+        return self.model_dump_json(exclude_none=True)
+
+
+class PolicyError(ValueError):
+    """The policy document is unreadable or invalid; it must never be enforced."""
+
+    def __init__(self, message: str, errors: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or [message]
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(document)"
+
+
+def describe_errors(error: ValidationError) -> list[str]:
+    """One line per problem: ``rules[1].pool: String should match pattern ...``."""
+    lines = []
+    for item in error.errors(include_url=False):
+        loc = tuple(p for p in item["loc"] if not str(p).startswith("function-"))
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown field"
+        lines.append(f"{_field_path(loc)}: {message}")
+    return lines
+
+
+def parse_policy(text: str | bytes) -> Policy:
+    """Validate a policy document written as YAML or JSON (JSON is YAML)."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise PolicyError(f"policy is neither JSON nor YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError("policy must be a mapping with 'version', 'rules', ...")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        errors = describe_errors(exc)
+        raise PolicyError("invalid policy: " + "; ".join(errors), errors) from exc
+
+
+def policy_json_schema() -> dict[str, Any]:
+    schema = Policy.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "ses-pool-enforcer policy, version 1"
+    return schema

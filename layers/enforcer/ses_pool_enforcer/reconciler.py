@@ -1,0 +1,128 @@
+"""One reconciler: read a set, decide, act, record, alert. Every entry point (events,
+sweep, CLI) calls ``Reconciler.reconcile``; they only gather names."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from ses_pool_enforcer.adapters.aws import error_code
+from ses_pool_enforcer.adapters.ses import NOT_FOUND, PoolDirectory, Ses
+from ses_pool_enforcer.evaluation import evaluate
+from ses_pool_enforcer.model import ALERTING_OUTCOMES, Action, Outcome, OutcomeRecord
+from ses_pool_enforcer.notices import Notice, Trigger, notice
+from ses_pool_enforcer.observability import logger, metrics
+from ses_pool_enforcer.policy import Mode, Policy, PolicyError
+
+
+class RecordSink(Protocol):
+    def record(self, record: OutcomeRecord, sweep_id: str | None = None) -> None: ...
+
+
+class AlertSink(Protocol):
+    def publish(
+        self, title: str, text: str, document: dict[str, object], attributes: dict[str, str]
+    ) -> None: ...
+
+
+class FlapGuard(Protocol):
+    def should_hold(self, name: str, now: dt.datetime) -> bool:
+        """True while ``name`` has been reassigned too often in the window."""
+        ...
+
+    def reassigned(self, name: str, now: dt.datetime) -> bool:
+        """Count a reassignment; True if it just crossed the threshold."""
+        ...
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class Reconciler:
+    ses: Ses
+    pools: PoolDirectory
+    policy: Policy | PolicyError
+    enforcement: Mode = Mode.ENFORCE
+    inventory: RecordSink | None = None
+    alerts: AlertSink | None = None
+    flap_guard: FlapGuard | None = None
+    clock: Callable[[], dt.datetime] = utcnow
+    sweep_id: str | None = None
+
+    def reconcile(self, name: str, trigger: Trigger, *, dry_run: bool = False) -> OutcomeRecord:
+        """Bring ``name`` onto the pool the policy demands; ``dry_run`` decides only."""
+        record = self._decide_and_act(name, dry_run)
+        logger.info(
+            "reconciled",
+            extra={"record": record.to_dict(), "trigger": trigger.source, "dry_run": dry_run},
+        )
+        if dry_run:
+            return record
+        metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
+        if self.inventory is not None and not isinstance(self.policy, PolicyError):
+            self.inventory.record(record, self.sweep_id)
+        if self.alerts is not None and record.outcome in ALERTING_OUTCOMES:
+            self.send(notice(record, trigger))
+        return record
+
+    def send(self, message: Notice) -> None:
+        if self.alerts is not None:
+            self.alerts.publish(message.title, message.text, message.document, message.attributes)
+
+    def _decide_and_act(self, name: str, dry_run: bool) -> OutcomeRecord:
+        now = self.clock()
+        if isinstance(self.policy, PolicyError):
+            return OutcomeRecord(
+                name, Outcome.ERROR, None, None, None, f"policy not enforced: {self.policy}", now
+            )
+        cs = self.ses.get_configuration_set(name)
+        if cs is None:
+            return OutcomeRecord(
+                name, Outcome.DELETED, None, None, None, "configuration set does not exist", now
+            )
+        decision = evaluate(self.policy, cs, now, enforcement=self.enforcement)
+        record = OutcomeRecord(
+            name,
+            decision.outcome,
+            cs.pool,
+            decision.expected_pool,
+            decision.rule_id,
+            decision.reason,
+            now,
+        )
+        if decision.expected_pool is None or decision.outcome is Outcome.VIOLATION:
+            return record
+        if not self.pools.exists(decision.expected_pool):
+            # Also for a set already "on" it: SES keeps a deleted pool's name on its sets.
+            return replace(
+                record,
+                outcome=Outcome.ERROR,
+                reason=f"target pool {decision.expected_pool} does not exist; not moved",
+            )
+        if decision.action is not Action.REASSIGN:
+            return record
+        if dry_run:
+            return record
+        if self.flap_guard is not None and self.flap_guard.should_hold(name, now):
+            return replace(
+                record,
+                outcome=Outcome.FLAPPING,
+                reason=f"reassigned too often in the window; holding off ({decision.reason})",
+            )
+        try:
+            self.ses.reassign(cs, decision.expected_pool)
+        except ClientError as exc:
+            if error_code(exc) != NOT_FOUND:
+                raise
+            # Between our read and our write the set or the pool went away.
+            return replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}")
+        if self.flap_guard is not None:
+            self.flap_guard.reassigned(name, now)
+        return replace(record, current_pool=decision.expected_pool, previous_pool=cs.pool)
