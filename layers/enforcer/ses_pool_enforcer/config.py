@@ -18,6 +18,7 @@ class Settings(BaseModel):
     policy_cache_seconds: int = Field(default=60, ge=0, le=3600)
     ses_calls_per_second: float = Field(default=1.0, gt=0, le=50)
     alert_topic_arn: str | None = None
+    alert_fallback_queue_url: str | None = None
     inventory_table: str | None = None
     state_table: str | None = None
     report_bucket: str | None = None

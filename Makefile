@@ -1,0 +1,66 @@
+# The project's vocabulary. Every target sets up what it needs on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+TOOLS := .venv-tools
+BIN := $(VENV)/bin
+TBIN := $(TOOLS)/bin
+STAMP := $(VENV)/.installed
+TSTAMP := $(TOOLS)/.installed
+
+.PHONY: dev tools test unit integration lint types template build demo bench schema pr clean
+
+dev: $(STAMP)  ## project venv: the package, the Lambda dependencies and the test tools
+
+$(STAMP): pyproject.toml layers/enforcer/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+tools: $(TSTAMP)  ## AWS SAM CLI and checkov, in a venv of their own (they pin what they like)
+
+$(TSTAMP): requirements-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TBIN)/pip install -q --upgrade pip
+	$(TBIN)/pip install -q -r requirements-tools.txt
+	touch $(TSTAMP)
+
+test: dev  ## the whole test suite against local AWS
+	$(BIN)/pytest -n 2 -q
+
+unit: dev
+	$(BIN)/pytest -q tests/unit
+
+integration: dev
+	$(BIN)/pytest -q tests/integration
+
+lint: dev  ## ruff and mypy on the project's code
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+types: dev
+	$(BIN)/mypy
+
+template: dev tools  ## cfn-lint, sam validate --lint, checkov
+	$(BIN)/cfn-lint template.yaml
+	$(TBIN)/sam validate --lint --region us-east-1
+	$(TBIN)/checkov --quiet --compact -f template.yaml --framework cloudformation
+
+build: tools  ## sam build (needs Python 3.13 on PATH; see README)
+	PATH="$(abspath $(TBIN)):$$PATH" sam build
+
+demo: dev  ## the enforcer at work on an embedded local AWS
+	$(BIN)/python -m demo
+
+bench: dev  ## benchmarks; figures printed
+	$(BIN)/python benchmarks/cold_start.py
+	$(BIN)/python benchmarks/event_calls.py
+
+schema: dev  ## regenerate schema/policy.schema.json from the policy model
+	$(BIN)/python scripts/generate_schema.py --write
+
+pr: lint test template  ## everything CI runs
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

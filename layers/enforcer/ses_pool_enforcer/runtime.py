@@ -1,0 +1,61 @@
+"""Wiring: the objects a warm Lambda process (or the CLI) builds once from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+from ses_pool_enforcer.adapters.alerts import Alerts
+from ses_pool_enforcer.adapters.inventory import Inventory
+from ses_pool_enforcer.adapters.pacing import Pacer
+from ses_pool_enforcer.adapters.policy_store import load_policy
+from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
+from ses_pool_enforcer.config import Settings, get_settings
+from ses_pool_enforcer.policy import Policy, PolicyError
+from ses_pool_enforcer.reconciler import Reconciler
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    ses: Ses
+    pools: PoolDirectory
+    inventory: Inventory | None
+    alerts: Alerts
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Runtime:
+        ses = Ses(pacer=Pacer(settings.ses_calls_per_second))
+        return cls(
+            settings=settings,
+            ses=ses,
+            pools=PoolDirectory(ses),
+            inventory=Inventory(settings.inventory_table) if settings.inventory_table else None,
+            alerts=Alerts(settings.alert_topic_arn, settings.alert_fallback_queue_url),
+        )
+
+    def policy(self) -> Policy | PolicyError:
+        """The current policy, or why there is none to enforce. SSM failures that are
+        worth a retry (PolicyUnavailable) propagate."""
+        try:
+            return load_policy(self.settings.policy_parameter, self.settings.policy_cache_seconds)
+        except PolicyError as exc:
+            return exc
+
+    def reconciler(
+        self, *, pools: PoolDirectory | None = None, sweep_id: str | None = None
+    ) -> Reconciler:
+        return Reconciler(
+            ses=self.ses,
+            pools=pools or self.pools,
+            policy=self.policy(),
+            enforcement=self.settings.enforcement_mode,
+            inventory=self.inventory,
+            alerts=self.alerts,
+            sweep_id=sweep_id,
+        )
+
+
+@cache
+def get_runtime() -> Runtime:
+    return Runtime.from_settings(get_settings())

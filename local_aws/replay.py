@@ -1,0 +1,88 @@
+"""Replay the sample events in ``events/`` through a handler as Lambda would deliver them."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
+SET_NAME_KEYS = frozenset({"configurationsetname"})
+
+
+def _rename(node: Any, configuration_set: str | None, pool: str | None) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            folded = key.lower()
+            if configuration_set and folded in SET_NAME_KEYS | {"name"} and isinstance(value, str):
+                node[key] = configuration_set
+            elif configuration_set and folded == "resourcearn" and ":configuration-set/" in value:
+                node[key] = (
+                    value.split(":configuration-set/")[0]
+                    + f":configuration-set/{configuration_set}"
+                )
+            elif pool and folded in {"poolname", "sendingpoolname"}:
+                node[key] = pool
+            else:
+                _rename(value, configuration_set, pool)
+
+
+def sample_event(
+    file: str,
+    *,
+    configuration_set: str | None = None,
+    pool: str | None = None,
+    fresh_id: bool = False,
+) -> dict[str, Any]:
+    """A sample event from ``events/``, optionally about another set or pool, or with new
+    ids (a distinct CloudTrail record rather than a redelivery of the same one)."""
+    event: dict[str, Any] = json.loads((EVENTS_DIR / file).read_text())
+    event = copy.deepcopy(event)
+    _rename(event["detail"].get("requestParameters") or {}, configuration_set, pool)
+    if fresh_id:
+        event["id"] = str(uuid.uuid4())
+        event["detail"]["eventID"] = str(uuid.uuid4())
+    return event
+
+
+def sqs_event(
+    bodies: Iterable[dict[str, Any] | str], queue_arn: str | None = None
+) -> dict[str, Any]:
+    """An SQS-triggered Lambda event whose messages carry ``bodies``."""
+    arn = queue_arn or "arn:aws:sqs:us-east-1:123456789012:ses-pool-enforcer-events"
+    records = []
+    for body in bodies:
+        records.append(
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": str(uuid.uuid4()),
+                "body": body if isinstance(body, str) else json.dumps(body),
+                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": arn,
+                "awsRegion": "us-east-1",
+            }
+        )
+    return {"Records": records}
+
+
+@dataclass
+class LambdaContext:
+    """The parts of a Lambda context the handlers and Powertools read."""
+
+    function_name: str = "ses-pool-enforcer-local"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = (
+        "arn:aws:lambda:us-east-1:123456789012:function:ses-pool-enforcer-local"
+    )
+    aws_request_id: str = "local-request"
+    remaining_ms: int = 900_000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms

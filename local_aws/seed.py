@@ -1,0 +1,76 @@
+"""Seed local AWS with pools, configuration sets and a policy, as a user would."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import boto3
+
+
+def sesv2(region: str = "us-east-1") -> Any:
+    return boto3.client("sesv2", region_name=region)
+
+
+def create_pool(name: str, region: str = "us-east-1") -> None:
+    sesv2(region).create_dedicated_ip_pool(PoolName=name, ScalingMode="STANDARD")
+
+
+def delete_pool(name: str, region: str = "us-east-1") -> None:
+    sesv2(region).delete_dedicated_ip_pool(PoolName=name)
+
+
+def create_set(
+    name: str,
+    *,
+    pool: str | None = None,
+    tls_policy: str | None = None,
+    max_delivery_seconds: int | None = None,
+    tags: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+) -> None:
+    options: dict[str, Any] = {}
+    if pool:
+        options["SendingPoolName"] = pool
+    if tls_policy:
+        options["TlsPolicy"] = tls_policy
+    if max_delivery_seconds:
+        options["MaxDeliverySeconds"] = max_delivery_seconds
+    kwargs: dict[str, Any] = {"ConfigurationSetName": name}
+    if options:
+        kwargs["DeliveryOptions"] = options
+    if tags:
+        kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    sesv2(region).create_configuration_set(**kwargs)
+
+
+def set_pool(name: str, pool: str | None, region: str = "us-east-1") -> None:
+    """Another actor moves a set (a full overwrite, as SES does: other options reset)."""
+    kwargs: dict[str, Any] = {"ConfigurationSetName": name}
+    if pool:
+        kwargs["SendingPoolName"] = pool
+    sesv2(region).put_configuration_set_delivery_options(**kwargs)
+
+
+def delivery_options(name: str, region: str = "us-east-1") -> dict[str, Any]:
+    answer = sesv2(region).get_configuration_set(ConfigurationSetName=name)
+    return dict(answer.get("DeliveryOptions") or {})
+
+
+def tag_set(name: str, tags: Mapping[str, str], region: str = "us-east-1") -> None:
+    client = sesv2(region)
+    account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    client.tag_resource(
+        ResourceArn=f"arn:aws:ses:{region}:{account}:configuration-set/{name}",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+
+
+def put_policy(
+    text: str, name: str = "/ses-pool-enforcer/policy", region: str = "us-east-1"
+) -> int:
+    """Store a policy document as-is (valid or not): what a careless console edit does."""
+    answer = boto3.client("ssm", region_name=region).put_parameter(
+        Name=name, Value=text, Type="String", Overwrite=True
+    )
+    return int(answer["Version"])
