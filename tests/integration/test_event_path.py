@@ -4,14 +4,12 @@ alerts out through SNS, the inventory updated."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from typing import Any
 
-import boto3
 import pytest
 
 from functions.on_event import app
-from local_aws import seed
+from local_aws import call_counts, seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.pools import DEFAULT_POOL
@@ -52,9 +50,7 @@ def invoke(*events: dict[str, Any] | str) -> dict[str, Any]:
 
 
 def ses_writes() -> int:
-    """PutConfigurationSetDeliveryOptions calls seen by local SES so far."""
-    from local_aws.sesv2 import call_counts
-
+    """PutConfigurationSetDeliveryOptions calls local SES has received so far."""
     return call_counts().get("PutConfigurationSetDeliveryOptions", 0)
 
 
@@ -76,7 +72,9 @@ def test_a_set_created_in_the_wrong_pool_is_moved_and_keeps_tls_and_max_delivery
     )
 
     # When its CreateConfigurationSet event arrives
-    result = invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    result = invoke(
+        sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    )
 
     # Then it is on the marketing pool, TLS and max delivery time unchanged
     assert result == {"batchItemFailures": []}
@@ -95,3 +93,251 @@ def test_a_set_created_in_the_wrong_pool_is_moved_and_keeps_tls_and_max_delivery
     assert alert["alert"]["event_id"]
     assert alert["attributes"] == {"outcome": "remediated", "configuration_set": "mkt-weekly"}
     assert len(alert["subject"]) < 100 and "mkt-weekly" in alert["subject"]
+
+
+def test_a_set_under_an_audit_rule_is_reported_not_moved(account: LocalStack) -> None:
+    # Given a receipts set (audit rule) sitting on the marketing pool
+    seed.create_set("tx-receipts", pool="marketing", tls_policy="REQUIRE")
+
+    # When someone's PutConfigurationSetDeliveryOptions event arrives
+    invoke(sample_event("put_delivery_options_v2.json", configuration_set="tx-receipts"))
+
+    # Then nothing is written and one violation alert says what is expected
+    assert ses_writes() == 0
+    assert seed.delivery_options("tx-receipts")["SendingPoolName"] == "marketing"
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "violation"
+    assert alert["alert"]["expected_pool"] == "transactional"
+    assert alert["alert"]["current_pool"] == "marketing"
+    assert "audit" in alert["alert"]["reason"]
+
+
+def test_a_rule_for_the_default_pool_leaves_the_set_with_no_pool_association(
+    account: LocalStack,
+) -> None:
+    # Given a bulk-tagged set on the marketing pool, with its TLS and delivery settings
+    seed.create_set(
+        "bulk-import",
+        pool="marketing",
+        tls_policy="REQUIRE",
+        max_delivery_seconds=900,
+        tags={"stream": "bulk"},
+    )
+
+    # When its creation event arrives
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="bulk-import"))
+
+    # Then the set carries no pool (the default dedicated pool), other options kept
+    assert seed.delivery_options("bulk-import") == {
+        "TlsPolicy": "REQUIRE",
+        "MaxDeliverySeconds": 900,
+    }
+    [alert] = received_alerts(account)
+    assert alert["alert"]["current_pool"] == DEFAULT_POOL
+
+
+def test_an_exempt_set_is_left_alone_until_its_exemption_expires_then_enforced(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a legacy set exempt until 2026-12-31, on the wrong pool for rule marketing-by-name
+    seed.create_set("legacy-mkt", pool="transactional", tags={"stream": "marketing"})
+    event = sample_event("create_configuration_set_v2.json", configuration_set="legacy-mkt")
+    monkeypatch.setattr(
+        "ses_pool_enforcer.reconciler.utcnow",
+        lambda: dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC),
+    )
+
+    # When its event arrives on the last day of the exemption
+    invoke(event)
+
+    # Then it is not touched and nobody is alerted
+    assert ses_writes() == 0
+    assert received_alerts(account) == []
+
+    # When the same kind of event arrives the day after the exemption expired
+    monkeypatch.setattr(
+        "ses_pool_enforcer.reconciler.utcnow",
+        lambda: dt.datetime(2027, 1, 1, 0, 0, tzinfo=dt.UTC),
+    )
+    invoke(sample_event("tag_resource.json", configuration_set="legacy-mkt", fresh_id=True))
+
+    # Then the tag rule applies and the set is moved
+    assert seed.delivery_options("legacy-mkt")["SendingPoolName"] == "marketing"
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "remediated"
+
+
+def test_a_rule_whose_pool_does_not_exist_gives_an_error_alert_and_no_write(
+    account: LocalStack,
+) -> None:
+    # Given a list-* set; its rule names a pool nobody created
+    seed.create_set("list-members", pool="marketing")
+
+    # When its creation event arrives
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="list-members"))
+
+    # Then nothing is written and an error alert names the missing pool
+    assert ses_writes() == 0
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "error"
+    assert "lists-pool-not-created does not exist" in alert["alert"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("document", "field"),
+    [
+        (
+            "version: 1\nrules:\n  - id: a\n    match: {names: [x]}\n"
+            "    pool: p\n    colour: red\n",
+            "rules[0].colour",
+        ),
+        ("version: 1\nmode: enforcing\n", "mode"),
+        (
+            "version: 1\nexemptions:\n  - configuration_set: a\n    reason: ''\n"
+            "    expires: 2027-01-01\n",
+            "exemptions[0].reason",
+        ),
+    ],
+)
+def test_an_invalid_policy_gives_an_error_naming_the_field_and_no_write(
+    account: LocalStack, document: str, field: str
+) -> None:
+    # Given a set on the wrong pool, and an invalid policy stored in SSM
+    seed.create_set("mkt-weekly", pool="transactional")
+    seed.put_policy(document)
+
+    # When its event arrives
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+
+    # Then nothing is written, and the error alert names the field at fault
+    assert ses_writes() == 0
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "error"
+    assert field in alert["alert"]["reason"]
+    assert "policy not enforced" in alert["alert"]["reason"]
+
+
+def test_the_enforcers_own_reassignment_event_causes_no_write_and_no_alert(
+    account: LocalStack,
+) -> None:
+    # Given a set the enforcer has just moved (its creation event handled)
+    seed.create_set("mkt-weekly", pool="transactional", tls_policy="REQUIRE")
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    assert ses_writes() == 1
+    received_alerts(account)
+
+    # When the CloudTrail record of the enforcer's own write comes back
+    result = invoke(
+        sample_event("put_delivery_options_by_enforcer.json", configuration_set="mkt-weekly")
+    )
+
+    # Then it causes no second write and no alert
+    assert result == {"batchItemFailures": []}
+    assert ses_writes() == 1
+    assert received_alerts(account) == []
+
+
+def test_a_v1_create_event_is_handled_like_a_v2_one(account: LocalStack) -> None:
+    # Given a set created through the SES v1 API on the wrong pool
+    seed.create_set("mkt-legacy-v1", pool="transactional")
+
+    # When its v1-shaped event arrives (configurationSet.name)
+    invoke(sample_event("create_configuration_set_v1.json"))
+
+    # Then it is moved as a v2 event would have it moved
+    assert seed.delivery_options("mkt-legacy-v1")["SendingPoolName"] == "marketing"
+
+
+def test_an_event_with_upper_case_keys_is_read(account: LocalStack) -> None:
+    # Given a receipts set on the wrong pool, and an event spelled ConfigurationSetName
+    seed.create_set("tx-receipts", pool="marketing")
+
+    # When it arrives
+    invoke(sample_event("put_delivery_options_upper_case_keys.json"))
+
+    # Then the set is found and reported
+    [alert] = received_alerts(account)
+    assert alert["alert"]["configuration_set"] == "tx-receipts"
+
+
+def test_an_event_for_a_set_deleted_since_gives_no_crash_and_no_write(account: LocalStack) -> None:
+    # Given an event about a set that no longer exists, recorded in the inventory
+    # When it arrives
+    result = invoke(sample_event("create_configuration_set_v2.json", configuration_set="gone"))
+
+    # Then nothing fails, nothing is written, nobody is alerted
+    assert result == {"batchItemFailures": []}
+    assert ses_writes() == 0
+    assert received_alerts(account) == []
+
+
+def test_a_tag_that_a_rule_matches_moves_the_set(account: LocalStack) -> None:
+    # Given an untagged newsletter set on the transactional pool: no rule matches it yet
+    seed.create_set("newsletter-weekly", pool="transactional")
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="newsletter-weekly"))
+    assert ses_writes() == 0
+
+    # When someone tags it stream=marketing and the TagResource event arrives
+    seed.tag_set("newsletter-weekly", {"stream": "marketing"})
+    invoke(sample_event("tag_resource.json"))
+
+    # Then the first rule (names and tags) now matches and the set is moved
+    assert seed.delivery_options("newsletter-weekly")["SendingPoolName"] == "marketing"
+    [alert] = received_alerts(account)
+    assert alert["alert"]["rule_id"] == "marketing"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        sample_event("tag_resource_identity.json"),
+        sample_event("put_delivery_options_failed.json"),
+        sample_event("parameter_store_change.json"),
+        "not json at all",
+        {"detail-type": "AWS API Call via CloudTrail", "detail": {}},
+        {"kind": "reconcile"},
+    ],
+    ids=["identity-tag", "failed-call", "foreign-event", "not-json", "no-detail", "bad-request"],
+)
+def test_events_that_name_no_set_are_dropped_with_a_log_line(
+    account: LocalStack, body: dict[str, Any] | str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given an event that names no configuration set
+    # When it arrives
+    result = invoke(body)
+
+    # Then it is not retried, nothing is written, and the log says why it was dropped
+    assert result == {"batchItemFailures": []}
+    assert ses_writes() == 0
+    assert call_counts().get("GetConfigurationSet", 0) == 0
+    assert "event ignored" in caplog.text
+
+
+def test_a_batch_with_a_transient_failure_reports_only_that_message(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two sets, one of which SES will refuse to read (a transient fault)
+    seed.create_set("mkt-a", pool="transactional")
+    seed.create_set("mkt-b", pool="transactional")
+    from ses_pool_enforcer.adapters.ses import Ses
+
+    real = Ses.get_configuration_set
+
+    def flaky(self: Ses, name: str) -> Any:
+        if name == "mkt-b":
+            raise ConnectionError("SES unreachable")
+        return real(self, name)
+
+    monkeypatch.setattr(Ses, "get_configuration_set", flaky)
+    events = [
+        sample_event("create_configuration_set_v2.json", configuration_set=n, fresh_id=True)
+        for n in ("mkt-a", "mkt-b")
+    ]
+
+    # When both arrive in one batch
+    result = app.handler(sqs_event(events), LambdaContext())
+
+    # Then the good one is done and only the failed one goes back to the queue
+    assert len(result["batchItemFailures"]) == 1
+    assert seed.delivery_options("mkt-a")["SendingPoolName"] == "marketing"
+    assert seed.delivery_options("mkt-b")["SendingPoolName"] == "transactional"

@@ -53,7 +53,7 @@ class Reconciler:
     inventory: RecordSink | None = None
     alerts: AlertSink | None = None
     flap_guard: FlapGuard | None = None
-    clock: Callable[[], dt.datetime] = utcnow
+    clock: Callable[[], dt.datetime] | None = None  # None: the wall clock, in UTC
     sweep_id: str | None = None
 
     def reconcile(self, name: str, trigger: Trigger, *, dry_run: bool = False) -> OutcomeRecord:
@@ -77,7 +77,7 @@ class Reconciler:
             self.alerts.publish(message.title, message.text, message.document, message.attributes)
 
     def _decide_and_act(self, name: str, dry_run: bool) -> OutcomeRecord:
-        now = self.clock()
+        now = (self.clock or utcnow)()
         if isinstance(self.policy, PolicyError):
             return OutcomeRecord(
                 name, Outcome.ERROR, None, None, None, f"policy not enforced: {self.policy}", now
