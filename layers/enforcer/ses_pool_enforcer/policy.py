@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from pydantic import (
 )
 
 POOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 PoolName = Annotated[str, StringConstraints(pattern=POOL_NAME_PATTERN)]
@@ -88,6 +90,8 @@ class Exemption(_Strict):
         # date is a date, written YYYY-MM-DD.
         if isinstance(value, dt.datetime) or not isinstance(value, str | dt.date):
             raise ValueError("expected a date written YYYY-MM-DD")
+        if isinstance(value, str) and not DATE_PATTERN.fullmatch(value):
+            raise ValueError("expected a date written YYYY-MM-DD")
         return value
 
 
@@ -104,14 +108,26 @@ class Policy(_Strict):
     rules: list[Rule] = Field(default_factory=list, description="First matching rule wins.")
     exemptions: list[Exemption] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_rule_ids(self) -> Policy:
-        seen: set[str] = set()
-        for rule in self.rules:
-            if rule.id in seen:
-                raise ValueError(f"duplicate rule id {rule.id!r}")
-            seen.add(rule.id)
-        return self
+    @field_validator("version", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # True == 1 in Python, so Literal[1] alone would accept `version: true`.
+        if isinstance(value, bool):
+            raise ValueError("Input should be 1")
+        return value
+
+    @field_validator("rules")
+    @classmethod
+    def _unique_rule_ids(cls, rules: list[Rule]) -> list[Rule]:
+        first: dict[str, int] = {}
+        for index, rule in enumerate(rules):
+            if rule.id in first:
+                raise ValueError(
+                    f"duplicate rule id {rule.id!r} "
+                    f"(rules[{first[rule.id]}].id and rules[{index}].id)"
+                )
+            first[rule.id] = index
+        return rules
 
     def pools(self) -> set[str]:
         """Every pool the document names."""
@@ -123,6 +139,17 @@ class Policy(_Strict):
     def to_json(self) -> str:
         """The canonical JSON stored in SSM."""
         return self.model_dump_json(exclude_none=True)
+
+
+class _PolicyLoader(yaml.SafeLoader):
+    """SafeLoader that leaves timestamps as text: the model validates dates, so a bad
+    one (``2027-02-30``) is reported against its field instead of crashing the loader."""
+
+
+_PolicyLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 
 
 class PolicyError(ValueError):
@@ -158,8 +185,8 @@ def parse_policy(text: str | bytes) -> Policy:
         data = json.loads(text)
     except ValueError:
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+            data = yaml.load(text, Loader=_PolicyLoader)  # noqa: S506 - a SafeLoader
+        except (yaml.YAMLError, ValueError) as exc:  # ValueError: "!!int abc" and the like
             raise PolicyError(f"policy is neither JSON nor YAML: {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError("policy must be a mapping with 'version', 'rules', ...")
