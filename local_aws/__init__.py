@@ -1,0 +1,26 @@
+"""Local AWS for tests, benchmarks and the demo: moto plus the SES v2 gaps it lacks.
+
+Test and tooling code only; Lambda code (``layers/...``) must never import it.
+"""
+
+from local_aws.sesv2 import (
+    SPECIAL_POOL_NAMES,
+    ThrottleStats,
+    call_counts,
+    install,
+    reset,
+    set_special_pools_listed,
+    set_throttle,
+    throttle_stats,
+)
+
+__all__ = [
+    "SPECIAL_POOL_NAMES",
+    "ThrottleStats",
+    "call_counts",
+    "install",
+    "reset",
+    "set_special_pools_listed",
+    "set_throttle",
+    "throttle_stats",
+]

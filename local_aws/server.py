@@ -1,0 +1,75 @@
+"""A local AWS endpoint: moto's threaded server with the SES v2 extension installed.
+
+In-process use::
+
+    with start_local_aws() as aws:
+        boto3.client("sesv2", endpoint_url=aws.endpoint_url, region_name="us-east-1")
+
+Foreground use: ``python -m local_aws.server --port 5005``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import contextlib
+import threading
+from types import TracebackType
+from typing import Any
+
+from local_aws.sesv2 import install
+
+
+class LocalAws:
+    """A running moto server on 127.0.0.1; stop it with :meth:`stop` or ``with``."""
+
+    def __init__(self, server: Any, endpoint_url: str) -> None:
+        self._server = server
+        self._stopped = False
+        self.endpoint_url = endpoint_url
+
+    def stop(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self._server.stop()
+
+    def __enter__(self) -> LocalAws:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def start_local_aws(port: int = 0) -> LocalAws:
+    """Install the SES v2 extension, then start moto's server (port 0 = a free port).
+
+    The server thread shares this process's moto backends (the state ``mock_aws`` uses).
+    """
+    from moto.server import ThreadedMotoServer
+
+    install()
+    # werkzeug logs every request to stderr; that is noise for tests and the demo.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    host, bound_port = server.get_host_and_port()
+    return LocalAws(server, f"http://{host}:{bound_port}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--port", type=int, default=5005)
+    args = parser.parse_args(argv)
+    with start_local_aws(args.port) as aws:
+        print(f"Local AWS listening on {aws.endpoint_url} (Ctrl-C to stop)", flush=True)
+        with contextlib.suppress(KeyboardInterrupt):
+            threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,468 @@
+"""Fill moto's SES v2 gaps so that it behaves as real SES does.
+
+What :func:`install` changes (shapes checked against the botocore ``sesv2`` model):
+
+* ``PutConfigurationSetDeliveryOptions`` (moto: NotImplementedError). A full overwrite:
+  a field not sent is reset (no ``TlsPolicy`` = OPTIONAL, no ``SendingPoolName`` = the
+  default pool, no ``MaxDeliverySeconds`` = unset). Unknown set or unknown pool ->
+  ``NotFoundException``; ``ses-default-dedicated-pool`` and ``ses-shared-pool`` are accepted.
+* ``CreateConfigurationSet`` rejects an unknown ``SendingPoolName`` (``NotFoundException``)
+  and answers a duplicate name with ``AlreadyExistsException`` (moto: a code SES v2 lacks).
+* ``GetConfigurationSet`` returns the set's current ``Tags`` (moto returned the creation
+  tags, blind to ``TagResource``/``UntagResource``) and ``SendingEnabled`` true by default.
+  ``DeleteConfigurationSet`` of an unknown set -> ``NotFoundException``; deleting a set
+  drops its tags.
+* Dedicated IP pools: the two special names can be neither fetched (``NotFoundException``)
+  nor created (``AlreadyExistsException``); a duplicate create -> ``AlreadyExistsException``;
+  ``ScalingMode`` defaults to STANDARD; deleting an unknown pool -> ``NotFoundException``;
+  configuration sets that named a deleted pool keep the dangling name, as in SES.
+* ``PutDedicatedIpInPool`` records the IP in the pool; ``GetDedicatedIps`` lists them.
+  (moto cannot allocate dedicated IPs, so any IP is accepted; the IPs of a deleted pool
+  fall back to ``ses-default-dedicated-pool``.)
+* ``PageSize``/``NextToken`` on ``ListConfigurationSets``, ``ListDedicatedIpPools`` and
+  ``GetDedicatedIps``: lists are sorted by name and the token names the last item
+  returned, so pages are stable and complete. Default page size 100; larger requests are
+  capped at 1000 (the SES v1 documented page maximum; v2 documents none).
+* Optional throttling of every SES v2 operation (:func:`set_throttle`), answered like
+  SES: HTTP 429, ``TooManyRequestsException``, ``{"message": "Rate exceeded"}``.
+* Optionally, ``ListDedicatedIpPools`` lists the special pools too
+  (:func:`set_special_pools_listed`), as SES may.
+
+This module is for tests, benchmarks and the local demo endpoint only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+SPECIAL_POOL_NAMES: Final = frozenset({"ses-default-dedicated-pool", "ses-shared-pool"})
+DEFAULT_PAGE_SIZE: Final = 100
+MAX_PAGE_SIZE: Final = 1000
+
+_TLS_POLICIES: Final = frozenset({"REQUIRE", "OPTIONAL"})
+_SHARED_POOL_DELIVERY_MODES: Final = frozenset({"GLOBAL", "REGIONAL", "ACCOUNT"})
+_MIN_DELIVERY_SECONDS: Final = 300
+_MAX_DELIVERY_SECONDS: Final = 50400
+_DEDICATED_IPS_ATTR: Final = "_local_aws_dedicated_ips"
+
+# Nested paths moto's server URL map lacks (mock_aws itself routes by its "/v2/.*" entry).
+_EXTRA_URL_PATHS: Final = (
+    "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/delivery-options$",
+    "{0}/v2/email/dedicated-ips$",
+    "{0}/v2/email/dedicated-ips/(?P<IP>[^/]+)/pool$",
+)
+
+_install_lock = threading.Lock()
+_installed = False
+_special_pools_listed = False
+
+
+# --------------------------------------------------------------------------- throttling
+
+
+@dataclass(frozen=True)
+class ThrottleStats:
+    """Counts of SES v2 calls let through and refused since the last reset."""
+
+    accepted: int
+    throttled: int
+
+
+class _TokenBucket:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rate: float | None = None
+        self._capacity = 0.0
+        self._tokens = 0.0
+        self._stamp = 0.0
+        self._accepted = 0
+        self._throttled = 0
+
+    def configure(self, rate: float | None, burst: float | None) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError("calls_per_second must be positive or None")
+        with self._lock:
+            self._rate = rate
+            self._capacity = max(1.0, burst if burst is not None else (rate or 0.0))
+            self._tokens = self._capacity
+            self._stamp = time.monotonic()
+
+    def try_acquire(self) -> bool:
+        with self._lock:
+            if self._rate is not None:
+                now = time.monotonic()
+                elapsed = now - self._stamp
+                self._tokens = min(self._capacity, self._tokens + elapsed * self._rate)
+                self._stamp = now
+                if self._tokens < 1.0:
+                    self._throttled += 1
+                    return False
+                self._tokens -= 1.0
+            self._accepted += 1
+            return True
+
+    def stats(self) -> ThrottleStats:
+        with self._lock:
+            return ThrottleStats(accepted=self._accepted, throttled=self._throttled)
+
+    def reset(self) -> None:
+        self.configure(None, None)
+        with self._lock:
+            self._accepted = 0
+            self._throttled = 0
+
+
+_bucket = _TokenBucket()
+
+
+def set_throttle(calls_per_second: float | None, burst: float | None = None) -> None:
+    """Throttle all SES v2 operations with a token bucket, or stop throttling (None).
+
+    The bucket holds ``burst`` tokens (default: ``max(1, calls_per_second)``), starts
+    full and refills at ``calls_per_second``. A call finding it empty gets HTTP 429
+    ``TooManyRequestsException`` and has no effect. Thread-safe; needs :func:`install`.
+    """
+    _bucket.configure(calls_per_second, burst)
+
+
+def throttle_stats() -> ThrottleStats:
+    """SES v2 calls accepted and throttled since the last :func:`reset`."""
+    return _bucket.stats()
+
+
+_counts: Counter[str] = Counter()
+_counts_lock = threading.Lock()
+
+
+def call_counts() -> dict[str, int]:
+    """SES v2 requests received per operation (throttled ones included) since reset."""
+    with _counts_lock:
+        return dict(_counts)
+
+
+def set_special_pools_listed(enabled: bool = True) -> None:
+    """Make ``ListDedicatedIpPools`` list the two special pools too, as SES may."""
+    global _special_pools_listed
+    _special_pools_listed = enabled
+
+
+def reset() -> None:
+    """Stop throttling, zero the counters and stop listing the special pools.
+
+    moto's own state is not touched (``mock_aws`` resets it per context).
+    """
+    global _special_pools_listed
+    _bucket.reset()
+    with _counts_lock:
+        _counts.clear()
+    _special_pools_listed = False
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _error(code: str, message: str, status: int = 400) -> Exception:
+    from moto.core.exceptions import JsonRESTError
+
+    err: Exception = JsonRESTError(code, message)
+    err.code = status  # type: ignore[attr-defined]
+    return err
+
+
+def _not_found(message: str) -> Exception:
+    return _error("NotFoundException", message, 404)
+
+
+def _bad_request(message: str) -> Exception:
+    return _error("BadRequestException", message)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _core(resp: Any) -> Any:
+    return resp.sesv2_backend.core_backend
+
+
+def _arn(resp: Any, resource: str) -> str:
+    backend = resp.sesv2_backend
+    return f"arn:{backend.partition}:ses:{backend.region_name}:{backend.account_id}:{resource}"
+
+
+def _body(resp: Any) -> dict[str, Any]:
+    if not resp.body:
+        return {}
+    try:
+        data = json.loads(resp.body)
+    except ValueError as exc:
+        raise _bad_request("Request body is not valid JSON.") from exc
+    return data if isinstance(data, dict) else {}
+
+
+def _get_set(resp: Any, name: str) -> Any:
+    config_set = _core(resp).config_sets.get(name)
+    if config_set is None:
+        raise _not_found(f"Configuration set <{name}> does not exist.")
+    return config_set
+
+
+def _require_pool(resp: Any, pool_name: str) -> None:
+    if pool_name not in SPECIAL_POOL_NAMES and pool_name not in _core(resp).dedicated_ip_pools:
+        raise _not_found(f"Pool {pool_name} does not exist.")
+
+
+def _delivery_options(resp: Any, given: dict[str, Any]) -> dict[str, Any]:
+    """Validate DeliveryOptions and keep exactly the known fields that were sent."""
+    options: dict[str, Any] = {}
+    tls = given.get("TlsPolicy")
+    if tls is not None:
+        if tls not in _TLS_POLICIES:
+            raise _bad_request(f"Invalid TlsPolicy: {tls}")
+        options["TlsPolicy"] = tls
+    pool = given.get("SendingPoolName")
+    if pool is not None:
+        _require_pool(resp, str(pool))
+        options["SendingPoolName"] = pool
+    seconds = given.get("MaxDeliverySeconds")
+    if seconds is not None:
+        if not isinstance(seconds, int) or not (
+            _MIN_DELIVERY_SECONDS <= seconds <= _MAX_DELIVERY_SECONDS
+        ):
+            raise _bad_request(f"MaxDeliverySeconds out of range: {seconds}")
+        options["MaxDeliverySeconds"] = seconds
+    mode = given.get("SharedPoolDeliveryMode")
+    if mode is not None:
+        if mode not in _SHARED_POOL_DELIVERY_MODES:
+            raise _bad_request(f"Invalid SharedPoolDeliveryMode: {mode}")
+        options["SharedPoolDeliveryMode"] = mode
+    return options
+
+
+def _encode_token(last_key: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"after": last_key}).encode()).decode()
+
+
+def _decode_token(token: str) -> str:
+    try:
+        after = json.loads(base64.urlsafe_b64decode(token.encode()))["after"]
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise _bad_request("Invalid NextToken.") from exc
+    if not isinstance(after, str):
+        raise _bad_request("Invalid NextToken.")
+    return after
+
+
+def _paginate(resp: Any, keys: list[str]) -> tuple[list[str], str | None]:
+    """One page of sorted ``keys`` after the request's NextToken, and the next token."""
+    raw_size = resp._get_param("PageSize")
+    try:
+        size = DEFAULT_PAGE_SIZE if raw_size is None else int(raw_size)
+    except (TypeError, ValueError) as exc:
+        raise _bad_request(f"Invalid PageSize: {raw_size}") from exc
+    if size < 1:
+        raise _bad_request(f"Invalid PageSize: {size}")
+    size = min(size, MAX_PAGE_SIZE)
+    ordered = sorted(keys)
+    token = resp._get_param("NextToken")
+    start = bisect.bisect_right(ordered, _decode_token(str(token))) if token else 0
+    page = ordered[start : start + size]
+    more = start + size < len(ordered)
+    return page, (_encode_token(page[-1]) if more and page else None)
+
+
+def _page_response(key: str, items: list[Any], next_token: str | None) -> str:
+    out: dict[str, Any] = {key: items}
+    if next_token is not None:
+        out["NextToken"] = next_token
+    return json.dumps(out)
+
+
+def _dedicated_ips(resp: Any) -> dict[str, str]:
+    """IP -> pool name, kept on the (per account and region) SES v2 backend."""
+    backend = resp.sesv2_backend
+    ips: dict[str, str] | None = getattr(backend, _DEDICATED_IPS_ATTR, None)
+    if ips is None:
+        ips = {}
+        setattr(backend, _DEDICATED_IPS_ATTR, ips)
+    return ips
+
+
+# --------------------------------------------------------------------------- responses
+
+_originals: dict[str, Callable[..., Any]] = {}
+
+
+def _create_configuration_set(self: Any) -> Any:
+    name = self._get_param("ConfigurationSetName")
+    if name in _core(self).config_sets:
+        raise _error("AlreadyExistsException", f"Configuration set <{name}> already exists.")
+    delivery = self._get_param("DeliveryOptions")
+    if isinstance(delivery, dict):
+        _delivery_options(self, delivery)
+    return _originals["create_configuration_set"](self)
+
+
+def _get_configuration_set(self: Any) -> str:
+    name = self._get_param("ConfigurationSetName")
+    config_set = _get_set(self, name)
+    out: dict[str, Any] = config_set.to_dict_v2()
+    enabled = config_set.enabled
+    if isinstance(enabled, dict):
+        enabled = enabled.get("SendingEnabled", True)
+    out["SendingOptions"] = {"SendingEnabled": bool(enabled)}
+    tags = _core(self).tagger.list_tags_for_resource(_arn(self, f"configuration-set/{name}"))
+    out["Tags"] = tags.get("Tags", [])
+    return json.dumps(out)
+
+
+def _delete_configuration_set(self: Any) -> str:
+    name = self._get_param("ConfigurationSetName")
+    _get_set(self, name)
+    core = _core(self)
+    core.config_sets.pop(name)
+    core.tagger.delete_all_tags_for_resource(_arn(self, f"configuration-set/{name}"))
+    return "{}"
+
+
+def _put_configuration_set_delivery_options(self: Any) -> str:
+    config_set = _get_set(self, self._get_param("ConfigurationSetName"))
+    config_set.delivery_options = _delivery_options(self, _body(self))
+    return "{}"
+
+
+def _list_configuration_sets(self: Any) -> str:
+    page, token = _paginate(self, list(_core(self).config_sets))
+    return _page_response("ConfigurationSets", page, token)
+
+
+def _create_dedicated_ip_pool(self: Any) -> Any:
+    name = self._get_param("PoolName")
+    if name in SPECIAL_POOL_NAMES or name in _core(self).dedicated_ip_pools:
+        raise _error("AlreadyExistsException", f"Pool {name} already exists.")
+    result = _originals["create_dedicated_ip_pool"](self)
+    pool = _core(self).dedicated_ip_pools.get(name)
+    if pool is not None and not pool.scaling_mode:
+        pool.scaling_mode = "STANDARD"
+    return result
+
+
+def _get_dedicated_ip_pool(self: Any) -> str:
+    name = self._get_param("PoolName")
+    pool = None if name in SPECIAL_POOL_NAMES else _core(self).dedicated_ip_pools.get(name)
+    if pool is None:
+        raise _not_found(f"Pool {name} does not exist.")
+    return json.dumps(
+        {"DedicatedIpPool": {"PoolName": name, "ScalingMode": pool.scaling_mode or "STANDARD"}}
+    )
+
+
+def _delete_dedicated_ip_pool(self: Any) -> str:
+    name = self._get_param("PoolName")
+    core = _core(self)
+    if name not in core.dedicated_ip_pools:
+        raise _not_found(f"Pool {name} does not exist.")
+    core.dedicated_ip_pools.pop(name)
+    core.tagger.delete_all_tags_for_resource(_arn(self, f"dedicated-ip-pool/{name}"))
+    ips = _dedicated_ips(self)
+    for ip in [ip for ip, pool in ips.items() if pool == name]:
+        ips[ip] = "ses-default-dedicated-pool"
+    return "{}"
+
+
+def _list_dedicated_ip_pools(self: Any) -> str:
+    names = list(_core(self).dedicated_ip_pools)
+    if _special_pools_listed:
+        names += sorted(SPECIAL_POOL_NAMES)
+    page, token = _paginate(self, names)
+    return _page_response("DedicatedIpPools", page, token)
+
+
+def _put_dedicated_ip_in_pool(self: Any) -> str:
+    ip = self._get_param("IP") or self._get_param("Ip")
+    destination = _body(self).get("DestinationPoolName")
+    if not ip or not isinstance(destination, str):
+        raise _bad_request("Ip and DestinationPoolName are required.")
+    _require_pool(self, destination)
+    _dedicated_ips(self)[str(ip)] = destination
+    return "{}"
+
+
+def _get_dedicated_ips(self: Any) -> str:
+    pool = self._get_param("PoolName")
+    ips = _dedicated_ips(self)
+    if pool is not None:
+        _require_pool(self, str(pool))
+    keys = [ip for ip, ip_pool in ips.items() if pool is None or ip_pool == pool]
+    page, token = _paginate(self, keys)
+    items = [
+        {"Ip": ip, "WarmupStatus": "DONE", "WarmupPercentage": 100, "PoolName": ips[ip]}
+        for ip in page
+    ]
+    return _page_response("DedicatedIps", items, token)
+
+
+def _call_action(self: Any) -> Any:
+    with _counts_lock:
+        _counts[str(self._get_action())] += 1
+    if not _bucket.try_acquire():
+        headers = {
+            "status": "429",
+            "Content-Type": "application/json",
+            "X-Amzn-ErrorType": "TooManyRequestsException",
+        }
+        return 429, headers, json.dumps({"message": "Rate exceeded"})
+    return _originals["call_action"](self)
+
+
+_PATCHES: Final[dict[str, Callable[..., Any]]] = {
+    "call_action": _call_action,
+    "create_configuration_set": _create_configuration_set,
+    "get_configuration_set": _get_configuration_set,
+    "delete_configuration_set": _delete_configuration_set,
+    "put_configuration_set_delivery_options": _put_configuration_set_delivery_options,
+    "list_configuration_sets": _list_configuration_sets,
+    "create_dedicated_ip_pool": _create_dedicated_ip_pool,
+    "get_dedicated_ip_pool": _get_dedicated_ip_pool,
+    "delete_dedicated_ip_pool": _delete_dedicated_ip_pool,
+    "list_dedicated_ip_pools": _list_dedicated_ip_pools,
+    "put_dedicated_ip_in_pool": _put_dedicated_ip_in_pool,
+    "get_dedicated_ips": _get_dedicated_ips,
+}
+
+
+def install() -> None:
+    """Patch moto's SES v2 in this process; idempotent and thread-safe.
+
+    Call it before ``moto.mock_aws`` starts and before moto's server is started (or at
+    least before it serves its first SES v2 request): the server builds its URL map,
+    which needs the extra nested paths, when it creates the SES v2 backend app.
+    """
+    global _installed
+    with _install_lock:
+        if _installed:
+            return
+        from moto.sesv2 import urls
+        from moto.sesv2.responses import SESV2Response
+
+        for name, function in _PATCHES.items():
+            _originals[name] = getattr(SESV2Response, name, None) or _missing(name)
+            setattr(SESV2Response, name, function)
+        for path in _EXTRA_URL_PATHS:
+            urls.url_paths.setdefault(path, SESV2Response.dispatch)
+        _installed = True
+
+
+def _missing(name: str) -> Callable[..., Any]:
+    def missing(self: Any) -> Any:
+        raise NotImplementedError(name)
+
+    return missing

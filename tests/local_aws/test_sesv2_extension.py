@@ -1,0 +1,547 @@
+"""The moto SES v2 extension behaves as SES does, in mock_aws and over moto's HTTP server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from botocore.config import Config
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+import local_aws
+from local_aws.server import start_local_aws
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+NO_RETRY = Config(retries={"total_max_attempts": 1, "mode": "standard"})
+
+
+def set_arn(name: str) -> str:
+    return f"arn:aws:ses:{REGION}:{ACCOUNT}:configuration-set/{name}"
+
+
+def error_code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def delivery(client: Any, name: str) -> dict[str, Any]:
+    return dict(client.get_configuration_set(ConfigurationSetName=name).get("DeliveryOptions", {}))
+
+
+def list_all(call: Any, key: str, **kwargs: Any) -> list[str]:
+    items: list[str] = []
+    token: str | None = None
+    while True:
+        page = call(**kwargs, **({"NextToken": token} if token else {}))
+        items += page[key]
+        token = page.get("NextToken")
+        if not token:
+            return items
+
+
+@pytest.fixture(autouse=True)
+def _env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for var in ("AWS_PROFILE", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    local_aws.install()
+    local_aws.reset()
+    yield
+    local_aws.reset()
+
+
+@pytest.fixture
+def ses() -> Iterator[Any]:
+    with mock_aws():
+        yield boto3.client("sesv2", region_name=REGION, config=NO_RETRY)
+
+
+# ---------------------------------------------------------------- install
+
+
+def test_install_is_idempotent() -> None:
+    # Given
+    from moto.sesv2 import urls
+    from moto.sesv2.responses import SESV2Response
+
+    paths_before = dict(urls.url_paths)
+    call_action_before = SESV2Response.call_action
+
+    # When
+    local_aws.install()
+    local_aws.install()
+
+    # Then
+    assert dict(urls.url_paths) == paths_before
+    assert SESV2Response.call_action is call_action_before
+    assert any("delivery-options" in path for path in urls.url_paths)
+    assert any("dedicated-ips/(?P<IP>" in path for path in urls.url_paths)
+
+
+# ---------------------------------------------------------------- delivery options
+
+
+def test_put_delivery_options_is_a_full_overwrite(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="marketing")
+    ses.create_configuration_set(
+        ConfigurationSetName="cs",
+        DeliveryOptions={"TlsPolicy": "REQUIRE", "MaxDeliverySeconds": 600},
+    )
+
+    # When
+    ses.put_configuration_set_delivery_options(
+        ConfigurationSetName="cs", TlsPolicy="REQUIRE", SendingPoolName="marketing"
+    )
+
+    # Then
+    assert delivery(ses, "cs") == {"TlsPolicy": "REQUIRE", "SendingPoolName": "marketing"}
+
+    # When
+    ses.put_configuration_set_delivery_options(
+        ConfigurationSetName="cs", SendingPoolName="marketing"
+    )
+
+    # Then
+    assert delivery(ses, "cs") == {"SendingPoolName": "marketing"}
+
+
+def test_put_delivery_options_without_pool_moves_set_to_default_pool(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="marketing")
+    ses.create_configuration_set(
+        ConfigurationSetName="cs",
+        DeliveryOptions={"TlsPolicy": "REQUIRE", "SendingPoolName": "marketing"},
+    )
+
+    # When
+    ses.put_configuration_set_delivery_options(
+        ConfigurationSetName="cs", TlsPolicy="REQUIRE", MaxDeliverySeconds=900
+    )
+
+    # Then
+    options = delivery(ses, "cs")
+    assert "SendingPoolName" not in options
+    assert options == {"TlsPolicy": "REQUIRE", "MaxDeliverySeconds": 900}
+
+
+def test_put_delivery_options_on_unknown_set_is_not_found(ses: Any) -> None:
+    # Given no configuration set
+
+    # When
+    with pytest.raises(ClientError) as exc:
+        ses.put_configuration_set_delivery_options(ConfigurationSetName="nope")
+
+    # Then
+    assert error_code(exc) == "NotFoundException"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_put_delivery_options_with_unknown_pool_is_rejected_and_changes_nothing(ses: Any) -> None:
+    # Given
+    ses.create_configuration_set(
+        ConfigurationSetName="cs", DeliveryOptions={"TlsPolicy": "REQUIRE"}
+    )
+
+    # When
+    with pytest.raises(ClientError) as exc:
+        ses.put_configuration_set_delivery_options(
+            ConfigurationSetName="cs", SendingPoolName="ghost"
+        )
+
+    # Then
+    assert error_code(exc) == "NotFoundException"
+    assert delivery(ses, "cs") == {"TlsPolicy": "REQUIRE"}
+
+
+@pytest.mark.parametrize("pool", sorted(local_aws.SPECIAL_POOL_NAMES))
+def test_special_pool_names_are_accepted_as_sending_pool(ses: Any, pool: str) -> None:
+    # Given
+    ses.create_configuration_set(ConfigurationSetName="cs")
+    ses.create_configuration_set(
+        ConfigurationSetName="born", DeliveryOptions={"SendingPoolName": pool}
+    )
+
+    # When
+    ses.put_configuration_set_delivery_options(ConfigurationSetName="cs", SendingPoolName=pool)
+
+    # Then
+    assert delivery(ses, "cs") == {"SendingPoolName": pool}
+    assert delivery(ses, "born") == {"SendingPoolName": pool}
+
+
+def test_invalid_delivery_option_values_are_bad_requests(ses: Any) -> None:
+    # Given
+    ses.create_configuration_set(ConfigurationSetName="cs")
+
+    # When
+    with pytest.raises(ClientError) as exc:
+        ses.put_configuration_set_delivery_options(
+            ConfigurationSetName="cs", MaxDeliverySeconds=50401
+        )
+
+    # Then
+    assert error_code(exc) == "BadRequestException"
+
+
+# ---------------------------------------------------------------- configuration sets
+
+
+def test_create_set_with_unknown_pool_is_not_found_and_creates_nothing(ses: Any) -> None:
+    # Given no pool named "ghost"
+
+    # When
+    with pytest.raises(ClientError) as exc:
+        ses.create_configuration_set(
+            ConfigurationSetName="cs", DeliveryOptions={"SendingPoolName": "ghost"}
+        )
+
+    # Then
+    assert error_code(exc) == "NotFoundException"
+    assert ses.list_configuration_sets()["ConfigurationSets"] == []
+
+
+def test_create_set_keeps_moto_behaviour_for_valid_input(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="p")
+
+    # When
+    ses.create_configuration_set(
+        ConfigurationSetName="cs",
+        DeliveryOptions={"SendingPoolName": "p", "TlsPolicy": "REQUIRE"},
+        SendingOptions={"SendingEnabled": True},
+    )
+    with pytest.raises(ClientError) as exc:
+        ses.create_configuration_set(ConfigurationSetName="cs")
+
+    # Then
+    got = ses.get_configuration_set(ConfigurationSetName="cs")
+    assert got["DeliveryOptions"] == {"SendingPoolName": "p", "TlsPolicy": "REQUIRE"}
+    assert got["SendingOptions"] == {"SendingEnabled": True}
+    assert error_code(exc) == "AlreadyExistsException"
+
+
+def test_get_configuration_set_returns_current_tags(ses: Any) -> None:
+    # Given
+    ses.create_configuration_set(
+        ConfigurationSetName="cs", Tags=[{"Key": "team", "Value": "growth"}]
+    )
+
+    # When
+    ses.tag_resource(
+        ResourceArn=set_arn("cs"),
+        Tags=[{"Key": "pool", "Value": "marketing"}, {"Key": "team", "Value": "core"}],
+    )
+    ses.untag_resource(ResourceArn=set_arn("cs"), TagKeys=["pool"])
+
+    # Then
+    tags = ses.get_configuration_set(ConfigurationSetName="cs")["Tags"]
+    assert tags == [{"Key": "team", "Value": "core"}]
+
+
+def test_deleted_set_loses_its_tags(ses: Any) -> None:
+    # Given
+    ses.create_configuration_set(ConfigurationSetName="cs", Tags=[{"Key": "k", "Value": "v"}])
+
+    # When
+    ses.delete_configuration_set(ConfigurationSetName="cs")
+    ses.create_configuration_set(ConfigurationSetName="cs")
+
+    # Then
+    assert ses.get_configuration_set(ConfigurationSetName="cs")["Tags"] == []
+
+
+@pytest.mark.parametrize("operation", ["get_configuration_set", "delete_configuration_set"])
+def test_unknown_set_is_not_found(ses: Any, operation: str) -> None:
+    # Given no configuration set
+
+    # When
+    with pytest.raises(ClientError) as exc:
+        getattr(ses, operation)(ConfigurationSetName="nope")
+
+    # Then
+    assert error_code(exc) == "NotFoundException"
+
+
+# ---------------------------------------------------------------- dedicated IP pools
+
+
+@pytest.mark.parametrize("pool", sorted(local_aws.SPECIAL_POOL_NAMES))
+def test_special_pools_cannot_be_fetched_or_created(ses: Any, pool: str) -> None:
+    # Given the special pool
+
+    # When
+    with pytest.raises(ClientError) as get_exc:
+        ses.get_dedicated_ip_pool(PoolName=pool)
+    with pytest.raises(ClientError) as create_exc:
+        ses.create_dedicated_ip_pool(PoolName=pool)
+
+    # Then
+    assert error_code(get_exc) == "NotFoundException"
+    assert error_code(create_exc) == "AlreadyExistsException"
+
+
+def test_get_dedicated_ip_pool_reports_scaling_mode(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="std")
+    ses.create_dedicated_ip_pool(PoolName="managed", ScalingMode="MANAGED")
+
+    # When
+    std = ses.get_dedicated_ip_pool(PoolName="std")["DedicatedIpPool"]
+    managed = ses.get_dedicated_ip_pool(PoolName="managed")["DedicatedIpPool"]
+
+    # Then
+    assert std == {"PoolName": "std", "ScalingMode": "STANDARD"}
+    assert managed == {"PoolName": "managed", "ScalingMode": "MANAGED"}
+
+
+def test_deleted_pool_leaves_a_dangling_name_on_its_sets(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="doomed")
+    ses.create_configuration_set(
+        ConfigurationSetName="cs", DeliveryOptions={"SendingPoolName": "doomed"}
+    )
+
+    # When
+    ses.delete_dedicated_ip_pool(PoolName="doomed")
+
+    # Then
+    assert delivery(ses, "cs") == {"SendingPoolName": "doomed"}
+    with pytest.raises(ClientError) as exc:
+        ses.get_dedicated_ip_pool(PoolName="doomed")
+    assert error_code(exc) == "NotFoundException"
+    assert ses.list_dedicated_ip_pools()["DedicatedIpPools"] == []
+
+
+def test_delete_unknown_pool_is_not_found(ses: Any) -> None:
+    # Given no pool
+
+    # When
+    with pytest.raises(ClientError) as exc:
+        ses.delete_dedicated_ip_pool(PoolName="ghost")
+
+    # Then
+    assert error_code(exc) == "NotFoundException"
+
+
+def test_special_pools_are_listed_only_when_asked(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="p")
+
+    # When
+    plain = ses.list_dedicated_ip_pools()["DedicatedIpPools"]
+    local_aws.set_special_pools_listed(True)
+    with_special = ses.list_dedicated_ip_pools()["DedicatedIpPools"]
+
+    # Then
+    assert plain == ["p"]
+    assert sorted(with_special) == sorted(["p", *local_aws.SPECIAL_POOL_NAMES])
+
+
+def test_put_dedicated_ip_in_pool_records_the_ip(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="a")
+    ses.create_dedicated_ip_pool(PoolName="b")
+
+    # When
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="a")
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.2", DestinationPoolName="a")
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="b")
+
+    # Then
+    in_a = ses.get_dedicated_ips(PoolName="a")["DedicatedIps"]
+    in_b = ses.get_dedicated_ips(PoolName="b")["DedicatedIps"]
+    assert [ip["Ip"] for ip in in_a] == ["192.0.2.2"]
+    assert [(ip["Ip"], ip["PoolName"]) for ip in in_b] == [("192.0.2.1", "b")]
+    with pytest.raises(ClientError) as exc:
+        ses.put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="ghost")
+    assert error_code(exc) == "NotFoundException"
+
+
+# ---------------------------------------------------------------- pagination
+
+
+@pytest.mark.parametrize("page_size", [None, 1, 7, 100, 250, 5000])
+def test_list_configuration_sets_pages_are_complete(ses: Any, page_size: int | None) -> None:
+    # Given
+    names = [f"set-{i:04d}" for i in range(250)]
+    for name in names:
+        ses.create_configuration_set(ConfigurationSetName=name)
+
+    # When
+    kwargs = {} if page_size is None else {"PageSize": page_size}
+    listed = list_all(ses.list_configuration_sets, "ConfigurationSets", **kwargs)
+
+    # Then
+    assert listed == sorted(names)
+
+
+def test_list_configuration_sets_page_respects_page_size(ses: Any) -> None:
+    # Given
+    for i in range(250):
+        ses.create_configuration_set(ConfigurationSetName=f"set-{i:04d}")
+
+    # When
+    first = ses.list_configuration_sets(PageSize=100)
+    default = ses.list_configuration_sets()
+
+    # Then
+    assert len(first["ConfigurationSets"]) == 100
+    assert "NextToken" in first
+    assert len(default["ConfigurationSets"]) == local_aws.sesv2.DEFAULT_PAGE_SIZE
+
+
+def test_pagination_survives_changes_between_pages(ses: Any) -> None:
+    # Given
+    for i in range(10):
+        ses.create_configuration_set(ConfigurationSetName=f"set-{i}")
+    first = ses.list_configuration_sets(PageSize=5)
+
+    # When
+    ses.delete_configuration_set(ConfigurationSetName=first["ConfigurationSets"][-1])
+    ses.delete_configuration_set(ConfigurationSetName="set-0")
+    rest: list[str] = []
+    token = first["NextToken"]
+    while token:
+        page = ses.list_configuration_sets(PageSize=5, NextToken=token)
+        rest += page["ConfigurationSets"]
+        token = page.get("NextToken")
+
+    # Then
+    assert rest == [f"set-{i}" for i in range(5, 10)]
+
+
+def test_list_dedicated_ip_pools_pages(ses: Any) -> None:
+    # Given
+    pools = [f"pool-{i:02d}" for i in range(23)]
+    for pool in pools:
+        ses.create_dedicated_ip_pool(PoolName=pool)
+
+    # When
+    first = ses.list_dedicated_ip_pools(PageSize=10)
+    listed = list_all(ses.list_dedicated_ip_pools, "DedicatedIpPools", PageSize=10)
+
+    # Then
+    assert first["DedicatedIpPools"] == pools[:10]
+    assert listed == pools
+
+
+@pytest.mark.parametrize("kwargs", [{"PageSize": 0}, {"NextToken": "not-a-token"}])
+def test_bad_page_arguments_are_bad_requests(ses: Any, kwargs: dict[str, Any]) -> None:
+    # Given
+    ses.create_configuration_set(ConfigurationSetName="cs")
+
+    # When
+    with pytest.raises(ClientError) as exc:
+        ses.list_configuration_sets(**kwargs)
+
+    # Then
+    assert error_code(exc) == "BadRequestException"
+
+
+# ---------------------------------------------------------------- throttling
+
+
+def test_throttling_raises_too_many_requests_then_works_after_reset(ses: Any) -> None:
+    # Given
+    ses.create_configuration_set(ConfigurationSetName="cs")
+    local_aws.set_throttle(0.001)
+    ses.get_configuration_set(ConfigurationSetName="cs")
+
+    # When
+    with pytest.raises(ClientError) as exc:
+        ses.get_configuration_set(ConfigurationSetName="cs")
+    with pytest.raises(ClientError):
+        ses.put_configuration_set_delivery_options(ConfigurationSetName="cs", TlsPolicy="REQUIRE")
+    local_aws.reset()
+
+    # Then
+    assert error_code(exc) == "TooManyRequestsException"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+    assert exc.value.response["Error"]["Message"] == "Rate exceeded"
+    assert delivery(ses, "cs") == {}
+    assert local_aws.throttle_stats() == local_aws.ThrottleStats(accepted=1, throttled=0)
+
+
+def test_boto3_retries_ride_out_throttling(ses: Any) -> None:
+    # Given
+    retrying = boto3.client(
+        "sesv2",
+        region_name=REGION,
+        config=Config(retries={"total_max_attempts": 10, "mode": "standard"}),
+    )
+    local_aws.set_throttle(20.0, burst=1)
+
+    # When
+    for i in range(3):
+        retrying.create_configuration_set(ConfigurationSetName=f"cs-{i}")
+
+    # Then
+    assert retrying.list_configuration_sets()["ConfigurationSets"] == ["cs-0", "cs-1", "cs-2"]
+    stats = local_aws.throttle_stats()
+    assert stats.accepted == 4
+    assert stats.throttled >= 1
+
+
+def test_set_throttle_rejects_non_positive_rate() -> None:
+    # Given / When / Then
+    with pytest.raises(ValueError):
+        local_aws.set_throttle(0)
+
+
+# ---------------------------------------------------------------- over HTTP (server mode)
+
+
+@pytest.fixture
+def server_ses() -> Iterator[Any]:
+    with start_local_aws() as aws:
+        try:
+            yield boto3.client(
+                "sesv2", region_name=REGION, endpoint_url=aws.endpoint_url, config=NO_RETRY
+            )
+        finally:
+            requests.post(f"{aws.endpoint_url}/moto-api/reset", timeout=10)
+
+
+def test_server_mode_serves_the_nested_paths_and_throttles(server_ses: Any) -> None:
+    # Given
+    ses = server_ses
+    ses.create_dedicated_ip_pool(PoolName="marketing")
+    ses.create_configuration_set(
+        ConfigurationSetName="cs",
+        DeliveryOptions={"TlsPolicy": "REQUIRE"},
+        Tags=[{"Key": "team", "Value": "growth"}],
+    )
+
+    # When
+    ses.put_configuration_set_delivery_options(
+        ConfigurationSetName="cs", TlsPolicy="REQUIRE", SendingPoolName="marketing"
+    )
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.7", DestinationPoolName="marketing")
+
+    # Then
+    got = ses.get_configuration_set(ConfigurationSetName="cs")
+    assert got["DeliveryOptions"] == {"TlsPolicy": "REQUIRE", "SendingPoolName": "marketing"}
+    assert got["Tags"] == [{"Key": "team", "Value": "growth"}]
+    ips = ses.get_dedicated_ips(PoolName="marketing", PageSize=5)["DedicatedIps"]
+    assert [ip["Ip"] for ip in ips] == ["192.0.2.7"]
+    assert ses.list_configuration_sets(PageSize=1)["ConfigurationSets"] == ["cs"]
+    with pytest.raises(ClientError) as exc:
+        ses.get_dedicated_ip_pool(PoolName="ses-default-dedicated-pool")
+    assert error_code(exc) == "NotFoundException"
+
+    # When
+    local_aws.set_throttle(0.001)
+    ses.list_dedicated_ip_pools(PageSize=1)
+    with pytest.raises(ClientError) as throttled:
+        ses.list_dedicated_ip_pools(PageSize=1)
+
+    # Then
+    assert error_code(throttled) == "TooManyRequestsException"
+    assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
