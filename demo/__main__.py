@@ -1,0 +1,188 @@
+"""Start local AWS (moto's server mode), build the account, replay CloudTrail events
+through the real event handler, and show what the enforcer changed and said."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from local_aws import seed
+from local_aws.replay import LambdaContext, sample_event, sqs_event
+from local_aws.server import start_local_aws
+from local_aws.stack import LocalStack, provision, received_alerts
+
+HERE = Path(__file__).resolve().parent
+
+# name, pool it is created on, TLS policy, max delivery seconds, tags
+SETS: list[tuple[str, str | None, str | None, int | None, dict[str, str]]] = [
+    ("mkt-weekly", "transactional", "REQUIRE", 600, {}),
+    ("tx-receipts", "marketing", "REQUIRE", None, {}),
+    ("bulk-import", "marketing", None, None, {"stream": "bulk"}),
+    ("legacy-promo", "transactional", None, None, {}),
+    ("list-members", None, None, None, {}),
+    ("newsletter-daily", "marketing", "REQUIRE", None, {}),
+    ("ops-alerts", None, None, None, {}),
+]
+
+# (sample event file, set it is about, what happened in the account)
+SCENARIO: list[tuple[str, str, str]] = [
+    (
+        "create_configuration_set_v2.json",
+        "mkt-weekly",
+        "alice created mkt-weekly on the transactional pool",
+    ),
+    (
+        "put_delivery_options_v2.json",
+        "tx-receipts",
+        "alice moved tx-receipts to the marketing pool",
+    ),
+    ("tag_resource.json", "bulk-import", "alice tagged bulk-import stream=bulk"),
+    ("create_configuration_set_v1.json", "legacy-promo", "a v1 SDK created legacy-promo (exempt)"),
+    (
+        "create_configuration_set_v2.json",
+        "list-members",
+        "alice created list-members (its pool does not exist)",
+    ),
+    (
+        "create_configuration_set_v2.json",
+        "newsletter-daily",
+        "alice created newsletter-daily on the right pool",
+    ),
+    (
+        "create_configuration_set_v2.json",
+        "ops-alerts",
+        "alice created ops-alerts (matches no rule: default, audit)",
+    ),
+    (
+        "put_delivery_options_by_enforcer.json",
+        "mkt-weekly",
+        "CloudTrail echoes the enforcer's own write",
+    ),
+    ("delete_configuration_set.json", "tx-retired", "someone deleted tx-retired (already gone)"),
+]
+
+
+def say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def table(rows: list[list[str]], header: list[str]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    for row in [header, ["-" * w for w in widths], *rows]:
+        say("  " + "  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=False)))
+
+
+def snapshot() -> dict[str, dict[str, Any]]:
+    return {name: seed.delivery_options(name) for name, *_ in SETS}
+
+
+def show_sets(
+    state: dict[str, dict[str, Any]], before: dict[str, dict[str, Any]] | None = None
+) -> None:
+    rows = []
+    for name, options in state.items():
+        pool = options.get("SendingPoolName") or "(none: default dedicated pool)"
+        changed = ""
+        if before is not None and before[name] != options:
+            was = before[name].get("SendingPoolName") or "(none)"
+            changed = f"<- was {was}"
+        rows.append(
+            [
+                name,
+                pool,
+                options.get("TlsPolicy", "-"),
+                str(options.get("MaxDeliverySeconds", "-")),
+                changed,
+            ]
+        )
+    table(rows, ["CONFIGURATION SET", "POOL", "TLS", "MAX DELIVERY", ""])
+
+
+def inventory_entry(stack: LocalStack, name: str) -> str:
+    """What the enforcer recorded for ``name`` in the compliance inventory."""
+    item = (
+        boto3.client("dynamodb")
+        .get_item(TableName=stack.inventory_table, Key={"configuration_set": {"S": name}})
+        .get("Item")
+    )
+    if item is None:
+        return "not in the inventory (no such set)"
+    return f"{item['outcome']['S']}: {item['reason']['S']}"
+
+
+def run(stack: LocalStack, handler: Any) -> None:
+    say("1. The account: two dedicated pools, seven configuration sets, a policy in SSM")
+    seed.create_pool("marketing")
+    seed.create_pool("transactional")
+    for name, pool, tls, max_seconds, tags in SETS:
+        seed.create_set(
+            name, pool=pool, tls_policy=tls, max_delivery_seconds=max_seconds, tags=tags
+        )
+    version = seed.put_policy((HERE / "policy.yaml").read_text(), stack.policy_parameter)
+    say(f"   policy: demo/policy.yaml stored as {stack.policy_parameter} (version {version})")
+    before = snapshot()
+    show_sets(before)
+
+    say("\n2. CloudTrail events arrive (EventBridge -> SQS -> the event function)")
+    for file, name, story in SCENARIO:
+        event = sample_event(file, configuration_set=name, fresh_id=True)
+        with contextlib.redirect_stdout(io.StringIO()):  # its JSON logs and EMF metrics
+            result = handler(sqs_event([event]), LambdaContext())
+        failed = " (failed: will be retried)" if result["batchItemFailures"] else ""
+        say(f"   - {story}{failed}")
+        say(f"       -> {inventory_entry(stack, name)}")
+
+    say("\n3. The sets afterwards")
+    show_sets(snapshot(), before)
+
+    say("\n4. Alerts received on the SNS topic (read from an SQS subscriber)")
+    alerts = received_alerts(stack, wait_seconds=1)
+    for alert in alerts:
+        doc = alert["alert"]
+        say(f"   [{doc['outcome']:<10}] {alert['subject']}")
+        by = doc["actor"] or "-"
+        say(f"                {doc['reason']}; rule {doc['rule_id'] or '-'}; changed by {by}")
+    say(f"   {len(alerts)} alerts; attributes on each: outcome, configuration_set")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="local AWS port (default: a free one)")
+    parser.add_argument(
+        "--calls-per-second", default="20", help="SES call budget (real SES: 1; default 20 here)"
+    )
+    args = parser.parse_args(argv)
+
+    started = time.monotonic()
+    with start_local_aws(args.port) as aws:
+        os.environ.update(
+            AWS_ENDPOINT_URL=aws.endpoint_url,
+            AWS_ACCESS_KEY_ID="demo",
+            AWS_SECRET_ACCESS_KEY="demo",  # noqa: S106 - local AWS takes any credentials
+            AWS_DEFAULT_REGION="us-east-1",
+            POWERTOOLS_LOG_LEVEL=os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
+            POWERTOOLS_METRICS_DISABLED="1",
+            POWERTOOLS_TRACE_DISABLED="1",
+            SES_CALLS_PER_SECOND=args.calls_per_second,
+        )
+        say(f"ses-pool-enforcer demo: local AWS (moto server mode) at {aws.endpoint_url}\n")
+        stack = provision(policy_parameter="/ses-pool-enforcer/policy")
+        os.environ.update(stack.environment())
+        # Imported only now: the handler reads its settings from the environment.
+        from functions.on_event.app import handler
+
+        run(stack, handler)
+    say(f"\nDone in {time.monotonic() - started:.1f}s. Tests: make test. Deploy: see README.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
