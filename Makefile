@@ -54,8 +54,8 @@ demo: dev  ## the enforcer at work on an embedded local AWS
 	$(BIN)/python -m demo
 
 bench: dev  ## benchmarks; figures printed
-	$(BIN)/python benchmarks/cold_start.py
-	$(BIN)/python benchmarks/event_calls.py
+	$(BIN)/python -m benchmarks.cold_start
+	$(BIN)/python -m benchmarks.event_calls
 
 schema: dev  ## regenerate schema/policy.schema.json from the policy model
 	$(BIN)/python scripts/generate_schema.py --write
