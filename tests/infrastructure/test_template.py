@@ -1,0 +1,684 @@
+"""template.yaml against the code it deploys: least privilege, encryption at rest, and no
+drift from the package (settings, CloudTrail event names, metric names) or from
+``local_aws`` (table schemas)."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+import re
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint_file
+from cfnlint.decode import cfn_yaml
+
+from local_aws import stack
+from ses_pool_enforcer.adapters.inventory import EXPECTED_POOL_INDEX
+from ses_pool_enforcer.config import Settings
+from ses_pool_enforcer.events import EVENT_TARGETS, SES_EVENT_SOURCE
+from ses_pool_enforcer.model import Outcome
+from ses_pool_enforcer.observability import NAMESPACE, SERVICE
+from ses_pool_enforcer.policy import Mode
+
+ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE = ROOT / "template.yaml"
+
+Grants = dict[str, frozenset[str]]  # IAM action -> resources, as `resource_name` spells them
+
+
+@cache
+def load_template() -> dict[str, Any]:
+    # cfn-lint's loader reads the short tags (!Ref, !Sub, !GetAtt) into their long form;
+    # the JSON round trip leaves plain dicts, lists and strings.
+    data: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+    return data
+
+
+@pytest.fixture
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture
+def resources(template: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = template["Resources"]
+    return found
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def of_type(resources: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {name: res for name, res in resources.items() if res["Type"] == kind}
+
+
+def resource_name(value: Any) -> str:
+    """A policy resource as one comparable string: "*", a Ref'd logical id, "Name.Attr"
+    for GetAtt, or the text of a Sub."""
+    if isinstance(value, str):
+        return value
+    if "Ref" in value:
+        return str(value["Ref"])
+    if "Fn::GetAtt" in value:
+        att = value["Fn::GetAtt"]
+        return att if isinstance(att, str) else ".".join(att)
+    if "Fn::Sub" in value:
+        sub = value["Fn::Sub"]
+        assert isinstance(sub, str), f"use the one-string form of Fn::Sub in policies: {sub}"
+        return sub
+    raise AssertionError(f"unexpected resource expression {value}")
+
+
+# ---------------------------------------------------------------- IAM, declared as data
+
+SES = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:"
+CONFIGURATION_SETS = SES + "configuration-set/*"
+POOLS = SES + "dedicated-ip-pool/*"
+POLICY_PARAMETER = (
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameterName}"
+)
+INVENTORY_INDEX = "${InventoryTable.Arn}/index/" + stack.INVENTORY_INDEX
+REPORTS = "${ReportBucket.Arn}/reports/*"
+
+# Actions that support no resource-level permission: the only ones granted on "*".
+SES_LISTS = ("ses:ListConfigurationSets", "ses:ListDedicatedIpPools")
+LOG_DELIVERY = (
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+)
+XRAY = (
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "xray:GetSamplingRules",
+    "xray:GetSamplingTargets",
+)
+RESOURCE_STAR_ONLY = frozenset((*SES_LISTS, *LOG_DELIVERY, *XRAY))
+
+
+def on(resource: str, *actions: str) -> Grants:
+    return {action: frozenset({resource}) for action in actions}
+
+
+def merge(*parts: Grants) -> Grants:
+    merged: dict[str, set[str]] = {}
+    for part in parts:
+        for action, where in part.items():
+            merged.setdefault(action, set()).update(where)
+    return {action: frozenset(where) for action, where in merged.items()}
+
+
+# Reconciling one set, whichever entry point calls the reconciler.
+RECONCILE = merge(
+    # adapters/ses.py: Ses.get_configuration_set, Ses.reassign
+    on(CONFIGURATION_SETS, "ses:GetConfigurationSet", "ses:PutConfigurationSetDeliveryOptions"),
+    on(POLICY_PARAMETER, "ssm:GetParameter"),  # policy_store.load_policy (Powertools)
+    on("AlertTopic", "sns:Publish"),  # alerts.Alerts.publish
+    on("AlertKey.Arn", "kms:GenerateDataKey", "kms:Decrypt"),  # ... to a KMS-encrypted topic
+    on("AlertFallbackQueue.Arn", "sqs:SendMessage"),  # ... parked when SNS refuses
+    on("InventoryTable.Arn", "dynamodb:PutItem", "dynamodb:DeleteItem"),  # Inventory.record
+    # The state table: the sweep's lock and checkpoint (adapters/state.StateTable), flap
+    # counters and idempotency records (conditional puts, reads, updates, deletes).
+    on(
+        "StateTable.Arn",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+    ),
+)
+
+EXPECTED_GRANTS: dict[str, Grants] = {
+    "EventFunction": merge(
+        RECONCILE,
+        on("EventQueue.Arn", "sqs:SendMessage"),  # event_path.fan_out_pool_change
+        # PoolDirectory asks SES about each pool (Ses.pool_exists); the sweep lists them.
+        on(POOLS, "ses:GetDedicatedIpPool"),
+        on(INVENTORY_INDEX, "dynamodb:Query"),  # Inventory.sets_expecting
+    ),
+    "SweepFunction": merge(
+        RECONCILE,
+        # Ses.configuration_set_pages; PoolDirectory.listed (Ses.list_dedicated_pools)
+        on("*", *SES_LISTS),
+        on("InventoryTable.Arn", "dynamodb:Scan"),  # Inventory.rows, Inventory.remove_unseen
+        on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store
+    ),
+    "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
+}
+
+# SAM policy templates (expanded by SAM into scoped statements): allowed only as listed.
+EXPECTED_POLICY_TEMPLATES: dict[str, list[dict[str, Any]]] = {
+    "SweepStateMachine": [{"LambdaInvokePolicy": {"FunctionName": {"Ref": "SweepFunction"}}}],
+}
+
+PRINCIPAL_TYPES = {
+    "AWS::Serverless::Function",
+    "AWS::Serverless::StateMachine",
+    "AWS::IAM::Role",
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+}
+
+
+def policy_entries(resource: dict[str, Any]) -> list[Any]:
+    props = resource.get("Properties", {})
+    if resource["Type"] == "AWS::IAM::Role":
+        return [entry["PolicyDocument"] for entry in props.get("Policies", [])]
+    if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        return [props["PolicyDocument"]]
+    return as_list(props.get("Policies", []))
+
+
+def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        statement
+        for entry in policy_entries(resource)
+        if isinstance(entry, dict) and "Statement" in entry
+        for statement in as_list(entry["Statement"])
+    ]
+
+
+def principals(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in resources.items():
+        if resource["Type"] in PRINCIPAL_TYPES:
+            yield name, resource
+
+
+def all_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for name, resource in principals(resources):
+        for statement in statements(resource):
+            yield name, statement
+
+
+def granted(resource: dict[str, Any]) -> Grants:
+    return merge(
+        *(
+            {
+                action: frozenset(resource_name(r) for r in as_list(statement["Resource"]))
+                for action in as_list(statement["Action"])
+            }
+            for statement in statements(resource)
+            if statement["Effect"] == "Allow"
+        )
+    )
+
+
+def test_every_principal_has_declared_grants(resources: dict[str, Any]) -> None:
+    assert {name for name, _ in principals(resources)} == set(EXPECTED_GRANTS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_GRANTS))
+def test_each_principal_is_granted_exactly_what_its_code_needs(
+    resources: dict[str, Any], name: str
+) -> None:
+    # Given what the code calls, When reading the template's grants
+    expected = EXPECTED_GRANTS[name]
+    actual = granted(resources[name])
+    # Then nothing is missing and nothing is extra, action by action and resource by resource
+    missing = {a: sorted(r - actual.get(a, frozenset())) for a, r in expected.items()}
+    extra = {a: sorted(r - expected.get(a, frozenset())) for a, r in actual.items()}
+    assert {a: r for a, r in missing.items() if r} == {}, "missing grants"
+    assert {a: r for a, r in extra.items() if r} == {}, "grants the code does not need"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_GRANTS))
+def test_no_managed_policy_and_only_declared_policy_templates(
+    resources: dict[str, Any], name: str
+) -> None:
+    entries = policy_entries(resources[name])
+    assert not [e for e in entries if isinstance(e, str)], "no managed or named policies"
+    templates = [e for e in entries if isinstance(e, dict) and "Statement" not in e]
+    assert templates == EXPECTED_POLICY_TEMPLATES.get(name, [])
+
+
+def test_no_action_wildcards(resources: dict[str, Any]) -> None:
+    for name, statement in all_statements(resources):
+        assert statement["Effect"] == "Allow", name
+        assert "NotAction" not in statement and "NotResource" not in statement, name
+        for action in as_list(statement["Action"]):
+            assert "*" not in action, f"{name} is granted the wildcard action {action}"
+
+
+def test_resource_wildcard_only_for_actions_without_resource_level_permissions(
+    resources: dict[str, Any],
+) -> None:
+    for name, resource in principals(resources):
+        for action, where in granted(resource).items():
+            if "*" in where:
+                assert action in RESOURCE_STAR_ONLY, f"{name}: {action} on *"
+
+
+def test_ses_writes_only_on_configuration_sets_of_this_account_and_region(
+    resources: dict[str, Any],
+) -> None:
+    assert "${AWS::Region}:${AWS::AccountId}:configuration-set/" in CONFIGURATION_SETS
+    for name, resource in principals(resources):
+        for action, where in granted(resource).items():
+            service, verb = action.split(":", 1)
+            if service == "ses" and not verb.startswith(("Get", "List", "Describe")):
+                assert where == {CONFIGURATION_SETS}, f"{name}: {action} on {sorted(where)}"
+
+
+def test_ssm_reads_only_the_policy_parameter(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # The ARN is "...:parameter" + name, which holds only for names that start with "/".
+    parameter = template["Parameters"]["PolicyParameterName"]
+    assert parameter["Default"].startswith("/")
+    assert parameter["AllowedPattern"].startswith("^/")
+    for name, resource in principals(resources):
+        for action, where in granted(resource).items():
+            if action.startswith("ssm:"):
+                assert action == "ssm:GetParameter", name
+                assert where == {POLICY_PARAMETER}, name
+
+
+# ---------------------------------------------------------------- encryption, exposure
+
+
+def test_topics_queues_tables_and_buckets_are_encrypted(resources: dict[str, Any]) -> None:
+    for name, topic in of_type(resources, "AWS::SNS::Topic").items():
+        assert topic["Properties"].get("KmsMasterKeyId"), name
+    for name, queue in of_type(resources, "AWS::SQS::Queue").items():
+        props = queue["Properties"]
+        assert props.get("SqsManagedSseEnabled") is True or props.get("KmsMasterKeyId"), name
+    for name, table in of_type(resources, "AWS::DynamoDB::Table").items():
+        assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True, name
+    for name, bucket in of_type(resources, "AWS::S3::Bucket").items():
+        rules = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        algorithms = {r["ServerSideEncryptionByDefault"]["SSEAlgorithm"] for r in rules}
+        assert algorithms and algorithms <= {"AES256", "aws:kms", "aws:kms:dsse"}, name
+
+
+def test_tables_have_point_in_time_recovery(resources: dict[str, Any]) -> None:
+    tables = of_type(resources, "AWS::DynamoDB::Table")
+    assert set(tables) == {"InventoryTable", "StateTable"}
+    for name, table in tables.items():
+        pitr = table["Properties"]["PointInTimeRecoverySpecification"]
+        assert pitr["PointInTimeRecoveryEnabled"] is True, name
+
+
+def test_buckets_are_private_and_refuse_plain_http(resources: dict[str, Any]) -> None:
+    policies = {
+        p["Properties"]["Bucket"]["Ref"]: p["Properties"]["PolicyDocument"]
+        for p in of_type(resources, "AWS::S3::BucketPolicy").values()
+    }
+    for name, bucket in of_type(resources, "AWS::S3::Bucket").items():
+        props = bucket["Properties"]
+        assert "AccessControl" not in props, name
+        assert set(props["PublicAccessBlockConfiguration"].values()) == {True}, name
+        assert len(props["PublicAccessBlockConfiguration"]) == 4, name
+        assert props["OwnershipControls"]["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+        denies_http = [
+            s
+            for s in policies[name]["Statement"]
+            if s["Effect"] == "Deny"
+            and s["Principal"] == "*"
+            and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        assert denies_http, f"{name} accepts requests without TLS"
+
+
+def test_alarms_can_publish_to_the_encrypted_topic(resources: dict[str, Any]) -> None:
+    topic = resources["AlertTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "AlertKey"}
+    key = resources["AlertKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    for_cloudwatch = [
+        s
+        for s in key["KeyPolicy"]["Statement"]
+        if "cloudwatch.amazonaws.com" in as_list(s["Principal"].get("Service", []))
+    ]
+    assert {a for s in for_cloudwatch for a in as_list(s["Action"])} >= {
+        "kms:Decrypt",
+        "kms:GenerateDataKey*",
+    }
+    topic_policy = resources["AlertTopicPolicy"]["Properties"]
+    assert topic_policy["Topics"] == [{"Ref": "AlertTopic"}]
+    assert any(
+        s["Principal"] == {"Service": "cloudwatch.amazonaws.com"} and s["Action"] == "sns:Publish"
+        for s in topic_policy["PolicyDocument"]["Statement"]
+    )
+
+
+def test_every_alarm_notifies_the_alert_topic(resources: dict[str, Any]) -> None:
+    alarms = of_type(resources, "AWS::CloudWatch::Alarm")
+    watched = set()
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlertTopic"}], name
+        metrics = [props] + [
+            m["MetricStat"]["Metric"] for m in props.get("Metrics", []) if "MetricStat" in m
+        ]
+        for metric in metrics:
+            watched |= {
+                (metric["MetricName"], resource_name(d["Value"]))
+                for d in metric.get("Dimensions", [])
+            }
+    assert watched >= {
+        ("ApproximateNumberOfMessagesVisible", "EventDeadLetterQueue.QueueName"),
+        ("ApproximateNumberOfMessagesVisible", "AlertFallbackQueue.QueueName"),
+        ("ExecutionsFailed", "SweepStateMachine"),
+        ("Errors", "EventFunction"),
+    }
+
+
+# ---------------------------------------------------------------- the event path
+
+
+def test_rule_matches_exactly_the_events_the_code_reads(resources: dict[str, Any]) -> None:
+    pattern = resources["SesChangeRule"]["Properties"]["EventPattern"]
+    assert pattern["source"] == ["aws.ses"]
+    assert pattern["detail-type"] == ["AWS API Call via CloudTrail"]
+    detail = pattern["detail"]
+    assert detail["eventSource"] == [SES_EVENT_SOURCE]
+    assert sorted(detail["eventName"]) == sorted(EVENT_TARGETS)
+    # A failed call changed nothing: it is not delivered at all.
+    assert detail["errorCode"] == [{"exists": False}]
+
+
+def test_rule_delivers_to_the_event_queue_and_parks_what_it_cannot(
+    resources: dict[str, Any],
+) -> None:
+    (target,) = resources["SesChangeRule"]["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["EventQueue", "Arn"]}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
+    allowed = {
+        resource_name(s["Resource"]): s["Condition"]["ArnEquals"]["aws:SourceArn"]
+        for policy in of_type(resources, "AWS::SQS::QueuePolicy").values()
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Principal"] == {"Service": "events.amazonaws.com"}
+    }
+    rule = {"Fn::GetAtt": ["SesChangeRule", "Arn"]}
+    assert allowed == {"EventQueue.Arn": rule, "EventDeadLetterQueue.Arn": rule}
+
+
+def test_event_function_consumes_the_queue_with_partial_batch_failures(
+    resources: dict[str, Any],
+) -> None:
+    function = resources["EventFunction"]["Properties"]
+    (event,) = function["Events"].values()
+    assert event["Type"] == "SQS"
+    source = event["Properties"]
+    assert source["Queue"] == {"Fn::GetAtt": ["EventQueue", "Arn"]}
+    # The handler answers with batchItemFailures (process_partial_response); without
+    # this setting Lambda ignores the answer and deletes the failed messages too.
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BatchSize"] <= 10
+    assert source["ScalingConfig"]["MaximumConcurrency"] >= 2  # the minimum Lambda accepts
+
+
+def test_event_queue_outlasts_its_consumer_and_keeps_failures(resources: dict[str, Any]) -> None:
+    queue = resources["EventQueue"]["Properties"]
+    dead_letters = resources["EventDeadLetterQueue"]["Properties"]
+    # Lambda's advice for SQS sources: visibility at least six times the function timeout.
+    assert queue["VisibilityTimeout"] >= 6 * resources["EventFunction"]["Properties"]["Timeout"]
+    redrive = queue["RedrivePolicy"]
+    assert redrive["deadLetterTargetArn"] == {"Fn::GetAtt": ["EventDeadLetterQueue", "Arn"]}
+    assert redrive["maxReceiveCount"] >= 3
+    # A standard queue's message expires by its first enqueue time, in the DLQ too.
+    assert dead_letters["MessageRetentionPeriod"] >= queue.get("MessageRetentionPeriod", 345600)
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def test_sweep_runs_on_schedule_and_on_policy_change(resources: dict[str, Any]) -> None:
+    machine = resources["SweepStateMachine"]["Properties"]
+    assert machine["DefinitionSubstitutions"] == {
+        "SweepFunctionArn": {"Fn::GetAtt": ["SweepFunction", "Arn"]}
+    }
+    events = machine["Events"]
+    schedule = events["Schedule"]["Properties"]
+    assert schedule["Schedule"] == {"Ref": "SweepSchedule"}
+    assert json.loads(schedule["Input"]) == {"trigger": "schedule"}
+    change = events["PolicyChange"]["Properties"]
+    assert change["Pattern"] == {
+        "source": ["aws.ssm"],
+        "detail-type": ["Parameter Store Change"],
+        "detail": {"name": [{"Ref": "PolicyParameterName"}], "operation": ["Create", "Update"]},
+    }
+    assert json.loads(change["Input"]) == {"trigger": "policy-change"}
+
+
+# ---------------------------------------------------------------- drift from local_aws
+
+
+def key_schema(attribute: str) -> list[dict[str, str]]:
+    return [{"AttributeName": attribute, "KeyType": "HASH"}]
+
+
+def test_inventory_table_matches_the_local_mirror(resources: dict[str, Any]) -> None:
+    table = resources["InventoryTable"]
+    props = table["Properties"]
+    assert props["KeySchema"] == key_schema(stack.INVENTORY_KEY)
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == stack.INVENTORY_INDEX == EXPECTED_POOL_INDEX
+    assert index["KeySchema"] == key_schema(stack.INVENTORY_INDEX_KEY)
+    # Inventory.sets_expecting reads only the table key from the index.
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
+        stack.INVENTORY_KEY: "S",
+        stack.INVENTORY_INDEX_KEY: "S",
+    }
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_state_table_matches_the_local_mirror(resources: dict[str, Any]) -> None:
+    props = resources["StateTable"]["Properties"]
+    assert props["KeySchema"] == key_schema(stack.STATE_KEY)
+    assert props["AttributeDefinitions"] == [
+        {"AttributeName": stack.STATE_KEY, "AttributeType": "S"}
+    ]
+    assert props["TimeToLiveSpecification"] == {"AttributeName": stack.STATE_TTL, "Enabled": True}
+
+
+# ---------------------------------------------------------------- settings
+
+
+SETTING_NAMES = {field.upper() for field in Settings.model_fields}
+
+# Where each setting points: a template parameter or a resource (Ref gives a topic's ARN,
+# a queue's URL, a table's or bucket's name). Shared settings are set in Globals.
+SHARED_ENVIRONMENT = {
+    "POLICY_PARAMETER": {"Ref": "PolicyParameterName"},
+    "ENFORCEMENT_MODE": {"Ref": "EnforcementMode"},
+    "POLICY_CACHE_SECONDS": {"Ref": "PolicyCacheSeconds"},
+    "SES_CALLS_PER_SECOND": {"Ref": "SesCallsPerSecond"},
+    "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"},
+    "ALERT_FALLBACK_QUEUE_URL": {"Ref": "AlertFallbackQueue"},
+    "INVENTORY_TABLE": {"Ref": "InventoryTable"},
+    "STATE_TABLE": {"Ref": "StateTable"},
+    "REPORT_BUCKET": {"Ref": "ReportBucket"},
+    "WORK_QUEUE_URL": {"Ref": "EventQueue"},
+    "FLAP_THRESHOLD": {"Ref": "FlapThreshold"},
+    "FLAP_WINDOW_SECONDS": {"Ref": "FlapWindowSeconds"},
+}
+# Settings only one function reads, set beside it.
+OWN_SETTINGS = {
+    "EventFunction": set[str](),
+    "SweepFunction": {"SWEEP_STEP_SECONDS"},
+}
+FUNCTIONS = tuple(OWN_SETTINGS)
+
+
+def environment(template: dict[str, Any], function: str) -> dict[str, Any]:
+    """A function's variables as Lambda gets them: Globals, then its own."""
+    variables = dict(template["Globals"]["Function"]["Environment"]["Variables"])
+    own = template["Resources"][function]["Properties"].get("Environment", {})
+    variables.update(own.get("Variables", {}))
+    return variables
+
+
+def test_every_setting_is_accounted_for() -> None:
+    # A new Settings field needs a line in SHARED_ENVIRONMENT or OWN_SETTINGS.
+    assert set(SHARED_ENVIRONMENT).union(*OWN_SETTINGS.values()) == SETTING_NAMES
+
+
+def test_functions_are_the_expected_ones(resources: dict[str, Any]) -> None:
+    assert set(of_type(resources, "AWS::Serverless::Function")) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_variable_is_a_setting_or_powertools(template: dict[str, Any], function: str) -> None:
+    for name in environment(template, function):
+        assert name.startswith("POWERTOOLS_") or name in SETTING_NAMES, name
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_setting_a_function_reads_is_set(template: dict[str, Any], function: str) -> None:
+    variables = environment(template, function)
+    shared = {k: v for k, v in variables.items() if k in SHARED_ENVIRONMENT}
+    assert shared == SHARED_ENVIRONMENT
+    assert set(variables) & SETTING_NAMES == set(SHARED_ENVIRONMENT) | OWN_SETTINGS[function]
+
+
+def test_sweep_step_ends_before_the_function_times_out(resources: dict[str, Any]) -> None:
+    props = resources["SweepFunction"]["Properties"]
+    step = Settings.model_validate(
+        {"sweep_step_seconds": props["Environment"]["Variables"]["SWEEP_STEP_SECONDS"]}
+    ).sweep_step_seconds
+    assert step + 60 <= props["Timeout"]
+
+
+def test_powertools_names_match_the_package(template: dict[str, Any]) -> None:
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["POWERTOOLS_SERVICE_NAME"] == SERVICE
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == NAMESPACE
+
+
+def settings_from(template: dict[str, Any], overrides: dict[str, Any]) -> Settings:
+    """Settings as a deployed function would read them, with parameter defaults (or
+    ``overrides``) and placeholder resource names."""
+    parameters = template["Parameters"]
+    raw = {}
+    for name, value in SHARED_ENVIRONMENT.items():
+        ref = value["Ref"]
+        if ref in parameters:
+            raw[name.lower()] = str(overrides.get(ref, parameters[ref]["Default"]))
+        else:
+            raw[name.lower()] = f"placeholder-{ref}"
+    return Settings.model_validate(raw)
+
+
+def test_parameter_defaults_are_valid_settings(template: dict[str, Any]) -> None:
+    settings = settings_from(template, {})
+    assert settings.policy_parameter == Settings().policy_parameter
+
+
+def test_parameter_bounds_are_valid_settings(template: dict[str, Any]) -> None:
+    # Whatever CloudFormation accepts for a parameter, the function must accept too.
+    parameters = template["Parameters"]
+    referenced = {value["Ref"] for value in SHARED_ENVIRONMENT.values()}
+    for name in sorted(referenced & set(parameters)):
+        parameter = parameters[name]
+        for bound in ("MinValue", "MaxValue"):
+            if bound in parameter:
+                settings_from(template, {name: parameter[bound]})
+        for allowed in parameter.get("AllowedValues", []):
+            settings_from(template, {name: allowed})
+    assert set(parameters["EnforcementMode"]["AllowedValues"]) == {mode.value for mode in Mode}
+
+
+def test_local_mirror_sets_a_subset_of_the_template_environment(
+    template: dict[str, Any],
+) -> None:
+    placeholders = {field.name: "x" for field in dataclasses.fields(stack.LocalStack)}
+    local = stack.LocalStack(**placeholders).environment()
+    for function in FUNCTIONS:
+        assert set(local) <= set(environment(template, function))
+
+
+# ---------------------------------------------------------------- observability
+
+
+def test_dashboard_shows_every_outcome_in_the_package_namespace(
+    resources: dict[str, Any],
+) -> None:
+    body = resources["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    for outcome in Outcome:
+        if outcome is not Outcome.DELETED:
+            assert f'["{NAMESPACE}", "Outcome_{outcome.value}", "service", "{SERVICE}"]' in body
+    # Fn::Sub leaves CloudWatch's JSON intact once ${...} is replaced.
+    json.loads(re.sub(r"\$\{[^}]+\}", "x", body))
+
+
+# ---------------------------------------------------------------- what the template deploys
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_function_handler_exists(resources: dict[str, Any], function: str) -> None:
+    props = resources[function]["Properties"]
+    module, attribute = props["Handler"].rsplit(".", 1)
+    source = ROOT / props["CodeUri"] / f"{module.replace('.', '/')}.py"
+    assert source.is_file(), f"{function}: {source} is missing"
+    tree = ast.parse(source.read_text())
+    assert attribute in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_layer_packages_the_enforcer(resources: dict[str, Any]) -> None:
+    layer = resources["EnforcerLayer"]
+    content = ROOT / layer["Properties"]["ContentUri"]
+    assert (content / "ses_pool_enforcer" / "__init__.py").is_file()
+    assert (content / "requirements.txt").is_file()
+    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+
+
+def test_state_machine_definition_uses_only_its_substitutions(
+    resources: dict[str, Any],
+) -> None:
+    machine = resources["SweepStateMachine"]["Properties"]
+    definition = ROOT / machine["DefinitionUri"]
+    assert definition.is_file(), f"{definition} is missing"
+    text = definition.read_text()
+    used = set(re.findall(r"\$\{(\w+)\}", text))
+    assert used == set(machine["DefinitionSubstitutions"])
+    # The role may invoke the sweep function and nothing else: so must the definition.
+    tasks = [state for state in walk(json.loads(text)) if state.get("Type") == "Task"]
+    assert tasks
+    for task in tasks:
+        assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+        assert task["Parameters"]["FunctionName"] == "${SweepFunctionArn}"
+
+
+def walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
+def test_outputs_name_what_operators_and_the_cli_look_up(template: dict[str, Any]) -> None:
+    from ses_pool_enforcer.cli.sweep import STACK_OUTPUT  # `sweep --stack` reads it
+
+    assert set(template["Outputs"]) >= {
+        STACK_OUTPUT,
+        "AlertTopicArn",
+        "EventQueueUrl",
+        "EventDeadLetterQueueUrl",
+        "SweepStateMachineArn",
+        "InventoryTableName",
+        "StateTableName",
+        "ReportBucketName",
+        "PolicyParameterName",
+        "DashboardUrl",
+    }
+
+
+def test_cfn_lint_finds_nothing() -> None:
+    matches = lint_file(TEMPLATE)
+    assert not matches, "\n".join(str(match) for match in matches)
