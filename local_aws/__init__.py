@@ -11,6 +11,7 @@ from local_aws.sesv2 import (
     reset,
     set_special_pools_listed,
     set_throttle,
+    set_throttle_every,
     throttle_stats,
 )
 
@@ -22,5 +23,6 @@ __all__ = [
     "reset",
     "set_special_pools_listed",
     "set_throttle",
+    "set_throttle_every",
     "throttle_stats",
 ]

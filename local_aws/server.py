@@ -11,8 +11,8 @@ Foreground use: ``python -m local_aws.server --port 5005``.
 from __future__ import annotations
 
 import argparse
-import logging
 import contextlib
+import logging
 import threading
 from types import TracebackType
 from typing import Any

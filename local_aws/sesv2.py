@@ -110,6 +110,10 @@ class _TokenBucket:
             self._accepted += 1
             return True
 
+    def count_throttled(self) -> None:
+        with self._lock:
+            self._throttled += 1
+
     def stats(self) -> ThrottleStats:
         with self._lock:
             return ThrottleStats(accepted=self._accepted, throttled=self._throttled)
@@ -141,6 +145,19 @@ def throttle_stats() -> ThrottleStats:
 
 _counts: Counter[str] = Counter()
 _counts_lock = threading.Lock()
+_calls_seen = 0
+_throttle_every: int | None = None
+
+
+def set_throttle_every(every: int | None) -> None:
+    """Answer every ``every``-th SES v2 call with 429, whatever the rate: another tenant
+    of the account's budget, at a known proportion (None: off)."""
+    global _throttle_every, _calls_seen
+    if every is not None and every < 2:
+        raise ValueError("every must be at least 2 (or None)")
+    with _counts_lock:
+        _throttle_every = every
+        _calls_seen = 0
 
 
 def call_counts() -> dict[str, int]:
@@ -162,6 +179,7 @@ def reset() -> None:
     """
     global _special_pools_listed
     _bucket.reset()
+    set_throttle_every(None)
     with _counts_lock:
         _counts.clear()
     _special_pools_listed = False
@@ -411,9 +429,14 @@ def _get_dedicated_ips(self: Any) -> str:
 
 
 def _call_action(self: Any) -> Any:
+    global _calls_seen
     with _counts_lock:
         _counts[str(self._get_action())] += 1
-    if not _bucket.try_acquire():
+        _calls_seen += 1
+        storm_hit = _throttle_every is not None and _calls_seen % _throttle_every == 0
+    if storm_hit:
+        _bucket.count_throttled()
+    if storm_hit or not _bucket.try_acquire():
         headers = {
             "status": "429",
             "Content-Type": "application/json",

@@ -16,7 +16,7 @@ class Settings(BaseModel):
     policy_parameter: str = Field(default="/ses-pool-enforcer/policy", pattern=r"^/.+")
     enforcement_mode: Mode = Mode.ENFORCE
     policy_cache_seconds: int = Field(default=60, ge=0, le=3600)
-    ses_calls_per_second: float = Field(default=1.0, gt=0, le=50)
+    ses_calls_per_second: float = Field(default=1.0, gt=0, le=1000)
     alert_topic_arn: str | None = None
     alert_fallback_queue_url: str | None = None
     inventory_table: str | None = None
@@ -25,6 +25,8 @@ class Settings(BaseModel):
     work_queue_url: str | None = None
     flap_threshold: int = Field(default=3, ge=1)
     flap_window_seconds: int = Field(default=3600, ge=60)
+    # One sweep step's working time; a step also stops a minute before Lambda's timeout.
+    sweep_step_seconds: int = Field(default=600, ge=1, le=840)
 
 
 class SettingsError(RuntimeError):

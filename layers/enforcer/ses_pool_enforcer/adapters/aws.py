@@ -8,17 +8,24 @@ from typing import Any, cast
 import boto3
 from botocore.config import Config
 
-# Throttling is retried with backoff; adaptive mode also slows the client down
-# when SES answers 429, so a burst converges on the account's real rate.
+# Throttling (429) and transient errors are retried with jittered exponential backoff.
+# Standard, not adaptive, mode: the Pacer already spaces SES calls to the budget, and
+# adaptive mode's own client-side limiter would throttle us a second time.
 RETRY_CONFIG = Config(
-    retries={"mode": "adaptive", "max_attempts": 10}, connect_timeout=5, read_timeout=20
+    retries={"mode": "standard", "max_attempts": 10}, connect_timeout=5, read_timeout=20
 )
 
 
 @cache
+def _session() -> Any:
+    # One session for all clients: each session loads and keeps its own copy of
+    # botocore's endpoint data (about 7 MB), which a Lambda's memory pays per client.
+    return cast(Any, boto3.session.Session())  # the stubs type one overload per service
+
+
+@cache
 def client(service: str) -> Any:
-    session = cast(Any, boto3.session.Session())  # the stubs type one overload per service
-    return session.client(service, config=RETRY_CONFIG)
+    return _session().client(service, config=RETRY_CONFIG)
 
 
 def error_code(exc: BaseException) -> str:
