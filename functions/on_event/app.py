@@ -20,11 +20,12 @@ from ses_pool_enforcer.event_path import handle_message
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.runtime import get_runtime
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# All-failed batches are reported item by item too, so SQS counts each receive.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-def record_handler(record: SQSRecord) -> None:
-    handle_message(record.body, get_runtime())
+def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> None:
+    handle_message(record.body, get_runtime(), lambda_context)
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -8,20 +8,31 @@ request that a pool event fanned out. Anything unusable is logged, counted and d
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from ses_pool_enforcer.adapters.aws import client
-from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, work_from
-from ses_pool_enforcer.model import OutcomeRecord
+from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
+from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, Work, work_from
+from ses_pool_enforcer.model import Outcome, OutcomeRecord
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.runtime import Runtime
 
 RECONCILE_KIND = "reconcile"
+IDEMPOTENCY_SECONDS = 6 * 3600  # CloudTrail redeliveries come within minutes
+POLICY_ALERT_SECONDS = 300.0
 SQS_BATCH = 10
 
 
@@ -29,16 +40,42 @@ def reconcile_request(name: str, trigger: Trigger) -> dict[str, Any]:
     return {"kind": RECONCILE_KIND, "configuration_set": name, "trigger": asdict(trigger)}
 
 
-def handle_message(body: str, runtime: Runtime) -> list[OutcomeRecord]:
+def handle_message(
+    body: str, runtime: Runtime, context: LambdaContext | None = None
+) -> list[OutcomeRecord]:
     try:
-        return _handle(body, runtime)
+        return _handle(body, runtime, context)
     except Ignored as why:
         logger.warning("event ignored", extra={"cause": str(why)})
         metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
         return []
+    except PolicyUnavailable as exc:
+        # Transient: the message goes back to the queue. Say so once in a while, not per event.
+        logger.error("policy unavailable; message will be retried", extra={"cause": str(exc)})
+        metrics.add_metric(name="PolicyUnavailable", unit=MetricUnit.Count, value=1)
+        _alert_policy_unavailable(runtime, exc)
+        raise
 
 
-def _handle(body: str, runtime: Runtime) -> list[OutcomeRecord]:
+def _alert_policy_unavailable(runtime: Runtime, exc: PolicyUnavailable) -> None:
+    now = time.monotonic()
+    if now - runtime.memo.get("policy_alerted_at", -POLICY_ALERT_SECONDS) < POLICY_ALERT_SECONDS:
+        return
+    runtime.memo["policy_alerted_at"] = now
+    text = (
+        f"The enforcer cannot read its policy: {exc}\n\n"
+        "No configuration set is changed while the policy cannot be read. Events are kept "
+        "in the queue and retried; those that keep failing reach the dead-letter queue.\n"
+    )
+    runtime.alerts.publish(
+        "[ses-pool-enforcer] error: policy unavailable, enforcement paused",
+        text,
+        {"outcome": Outcome.ERROR.value, "reason": str(exc), "trigger": "event"},
+        {"outcome": Outcome.ERROR.value},
+    )
+
+
+def _handle(body: str, runtime: Runtime, context: LambdaContext | None) -> list[OutcomeRecord]:
     try:
         data = json.loads(body)
     except ValueError as exc:
@@ -65,10 +102,62 @@ def _handle(body: str, runtime: Runtime) -> list[OutcomeRecord]:
     work = work_from(event)
     logger.set_correlation_id(work.trigger.event_id)
     logger.append_keys(event_name=work.trigger.event_name, target=work.name)
-    if work.target is Target.POOL:
-        fan_out_pool_change(work.name, work.trigger, runtime)
+    once = _once(runtime, context)
+    done = once(event={"event_id": work.trigger.event_id, "work": _work_document(work)})
+    return [OutcomeRecord.from_dict(item) for item in done]
+
+
+def _work_document(work: Work) -> dict[str, Any]:
+    return {"target": work.target.value, "name": work.name, "trigger": asdict(work.trigger)}
+
+
+def _act(runtime: Runtime, *, event: dict[str, Any]) -> list[dict[str, Any]]:
+    """Do what one CloudTrail event asks; the answer is what the idempotency record keeps."""
+    work = event["work"]
+    trigger = Trigger(**work["trigger"])
+    if work["target"] == Target.POOL.value:
+        fan_out_pool_change(work["name"], trigger, runtime)
         return []
-    return [runtime.reconciler().reconcile(work.name, work.trigger)]
+    return [runtime.reconciler().reconcile(work["name"], trigger).to_dict()]
+
+
+def _once(runtime: Runtime, context: LambdaContext | None) -> Callable[..., list[dict[str, Any]]]:
+    """``_act``, at most once per CloudTrail eventID (Powertools idempotency on the state
+    table): a record EventBridge delivers twice is acted on and alerted once."""
+    table = runtime.settings.state_table
+
+    def act(*, event: dict[str, Any]) -> list[dict[str, Any]]:
+        return _act(runtime, event=event)
+
+    if table is None:
+        return act
+    if "once" in runtime.memo and context is not None:
+        # Lets an in-progress record expire with the invocation that wrote it.
+        runtime.memo["idempotency"].register_lambda_context(context)
+    if "once" not in runtime.memo:
+        store = DynamoDBPersistenceLayer(
+            table_name=table,
+            key_attr="id",
+            expiry_attr="expiration",
+            boto3_client=client("dynamodb"),
+        )
+        config = IdempotencyConfig(
+            event_key_jmespath="event_id",
+            raise_on_no_idempotency_key=True,
+            expires_after_seconds=IDEMPOTENCY_SECONDS,
+        )
+        if context is not None:
+            config.register_lambda_context(context)
+        runtime.memo["idempotency"] = config
+        runtime.memo["once"] = idempotent_function(
+            act,
+            data_keyword_argument="event",
+            persistence_store=store,
+            config=config,
+            key_prefix="cloudtrail-event",
+        )
+    once: Callable[..., list[dict[str, Any]]] = runtime.memo["once"]
+    return once
 
 
 def fan_out_pool_change(pool: str, trigger: Trigger, runtime: Runtime) -> int:

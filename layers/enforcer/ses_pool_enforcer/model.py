@@ -72,3 +72,10 @@ class OutcomeRecord:
         data["outcome"] = self.outcome.value
         data["checked_at"] = self.checked_at.isoformat()
         return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OutcomeRecord:
+        values = dict(data)
+        values["outcome"] = Outcome(values["outcome"])
+        values["checked_at"] = dt.datetime.fromisoformat(values["checked_at"])
+        return cls(**values)

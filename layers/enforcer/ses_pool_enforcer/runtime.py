@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.inventory import Inventory
@@ -22,6 +23,7 @@ class Runtime:
     pools: PoolDirectory
     inventory: Inventory | None
     alerts: Alerts
+    memo: dict[str, Any] = field(default_factory=dict)  # per-process helpers built on first use
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
