@@ -189,3 +189,17 @@ def test_ssm_unreachable_gives_no_write_an_alert_and_a_retry(
     reset_process_caches()
     assert invoke(events[0]) == {"batchItemFailures": []}
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+
+
+def test_a_pool_event_delivered_twice_is_handled_both_times_without_error(
+    account: LocalStack,
+) -> None:
+    # Given a pool creation event (found by the fuzz test: an idempotent answer of [] came
+    # back from Powertools as None on the second delivery)
+    event = sample_event("create_dedicated_ip_pool.json", pool="marketing")
+
+    # When it is delivered twice
+    first, second = invoke(event), invoke(event)
+
+    # Then neither delivery is sent back to the queue
+    assert first == second == {"batchItemFailures": []}

@@ -43,6 +43,8 @@ def reconcile_request(name: str, trigger: Trigger) -> dict[str, Any]:
 def handle_message(
     body: str, runtime: Runtime, context: LambdaContext | None = None
 ) -> list[OutcomeRecord]:
+    logger.set_correlation_id(None)  # keys of the previous message in the batch
+    logger.remove_keys(["event_name", "target"])
     try:
         return _handle(body, runtime, context)
     except Ignored as why:
@@ -104,29 +106,30 @@ def _handle(body: str, runtime: Runtime, context: LambdaContext | None) -> list[
     logger.append_keys(event_name=work.trigger.event_name, target=work.name)
     once = _once(runtime, context)
     done = once(event={"event_id": work.trigger.event_id, "work": _work_document(work)})
-    return [OutcomeRecord.from_dict(item) for item in done]
+    return [OutcomeRecord.from_dict(item) for item in done["records"]]
 
 
 def _work_document(work: Work) -> dict[str, Any]:
     return {"target": work.target.value, "name": work.name, "trigger": asdict(work.trigger)}
 
 
-def _act(runtime: Runtime, *, event: dict[str, Any]) -> list[dict[str, Any]]:
-    """Do what one CloudTrail event asks; the answer is what the idempotency record keeps."""
+def _act(runtime: Runtime, *, event: dict[str, Any]) -> dict[str, Any]:
+    """Do what one CloudTrail event asks; the answer is what the idempotency record keeps
+    (never empty: Powertools replays an empty answer as None)."""
     work = event["work"]
     trigger = Trigger(**work["trigger"])
     if work["target"] == Target.POOL.value:
-        fan_out_pool_change(work["name"], trigger, runtime)
-        return []
-    return [runtime.reconciler().reconcile(work["name"], trigger).to_dict()]
+        queued = fan_out_pool_change(work["name"], trigger, runtime)
+        return {"records": [], "queued": queued}
+    return {"records": [runtime.reconciler().reconcile(work["name"], trigger).to_dict()]}
 
 
-def _once(runtime: Runtime, context: LambdaContext | None) -> Callable[..., list[dict[str, Any]]]:
+def _once(runtime: Runtime, context: LambdaContext | None) -> Callable[..., dict[str, Any]]:
     """``_act``, at most once per CloudTrail eventID (Powertools idempotency on the state
     table): a record EventBridge delivers twice is acted on and alerted once."""
     table = runtime.settings.state_table
 
-    def act(*, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def act(*, event: dict[str, Any]) -> dict[str, Any]:
         return _act(runtime, event=event)
 
     if table is None:
@@ -156,7 +159,7 @@ def _once(runtime: Runtime, context: LambdaContext | None) -> Callable[..., list
             config=config,
             key_prefix="cloudtrail-event",
         )
-    once: Callable[..., list[dict[str, Any]]] = runtime.memo["once"]
+    once: Callable[..., dict[str, Any]] = runtime.memo["once"]
     return once
 
 
