@@ -31,7 +31,7 @@ FAKE_ENV = {
 
 def reset_process_caches() -> None:
     """What a fresh Lambda process would start with: no clients, settings or policy."""
-    aws.client.cache_clear()
+    aws.reset()
     get_settings.cache_clear()
     get_runtime.cache_clear()
     clear_cache()

@@ -1,5 +1,6 @@
 """One reconciler: read a set, decide, act, record, alert. Every entry point (events,
-sweep, CLI) calls ``Reconciler.reconcile``; they only gather names."""
+sweep, CLI) calls ``Reconciler.reconcile``; they only gather names. (The CLI's plan,
+which judges one read of a set under two documents, calls ``Reconciler.assess``.)"""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from botocore.exceptions import ClientError
 from ses_pool_enforcer.adapters.aws import error_code
 from ses_pool_enforcer.adapters.ses import NOT_FOUND, PoolDirectory, Ses
 from ses_pool_enforcer.evaluation import evaluate
-from ses_pool_enforcer.model import ALERTING_OUTCOMES, Action, Outcome, OutcomeRecord
+from ses_pool_enforcer.model import (
+    ALERTING_OUTCOMES,
+    Action,
+    ConfigurationSet,
+    Outcome,
+    OutcomeRecord,
+)
 from ses_pool_enforcer.notices import Notice, Trigger, notice
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.policy import Mode, Policy, PolicyError
@@ -76,20 +83,54 @@ class Reconciler:
         if self.alerts is not None:
             self.alerts.publish(message.title, message.text, message.document, message.attributes)
 
+    def assess(self, cs: ConfigurationSet) -> OutcomeRecord:
+        """What reconciling the snapshot ``cs`` would conclude, writing nothing: the
+        policy's decision and the target pool's existence check. For callers that read
+        sets themselves (the CLI's plan judges one read under two documents)."""
+        record, _ = self._decide(cs, (self.clock or utcnow)())
+        return record
+
     def _decide_and_act(self, name: str, dry_run: bool) -> OutcomeRecord:
         now = (self.clock or utcnow)()
         if isinstance(self.policy, PolicyError):
-            return OutcomeRecord(
-                name, Outcome.ERROR, None, None, None, f"policy not enforced: {self.policy}", now
-            )
+            return self._not_enforced(name, now)
         cs = self.ses.get_configuration_set(name)
         if cs is None:
             return OutcomeRecord(
                 name, Outcome.DELETED, None, None, None, "configuration set does not exist", now
             )
+        record, target = self._decide(cs, now)
+        if target is None or dry_run:
+            return record
+        if self.flap_guard is not None and self.flap_guard.should_hold(name, now):
+            return replace(
+                record,
+                outcome=Outcome.FLAPPING,
+                reason=f"reassigned too often in the window; holding off ({record.reason})",
+            )
+        try:
+            self.ses.reassign(cs, target)
+        except ClientError as exc:
+            if error_code(exc) != NOT_FOUND:
+                raise
+            # Between our read and our write the set or the pool went away.
+            return replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}")
+        if self.flap_guard is not None:
+            self.flap_guard.reassigned(name, now)
+        return replace(record, current_pool=target, previous_pool=cs.pool)
+
+    def _not_enforced(self, name: str, now: dt.datetime) -> OutcomeRecord:
+        return OutcomeRecord(
+            name, Outcome.ERROR, None, None, None, f"policy not enforced: {self.policy}", now
+        )
+
+    def _decide(self, cs: ConfigurationSet, now: dt.datetime) -> tuple[OutcomeRecord, str | None]:
+        """The record for ``cs``, and the pool to move it to when a reassignment is due."""
+        if isinstance(self.policy, PolicyError):
+            return self._not_enforced(cs.name, now), None
         decision = evaluate(self.policy, cs, now, enforcement=self.enforcement)
         record = OutcomeRecord(
-            name,
+            cs.name,
             decision.outcome,
             cs.pool,
             decision.expected_pool,
@@ -98,31 +139,14 @@ class Reconciler:
             now,
         )
         if decision.expected_pool is None or decision.outcome is Outcome.VIOLATION:
-            return record
+            return record, None
         if not self.pools.exists(decision.expected_pool):
             # Also for a set already "on" it: SES keeps a deleted pool's name on its sets.
             return replace(
                 record,
                 outcome=Outcome.ERROR,
                 reason=f"target pool {decision.expected_pool} does not exist; not moved",
-            )
+            ), None
         if decision.action is not Action.REASSIGN:
-            return record
-        if dry_run:
-            return record
-        if self.flap_guard is not None and self.flap_guard.should_hold(name, now):
-            return replace(
-                record,
-                outcome=Outcome.FLAPPING,
-                reason=f"reassigned too often in the window; holding off ({decision.reason})",
-            )
-        try:
-            self.ses.reassign(cs, decision.expected_pool)
-        except ClientError as exc:
-            if error_code(exc) != NOT_FOUND:
-                raise
-            # Between our read and our write the set or the pool went away.
-            return replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}")
-        if self.flap_guard is not None:
-            self.flap_guard.reassigned(name, now)
-        return replace(record, current_pool=decision.expected_pool, previous_pool=cs.pool)
+            return record, None
+        return record, decision.expected_pool

@@ -28,6 +28,12 @@ def client(service: str) -> Any:
     return _session().client(service, config=RETRY_CONFIG)
 
 
+def reset() -> None:
+    """Forget the session and clients (credentials, endpoints): a fresh process's state."""
+    client.cache_clear()
+    _session.cache_clear()
+
+
 def error_code(exc: BaseException) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))

@@ -1,0 +1,144 @@
+"""What the commands share: reading documents, the stored policy, SES access, errors."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ses_pool_enforcer.adapters.pacing import Pacer
+from ses_pool_enforcer.adapters.policy_store import StoredPolicy, read_stored
+from ses_pool_enforcer.adapters.ses import Ses
+from ses_pool_enforcer.cli.lint import Finding, schema_findings
+from ses_pool_enforcer.cli.output import Progress, duration
+from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CHANGES = 2
+STDIN = "-"
+ETA_NOTICE_SECONDS = 20.0
+
+
+class CliError(Exception):
+    """A failure worth one line on stderr and exit code 1."""
+
+
+def read_text(path: str) -> str:
+    """The file's text; ``-`` reads standard input."""
+    if path == STDIN:
+        return sys.stdin.read()
+    file = Path(path)
+    if file.is_dir():
+        raise CliError(f"{path} is a directory, not a policy document")
+    return file.read_text(encoding="utf-8")
+
+
+@dataclass(frozen=True)
+class Document:
+    path: str
+    policy: Policy | None
+    errors: list[Finding]
+
+
+def load_document(path: str) -> Document:
+    """Parse a YAML or JSON policy file; schema errors are returned, not raised."""
+    text = read_text(path)
+    try:
+        return Document(path, parse_policy(text), [])
+    except PolicyError as exc:
+        return Document(path, None, schema_findings(exc))
+
+
+def print_findings(findings: list[Finding]) -> None:
+    for finding in findings:
+        print(f"{finding.severity.value}: {finding}")
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The policy in SSM: absent (``stored`` None), valid, or invalid (a PolicyError)."""
+
+    parameter: str
+    stored: StoredPolicy | None
+    policy: Policy | PolicyError | None
+
+    @classmethod
+    def read(cls, parameter: str) -> Stored:
+        stored = read_stored(parameter)
+        if stored is None:
+            return cls(parameter, None, None)
+        try:
+            return cls(parameter, stored, parse_policy(stored.text))
+        except PolicyError as exc:
+            return cls(parameter, stored, exc)
+
+    def describe(self) -> str:
+        if self.stored is None:
+            return f"{self.parameter} (no policy stored)"
+        state = " (INVALID: never enforced)" if isinstance(self.policy, PolicyError) else ""
+        return f"{self.parameter} version {self.stored.version}{state}"
+
+
+def paced_ses(args: argparse.Namespace) -> Ses:
+    """SES access spending from the same call budget as the sweep."""
+    return Ses(pacer=Pacer(args.calls_per_second))
+
+
+def list_names(ses: Ses) -> list[str]:
+    return sorted(ses.list_configuration_sets())
+
+
+def scanning(names: list[str], args: argparse.Namespace, label: str) -> Iterator[str]:
+    """The names, one by one, with progress on stderr (one SES read each is expected,
+    paced by ``args.calls_per_second``)."""
+    estimate = len(names) / args.calls_per_second
+    if estimate >= ETA_NOTICE_SECONDS:
+        print(
+            f"Reading {len(names)} configuration sets at {args.calls_per_second:g} call/s "
+            f"(about {duration(estimate)}).",
+            file=sys.stderr,
+        )
+    progress = Progress(len(names), label, sys.stderr) if args.progress else None
+    try:
+        for name in names:
+            yield name
+            if progress is not None:
+                progress.advance()
+    finally:
+        if progress is not None:
+            progress.close()
+
+
+def add_scan_options(parser: argparse.ArgumentParser, default_rate: float) -> None:
+    parser.add_argument(
+        "--calls-per-second",
+        type=positive_float,
+        default=default_rate,
+        metavar="N",
+        help="SES call budget, shared with everything else the account does "
+        f"(default: SES_CALLS_PER_SECOND or {default_rate:g}, as the sweep)",
+    )
+    parser.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress indicator on stderr",
+    )
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be above 0: {text!r}")
+    return value
+
+
+def utc_today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()

@@ -1,0 +1,223 @@
+"""Lint: what is valid but probably not what the author meant. Pure: no I/O, no clock.
+
+Every warning here is provable: a rule is called shadowed only when every set it could
+match is certainly matched first by earlier rules. When in doubt, stay silent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from fnmatch import fnmatchcase
+
+from ses_pool_enforcer.adapters.policy_store import ADVANCED_TIER_BYTES, STANDARD_TIER_BYTES
+from ses_pool_enforcer.evaluation import ANY_VALUE
+from ses_pool_enforcer.policy import Match, Policy, PolicyError
+from ses_pool_enforcer.pools import SPECIAL_POOLS
+
+EXPIRY_HORIZON_DAYS = 14
+WILDCARDS = frozenset("*?[")
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class Finding:
+    severity: Severity
+    message: str
+    path: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+def schema_findings(error: PolicyError) -> list[Finding]:
+    """The validation errors, one per line, each already naming its field path."""
+    return [Finding(Severity.ERROR, line) for line in error.errors]
+
+
+# --------------------------------------------------------------------------- shadowing
+
+
+def _literal_prefix(glob: str) -> str:
+    """The characters before the first wildcard: every name the glob matches starts so."""
+    for index, char in enumerate(glob):
+        if char in WILDCARDS:
+            return glob[:index]
+    return glob
+
+
+def glob_covers(earlier: str, later: str) -> bool:
+    """True only if every name ``later`` matches is certainly matched by ``earlier``:
+    identical globs; a literal ``later`` that ``earlier`` matches; or ``earlier`` of the
+    form ``PREFIX*`` (``*`` itself included) and ``later`` starting with that prefix
+    before any wildcard."""
+    if earlier == later:
+        return True
+    if not WILDCARDS.intersection(later):
+        return fnmatchcase(later, earlier)
+    head = earlier[:-1]
+    if earlier.endswith("*") and not WILDCARDS.intersection(head):
+        return _literal_prefix(later).startswith(head)
+    return False
+
+
+def tags_implied(earlier: Mapping[str, str] | None, later: Mapping[str, str] | None) -> bool:
+    """True if every set satisfying ``later``'s tag conditions satisfies ``earlier``'s."""
+    if not earlier:
+        return True
+    if later is None:
+        return False
+    return all(
+        key in later and (wanted == ANY_VALUE or later[key] == wanted)
+        for key, wanted in earlier.items()
+    )
+
+
+def covers(earlier: Match, later: Match, glob: str | None) -> bool:
+    """Does ``earlier`` match every set that ``later`` matches through ``glob`` (one of
+    its names, or None when ``later`` has no names)?"""
+    if not tags_implied(earlier.tags, later.tags):
+        return False
+    if earlier.names is None:
+        return True
+    # A rule without names matches every name, as the glob "*" does.
+    return any(glob_covers(e, glob or "*") for e in earlier.names)
+
+
+def shadowed_rules(policy: Policy) -> list[Finding]:
+    findings: list[Finding] = []
+    for index, rule in enumerate(policy.rules):
+        earlier = list(enumerate(policy.rules[:index]))
+        globs: list[str | None] = list(rule.match.names) if rule.match.names else [None]
+        first_cover = [
+            next((i for i, e in earlier if covers(e.match, rule.match, glob)), None)
+            for glob in globs
+        ]
+        if all(i is not None for i in first_cover):
+            by = sorted({i for i in first_cover if i is not None})
+            names = ", ".join(f"rules[{i}] ({policy.rules[i].id})" for i in by)
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"rule {rule.id!r} can never apply: every set it matches is matched "
+                    f"first by {names}",
+                    f"rules[{index}]",
+                )
+            )
+            continue
+        for k, (glob, i) in enumerate(zip(globs, first_cover, strict=True)):
+            if i is not None:
+                findings.append(
+                    Finding(
+                        Severity.WARNING,
+                        f"{glob!r} can never decide: every set it matches is matched first by "
+                        f"rules[{i}] ({policy.rules[i].id})",
+                        f"rules[{index}].match.names[{k}]",
+                    )
+                )
+    return findings
+
+
+# --------------------------------------------------------------------------- dates, size
+
+
+def exemption_findings(
+    policy: Policy, today: dt.date, horizon_days: int = EXPIRY_HORIZON_DAYS
+) -> list[Finding]:
+    findings: list[Finding] = []
+    for index, exemption in enumerate(policy.exemptions):
+        left = (exemption.expires - today).days
+        where = f"exemptions[{index}]"
+        glob = exemption.configuration_set
+        if left < 0:
+            message = f"{glob!r} expired on {exemption.expires}: it no longer applies"
+        elif left == 0:
+            message = f"{glob!r} expires today ({exemption.expires} is its last day)"
+        elif left <= horizon_days:
+            message = f"{glob!r} expires in {left} day{'s' * (left > 1)} ({exemption.expires})"
+        else:
+            continue
+        findings.append(Finding(Severity.WARNING, message, where))
+    return findings
+
+
+def document_size(policy: Policy) -> int:
+    """Bytes of the canonical JSON that SSM stores."""
+    return len(policy.to_json().encode())
+
+
+def tier(size: int) -> str:
+    """The SSM parameter tier a document of ``size`` bytes needs."""
+    if size <= STANDARD_TIER_BYTES:
+        return "standard"
+    return "advanced" if size <= ADVANCED_TIER_BYTES else "too large for SSM"
+
+
+def size_findings(policy: Policy) -> list[Finding]:
+    size = document_size(policy)
+    if size > ADVANCED_TIER_BYTES:
+        return [
+            Finding(
+                Severity.ERROR,
+                f"the document is {size} bytes as stored (canonical JSON); an SSM parameter "
+                f"holds at most {ADVANCED_TIER_BYTES}",
+            )
+        ]
+    if size > STANDARD_TIER_BYTES:
+        return [
+            Finding(
+                Severity.WARNING,
+                f"the document is {size} bytes as stored (canonical JSON), over the "
+                f"{STANDARD_TIER_BYTES}-byte standard tier: it needs an advanced parameter "
+                "(charged monthly; a parameter cannot go back to standard)",
+            )
+        ]
+    return []
+
+
+def lint(policy: Policy, today: dt.date) -> list[Finding]:
+    """Everything that can be said without looking at the account."""
+    return [*shadowed_rules(policy), *exemption_findings(policy, today), *size_findings(policy)]
+
+
+# --------------------------------------------------------------------------- the account
+
+
+def live_findings(
+    policy: Policy, set_names: Collection[str], dedicated_pools: Collection[str]
+) -> list[Finding]:
+    """Globs that match no existing set; dedicated pools that do not exist."""
+    findings: list[Finding] = []
+
+    def unmatched(glob: str, where: str) -> None:
+        if not any(fnmatchcase(name, glob) for name in set_names):
+            findings.append(
+                Finding(Severity.WARNING, f"{glob!r} matches no configuration set", where)
+            )
+
+    def missing(pool: str, where: str, what: str) -> None:
+        if pool not in SPECIAL_POOLS and pool not in dedicated_pools:
+            findings.append(
+                Finding(
+                    Severity.WARNING,
+                    f"dedicated pool {pool!r} does not exist: {what} would be reported as "
+                    "errors, not moved",
+                    where,
+                )
+            )
+
+    for index, rule in enumerate(policy.rules):
+        for k, glob in enumerate(rule.match.names or ()):
+            unmatched(glob, f"rules[{index}].match.names[{k}]")
+        missing(rule.pool, f"rules[{index}].pool", "the sets it matches")
+    if policy.default is not None:
+        missing(policy.default.pool, "default.pool", "sets that match no rule")
+    for index, exemption in enumerate(policy.exemptions):
+        unmatched(exemption.configuration_set, f"exemptions[{index}].configuration_set")
+    return findings

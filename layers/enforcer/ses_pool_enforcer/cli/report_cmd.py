@@ -1,0 +1,196 @@
+"""``report``: the compliance report, from the inventory (fast) or a live scan (paced).
+
+Built and serialised by ``ses_pool_enforcer.report``, as the sweep's reports are."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from dataclasses import replace
+from typing import Any
+
+from ses_pool_enforcer.adapters.inventory import Inventory
+from ses_pool_enforcer.adapters.ses import PoolDirectory
+from ses_pool_enforcer.cli.common import (
+    EXIT_OK,
+    CliError,
+    Stored,
+    add_scan_options,
+    list_names,
+    paced_ses,
+    scanning,
+)
+from ses_pool_enforcer.cli.output import table
+from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.notices import Trigger
+from ses_pool_enforcer.policy import Mode, PolicyError
+from ses_pool_enforcer.reconciler import Reconciler
+from ses_pool_enforcer.report import Entry, Report, build_report, to_csv, to_json
+
+NONE = "-"
+
+DESCRIPTION = """\
+Summarise the account's compliance: sets per outcome, per rule and per required pool,
+and every non-compliant set (violation, error, flapping).
+
+By default the report is built from the inventory, the DynamoDB table in which the
+enforcer records the latest outcome of every set: fast, and as fresh as the last
+event or sweep. With --live every set is read now and judged by the reconciler in
+dry-run mode (nothing is written), paced like the sweep. In a live report a set that
+the enforcer would move is counted as a violation: it is on the wrong pool now.
+
+The JSON and CSV forms are those of the reports the sweep stores in S3."""
+
+EPILOG = """\
+examples:
+  ses-pool-enforcer report                                  # INVENTORY_TABLE from env
+  ses-pool-enforcer report --inventory-table ses-pool-enforcer-inventory --format csv
+  ses-pool-enforcer report --live --format json > compliance.json"""
+
+
+def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_rate: float) -> None:
+    parser = commands.add_parser(
+        "report",
+        parents=parents,
+        help="compliance report from the inventory or a live scan",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument(
+        "--inventory-table",
+        metavar="NAME",
+        default=None,
+        help="the inventory table (default: INVENTORY_TABLE)",
+    )
+    source.add_argument(
+        "--live",
+        action="store_true",
+        help="read every set now and judge it with the reconciler (dry run, paced)",
+    )
+    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    add_scan_options(parser, default_rate)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    started = _now()
+    if args.live:
+        entries, source = _live_entries(args)
+    else:
+        table_name = args.inventory_table or args.settings.inventory_table
+        if not table_name:
+            raise CliError(
+                "no inventory table: pass --inventory-table or set INVENTORY_TABLE "
+                "(or scan the account with --live)"
+            )
+        rows = Inventory(table_name).rows()
+        entries, source = [Entry.from_row(row) for row in rows], f"inventory {table_name}"
+    report = build_report(
+        entries, sweep_id="cli", trigger=source, started_at=started, finished_at=_now()
+    )
+    if args.format == "json":
+        print(to_json(report))
+    elif args.format == "csv":
+        print(to_csv(report), end="")
+    else:
+        print(render_table(report), end="")
+    return EXIT_OK
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _live_entries(args: argparse.Namespace) -> tuple[list[Entry], str]:
+    stored = Stored.read(args.policy_parameter)
+    if stored.policy is None:
+        raise CliError(
+            f"no policy stored in {args.policy_parameter}: nothing is enforced (publish one first)"
+        )
+    if isinstance(stored.policy, PolicyError):
+        print(
+            f"warning: the stored policy is invalid and not enforced: {stored.policy}",
+            file=sys.stderr,
+        )
+    ses = paced_ses(args)
+    names = list_names(ses)
+    reconciler = Reconciler(
+        ses,
+        PoolDirectory.listed(ses),
+        stored.policy,
+        enforcement=Mode(args.settings.enforcement_mode),
+    )
+    trigger = Trigger("cli")
+    entries = []
+    for name in scanning(names, args, "sets read"):
+        record = reconciler.reconcile(name, trigger, dry_run=True)
+        if record.outcome is not Outcome.DELETED:
+            entries.append(live_entry(record))
+    return entries, f"live scan under {stored.describe()}"
+
+
+def live_entry(record: OutcomeRecord) -> Entry:
+    """A dry-run record as an inventory entry. A set the reconciler would move is, right
+    now, a violation: it is still on the wrong pool."""
+    entry = Entry.from_record(record)
+    if record.outcome is not Outcome.REMEDIATED:
+        return entry
+    return replace(
+        entry,
+        outcome=Outcome.VIOLATION.value,
+        reason=f"on {record.current_pool}, expected {record.expected_pool} (the enforcer moves it)",
+    )
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def _breakdown(title: str, groups: dict[str, dict[str, int]], outcomes: list[str]) -> str:
+    rows = [
+        [name, str(counts["sets"]), *(str(counts.get(o, 0)) for o in outcomes)]
+        for name, counts in groups.items()
+    ]
+    return table([title, "sets", *outcomes], rows)
+
+
+def render_table(report: Report) -> str:
+    header = f"Compliance report: {report.total} configuration sets ({report.trigger}).\n"
+    if not report.total:
+        return header
+    ratio = report.compliance_ratio
+    outcomes = [o for o, n in report.counts.items() if n]
+    parts = [
+        header
+        + (
+            f"Compliance: {ratio:.2%} ({report.compliant} of {report.managed} managed sets "
+            "compliant, remediated or exempt).\n"
+            if ratio is not None
+            else "Compliance: n/a (no set is managed).\n"
+        ),
+        table(["outcome", "sets"], [[o, str(report.counts[o])] for o in outcomes]),
+        _breakdown("rule", report.by_rule, outcomes),
+        _breakdown("required pool", report.by_pool, outcomes),
+    ]
+    bad = report.non_compliant()
+    if bad:
+        rows = [
+            [
+                e.configuration_set,
+                e.outcome,
+                e.current_pool or NONE,
+                e.expected_pool or NONE,
+                e.rule_id or NONE,
+                e.reason,
+            ]
+            for e in bad
+        ]
+        parts.append(
+            f"Non-compliant sets ({len(bad)}):\n"
+            + table(["set", "outcome", "current pool", "expected pool", "rule", "reason"], rows)
+        )
+    else:
+        parts.append("Every managed set is compliant, remediated or exempt.\n")
+    return "\n".join(parts)

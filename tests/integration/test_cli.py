@@ -1,0 +1,733 @@
+"""Issue 4: the operator CLI, in process, against local AWS: validate, plan, publish,
+report and sweep, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from local_aws import seed
+from local_aws.sesv2 import call_counts
+from local_aws.stack import LocalStack
+from ses_pool_enforcer import __version__
+from ses_pool_enforcer.adapters.inventory import Inventory
+from ses_pool_enforcer.cli import main
+from ses_pool_enforcer.notices import Trigger
+from ses_pool_enforcer.policy import parse_policy
+from ses_pool_enforcer.runtime import get_runtime
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+PARAMETER = "/ses-pool-enforcer/policy"
+
+POLICY = """\
+version: 1
+mode: enforce
+rules:
+  - id: marketing
+    match: {names: ["mkt-*"]}
+    pool: marketing
+  - id: receipts
+    match: {names: ["tx-*"]}
+    pool: transactional
+    mode: audit
+exemptions:
+  - configuration_set: legacy-*
+    reason: OPS-42 migration
+    expires: 2099-12-31
+"""
+
+# Receipts enforced, and a rule for ops-* whose pool nobody created.
+CHANGED = """\
+version: 1
+mode: enforce
+rules:
+  - id: marketing
+    match: {names: ["mkt-*"]}
+    pool: marketing
+  - id: receipts
+    match: {names: ["tx-*"]}
+    pool: transactional
+  - id: ops
+    match: {names: ["ops-*"]}
+    pool: ops-pool-not-created
+exemptions:
+  - configuration_set: legacy-*
+    reason: OPS-42 migration
+    expires: 2099-12-31
+"""
+
+SETS = {
+    "mkt-weekly": "transactional",  # wrong pool: moved
+    "mkt-daily": "marketing",
+    "tx-receipts": "transactional",
+    "tx-reset": "marketing",  # wrong pool, audit rule: violation
+    "legacy-billing": "marketing",  # exempt
+    "ops-alerts": None,  # unmanaged
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    status: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Any:
+    def run(*args: str) -> Run:
+        status = main(list(args))
+        captured = capsys.readouterr()
+        return Run(status, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def fast_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The sweep's budget, read by the CLI as its default: fast enough for tests.
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", "50")
+
+
+@pytest.fixture
+def account(stack: LocalStack) -> LocalStack:
+    # Given two dedicated pools and six sets, and no policy stored yet
+    seed.create_pool("marketing")
+    seed.create_pool("transactional")
+    for name, pool in SETS.items():
+        seed.create_set(name, pool=pool)
+    return stack
+
+
+def write(tmp_path: Path, text: str, name: str = "policy.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def stored() -> tuple[str, int] | None:
+    try:
+        answer = boto3.client("ssm").get_parameter(Name=PARAMETER)["Parameter"]
+    except boto3.client("ssm").exceptions.ParameterNotFound:
+        return None
+    return answer["Value"], int(answer["Version"])
+
+
+def rows_of(table: str) -> dict[str, list[str]]:
+    """Table rows keyed by their first cell (header and non-table lines skipped)."""
+    lines = [line.split() for line in table.splitlines() if line and line[0].islower()]
+    return {cells[0]: cells[1:] for cells in lines if len(cells) > 3}
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def test_validate_accepts_a_valid_document(cli: Any) -> None:
+    # When the example policy is validated
+    result = cli("validate", str(EXAMPLES / "policy.yaml"))
+
+    # Then it is valid, with its stored size and tier
+    assert result.status == 0
+    assert result.out.strip().endswith("valid; 685 bytes as stored (standard tier)")
+
+
+def test_validate_names_every_invalid_field_and_exits_1(cli: Any) -> None:
+    # When the invalid example is validated
+    result = cli("validate", str(EXAMPLES / "invalid-policy.yaml"))
+
+    # Then each error names its field path and what was expected
+    assert result.status == 1
+    assert "error: rules[0].pool: String should match pattern" in result.out
+    assert "error: rules[1].match: match needs 'names', 'tags' or both" in result.out
+    assert "error: rules[1].mode: Input should be 'enforce' or 'audit'" in result.out
+    assert "error: exemptions[0].reason:" in result.out
+    assert "error: exemptions[0].expires:" in result.out
+    assert "invalid (5 errors)" in result.out
+
+
+def test_validate_warns_about_shadowed_rules_expiring_exemptions_and_size(
+    cli: Any, tmp_path: Path
+) -> None:
+    # Given a valid document with a shadowed rule, an exemption ending in 5 days, and
+    # enough rules to outgrow SSM's standard tier
+    soon = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=5)
+    filler = "".join(
+        f"  - id: filler-{i:02}\n    description: {'x' * 80}\n"
+        f"    match: {{names: [filler-{i:02}-*]}}\n    pool: marketing\n"
+        for i in range(40)
+    )
+    document = (
+        "version: 1\nrules:\n"
+        "  - id: marketing\n    match: {names: [mkt-*]}\n    pool: marketing\n"
+        "  - id: weekly\n    match: {names: [mkt-weekly]}\n    pool: transactional\n"
+        + filler
+        + f"exemptions:\n  - {{configuration_set: legacy-*, reason: OPS-42, expires: {soon}}}\n"
+    )
+
+    # When it is validated
+    result = cli("validate", write(tmp_path, document))
+
+    # Then it is valid, with one warning of each kind
+    assert result.status == 0
+    assert "warning: rules[1]: rule 'weekly' can never apply" in result.out
+    assert "rules[0] (marketing)" in result.out
+    assert f"warning: exemptions[0]: 'legacy-*' expires in 5 days ({soon})" in result.out
+    assert "over the 4096-byte standard tier" in result.out
+    assert "valid (3 warnings)" in result.out
+    assert "(advanced tier)" in result.out
+
+
+def test_validate_refuses_a_document_ssm_cannot_hold(cli: Any, tmp_path: Path) -> None:
+    rules = "".join(
+        f"  - {{id: r{i:03}, description: {'x' * 100}, match: {{names: [s{i}]}}, pool: p}}\n"
+        for i in range(80)
+    )
+    result = cli("validate", write(tmp_path, "version: 1\nrules:\n" + rules))
+    assert result.status == 1
+    assert "an SSM parameter holds at most 8192" in result.out
+
+
+def test_validate_live_checks_globs_and_pools_against_the_account(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given a document with a glob no set matches and a pool nobody created
+    document = CHANGED.replace("ops-*", "opz-*")
+
+    # When it is validated against the account
+    result = cli("validate", write(tmp_path, document), "--live")
+
+    # Then both are warned about; the special pools and existing globs are not
+    assert result.status == 0
+    assert "warning: rules[2].match.names[0]: 'opz-*' matches no configuration set" in result.out
+    assert (
+        "warning: rules[2].pool: dedicated pool 'ops-pool-not-created' does not exist" in result.out
+    )
+    assert result.out.count("warning:") == 2
+
+
+def test_validate_live_looks_in_the_region_given(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # When the document is checked against another region, where nothing exists
+    result = cli("validate", write(tmp_path, POLICY), "--live", "--region", "eu-west-1")
+
+    # Then no glob matches and no dedicated pool exists there
+    assert result.out.count("matches no configuration set") == 3
+    assert result.out.count("does not exist") == 2
+
+
+def test_validate_reads_stdin_and_answers_json(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("sys.stdin", io.StringIO("version: 1\nmode: enforcing\n"))
+    result = cli("validate", "-", "--format", "json")
+    assert result.status == 1
+    report = json.loads(result.out)
+    assert report["valid"] is False
+    assert report["findings"] == [
+        {"severity": "error", "path": None, "message": "mode: Input should be 'enforce' or 'audit'"}
+    ]
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_plan_with_no_stored_policy_lists_every_set_the_document_would_manage(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # When a first policy is planned
+    result = cli("plan", write(tmp_path, POLICY))
+
+    # Then exit 2 (changes), and a row for each set that comes under management
+    assert result.status == 2
+    assert "with /ses-pool-enforcer/policy (no policy stored)" in result.out
+    rows = rows_of(result.out)
+    assert rows == {
+        "legacy-billing": ["marketing", "-", "-", "unmanaged", "exempt", "none"],
+        "mkt-daily": ["marketing", "marketing", "marketing", "unmanaged", "compliant", "none"],
+        "mkt-weekly": [
+            "transactional", "marketing", "marketing", "unmanaged", "remediated", "move",
+        ],
+        "tx-receipts": [
+            "transactional", "transactional", "receipts", "unmanaged", "compliant", "none",
+        ],
+        "tx-reset": [
+            "marketing", "transactional", "receipts", "unmanaged", "violation", "report",
+        ],
+    }  # fmt: skip
+    assert "Plan: 1 to move, 1 to report, 3 other; 5 of 6 configuration sets change." in (
+        result.out
+    )
+    # And nothing was written
+    assert call_counts().get("PutConfigurationSetDeliveryOptions", 0) == 0
+
+
+def test_plan_of_the_stored_policy_shows_no_changes_and_exits_0(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given the policy stored in SSM
+    seed.put_policy(POLICY)
+
+    # When the same document is planned
+    result = cli("plan", write(tmp_path, POLICY))
+
+    # Then nothing changes
+    assert result.status == 0
+    assert "with /ses-pool-enforcer/policy version 1." in result.out
+    assert "No changes: all 6 configuration sets keep their outcome." in result.out
+
+
+def test_plan_shows_moves_and_missing_pools_reading_each_set_once(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given the policy stored in SSM
+    seed.put_policy(POLICY)
+
+    # When a change is planned: receipts enforced, ops-* sent to a pool that is missing
+    before = sum(call_counts().values())
+    started = time.monotonic()
+    result = cli("plan", write(tmp_path, CHANGED), "--calls-per-second", "20")
+    elapsed = time.monotonic() - started
+
+    # Then the set to be moved and the set whose pool is missing are listed
+    assert result.status == 2
+    assert rows_of(result.out) == {
+        "ops-alerts": [
+            "ses-default-dedicated-pool", "ops-pool-not-created", "ops", "unmanaged", "error",
+            "error",
+        ],
+        "tx-reset": ["marketing", "transactional", "receipts", "violation", "remediated", "move"],
+    }  # fmt: skip
+    assert "Plan: 1 to move, 1 in error; 2 of 6 configuration sets change." in result.out
+    # And each set was read once for both documents, within the call budget
+    calls = call_counts()
+    assert calls["GetConfigurationSet"] == len(SETS)
+    assert calls.get("PutConfigurationSetDeliveryOptions", 0) == 0
+    assert elapsed >= (sum(calls.values()) - before - 1) / 20
+
+
+def test_plan_as_json(cli: Any, account: LocalStack, tmp_path: Path) -> None:
+    seed.put_policy(POLICY)
+    result = cli("plan", write(tmp_path, CHANGED), "--format", "json")
+    assert result.status == 2
+    plan = json.loads(result.out)
+    assert plan["stored_version"] == 1 and plan["sets_read"] == 6
+    [ops, reset] = plan["changes"]
+    assert reset["configuration_set"] == "tx-reset" and reset["action"] == "move"
+    assert reset["before"]["outcome"] == "violation"
+    assert reset["after"] == {
+        "outcome": "remediated",
+        "expected_pool": "transactional",
+        "rule_id": "receipts",
+        "reason": "moved from marketing to transactional",
+    }
+    assert ops["after"]["reason"] == "target pool ops-pool-not-created does not exist; not moved"
+
+
+def test_plan_against_an_invalid_stored_policy_says_so(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given an invalid document stored by a careless console edit
+    seed.put_policy("version: 1\nmode: enforcing\n")
+
+    # When a valid one is planned
+    result = cli("plan", write(tmp_path, POLICY))
+
+    # Then every managed set changes from error (nothing enforced) to its outcome
+    assert result.status == 2
+    assert "version 1 (INVALID: never enforced)" in result.out
+    assert rows_of(result.out)["mkt-daily"][3:] == ["error", "compliant", "none"]
+
+
+def test_plan_of_an_invalid_document_exits_1(cli: Any, account: LocalStack, tmp_path: Path) -> None:
+    result = cli("plan", write(tmp_path, "version: 2\n"))
+    assert result.status == 1
+    assert "error: version: Input should be 1" in result.out
+    assert (
+        result.err == f"error: {tmp_path / 'policy.yaml'} is not a valid policy; nothing to plan\n"
+    )
+
+
+def test_plan_uses_the_deployment_enforcement_mode(
+    cli: Any, account: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment in audit mode
+    monkeypatch.setenv("ENFORCEMENT_MODE", "audit")
+
+    # When a first policy is planned, a move becomes a report
+    result = cli("plan", write(tmp_path, POLICY))
+    assert "(deployment in audit mode)" in result.out
+    assert rows_of(result.out)["mkt-weekly"][-2:] == ["violation", "report"]
+
+
+# --------------------------------------------------------------------------- publish
+
+
+def test_publish_writes_the_canonical_json_and_prints_the_version(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given version 1 stored
+    seed.put_policy(POLICY)
+
+    # When a change is published with --yes
+    result = cli("publish", write(tmp_path, CHANGED), "--yes")
+
+    # Then a diff was shown, version 2 holds the canonical JSON, and the version is printed
+    assert result.status == 0
+    assert "--- /ses-pool-enforcer/policy (version 1)" in result.out
+    assert '+      "id": "ops",' in result.out
+    assert '-      "mode": "audit",' in result.out
+    canonical = parse_policy(CHANGED).to_json()
+    assert stored() == (canonical, 2)
+    assert result.out.endswith(
+        f"Published /ses-pool-enforcer/policy version 2 ({len(canonical)} bytes, standard tier).\n"
+    )
+
+
+def test_publishing_the_stored_policy_again_does_nothing(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given the policy published once (as YAML by hand: same content, other spelling)
+    seed.put_policy(POLICY)
+
+    # When the same document is published
+    result = cli("publish", write(tmp_path, POLICY), "--yes")
+
+    # Then nothing is written
+    assert result.status == 0
+    assert "Nothing to publish: /ses-pool-enforcer/policy version 1 already holds" in result.out
+    assert stored() == (POLICY, 1)
+
+
+def test_publish_refuses_an_invalid_document_and_writes_nothing(
+    cli: Any, account: LocalStack
+) -> None:
+    result = cli("publish", str(EXAMPLES / "invalid-policy.yaml"), "--yes")
+    assert result.status == 1
+    assert "error: rules[0].pool:" in result.out
+    assert "nothing published" in result.err
+    assert stored() is None
+
+
+def test_publish_without_yes_and_no_terminal_refuses(
+    cli: Any, account: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given input that is not a terminal (a pipe, CI)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+
+    # When publishing without --yes
+    result = cli("publish", write(tmp_path, POLICY))
+
+    # Then it refuses in one line, and nothing is written
+    assert result.status == 1
+    assert result.err == (
+        "error: refusing to publish without confirmation: standard input is not a "
+        "terminal; pass --yes to publish non-interactively\n"
+    )
+    assert stored() is None
+
+
+@pytest.mark.parametrize(("answer", "published"), [("y\n", True), ("\n", False)])
+def test_publish_asks_on_a_terminal(
+    cli: Any,
+    account: LocalStack,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    published: bool,
+) -> None:
+    monkeypatch.setattr("sys.stdin", Terminal(answer))
+    result = cli("publish", write(tmp_path, POLICY))
+    assert "Publish" in result.err and "[y/N]" in result.err
+    assert (stored() is not None) is published
+    assert result.status == (0 if published else 1)
+
+
+def test_publish_of_a_large_document_uses_the_advanced_tier(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    rules = "".join(
+        f"  - {{id: r{i:03}, description: {'x' * 80}, match: {{names: [s{i}]}}, pool: p}}\n"
+        for i in range(40)
+    )
+    result = cli("publish", write(tmp_path, "version: 1\nrules:\n" + rules), "--yes")
+    assert result.status == 0
+    assert "advanced tier" in result.out
+    [parameter] = boto3.client("ssm").describe_parameters()["Parameters"]
+    assert parameter["Tier"] == "Advanced"
+
+
+def test_the_global_options_work_after_the_command(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    result = cli("publish", write(tmp_path, POLICY), "--yes", "--policy-parameter", "/team/p")
+    assert result.status == 0
+    assert "Published /team/p version 1" in result.out
+    assert stored() is None
+
+
+# --------------------------------------------------------------------------- report
+
+
+@pytest.fixture
+def recorded(account: LocalStack) -> LocalStack:
+    # Given the policy enforced on every set, as the sweep does: the inventory filled
+    seed.put_policy(POLICY)
+    reconciler = get_runtime().reconciler()
+    for name in SETS:
+        reconciler.reconcile(name, Trigger("test"))
+    return account
+
+
+def test_report_from_the_inventory_as_a_table(cli: Any, recorded: LocalStack) -> None:
+    result = cli("report")
+    assert result.status == 0
+    assert result.out.startswith(
+        "Compliance report: 6 configuration sets (inventory ses-pool-enforcer-inventory)."
+    )
+    rows = rows_of(result.out)
+    assert rows["marketing"] == ["2", "1", "1", "0", "0", "0"]  # rule: sets, per outcome
+    assert "Non-compliant sets (1):" in result.out
+    assert rows["tx-reset"][:4] == ["violation", "marketing", "transactional", "receipts"]
+
+
+def test_report_from_the_inventory_as_json(cli: Any, recorded: LocalStack) -> None:
+    result = cli("report", "--format", "json")
+    report = json.loads(result.out)
+    assert report["kind"] == "compliance-report"
+    assert report["trigger"] == "inventory ses-pool-enforcer-inventory"
+    assert (report["total"], report["managed"], report["non_compliant_total"]) == (6, 5, 1)
+    assert report["counts"] == {
+        "compliant": 2,
+        "remediated": 1,
+        "violation": 1,
+        "exempt": 1,
+        "unmanaged": 1,
+        "error": 0,
+        "flapping": 0,
+    }
+    assert report["by_rule"]["receipts"] == {"sets": 2, "compliant": 1, "violation": 1}
+    assert report["by_pool"]["marketing"] == {"sets": 2, "compliant": 1, "remediated": 1}
+    assert [row["configuration_set"] for row in report["sets"]] == sorted(SETS)
+
+
+def test_report_from_a_named_inventory_table_as_csv(
+    cli: Any, recorded: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("INVENTORY_TABLE")
+    result = cli("report", "--inventory-table", recorded.inventory_table, "--format", "csv")
+    rows = list(csv.DictReader(io.StringIO(result.out)))
+    assert [row["configuration_set"] for row in rows] == sorted(SETS)
+    weekly = next(row for row in rows if row["configuration_set"] == "mkt-weekly")
+    assert (weekly["outcome"], weekly["current_pool"], weekly["rule_id"]) == (
+        "remediated",
+        "marketing",
+        "marketing",
+    )
+
+
+def test_report_without_an_inventory_table_is_a_one_line_error(
+    cli: Any, stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("INVENTORY_TABLE")
+    result = cli("report")
+    assert result.status == 1
+    assert result.err == (
+        "error: no inventory table: pass --inventory-table or set INVENTORY_TABLE "
+        "(or scan the account with --live)\n"
+    )
+
+
+@pytest.mark.parametrize("form", ["table", "json", "csv"])
+def test_report_live_judges_every_set_now_and_writes_nothing(
+    cli: Any, account: LocalStack, form: str
+) -> None:
+    # Given the policy stored, and nothing enforced yet
+    seed.put_policy(POLICY)
+
+    # When a live report is asked for
+    result = cli("report", "--live", "--format", form)
+
+    # Then mkt-weekly, still on the wrong pool, is a violation, and nothing was written
+    assert result.status == 0
+    if form == "json":
+        report = json.loads(result.out)
+        counts = {outcome: n for outcome, n in report["counts"].items() if n}
+        assert counts == {"compliant": 2, "violation": 2, "exempt": 1, "unmanaged": 1}
+        assert report["trigger"] == "live scan under /ses-pool-enforcer/policy version 1"
+        bad = [row["configuration_set"] for row in report["sets"] if row["outcome"] == "violation"]
+    elif form == "csv":
+        rows = list(csv.DictReader(io.StringIO(result.out)))
+        bad = [row["configuration_set"] for row in rows if row["outcome"] == "violation"]
+    else:
+        assert "Non-compliant sets (2):" in result.out
+        bad = [name for name, cells in rows_of(result.out).items() if cells[0] == "violation"]
+    assert bad == ["mkt-weekly", "tx-reset"]
+    assert call_counts().get("PutConfigurationSetDeliveryOptions", 0) == 0
+    assert list(Inventory(account.inventory_table).rows()) == []
+
+
+def test_report_live_without_a_policy_is_an_error(cli: Any, account: LocalStack) -> None:
+    result = cli("report", "--live")
+    assert result.status == 1
+    assert result.err.startswith("error: no policy stored in /ses-pool-enforcer/policy")
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def _state_machine() -> str:
+    arn: str = boto3.client("stepfunctions").create_state_machine(
+        name="ses-pool-enforcer-sweep",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/sweep",
+    )["stateMachineArn"]
+    return arn
+
+
+def _executions(arn: str) -> list[dict[str, Any]]:
+    sfn = boto3.client("stepfunctions")
+    return [
+        sfn.describe_execution(executionArn=e["executionArn"])
+        for e in sfn.list_executions(stateMachineArn=arn)["executions"]
+    ]
+
+
+def test_sweep_starts_an_execution_of_the_state_machine(cli: Any, stack: LocalStack) -> None:
+    # Given the sweep state machine
+    arn = _state_machine()
+
+    # When a sweep is started by ARN
+    result = cli("sweep", "--state-machine-arn", arn)
+
+    # Then one execution runs with the manual trigger, and its ARN is printed
+    assert result.status == 0
+    [execution] = _executions(arn)
+    assert result.out == execution["executionArn"] + "\n"
+    assert json.loads(execution["input"]) == {"trigger": "manual"}
+
+
+def test_sweep_finds_the_state_machine_through_the_stack_output(
+    cli: Any, stack: LocalStack
+) -> None:
+    # Given a stack whose SweepStateMachineArn output names the state machine
+    arn = _state_machine()
+    template = {
+        "Resources": {"Queue": {"Type": "AWS::SQS::Queue"}},
+        "Outputs": {"SweepStateMachineArn": {"Value": arn}},
+    }
+    boto3.client("cloudformation").create_stack(
+        StackName="ses-pool-enforcer", TemplateBody=json.dumps(template)
+    )
+
+    # When a sweep is started by stack name
+    result = cli("sweep", "--stack", "ses-pool-enforcer")
+
+    # Then it started there
+    assert result.status == 0
+    assert len(_executions(arn)) == 1
+
+
+def test_sweep_of_a_stack_without_the_output_is_a_one_line_error(
+    cli: Any, stack: LocalStack
+) -> None:
+    boto3.client("cloudformation").create_stack(
+        StackName="other",
+        TemplateBody=json.dumps({"Resources": {"Q": {"Type": "AWS::SQS::Queue"}}}),
+    )
+    result = cli("sweep", "--stack", "other")
+    assert (result.status, result.err) == (
+        1,
+        "error: stack other has no SweepStateMachineArn output\n",
+    )
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_a_missing_file_is_one_line_on_stderr(cli: Any) -> None:
+    result = cli("validate", "no-such-policy.yaml")
+    assert (result.status, result.out) == (1, "")
+    assert result.err == "error: no such file: no-such-policy.yaml\n"
+
+
+def test_an_aws_refusal_is_one_line_on_stderr(cli: Any, stack: LocalStack) -> None:
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:nope"
+    result = cli("sweep", "--state-machine-arn", arn)
+    assert result.status == 1
+    assert result.err.startswith("error: StartExecution failed: StateMachineDoesNotExist: ")
+    assert result.err.count("\n") == 1
+
+
+def test_missing_credentials_are_one_line_on_stderr(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no credentials anywhere (and nothing listening, should a request escape)
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+
+    # When a command needs AWS
+    result = cli("plan", str(EXAMPLES / "policy.yaml"))
+
+    # Then one line says so
+    assert result.status == 1
+    assert result.err.startswith("error: no usable AWS credentials")
+    assert result.err.count("\n") == 1
+
+
+def test_usage_errors_exit_1_not_2(cli: Any) -> None:
+    # (2 means "changes" for plan)
+    result = cli("plan")
+    assert result.status == 1
+    assert result.err == (
+        "error: the following arguments are required: file (see 'ses-pool-enforcer plan --help')\n"
+    )
+
+
+def test_version_and_help(cli: Any) -> None:
+    assert cli("--version") == Run(0, f"ses-pool-enforcer {__version__}\n", "")
+    for command in ("validate", "plan", "publish", "report", "sweep"):
+        result = cli(command, "--help")
+        assert result.status == 0
+        assert "examples:" in result.out
+
+
+def test_aws_region_alone_names_the_region(
+    cli: Any, account: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given only AWS_REGION (botocore itself reads AWS_DEFAULT_REGION), set to another region
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+
+    # When the document is checked against the account, no set is found there
+    result = cli("validate", write(tmp_path, POLICY), "--live")
+    assert result.out.count("matches no configuration set") == 3
+
+
+def test_no_region_is_one_line_on_stderr(
+    cli: Any, stack: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in ("AWS_DEFAULT_REGION", "AWS_REGION"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    result = cli("report", "--live")
+    assert result.status == 1
+    assert result.err == (
+        "error: no AWS region: pass --region, set AWS_REGION or configure the profile's\n"
+    )
