@@ -13,6 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from ses_pool_enforcer.adapters.aws import error_code
+from ses_pool_enforcer.adapters.flapping import Hold
 from ses_pool_enforcer.adapters.ses import NOT_FOUND, PoolDirectory, Ses
 from ses_pool_enforcer.evaluation import evaluate
 from ses_pool_enforcer.model import (
@@ -38,12 +39,15 @@ class AlertSink(Protocol):
 
 
 class FlapGuard(Protocol):
-    def should_hold(self, name: str, now: dt.datetime) -> bool:
-        """True while ``name`` has been reassigned too often in the window."""
+    threshold: int
+    window: int
+
+    def check(self, name: str, now: dt.datetime) -> Hold:
+        """Whether reassigning ``name`` now would be fighting another actor."""
         ...
 
-    def reassigned(self, name: str, now: dt.datetime) -> bool:
-        """Count a reassignment; True if it just crossed the threshold."""
+    def reassigned(self, name: str, now: dt.datetime) -> None:
+        """Count one reassignment of ``name``."""
         ...
 
 
@@ -65,7 +69,7 @@ class Reconciler:
 
     def reconcile(self, name: str, trigger: Trigger, *, dry_run: bool = False) -> OutcomeRecord:
         """Bring ``name`` onto the pool the policy demands; ``dry_run`` decides only."""
-        record = self._decide_and_act(name, dry_run)
+        record, quiet = self._decide_and_act(name, dry_run)
         logger.info(
             "reconciled",
             extra={"record": record.to_dict(), "trigger": trigger.source, "dry_run": dry_run},
@@ -75,7 +79,7 @@ class Reconciler:
         metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
         if self.inventory is not None and not isinstance(self.policy, PolicyError):
             self.inventory.record(record, self.sweep_id)
-        if self.alerts is not None and record.outcome in ALERTING_OUTCOMES:
+        if self.alerts is not None and record.outcome in ALERTING_OUTCOMES and not quiet:
             self.send(notice(record, trigger))
         return record
 
@@ -90,34 +94,38 @@ class Reconciler:
         record, _ = self._decide(cs, (self.clock or utcnow)())
         return record
 
-    def _decide_and_act(self, name: str, dry_run: bool) -> OutcomeRecord:
+    def _decide_and_act(self, name: str, dry_run: bool) -> tuple[OutcomeRecord, bool]:
+        """The record, and True when its alert has already been sent (a set still held)."""
         now = (self.clock or utcnow)()
         if isinstance(self.policy, PolicyError):
-            return self._not_enforced(name, now)
+            return self._not_enforced(name, now), False
         cs = self.ses.get_configuration_set(name)
         if cs is None:
-            return OutcomeRecord(
-                name, Outcome.DELETED, None, None, None, "configuration set does not exist", now
-            )
+            gone = "configuration set does not exist"
+            return OutcomeRecord(name, Outcome.DELETED, None, None, None, gone, now), False
         record, target = self._decide(cs, now)
         if target is None or dry_run:
-            return record
-        if self.flap_guard is not None and self.flap_guard.should_hold(name, now):
-            return replace(
-                record,
-                outcome=Outcome.FLAPPING,
-                reason=f"reassigned too often in the window; holding off ({record.reason})",
-            )
+            return record, False
+        if self.flap_guard is not None:
+            hold = self.flap_guard.check(name, now)
+            if hold is not Hold.NO:
+                reason = (
+                    f"moved {self.flap_guard.threshold} times within {self.flap_guard.window}s "
+                    f"and changed back again; not moved until that window has passed "
+                    f"({record.reason})"
+                )
+                held = replace(record, outcome=Outcome.FLAPPING, reason=reason)
+                return held, hold is Hold.ONGOING
         try:
             self.ses.reassign(cs, target)
         except ClientError as exc:
             if error_code(exc) != NOT_FOUND:
                 raise
             # Between our read and our write the set or the pool went away.
-            return replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}")
+            return replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}"), False
         if self.flap_guard is not None:
             self.flap_guard.reassigned(name, now)
-        return replace(record, current_pool=target, previous_pool=cs.pool)
+        return replace(record, current_pool=target, previous_pool=cs.pool), False
 
     def _not_enforced(self, name: str, now: dt.datetime) -> OutcomeRecord:
         return OutcomeRecord(

@@ -7,6 +7,7 @@ from functools import cache
 from typing import Any
 
 from ses_pool_enforcer.adapters.alerts import Alerts
+from ses_pool_enforcer.adapters.flapping import FlapGuard
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.adapters.pacing import Pacer
 from ses_pool_enforcer.adapters.policy_store import load_policy
@@ -23,6 +24,7 @@ class Runtime:
     pools: PoolDirectory
     inventory: Inventory | None
     alerts: Alerts
+    flap_guard: FlapGuard | None = None
     memo: dict[str, Any] = field(default_factory=dict)  # per-process helpers built on first use
 
     @classmethod
@@ -34,6 +36,13 @@ class Runtime:
             pools=PoolDirectory(ses),
             inventory=Inventory(settings.inventory_table) if settings.inventory_table else None,
             alerts=Alerts(settings.alert_topic_arn, settings.alert_fallback_queue_url),
+            flap_guard=(
+                FlapGuard(
+                    settings.state_table, settings.flap_threshold, settings.flap_window_seconds
+                )
+                if settings.state_table
+                else None
+            ),
         )
 
     def policy(self) -> Policy | PolicyError:
@@ -54,6 +63,7 @@ class Runtime:
             enforcement=self.settings.enforcement_mode,
             inventory=self.inventory,
             alerts=self.alerts,
+            flap_guard=self.flap_guard,
             sweep_id=sweep_id,
         )
 
