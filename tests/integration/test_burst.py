@@ -14,25 +14,16 @@ from local_aws.event_source import drain, queue_depth
 from local_aws.replay import sample_event
 from local_aws.stack import LocalStack, received_alerts
 from tests.conftest import reset_process_caches
+from tests.support import marketing_account
 
 BURST = int(os.environ.get("BURST_EVENTS", "1000"))
-POLICY = """
-version: 1
-mode: enforce
-rules:
-  - id: marketing
-    match: {names: ["mkt-*"]}
-    pool: marketing
-"""
 
 
 def test_a_burst_of_1000_creations_under_throttling_ends_with_every_set_compliant(
     stack: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given 1,000 sets created on the wrong pool within a minute, their events buffered
-    seed.create_pool("marketing")
-    seed.create_pool("transactional")
-    seed.put_policy(POLICY)
+    marketing_account()
     names = [f"mkt-{i:04d}" for i in range(BURST)]
     for name in names:
         seed.create_set(name, pool="transactional", tls_policy="REQUIRE")

@@ -13,6 +13,7 @@ from local_aws import call_counts, seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.pools import DEFAULT_POOL
+from tests.support import invoke, marketing_account, ses_writes
 
 POLICY = """
 version: 1
@@ -44,22 +45,10 @@ exemptions:
 """
 
 
-def invoke(*events: dict[str, Any] | str) -> dict[str, Any]:
-    result: dict[str, Any] = app.handler(sqs_event(events), LambdaContext())
-    return result
-
-
-def ses_writes() -> int:
-    """PutConfigurationSetDeliveryOptions calls local SES has received so far."""
-    return call_counts().get("PutConfigurationSetDeliveryOptions", 0)
-
-
 @pytest.fixture
 def account(stack: LocalStack) -> LocalStack:
     # Given an account with two dedicated pools and the policy above
-    seed.create_pool("marketing")
-    seed.create_pool("transactional")
-    seed.put_policy(POLICY)
+    marketing_account(POLICY)
     return stack
 
 

@@ -4,45 +4,21 @@ against local AWS, each ending with nothing lost and no SES write on doubt."""
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import boto3
 import pytest
 
 from functions.on_event import app
-from local_aws import call_counts, seed
+from local_aws import seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from tests.conftest import reset_process_caches
-
-POLICY = """
-version: 1
-mode: enforce
-rules:
-  - id: marketing
-    match: {names: ["mkt-*"]}
-    pool: marketing
-  - id: receipts
-    match: {names: ["tx-*"]}
-    pool: transactional
-    mode: audit
-"""
-
-
-def invoke(*events: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = app.handler(sqs_event(events), LambdaContext())
-    return result
-
-
-def ses_writes() -> int:
-    return call_counts().get("PutConfigurationSetDeliveryOptions", 0)
+from tests.support import invoke, marketing_account, ses_writes
 
 
 @pytest.fixture
 def account(stack: LocalStack) -> LocalStack:
-    seed.create_pool("marketing")
-    seed.create_pool("transactional")
-    seed.put_policy(POLICY)
+    marketing_account()
     return stack
 
 

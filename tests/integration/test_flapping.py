@@ -9,19 +9,12 @@ from typing import Any
 import pytest
 
 from functions.on_event import app
-from local_aws import call_counts, seed
+from local_aws import seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from tests.conftest import reset_process_caches
+from tests.support import marketing_account, ses_writes
 
-POLICY = """
-version: 1
-mode: enforce
-rules:
-  - id: marketing
-    match: {names: ["mkt-*"]}
-    pool: marketing
-"""
 START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 
 
@@ -41,9 +34,7 @@ def clock(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Clock:
     monkeypatch.setenv("FLAP_THRESHOLD", "3")
     monkeypatch.setenv("FLAP_WINDOW_SECONDS", "3600")
     reset_process_caches()
-    seed.create_pool("marketing")
-    seed.create_pool("transactional")
-    seed.put_policy(POLICY)
+    marketing_account()
     seed.create_set("mkt-weekly", pool="marketing")
     fake = Clock(stack)
     monkeypatch.setattr("ses_pool_enforcer.reconciler.utcnow", fake)
@@ -61,11 +52,6 @@ def revert(clock: Clock, minutes: int) -> dict[str, Any]:
     return result
 
 
-def writes() -> int:
-    # The other actor's writes are counted too; subtract them.
-    return call_counts().get("PutConfigurationSetDeliveryOptions", 0)
-
-
 def test_a_set_reverted_again_and_again_is_held_with_one_flapping_alert(clock: Clock) -> None:
     # Given another actor reverts the set three times in half an hour; each is undone
     for _ in range(3):
@@ -79,7 +65,7 @@ def test_a_set_reverted_again_and_again_is_held_with_one_flapping_alert(clock: C
 
     # Then the enforcer stops fighting: the set stays where the other actor put it
     assert seed.delivery_options("mkt-weekly").get("SendingPoolName") == "transactional"
-    assert writes() == 5 + 3  # five reverts by the other actor, three moves by the enforcer
+    assert ses_writes() == 5 + 3  # five reverts by the other actor, three moves by the enforcer
     # And one flapping alert names the other actor
     [alert] = received_alerts(clock.stack)
     assert alert["alert"]["outcome"] == "flapping"

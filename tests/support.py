@@ -1,0 +1,41 @@
+"""Helpers the integration tests share: deliver messages to the real event handler, and
+read what local SES was asked to do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from functions.on_event import app
+from local_aws import call_counts, seed
+from local_aws.replay import LambdaContext, sqs_event
+
+MARKETING_POLICY = """
+version: 1
+mode: enforce
+rules:
+  - id: marketing
+    match: {names: ["mkt-*"]}
+    pool: marketing
+  - id: receipts
+    match: {names: ["tx-*"]}
+    pool: transactional
+    mode: audit
+"""
+
+
+def invoke(*bodies: dict[str, Any] | str) -> dict[str, Any]:
+    """One invocation of the event function with one SQS message per body."""
+    result: dict[str, Any] = app.handler(sqs_event(bodies), LambdaContext())
+    return result
+
+
+def ses_writes() -> int:
+    """PutConfigurationSetDeliveryOptions calls local SES has received (anyone's)."""
+    return call_counts().get("PutConfigurationSetDeliveryOptions", 0)
+
+
+def marketing_account(policy: str = MARKETING_POLICY) -> None:
+    """Two dedicated pools, marketing and transactional, and ``policy`` in SSM."""
+    seed.create_pool("marketing")
+    seed.create_pool("transactional")
+    seed.put_policy(policy)
