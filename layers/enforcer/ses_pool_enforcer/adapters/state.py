@@ -1,0 +1,239 @@
+"""The sweep's lock and checkpoint in the state table (``id`` hash key, TTL ``expiration``).
+
+``sweep#lock`` admits one sweep at a time: the owner (a Step Functions execution) holds
+a lease it renews on every step; a lease that ran out (the execution died) may be taken
+over. ``sweep#checkpoint`` says where the sweep stands, so that a failure resumes rather
+than restarts. Every write is conditional: two executions can never both own the lock.
+Uses GetItem, PutItem, UpdateItem and DeleteItem only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ses_pool_enforcer.adapters.aws import client
+
+LOCK_ID = "sweep#lock"
+CHECKPOINT_ID = "sweep#checkpoint"
+LOCK_KEEP_SECONDS = 86_400  # an expired lease's item lingers a day, then TTL removes it
+CHECKPOINT_KEEP_SECONDS = 2 * 86_400  # an abandoned sweep older than this starts afresh
+
+
+class LockLost(RuntimeError):
+    """The lock is no longer ours: its lease ran out and another execution took it."""
+
+
+@dataclass(frozen=True)
+class Lock:
+    owner: str
+    lease_until: float
+    sweep_id: str | None = None
+    rerun_requested: bool = False
+    rerun_trigger: str | None = None
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Where a sweep stands: the page being processed (``page_token``, None for the
+    first) and how far into it (``offset`` names, the last one ``last_name``)."""
+
+    sweep_id: str
+    started_at: str
+    trigger: str
+    owner: str
+    page_token: str | None = None
+    offset: int = 0
+    last_name: str | None = None
+    processed: int = 0
+    complete: bool = False  # every page was processed: what is left is the report
+    stopped: str | None = None  # why the sweep ended early (an unusable policy)
+
+
+def _s(value: str) -> dict[str, str]:
+    return {"S": value}
+
+
+def _n(value: float) -> dict[str, str]:
+    return {"N": repr(round(value, 3))}
+
+
+def _lock(item: dict[str, Any]) -> Lock:
+    return Lock(
+        owner=item["owner"]["S"],
+        lease_until=float(item["lease_until"]["N"]),
+        sweep_id=item.get("sweep_id", {}).get("S"),
+        rerun_requested=bool(item.get("rerun_requested", {}).get("BOOL", False)),
+        rerun_trigger=item.get("rerun_trigger", {}).get("S"),
+    )
+
+
+def _checkpoint(item: dict[str, Any]) -> Checkpoint:
+    return Checkpoint(
+        sweep_id=item["sweep_id"]["S"],
+        started_at=item["started_at"]["S"],
+        trigger=item["trigger"]["S"],
+        owner=item["owner"]["S"],
+        page_token=item.get("page_token", {}).get("S"),
+        offset=int(item.get("offset", {}).get("N", "0")),
+        last_name=item.get("last_name", {}).get("S"),
+        processed=int(item.get("processed", {}).get("N", "0")),
+        complete=bool(item.get("complete", {}).get("BOOL", False)),
+        stopped=item.get("stopped", {}).get("S"),
+    )
+
+
+class StateTable:
+    def __init__(self, table: str, clock: Callable[[], float] = time.time) -> None:
+        self.table = table
+        self.clock = clock
+        self._ddb = client("dynamodb")
+
+    # ------------------------------------------------------------------ lock
+
+    def acquire(self, owner: str, lease_seconds: float) -> Lock | None:
+        """Take the lock (free, ours already, or its lease ran out); None if another
+        execution holds a live lease. Taking over keeps a rerun request already made."""
+        now = self.clock()
+        try:
+            answer = self._ddb.update_item(
+                TableName=self.table,
+                Key={"id": _s(LOCK_ID)},
+                UpdateExpression="SET #owner = :me, lease_until = :lease, expiration = :exp",
+                ConditionExpression=(
+                    "attribute_not_exists(id) OR lease_until < :now OR #owner = :me"
+                ),
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={
+                    ":me": _s(owner),
+                    ":now": _n(now),
+                    ":lease": _n(now + lease_seconds),
+                    ":exp": {"N": str(int(now + lease_seconds + LOCK_KEEP_SECONDS))},
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return None
+        return _lock(answer["Attributes"])
+
+    def lock(self) -> Lock | None:
+        item = self._ddb.get_item(
+            TableName=self.table, Key={"id": _s(LOCK_ID)}, ConsistentRead=True
+        ).get("Item")
+        return _lock(item) if item else None
+
+    def request_rerun(self, trigger: str) -> Lock | None:
+        """Ask the live lock's owner for one more sweep when it finishes. None if no
+        live lock holds (it was released or expired meanwhile: take it instead)."""
+        try:
+            answer = self._ddb.update_item(
+                TableName=self.table,
+                Key={"id": _s(LOCK_ID)},
+                UpdateExpression="SET rerun_requested = :yes, rerun_trigger = :trigger",
+                ConditionExpression="attribute_exists(id) AND lease_until >= :now",
+                ExpressionAttributeValues={
+                    ":yes": {"BOOL": True},
+                    ":trigger": _s(trigger),
+                    ":now": _n(self.clock()),
+                },
+                ReturnValues="ALL_NEW",
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return None
+        return _lock(answer["Attributes"])
+
+    def renew(self, owner: str, lease_seconds: float, sweep_id: str | None = None) -> None:
+        """Extend our lease (and name the sweep it runs); raises LockLost if not ours."""
+        now = self.clock()
+        names = {"#owner": "owner"}
+        values = {
+            ":me": _s(owner),
+            ":lease": _n(now + lease_seconds),
+            ":exp": {"N": str(int(now + lease_seconds + LOCK_KEEP_SECONDS))},
+        }
+        update = "SET lease_until = :lease, expiration = :exp"
+        if sweep_id is not None:
+            update += ", sweep_id = :sweep"
+            values[":sweep"] = _s(sweep_id)
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={"id": _s(LOCK_ID)},
+                UpdateExpression=update,
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+            raise LockLost(f"sweep lock is no longer held by {owner}") from exc
+
+    def release(self, owner: str) -> Lock | None:
+        """Give the lock up; returns it as it was at that instant (its rerun request
+        included, so none is lost), or None if it was not ours."""
+        try:
+            answer = self._ddb.delete_item(
+                TableName=self.table,
+                Key={"id": _s(LOCK_ID)},
+                ConditionExpression="#owner = :me",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":me": _s(owner)},
+                ReturnValues="ALL_OLD",
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return None
+        item = answer.get("Attributes")
+        return _lock(item) if item else None
+
+    # ------------------------------------------------------------------ checkpoint
+
+    def checkpoint(self) -> Checkpoint | None:
+        """The unfinished sweep's checkpoint; one past its expiration counts as gone
+        (TTL deletes lazily)."""
+        item = self._ddb.get_item(
+            TableName=self.table, Key={"id": _s(CHECKPOINT_ID)}, ConsistentRead=True
+        ).get("Item")
+        if not item or float(item.get("expiration", {}).get("N", "inf")) < self.clock():
+            return None
+        return _checkpoint(item)
+
+    def save_checkpoint(self, checkpoint: Checkpoint, replace: bool = False) -> None:
+        """Store ``checkpoint``: it overwrites the same sweep's, or (``replace``) an
+        abandoned one, never another live sweep's by accident."""
+        item: dict[str, Any] = {
+            "id": _s(CHECKPOINT_ID),
+            "sweep_id": _s(checkpoint.sweep_id),
+            "started_at": _s(checkpoint.started_at),
+            "trigger": _s(checkpoint.trigger),
+            "owner": _s(checkpoint.owner),
+            "offset": {"N": str(checkpoint.offset)},
+            "processed": {"N": str(checkpoint.processed)},
+            "complete": {"BOOL": checkpoint.complete},
+            "expiration": {"N": str(int(self.clock() + CHECKPOINT_KEEP_SECONDS))},
+        }
+        for name in ("page_token", "last_name", "stopped"):
+            value = getattr(checkpoint, name)
+            if value is not None:
+                item[name] = _s(value)
+        kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
+        if not replace:
+            kwargs["ConditionExpression"] = "attribute_not_exists(id) OR sweep_id = :sweep"
+            kwargs["ExpressionAttributeValues"] = {":sweep": _s(checkpoint.sweep_id)}
+        try:
+            self._ddb.put_item(**kwargs)
+        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+            raise LockLost(
+                f"checkpoint belongs to another sweep than {checkpoint.sweep_id}"
+            ) from exc
+
+    def delete_checkpoint(self, sweep_id: str) -> None:
+        try:
+            self._ddb.delete_item(
+                TableName=self.table,
+                Key={"id": _s(CHECKPOINT_ID)},
+                ConditionExpression="sweep_id = :sweep",
+                ExpressionAttributeValues={":sweep": _s(sweep_id)},
+            )
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return  # already gone, or another sweep's: not ours to delete

@@ -1,0 +1,352 @@
+"""The compliance report of a sweep: built from the inventory, rendered for people (an
+SNS summary that fits one message for any account size) and in full (JSON and CSV).
+
+Pure: no boto3, no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ses_pool_enforcer.model import NON_COMPLIANT_OUTCOMES, Outcome, OutcomeRecord
+
+COMPLIANT_OUTCOMES = frozenset({Outcome.COMPLIANT, Outcome.REMEDIATED, Outcome.EXEMPT})
+REPORTED_OUTCOMES: tuple[str, ...] = tuple(o.value for o in Outcome if o is not Outcome.DELETED)
+RATIO_DEFINITION = (
+    "compliance ratio = (compliant + remediated + exempt) / managed sets; managed = every "
+    "set except the unmanaged ones (no rule and no default applies to them); undefined "
+    "when no set is managed"
+)
+NO_RULE = "(no rule)"
+NO_POOL = "(none)"
+CSV_COLUMNS = (
+    "configuration_set",
+    "outcome",
+    "current_pool",
+    "expected_pool",
+    "rule_id",
+    "reason",
+    "checked_at",
+)
+# The listed sets come first by severity, then by name.
+SEVERITY = {Outcome.ERROR.value: 0, Outcome.FLAPPING.value: 1, Outcome.VIOLATION.value: 2}
+
+# SNS takes 262,144 bytes per publish, attributes and subject included; the alert
+# envelope carries the text twice and the JSON document five times (one per protocol).
+SNS_MESSAGE_LIMIT = 262_144
+SNS_BUDGET = 240_000
+LISTED_STEPS = (100, 50, 25, 10, 5, 0)
+TABLE_ROW_STEPS = (50, 20, 5)
+REASON_WIDTH = 120
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One set's latest outcome, as the inventory holds it."""
+
+    configuration_set: str
+    outcome: str
+    current_pool: str | None = None
+    expected_pool: str | None = None
+    rule_id: str | None = None
+    reason: str = ""
+    checked_at: str = ""
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> Entry:
+        return cls(
+            configuration_set=row["configuration_set"],
+            outcome=row.get("outcome", Outcome.ERROR.value),
+            current_pool=row.get("current_pool") or None,
+            expected_pool=row.get("expected_pool") or None,
+            rule_id=row.get("rule_id") or None,
+            reason=row.get("reason", ""),
+            checked_at=row.get("checked_at", ""),
+        )
+
+    @classmethod
+    def from_record(cls, record: OutcomeRecord) -> Entry:
+        return cls(
+            configuration_set=record.configuration_set,
+            outcome=record.outcome.value,
+            current_pool=record.current_pool,
+            expected_pool=record.expected_pool,
+            rule_id=record.rule_id,
+            reason=record.reason,
+            checked_at=record.checked_at.isoformat(),
+        )
+
+    @property
+    def non_compliant(self) -> bool:
+        return self.outcome in NON_COMPLIANT_OUTCOMES
+
+
+@dataclass(frozen=True)
+class Report:
+    sweep_id: str
+    trigger: str
+    started_at: str
+    finished_at: str
+    entries: tuple[Entry, ...]
+    counts: dict[str, int]
+    by_rule: dict[str, dict[str, int]]
+    by_pool: dict[str, dict[str, int]]
+    by_current_pool: dict[str, int]
+    removed: int = 0
+
+    @property
+    def total(self) -> int:
+        return len(self.entries)
+
+    @property
+    def managed(self) -> int:
+        return self.total - self.counts.get(Outcome.UNMANAGED.value, 0)
+
+    @property
+    def compliant(self) -> int:
+        return sum(self.counts.get(o.value, 0) for o in COMPLIANT_OUTCOMES)
+
+    @property
+    def compliance_ratio(self) -> float | None:
+        return self.compliant / self.managed if self.managed else None
+
+    def non_compliant(self) -> list[Entry]:
+        found = [e for e in self.entries if e.non_compliant]
+        return sorted(found, key=lambda e: (SEVERITY.get(e.outcome, 9), e.configuration_set))
+
+    def key(self, extension: str) -> str:
+        """Where the full report lives in the report bucket."""
+        return f"reports/{self.finished_at[:10]}/{self.sweep_id}.{extension}"
+
+
+def _table(entries: Iterable[Entry], key_of: Any) -> dict[str, dict[str, int]]:
+    table: dict[str, Counter[str]] = {}
+    for entry in entries:
+        table.setdefault(key_of(entry), Counter())[entry.outcome] += 1
+    return {
+        key: {"sets": sum(c.values()), **{o: c[o] for o in REPORTED_OUTCOMES if c[o]}}
+        for key, c in sorted(table.items())
+    }
+
+
+def build_report(
+    entries: Iterable[Entry],
+    *,
+    sweep_id: str,
+    trigger: str,
+    started_at: str,
+    finished_at: str,
+    removed: int = 0,
+) -> Report:
+    ordered = tuple(sorted(entries, key=lambda e: e.configuration_set))
+    counted = Counter(e.outcome for e in ordered)
+    counts = {o: counted.get(o, 0) for o in REPORTED_OUTCOMES}
+    counts.update({o: n for o, n in counted.items() if o not in counts})
+    return Report(
+        sweep_id=sweep_id,
+        trigger=trigger,
+        started_at=started_at,
+        finished_at=finished_at,
+        entries=ordered,
+        counts=counts,
+        by_rule=_table(ordered, lambda e: e.rule_id or NO_RULE),
+        by_pool=_table(ordered, lambda e: e.expected_pool or NO_POOL),
+        by_current_pool=dict(sorted(Counter(e.current_pool or NO_POOL for e in ordered).items())),
+        removed=removed,
+    )
+
+
+# --------------------------------------------------------------------------- full report
+
+
+def _overview(report: Report) -> dict[str, Any]:
+    return {
+        "kind": "compliance-report",
+        "sweep_id": report.sweep_id,
+        "trigger": report.trigger,
+        "started_at": report.started_at,
+        "finished_at": report.finished_at,
+        "total": report.total,
+        "managed": report.managed,
+        "compliance_ratio": report.compliance_ratio,
+        "compliance_ratio_definition": RATIO_DEFINITION,
+        "counts": report.counts,
+        "non_compliant_total": sum(1 for e in report.entries if e.non_compliant),
+        "removed_from_inventory": report.removed,
+    }
+
+
+def to_json(report: Report) -> str:
+    document = {
+        **_overview(report),
+        "by_rule": report.by_rule,
+        "by_pool": report.by_pool,
+        "by_current_pool": report.by_current_pool,
+        "sets": [asdict(e) for e in report.entries],
+    }
+    return json.dumps(document, indent=1, sort_keys=False)
+
+
+def to_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for entry in report.entries:
+        writer.writerow(["" if (v := getattr(entry, c)) is None else v for c in CSV_COLUMNS])
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- summary
+
+
+@dataclass(frozen=True)
+class Links:
+    """Where the full report was stored."""
+
+    json_uri: str
+    csv_uri: str
+    json_console_url: str
+    csv_console_url: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    title: str
+    text: str
+    document: dict[str, Any]
+    listed: int
+    attributes: dict[str, str] = field(default_factory=lambda: {"outcome": "report"})
+
+
+def _percent(ratio: float | None) -> str:
+    return "n/a" if ratio is None else f"{ratio:.2%}"
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _render_table(
+    title: str, table: Mapping[str, Mapping[str, int]], rows: int, lines: list[str]
+) -> None:
+    columns = [o for o in REPORTED_OUTCOMES if any(r.get(o) for r in table.values())]
+    width = min(40, max([len(k) for k in table] + [len(title)]))
+    lines.append(f"{title:<{width}}  {'sets':>7}" + "".join(f"  {c:>10}" for c in columns))
+    for key, row in list(table.items())[:rows]:
+        lines.append(
+            f"{_clip(key, width):<{width}}  {row['sets']:>7,}"
+            + "".join(f"  {row.get(c, 0):>10,}" for c in columns)
+        )
+    if len(table) > rows:
+        lines.append(f"... and {len(table) - rows:,} more rows in the full report")
+    lines.append("")
+
+
+def render_summary(
+    report: Report, links: Links | None, listed: int = 100, table_rows: int = 50
+) -> Summary:
+    """The SNS message: a readable text and a JSON document, with at most ``listed``
+    non-compliant sets and ``table_rows`` rows per table."""
+    bad = report.non_compliant()
+    shown = bad[:listed]
+    ratio = report.compliance_ratio
+    title = (
+        f"[ses-pool-enforcer] compliance report: {_percent(ratio)} compliant, "
+        f"{len(bad):,} non-compliant"
+    )
+
+    lines = [
+        f"Compliance report of sweep {report.sweep_id} (trigger: {report.trigger})",
+        f"Started {report.started_at}, finished {report.finished_at}.",
+        "",
+        f"Compliance:    {_percent(ratio)} ({report.compliant:,} of {report.managed:,} "
+        "managed sets compliant, remediated or exempt)",
+        f"Non-compliant: {len(bad):,}",
+        f"Sets:          {report.total:,} ({report.counts.get('unmanaged', 0):,} unmanaged)",
+    ]
+    if report.removed:
+        lines.append(f"Removed:       {report.removed:,} sets no longer exist")
+    lines += ["", "Sets by outcome"]
+    lines += [f"  {o:<12} {n:>9,}" for o, n in report.counts.items()]
+    lines.append("")
+    _render_table("By rule", report.by_rule, table_rows, lines)
+    _render_table("By required pool", report.by_pool, table_rows, lines)
+    current = {pool: {"sets": n} for pool, n in report.by_current_pool.items()}
+    _render_table("By current pool", current, table_rows, lines)
+
+    if bad:
+        lines.append(f"Non-compliant sets ({len(shown):,} of {len(bad):,} listed)")
+        for e in shown:
+            lines.append(
+                f"  {e.outcome:<10} {e.configuration_set}: on {e.current_pool or '-'}, "
+                f"required {e.expected_pool or '-'} (rule {e.rule_id or '-'}): "
+                f"{_clip(e.reason, REASON_WIDTH)}"
+            )
+        if len(bad) > len(shown):
+            lines.append(f"  ... and {len(bad) - len(shown):,} more: see the full report")
+        lines.append("")
+    if links is not None:
+        lines += [
+            "Full report (every set):",
+            f"  JSON: {links.json_uri}",
+            f"        {links.json_console_url}",
+            f"  CSV:  {links.csv_uri}",
+            f"        {links.csv_console_url}",
+            "",
+        ]
+    else:
+        lines += ["The full report was not stored: no report bucket is configured.", ""]
+    lines.append(RATIO_DEFINITION[:1].upper() + RATIO_DEFINITION[1:] + ".")
+
+    def rows(table: Mapping[str, Any]) -> dict[str, Any]:
+        return dict(list(table.items())[:table_rows])
+
+    document: dict[str, Any] = {
+        **_overview(report),
+        "by_rule": rows(report.by_rule),
+        "by_pool": rows(report.by_pool),
+        "by_current_pool": rows(report.by_current_pool),
+        "tables_truncated": any(
+            len(t) > table_rows for t in (report.by_rule, report.by_pool, report.by_current_pool)
+        ),
+        "non_compliant": [
+            {
+                "configuration_set": e.configuration_set,
+                "outcome": e.outcome,
+                "current_pool": e.current_pool,
+                "expected_pool": e.expected_pool,
+                "rule_id": e.rule_id,
+            }
+            for e in shown
+        ],
+        "non_compliant_not_listed": len(bad) - len(shown),
+        "report": asdict(links) if links is not None else None,
+    }
+    return Summary(title, "\n".join(lines) + "\n", document, len(shown))
+
+
+def envelope_bytes(summary: Summary) -> int:
+    """An upper bound of the SNS publish size of ``summary`` sent as an alert: the text
+    for two protocols, the JSON document for five, subject and attributes."""
+    text = len(json.dumps(summary.text))  # ensure_ascii: characters == bytes
+    body = len(json.dumps(json.dumps(summary.document, default=str, sort_keys=True)))
+    attributes = sum(len(k) + len(v) + 16 for k, v in summary.attributes.items())
+    return 2 * text + 5 * body + len(summary.title.encode()) + attributes + 256
+
+
+def fit_summary(report: Report, links: Links | None, budget: int = SNS_BUDGET) -> Summary:
+    """The most detailed summary that fits one SNS message, for any account size."""
+    summary = None
+    for table_rows in TABLE_ROW_STEPS:
+        for listed in LISTED_STEPS:
+            summary = render_summary(report, links, listed, table_rows)
+            if envelope_bytes(summary) <= budget:
+                return summary
+    assert summary is not None
+    raise ValueError(f"report summary needs {envelope_bytes(summary)} bytes even when minimal")

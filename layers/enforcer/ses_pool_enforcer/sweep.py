@@ -1,0 +1,423 @@
+"""The full reconciliation sweep: every configuration set of the region through the one
+reconciler, within the SES call budget, in steps that a Step Functions Standard workflow
+loops over (``statemachine/sweep.asl.json``): ``start`` takes the lock, ``step`` works
+until its time is up, ``finish`` reports and lets go.
+
+At 1 SES call per second, 10,000 sets take about three hours: far more than one Lambda
+invocation. A checkpoint after every few sets lets a failed step or a dead execution
+resume where it stopped; the lock's lease keeps a second sweep from running meanwhile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
+
+from ses_pool_enforcer.adapters.aws import error_code
+from ses_pool_enforcer.adapters.reports import ReportStore
+from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory
+from ses_pool_enforcer.adapters.state import Checkpoint, LockLost, StateTable
+from ses_pool_enforcer.config import SettingsError
+from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.notices import Trigger, notice
+from ses_pool_enforcer.observability import logger, metrics
+from ses_pool_enforcer.policy import PolicyError
+from ses_pool_enforcer.reconciler import Reconciler, utcnow
+from ses_pool_enforcer.report import Entry, Report, build_report, fit_summary
+from ses_pool_enforcer.runtime import Runtime
+
+# Longer than one Lambda invocation (15 min) plus the state machine's retry waits: a
+# live sweep renews it every few seconds; a dead one's lapses and the next run resumes.
+LEASE_SECONDS = 1200.0
+SAFETY_MARGIN_MS = 60_000  # a step stops this long before Lambda would kill it
+CHECKPOINT_EVERY_SETS = 25
+CHECKPOINT_EVERY_SECONDS = 10.0
+PAGE_SIZE = LIST_PAGE_SIZE
+START_ATTEMPTS = 3
+
+TRANSIENT_CODES = frozenset(
+    {
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestTimeout",
+        "ServiceUnavailable",
+        "InternalFailure",
+    }
+)
+
+TRIGGERS = frozenset({"schedule", "policy-change", "manual"})
+# A sweep already running has read part of the account under the old policy: a policy
+# change (or an operator) asks for one more sweep after it. A schedule adds nothing.
+RERUN_WHEN_BUSY = frozenset({"policy-change", "manual"})
+RERUN_WHEN_RESUMING = frozenset({"policy-change"})
+
+
+class SweepRequestError(ValueError):
+    """The state machine sent something this function does not understand."""
+
+
+def trigger_from(data: Mapping[str, Any]) -> str:
+    """What started the sweep: ``{"trigger": ...}`` (the template's rule targets, the
+    CLI, a rerun), or an EventBridge event passed through unchanged."""
+    named = data.get("trigger")
+    if isinstance(named, str) and named in TRIGGERS:
+        return named
+    if data.get("source") == "aws.ssm" or data.get("detail-type") == "Parameter Store Change":
+        return "policy-change"
+    if data.get("detail-type") == "Scheduled Event":
+        return "schedule"
+    return "manual"
+
+
+def new_sweep_id(now: dt.datetime) -> str:
+    return f"{now.astimezone(dt.UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+@dataclass
+class Sweeper:
+    runtime: Runtime
+    state: StateTable
+    reports: ReportStore | None
+    clock: Callable[[], dt.datetime] = utcnow
+    monotonic: Callable[[], float] = time.monotonic
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> Sweeper:
+        settings = runtime.settings
+        if not settings.state_table:
+            raise SettingsError("STATE_TABLE is not set: a sweep needs its lock and checkpoint")
+        reports = ReportStore(settings.report_bucket) if settings.report_bucket else None
+        return cls(runtime, StateTable(settings.state_table), reports)
+
+    # ------------------------------------------------------------------ start
+
+    def start(self, execution: str, trigger: str) -> dict[str, Any]:
+        """Take the lock and begin (or resume an abandoned sweep); if another sweep
+        holds it, answer busy, asking it for a rerun if the trigger calls for one."""
+        for _ in range(START_ATTEMPTS):
+            if self.state.acquire(execution, LEASE_SECONDS) is not None:
+                return self._begin(execution, trigger)
+            if trigger in RERUN_WHEN_BUSY:
+                held = self.state.request_rerun(trigger)
+            else:
+                held = self.state.lock()
+                held = held if held is not None and held.lease_until >= self.state.clock() else None
+            if held is not None:
+                metrics.add_metric(name="SweepBusy", unit=MetricUnit.Count, value=1)
+                logger.info(
+                    "sweep already running",
+                    extra={
+                        "running": held.sweep_id,
+                        "trigger": trigger,
+                        "rerun": held.rerun_requested,
+                    },
+                )
+                return {
+                    "status": "busy",
+                    "execution": execution,
+                    "trigger": trigger,
+                    "sweep_id": held.sweep_id,
+                    "rerun_requested": held.rerun_requested,
+                    "done": False,
+                }
+            # The holder let go between our two calls: try to take the lock again.
+        raise RuntimeError("the sweep lock changed hands repeatedly; retry later")
+
+    def _begin(self, execution: str, trigger: str) -> dict[str, Any]:
+        checkpoint = self.state.checkpoint()
+        if checkpoint is not None and checkpoint.owner == execution:
+            status = "started"  # our own start, retried
+        elif checkpoint is not None:
+            status = "resumed"
+            checkpoint = replace(checkpoint, owner=execution)
+            self.state.save_checkpoint(checkpoint, replace=True)
+            if trigger in RERUN_WHEN_RESUMING:
+                self.state.request_rerun(trigger)
+        else:
+            status = "started"
+            now = self.clock()
+            checkpoint = Checkpoint(
+                sweep_id=new_sweep_id(now),
+                started_at=now.isoformat(),
+                trigger=trigger,
+                owner=execution,
+            )
+            self.state.save_checkpoint(checkpoint, replace=True)
+        self.state.renew(execution, LEASE_SECONDS, sweep_id=checkpoint.sweep_id)
+        metrics.add_metric(name=f"Sweep{status.capitalize()}", unit=MetricUnit.Count, value=1)
+        logger.info(
+            f"sweep {status}",
+            extra={
+                "sweep_id": checkpoint.sweep_id,
+                "trigger": trigger,
+                "resumed_at": checkpoint.processed,
+            },
+        )
+        return _state(checkpoint, status)
+
+    # ------------------------------------------------------------------ step
+
+    def step(self, sweep: Mapping[str, Any], remaining_ms: Callable[[], int]) -> dict[str, Any]:
+        """Reconcile sets from the checkpoint on until the step's time is up or every
+        page is done; checkpoint every few sets."""
+        execution, sweep_id = _identity(sweep)
+        checkpoint = self._owned_checkpoint(execution, sweep_id)
+        if checkpoint.complete or checkpoint.stopped:
+            return _state(checkpoint, "reconciled")
+
+        began = self.monotonic()
+        deadline = began + self.runtime.settings.sweep_step_seconds
+        reconciler = self.runtime.reconciler(
+            pools=PoolDirectory.listed(self.runtime.ses), sweep_id=sweep_id
+        )
+        if isinstance(reconciler.policy, PolicyError):
+            checkpoint = replace(checkpoint, stopped=f"policy not enforced: {reconciler.policy}")
+            self._save(checkpoint)
+            logger.error("sweep stopped", extra={"sweep_id": sweep_id, "cause": checkpoint.stopped})
+            return _state(checkpoint, "stopped")
+
+        trigger = Trigger(source="sweep")
+        at_start = checkpoint.processed
+        saved_at, unsaved = began, 0
+        resuming = checkpoint.offset > 0
+        for names, next_token in self.runtime.ses.configuration_set_pages(
+            checkpoint.page_token, PAGE_SIZE
+        ):
+            first = checkpoint.offset
+            if resuming and checkpoint.last_name in names:
+                # The page may have shifted (sets created or deleted): go by name.
+                first = names.index(checkpoint.last_name) + 1
+            resuming = False
+            for index in range(first, len(names)):
+                out_of_time = self.monotonic() >= deadline or remaining_ms() < SAFETY_MARGIN_MS
+                if out_of_time and checkpoint.processed > at_start:  # one set at least
+                    self._save(checkpoint)
+                    return self._paused(checkpoint, at_start, began)
+                self._reconcile(reconciler, names[index], trigger)
+                checkpoint = replace(
+                    checkpoint,
+                    offset=index + 1,
+                    last_name=names[index],
+                    processed=checkpoint.processed + 1,
+                )
+                unsaved += 1
+                now = self.monotonic()
+                if unsaved >= CHECKPOINT_EVERY_SETS or now - saved_at >= CHECKPOINT_EVERY_SECONDS:
+                    self._save(checkpoint)
+                    saved_at, unsaved = now, 0
+            checkpoint = replace(checkpoint, page_token=next_token, offset=0, last_name=None)
+            if next_token is not None:
+                self._save(checkpoint)
+                saved_at, unsaved = self.monotonic(), 0
+        checkpoint = replace(checkpoint, complete=True)
+        self._save(checkpoint)
+        self._log_step(checkpoint, at_start, began, "reconciled")
+        return _state(checkpoint, "reconciled")
+
+    def _reconcile(self, reconciler: Reconciler, name: str, trigger: Trigger) -> None:
+        """Reconcile one set. A failure that a retry may cure propagates: the step fails,
+        the state machine retries it, the checkpoint resumes it. Any other (access
+        denied, a request SES refuses for this set) is recorded as this set's error, so
+        that one bad set cannot hold the whole sweep back."""
+        try:
+            reconciler.reconcile(name, trigger)
+        except ClientError as exc:
+            if transient(exc):
+                raise
+            record = OutcomeRecord(
+                name, Outcome.ERROR, None, None, None, f"not reconciled: {exc}", self.clock()
+            )
+            logger.error("set not reconciled", extra={"record": record.to_dict()})
+            metrics.add_metric(name="SweepSetFailed", unit=MetricUnit.Count, value=1)
+            if reconciler.inventory is not None:
+                reconciler.inventory.record(record, reconciler.sweep_id)
+            reconciler.send(notice(record, trigger))
+
+    def _paused(self, checkpoint: Checkpoint, at_start: int, began: float) -> dict[str, Any]:
+        self._log_step(checkpoint, at_start, began, "running")
+        return _state(checkpoint, "running")
+
+    def _log_step(self, checkpoint: Checkpoint, at_start: int, began: float, status: str) -> None:
+        seconds = self.monotonic() - began
+        sets = checkpoint.processed - at_start
+        metrics.add_metric(name="SweepSetsReconciled", unit=MetricUnit.Count, value=sets)
+        logger.info(
+            "sweep step",
+            extra={
+                "sweep_id": checkpoint.sweep_id,
+                "status": status,
+                "sets": sets,
+                "processed": checkpoint.processed,
+                "seconds": round(seconds, 3),
+            },
+        )
+
+    def _save(self, checkpoint: Checkpoint) -> None:
+        self.state.renew(checkpoint.owner, LEASE_SECONDS)
+        self.state.save_checkpoint(checkpoint)
+
+    def _owned_checkpoint(self, execution: str, sweep_id: str) -> Checkpoint:
+        self.state.renew(execution, LEASE_SECONDS)
+        checkpoint = self.state.checkpoint()
+        if checkpoint is None or checkpoint.sweep_id != sweep_id or checkpoint.owner != execution:
+            raise LockLost(f"sweep {sweep_id} is not run by {execution} any more")
+        return checkpoint
+
+    # ------------------------------------------------------------------ finish
+
+    def finish(self, sweep: Mapping[str, Any]) -> dict[str, Any]:
+        """Drop the sets that are gone from the inventory, report, release the lock.
+        Says whether a rerun was asked for meanwhile."""
+        execution, sweep_id = _identity(sweep)
+        result: dict[str, Any] = {
+            "status": "finished",
+            "execution": execution,
+            "sweep_id": sweep_id,
+            "report": None,
+            "report_uri": None,
+        }
+        checkpoint = self.state.checkpoint()
+        if checkpoint is not None and checkpoint.sweep_id == sweep_id:
+            checkpoint = self._owned_checkpoint(execution, sweep_id)
+            if checkpoint.stopped:
+                result["status"] = "stopped"
+                result["stopped"] = checkpoint.stopped
+                self._alert_stopped(checkpoint)
+            elif not checkpoint.complete:
+                raise SweepRequestError(f"sweep {sweep_id} is not complete; it cannot finish")
+            else:
+                result.update(self._report(checkpoint))
+            self.state.delete_checkpoint(sweep_id)
+        # else: a retried finish whose first attempt got this far; only the lock is left.
+        released = self.state.release(execution)
+        rerun = released is not None and released.rerun_requested
+        result["rerun"] = rerun
+        result["trigger"] = (released.rerun_trigger or "manual") if released and rerun else None
+        logger.info("sweep finished", extra={k: v for k, v in result.items() if k != "report"})
+        return result
+
+    def _report(self, checkpoint: Checkpoint) -> dict[str, Any]:
+        inventory = self.runtime.inventory
+        if inventory is None:
+            logger.warning(
+                "no inventory table: no compliance report", extra={"sweep_id": checkpoint.sweep_id}
+            )
+            return {}
+        removed = inventory.remove_unseen(checkpoint.sweep_id, checkpoint.started_at)
+        report = build_report(
+            (Entry.from_row(row) for row in inventory.rows()),
+            sweep_id=checkpoint.sweep_id,
+            trigger=checkpoint.trigger,
+            started_at=checkpoint.started_at,
+            finished_at=self.clock().isoformat(),
+            removed=removed,
+        )
+        links = self.reports.store(report) if self.reports is not None else None
+        summary = fit_summary(report, links)
+        self.runtime.alerts.publish(
+            summary.title, summary.text, summary.document, summary.attributes
+        )
+        self._metrics(report)
+        return {
+            "report": {
+                "total": report.total,
+                "managed": report.managed,
+                "compliance_ratio": report.compliance_ratio,
+                "counts": report.counts,
+                "removed": removed,
+            },
+            "report_uri": links.json_uri if links is not None else None,
+        }
+
+    def _metrics(self, report: Report) -> None:
+        if report.compliance_ratio is not None:
+            metrics.add_metric(
+                name="ComplianceRatio", unit=MetricUnit.NoUnit, value=report.compliance_ratio
+            )
+        for outcome, count in report.counts.items():
+            metrics.add_metric(name=f"SweepSets_{outcome}", unit=MetricUnit.Count, value=count)
+        metrics.add_metric(name="SweepSetsRemoved", unit=MetricUnit.Count, value=report.removed)
+
+    def _alert_stopped(self, checkpoint: Checkpoint) -> None:
+        reason = checkpoint.stopped or "stopped"
+        self.runtime.alerts.publish(
+            f"[ses-pool-enforcer] error: sweep {checkpoint.sweep_id} stopped, {reason}",
+            (
+                f"The reconciliation sweep {checkpoint.sweep_id} (trigger: {checkpoint.trigger}) "
+                f"stopped after {checkpoint.processed:,} sets: {reason}.\n"
+                "No set was changed after that point and no compliance report was made. "
+                "Fix the policy; its change starts a new sweep.\n"
+            ),
+            {
+                "kind": "sweep-stopped",
+                "outcome": "error",
+                "sweep_id": checkpoint.sweep_id,
+                "trigger": checkpoint.trigger,
+                "processed": checkpoint.processed,
+                "reason": reason,
+            },
+            {"outcome": "error"},
+        )
+        metrics.add_metric(name="SweepStopped", unit=MetricUnit.Count, value=1)
+
+
+def transient(exc: ClientError) -> bool:
+    """Throttling and server-side failures: worth retrying the step later."""
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    code = error_code(exc)
+    return status >= 500 or status == 429 or code in TRANSIENT_CODES or "Throttl" in code
+
+
+def _identity(sweep: Mapping[str, Any]) -> tuple[str, str]:
+    execution, sweep_id = sweep.get("execution"), sweep.get("sweep_id")
+    if not isinstance(execution, str) or not isinstance(sweep_id, str):
+        raise SweepRequestError("the sweep state needs its execution and sweep_id")
+    return execution, sweep_id
+
+
+def _state(checkpoint: Checkpoint, status: str) -> dict[str, Any]:
+    """What the state machine carries from one step to the next (the checkpoint in
+    the state table is what counts)."""
+    return {
+        "status": status,
+        "execution": checkpoint.owner,
+        "sweep_id": checkpoint.sweep_id,
+        "trigger": checkpoint.trigger,
+        "started_at": checkpoint.started_at,
+        "processed": checkpoint.processed,
+        "done": checkpoint.complete or checkpoint.stopped is not None,
+    }
+
+
+def handle(
+    event: Mapping[str, Any], remaining_ms: Callable[[], int], runtime: Runtime
+) -> dict[str, Any]:
+    """The sweep function's actions: start, step, finish."""
+    action = event.get("action")
+    sweeper = Sweeper.from_runtime(runtime)
+    logger.append_keys(sweep_action=action)
+    if action == "start":
+        execution = event.get("execution")
+        if not isinstance(execution, str) or not execution:
+            raise SweepRequestError("start needs the execution that runs the sweep")
+        given = event.get("input")
+        return sweeper.start(
+            execution, trigger_from(given if isinstance(given, Mapping) else event)
+        )
+    if action in ("step", "finish"):
+        sweep = event.get("sweep")
+        if not isinstance(sweep, Mapping):
+            raise SweepRequestError(f"{action} needs the sweep state")
+        if action == "step":
+            return sweeper.step(sweep, remaining_ms)
+        return sweeper.finish(sweep)
+    raise SweepRequestError(f"unknown sweep action {action!r}")
