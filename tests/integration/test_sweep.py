@@ -672,3 +672,25 @@ def test_the_trigger_comes_from_the_rule_input_or_the_event_itself(
     execution_input: dict[str, Any], trigger: str
 ) -> None:
     assert sweep.trigger_from(execution_input) == trigger
+
+
+def test_a_second_sweep_alerts_only_on_new_or_changed_problems(account: LocalStack) -> None:
+    # Given a first sweep that reported two audited sets and one set whose pool is missing
+    create_sets("tx", 2, pool="marketing")
+    create_sets("list", 1)
+    run_sweep("schedule")
+    first = [a for a in received_alerts(account) if a["attributes"]["outcome"] != "report"]
+    assert sorted(a["alert"]["outcome"] for a in first) == ["error", "violation", "violation"]
+
+    # When one of them moves to yet another wrong pool and the next sweep runs
+    seed.set_pool("tx-001", "ses-shared-pool")
+    run_sweep("schedule")
+
+    # Then only the changed one is alerted again; the report still counts all three
+    alerts = received_alerts(account)
+    [changed] = [a for a in alerts if a["attributes"]["outcome"] != "report"]
+    assert changed["alert"]["configuration_set"] == "tx-001"
+    assert changed["alert"]["current_pool"] == "ses-shared-pool"
+    [report] = [a for a in alerts if a["attributes"]["outcome"] == "report"]
+    assert report["alert"]["counts"]["violation"] == 2
+    assert report["alert"]["counts"]["error"] == 1

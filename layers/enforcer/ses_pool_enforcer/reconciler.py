@@ -29,7 +29,9 @@ from ses_pool_enforcer.policy import Mode, Policy, PolicyError
 
 
 class RecordSink(Protocol):
-    def record(self, record: OutcomeRecord, sweep_id: str | None = None) -> None: ...
+    def record(
+        self, record: OutcomeRecord, sweep_id: str | None = None
+    ) -> dict[str, str] | None: ...
 
 
 class AlertSink(Protocol):
@@ -49,6 +51,17 @@ class FlapGuard(Protocol):
     def reassigned(self, name: str, now: dt.datetime) -> None:
         """Count one reassignment of ``name``."""
         ...
+
+
+def unchanged_problem(record: OutcomeRecord, previous: dict[str, str] | None) -> bool:
+    """A violation or error the inventory already holds, as it was: alerted before."""
+    return (
+        previous is not None
+        and record.outcome is not Outcome.REMEDIATED
+        and previous.get("outcome") == record.outcome.value
+        and previous.get("current_pool") == record.current_pool
+        and previous.get("expected_pool") == record.expected_pool
+    )
 
 
 def utcnow() -> dt.datetime:
@@ -77,8 +90,11 @@ class Reconciler:
         if dry_run:
             return record
         metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
+        previous = None
         if self.inventory is not None and not isinstance(self.policy, PolicyError):
-            self.inventory.record(record, self.sweep_id)
+            previous = self.inventory.record(record, self.sweep_id)
+        if trigger.source == "sweep" and unchanged_problem(record, previous):
+            quiet = True  # said before; the sweep's report lists it again
         if self.alerts is not None and record.outcome in ALERTING_OUTCOMES and not quiet:
             self.send(notice(record, trigger))
         return record

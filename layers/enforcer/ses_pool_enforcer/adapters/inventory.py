@@ -31,14 +31,21 @@ class Inventory:
         self.table = table
         self._ddb = client("dynamodb")
 
-    def record(self, record: OutcomeRecord, sweep_id: str | None = None) -> None:
-        """Store the outcome; a set that no longer exists leaves the inventory."""
+    def record(self, record: OutcomeRecord, sweep_id: str | None = None) -> dict[str, str] | None:
+        """Store the outcome (a set that no longer exists leaves the inventory); returns the
+        entry it replaced, at no extra cost, so callers can tell what changed."""
         if record.outcome is Outcome.DELETED:
-            self._ddb.delete_item(
-                TableName=self.table, Key={"configuration_set": {"S": record.configuration_set}}
+            answer = self._ddb.delete_item(
+                TableName=self.table,
+                Key={"configuration_set": {"S": record.configuration_set}},
+                ReturnValues="ALL_OLD",
             )
         else:
-            self._ddb.put_item(TableName=self.table, Item=_item(record, sweep_id))
+            answer = self._ddb.put_item(
+                TableName=self.table, Item=_item(record, sweep_id), ReturnValues="ALL_OLD"
+            )
+        old = answer.get("Attributes")
+        return _row(old) if old else None
 
     def rows(self) -> Iterator[dict[str, str]]:
         paginator = self._ddb.get_paginator("scan")
