@@ -142,7 +142,6 @@ def test_ssm_unreachable_gives_no_write_an_alert_and_a_retry(
     # Given SSM cannot be reached (its endpoint refuses connections)
     seed.create_set("mkt-weekly", pool="transactional")
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:9")
-    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     reset_process_caches()
     events = [
         sample_event(

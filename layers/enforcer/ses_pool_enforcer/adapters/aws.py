@@ -11,9 +11,12 @@ from botocore.config import Config
 # Throttling (429) and transient errors are retried with jittered exponential backoff.
 # Standard, not adaptive, mode: the Pacer already spaces SES calls to the budget, and
 # adaptive mode's own client-side limiter would throttle us a second time.
+# SES throttles at about 1 call/s per account, so its calls get more attempts; elsewhere a
+# failure soon sends the message back to the queue, which retries it later.
 RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 10}, connect_timeout=5, read_timeout=20
+    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
 )
+SES_RETRY_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 10}))
 
 
 @cache
@@ -25,7 +28,8 @@ def _session() -> Any:
 
 @cache
 def client(service: str) -> Any:
-    return _session().client(service, config=RETRY_CONFIG)
+    config = SES_RETRY_CONFIG if service == "sesv2" else RETRY_CONFIG
+    return _session().client(service, config=config)
 
 
 def reset() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
-from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from ses_pool_enforcer.adapters.aws import client, error_code
@@ -25,11 +26,17 @@ class PolicyMissing(PolicyError):
 _parsed: dict[str, Policy] = {}
 
 
+@cache
+def _provider() -> SSMProvider:
+    # Powertools' own client would build a second boto3 session (~7 MB) with other retries.
+    return SSMProvider(boto3_client=client("ssm"))
+
+
 def load_policy(name: str, max_age: int = 60) -> Policy:
     """The current policy. Raises PolicyError (invalid or missing: never enforce) or
     PolicyUnavailable (SSM failed: retry later)."""
     try:
-        text = parameters.get_parameter(name, max_age=max_age, force_fetch=max_age == 0)
+        text = _provider().get(name, max_age=max_age, force_fetch=max_age == 0)
     except GetParameterError as exc:
         if (
             "ParameterNotFound" in str(exc)
@@ -77,5 +84,5 @@ def write_policy(name: str, policy: Policy) -> int:
 
 
 def clear_cache() -> None:
-    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    _provider.cache_clear()
     _parsed.clear()
