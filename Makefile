@@ -44,11 +44,11 @@ types: dev
 
 template: dev tools  ## cfn-lint, sam validate --lint, checkov
 	$(BIN)/cfn-lint template.yaml
-	$(TBIN)/sam validate --lint --region us-east-1
-	$(TBIN)/checkov --quiet --compact -f template.yaml --framework cloudformation
+	SAM_CLI_TELEMETRY=0 $(TBIN)/sam validate --lint --region us-east-1
+	$(TBIN)/checkov --quiet --compact --skip-download -f template.yaml --framework cloudformation
 
 build: tools  ## sam build (needs Python 3.13 on PATH; see README)
-	PATH="$(abspath $(TBIN)):$$PATH" sam build
+	SAM_CLI_TELEMETRY=0 PATH="$(abspath $(TBIN)):$$PATH" sam build
 
 demo: dev  ## the enforcer at work on an embedded local AWS
 	$(BIN)/python -m demo

@@ -1,5 +1,6 @@
 """Start local AWS (moto's server mode), build the account, replay CloudTrail events
-through the real event handler, and show what the enforcer changed and said."""
+through the real event handler, run a full sweep through the real state machine
+definition, and show what the enforcer changed and said."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from local_aws import seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.server import start_local_aws
 from local_aws.stack import LocalStack, provision, received_alerts
+from local_aws.stepfunctions import sweep_state_machine
 
 HERE = Path(__file__).resolve().parent
 
@@ -151,6 +153,37 @@ def run(stack: LocalStack, handler: Any) -> None:
         by = doc["actor"] or "-"
         say(f"                {doc['reason']}; rule {doc['rule_id'] or '-'}; changed by {by}")
     say(f"   {len(alerts)} alerts; attributes on each: outcome, configuration_set")
+
+    say("\n5. A change CloudTrail never delivered: someone moves newsletter-daily to transactional")
+    seed.set_pool("newsletter-daily", "transactional")
+    say("   (no event arrives; the set stays on the wrong pool until the sweep)")
+
+    say("\n6. The scheduled sweep runs: statemachine/sweep.asl.json, run locally, calls the")
+    say("   sweep function (start, step until every set is done, finish with the report)")
+    from functions.sweep.app import handler as sweep_handler
+
+    def invoke(payload: dict[str, Any]) -> Any:
+        with contextlib.redirect_stdout(io.StringIO()):
+            return sweep_handler(payload, LambdaContext())
+
+    execution = sweep_state_machine(invoke).run({"trigger": "schedule"})
+    say(f"   execution {execution.status}: {' -> '.join(execution.states)}")
+    pool = seed.delivery_options("newsletter-daily")["SendingPoolName"]
+    say(f"   newsletter-daily is now on {pool}")
+    for alert in received_alerts(stack, wait_seconds=1):
+        doc = alert["alert"]
+        if alert["attributes"].get("outcome") != "report":
+            say(f"   [{doc['outcome']:<10}] {alert['subject']}")
+            continue
+        say(f"\n   Compliance report (SNS): {alert['subject']}")
+        counts = ", ".join(f"{n} {o}" for o, n in doc["counts"].items() if n)
+        say(f"   {doc['total']} sets: {counts}")
+        for entry in doc["non_compliant"]:
+            say(
+                f"     non-compliant: {entry['configuration_set']} ({entry['outcome']}, on "
+                f"{entry['current_pool']}, rule {entry['rule_id']} wants {entry['expected_pool']})"
+            )
+        say(f"   full report: {doc['report']['json_uri']} and {doc['report']['csv_uri']}")
 
 
 def main(argv: list[str] | None = None) -> int:

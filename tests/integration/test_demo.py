@@ -1,0 +1,32 @@
+"""The README's first command keeps working: the demo, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_demo_shows_the_enforcer_at_work_on_embedded_local_aws() -> None:
+    # Given a clean environment with no AWS configuration at all
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+    # When the demo runs
+    done = subprocess.run(
+        [sys.executable, "-m", "demo"], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=120, check=False,
+    )  # fmt: skip
+
+    # Then it succeeds and shows the moves, the alerts and the sweep's report
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "mkt-weekly         marketing" in out
+    assert "<- was transactional" in out
+    assert "[error     ] [ses-pool-enforcer] error: list-members could not be enforced" in out
+    assert "execution SUCCEEDED" in out
+    assert "newsletter-daily is now on marketing" in out
+    assert "compliance report: 85.71% compliant, 1 non-compliant" in out
+    assert "Traceback" not in done.stderr
