@@ -33,6 +33,7 @@ class FlapGuard:
         self.threshold = threshold
         self.window = window_seconds
         self._ddb: Any = client("dynamodb")
+        self._checked: tuple[str, dict[str, Any]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FlapGuard | None:
@@ -50,6 +51,7 @@ class FlapGuard:
     def check(self, name: str, now: dt.datetime) -> Hold:
         """Whether the next reassignment of ``name`` must be held."""
         item = self._item(name)
+        self._checked = (name, item)  # reassigned() right after needs no second read
         since = _epoch(now) - self.window
         recent = sorted(
             float(v["N"]) for v in item.get("changes", {}).get("L", []) if float(v["N"]) > since
@@ -70,7 +72,8 @@ class FlapGuard:
 
     def reassigned(self, name: str, now: dt.datetime) -> None:
         """Count one reassignment; entries older than the window are dropped."""
-        item = self._item(name)
+        checked, self._checked = self._checked, None
+        item = checked[1] if checked is not None and checked[0] == name else self._item(name)
         since = _epoch(now) - self.window
         kept = [v for v in item.get("changes", {}).get("L", []) if float(v["N"]) > since]
         kept.append({"N": str(_epoch(now))})
