@@ -694,3 +694,42 @@ def test_a_second_sweep_alerts_only_on_new_or_changed_problems(account: LocalSta
     [report] = [a for a in alerts if a["attributes"]["outcome"] == "report"]
     assert report["alert"]["counts"]["violation"] == 2
     assert report["alert"]["counts"]["error"] == 1
+
+
+@dataclass
+class DeletesASetMidStep(LambdaContext):
+    """An invocation during which someone deletes ``victim`` after ``after`` sets (the
+    step asks for the remaining time before each set)."""
+
+    victim: str = ""
+    after: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        self.after -= 1
+        if self.after == 0:
+            seed.sesv2().delete_configuration_set(ConfigurationSetName=self.victim)
+        return 900_000
+
+
+def test_a_set_deleted_during_a_sweep_is_dropped_without_error_or_write(
+    account: LocalStack,
+) -> None:
+    # Given 60 sets on the wrong pool, listed in one page
+    names = create_sets("mkt", 60, pool="transactional")
+    state = invoke({"action": "start", "execution": "exec-del", "input": {"trigger": "manual"}})
+
+    # When mkt-040 is deleted after the page was listed, before the sweep reaches it
+    state = invoke(
+        {"action": "step", "sweep": state}, DeletesASetMidStep(victim="mkt-040", after=10)
+    )
+    result = invoke({"action": "finish", "sweep": state})
+
+    # Then the sweep completes: the vanished set was read, found gone, never written
+    assert state["done"] is True
+    assert ses_calls("GetConfigurationSet") == 60
+    assert ses_calls("PutConfigurationSetDeliveryOptions") == 59
+    assert "mkt-040" not in inventory_rows(account)
+    assert result["report"]["total"] == 59
+    alerted = {a["alert"].get("configuration_set") for a in received_alerts(account)}
+    assert "mkt-040" not in alerted
+    assert set(names) - alerted == {"mkt-040"}
