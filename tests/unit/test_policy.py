@@ -614,3 +614,25 @@ def test_any_valid_document_round_trips(document: dict[str, Any]) -> None:
     if "default" in document:
         expected.add(document["default"]["pool"])
     assert policy.pools() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("version: 1\nmode: enforce\nmode: audit\n", "duplicate key 'mode' on line 3"),
+        ('{"version": 1, "mode": "enforce", "mode": "audit"}', "duplicate key 'mode'"),
+        (
+            "version: 1\nrules:\n  - id: a\n    match: {names: [x], names: [y]}\n    pool: p\n",
+            "duplicate key 'names' on line 4",
+        ),
+    ],
+    ids=["yaml", "json", "nested-flow-mapping"],
+)
+def test_a_key_written_twice_is_refused_not_resolved_to_the_last(text: str, message: str) -> None:
+    # Given a document that says the same thing twice, differently
+    # When it is parsed
+    with pytest.raises(PolicyError) as raised:
+        parse_policy(text)
+
+    # Then it is refused, naming the key, rather than silently keeping the last value
+    assert message in str(raised.value)

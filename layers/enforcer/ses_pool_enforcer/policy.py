@@ -143,7 +143,18 @@ class Policy(_Strict):
 
 class _PolicyLoader(yaml.SafeLoader):
     """SafeLoader that leaves timestamps as text: the model validates dates, so a bad
-    one (``2027-02-30``) is reported against its field instead of crashing the loader."""
+    one (``2027-02-30``) is reported against its field instead of crashing the loader.
+    It also refuses a key written twice, which YAML would silently resolve to the last."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise PolicyError(f"duplicate key {key!r} on line {line}: each key once")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
 
 
 _PolicyLoader.yaml_implicit_resolvers = {
@@ -179,13 +190,26 @@ def describe_errors(error: ValidationError) -> list[str]:
     return lines
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise PolicyError(f"duplicate key {key!r}: each key once")
+        data[key] = value
+    return data
+
+
 def parse_policy(text: str | bytes) -> Policy:
     """Validate a policy document written as YAML or JSON (JSON is YAML)."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except PolicyError:
+        raise
     except ValueError:
         try:
             data = yaml.load(text, Loader=_PolicyLoader)  # noqa: S506 - a SafeLoader
+        except PolicyError:
+            raise
         except (yaml.YAMLError, ValueError) as exc:  # ValueError: "!!int abc" and the like
             raise PolicyError(f"policy is neither JSON nor YAML: {exc}") from exc
     if not isinstance(data, dict):
