@@ -76,7 +76,9 @@ def write_policy(name: str, policy: Policy) -> int:
         raise PolicyError(
             f"policy is {size} bytes; SSM parameters hold at most {ADVANCED_TIER_BYTES}"
         )
-    tier = "Standard" if size <= STANDARD_TIER_BYTES else "Advanced"
+    # Intelligent-Tiering stores a small document as Standard, yet does not fail where
+    # an explicit "Standard" would: on a parameter that was once advanced (over 4 KB).
+    tier = "Intelligent-Tiering" if size <= STANDARD_TIER_BYTES else "Advanced"
     answer = client("ssm").put_parameter(
         Name=name, Value=text, Type="String", Overwrite=True, Tier=tier
     )
