@@ -7,7 +7,7 @@ TBIN := $(TOOLS)/bin
 STAMP := $(VENV)/.installed
 TSTAMP := $(TOOLS)/.installed
 
-.PHONY: dev tools test unit integration lint types template build demo bench schema pr clean
+.PHONY: dev tools test unit integration lint types template build demo bench bench-sweep schema pr clean
 
 dev: $(STAMP)  ## project venv: the package, the Lambda dependencies and the test tools
 
@@ -53,9 +53,12 @@ build: tools  ## sam build (needs Python 3.13 on PATH; see README)
 demo: dev  ## the enforcer at work on an embedded local AWS
 	$(BIN)/python -m demo
 
-bench: dev  ## benchmarks; figures printed
+bench: dev  ## event-path benchmarks (a minute); figures printed
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.event_calls
+
+bench-sweep: dev  ## the 10,000-set sweep at a scaled SES limit (about 5 minutes)
+	$(BIN)/python -m benchmarks.sweep_10k
 
 schema: dev  ## regenerate schema/policy.schema.json from the policy model
 	$(BIN)/python scripts/generate_schema.py --write
