@@ -9,7 +9,7 @@ from typing import Any
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.flapping import FlapGuard
 from ses_pool_enforcer.adapters.inventory import Inventory
-from ses_pool_enforcer.adapters.pacing import Pacer
+from ses_pool_enforcer.adapters.pacing import Pacer, SharedPacer
 from ses_pool_enforcer.adapters.policy_store import load_policy
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.config import Settings, get_settings
@@ -29,7 +29,11 @@ class Runtime:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Runtime:
-        ses = Ses(pacer=Pacer(settings.ses_calls_per_second))
+        rate = settings.ses_calls_per_second
+        # The deployment shares one budget through the state table; without one (a local
+        # run), each process keeps to the budget on its own.
+        pacer = SharedPacer(settings.state_table, rate) if settings.state_table else Pacer(rate)
+        ses = Ses(pacer=pacer)
         return cls(
             settings=settings,
             ses=ses,

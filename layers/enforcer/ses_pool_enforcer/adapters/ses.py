@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ses_pool_enforcer.adapters.aws import client, error_code
-from ses_pool_enforcer.adapters.pacing import Pacer
+from ses_pool_enforcer.adapters.pacing import Budget
 from ses_pool_enforcer.model import ConfigurationSet
 from ses_pool_enforcer.pools import DEFAULT_POOL, SPECIAL_POOLS, normalise_pool
 
@@ -19,7 +19,7 @@ LIST_PAGE_SIZE = 1000
 
 
 class Ses:
-    def __init__(self, sesv2: Any | None = None, pacer: Pacer | None = None) -> None:
+    def __init__(self, sesv2: Any | None = None, pacer: Budget | None = None) -> None:
         self._client = sesv2 if sesv2 is not None else client("sesv2")
         self.pacer = pacer
         if pacer is not None:
