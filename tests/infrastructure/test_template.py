@@ -139,16 +139,30 @@ RECONCILE = merge(
     ),
 )
 
+
+# Every function runs as a role of its own, with no managed policy: SAM's
+# AWSLambdaSQSQueueExecutionRole and basic execution role grant on every resource.
+def running(function: str) -> Grants:
+    return merge(
+        on(f"{function}LogGroup.Arn", "logs:CreateLogStream", "logs:PutLogEvents"),
+        on("*", "xray:PutTraceSegments", "xray:PutTelemetryRecords"),  # Tracing: Active
+    )
+
+
 EXPECTED_GRANTS: dict[str, Grants] = {
-    "EventFunction": merge(
+    "EventFunctionRole": merge(
         RECONCILE,
+        running("EventFunction"),
+        # the SQS event source mapping polls with the function's role
+        on("EventQueue.Arn", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
         on("EventQueue.Arn", "sqs:SendMessage"),  # event_path.fan_out_pool_change
         # PoolDirectory asks SES about each pool (Ses.pool_exists); the sweep lists them.
         on(POOLS, "ses:GetDedicatedIpPool"),
         on(INVENTORY_INDEX, "dynamodb:Query"),  # Inventory.sets_expecting
     ),
-    "SweepFunction": merge(
+    "SweepFunctionRole": merge(
         RECONCILE,
+        running("SweepFunction"),
         # Ses.configuration_set_pages; PoolDirectory.listed (Ses.list_dedicated_pools)
         on("*", *SES_LISTS),
         on("InventoryTable.Arn", "dynamodb:Scan"),  # Inventory.rows, Inventory.remove_unseen
@@ -190,9 +204,24 @@ def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def principals(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Whatever holds permissions: roles, and functions or state machines SAM makes a
+    role for (a function given a Role holds none of its own)."""
     for name, resource in resources.items():
-        if resource["Type"] in PRINCIPAL_TYPES:
+        if resource["Type"] in PRINCIPAL_TYPES and "Role" not in resource.get("Properties", {}):
             yield name, resource
+
+
+@pytest.mark.parametrize("function", ["EventFunction", "SweepFunction"])
+def test_each_function_runs_as_its_own_role_without_sam_policies(
+    resources: dict[str, Any], function: str
+) -> None:
+    props = resources[function]["Properties"]
+    assert props["Role"] == {"Fn::GetAtt": [f"{function}Role", "Arn"]}
+    assert "Policies" not in props
+    role = resources[f"{function}Role"]["Properties"]
+    assert "ManagedPolicyArns" not in role
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
 
 
 def all_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
