@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from ses_pool_enforcer.cli.output import Progress, csv_text, duration, table
+from ses_pool_enforcer.cli.output import Progress, duration, table
 
 
 class Terminal(io.StringIO):
@@ -23,10 +23,6 @@ class FakeClock:
 def test_a_table_aligns_its_columns_under_capitalised_headers() -> None:
     text = table(["set", "pool"], [["mkt-weekly", "marketing"], ["tx", "-"]])
     assert text == "SET         POOL\nmkt-weekly  marketing\ntx          -\n"
-
-
-def test_csv_quotes_what_needs_quoting() -> None:
-    assert csv_text(["a", "b"], [["x, y", "z"]]) == 'a,b\n"x, y",z\n'
 
 
 def test_durations_read_naturally() -> None:

@@ -5,7 +5,6 @@ which judges one read of a set under two documents, calls ``Reconciler.assess``.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -77,7 +76,6 @@ class Reconciler:
     inventory: RecordSink | None = None
     alerts: AlertSink | None = None
     flap_guard: FlapGuard | None = None
-    clock: Callable[[], dt.datetime] | None = None  # None: the wall clock, in UTC
     sweep_id: str | None = None
 
     def reconcile(self, name: str, trigger: Trigger, *, dry_run: bool = False) -> OutcomeRecord:
@@ -107,12 +105,12 @@ class Reconciler:
         """What reconciling the snapshot ``cs`` would conclude, writing nothing: the
         policy's decision and the target pool's existence check. For callers that read
         sets themselves (the CLI's plan judges one read under two documents)."""
-        record, _ = self._decide(cs, (self.clock or utcnow)())
+        record, _ = self._decide(cs, utcnow())
         return record
 
     def _decide_and_act(self, name: str, dry_run: bool) -> tuple[OutcomeRecord, bool]:
         """The record, and True when its alert has already been sent (a set still held)."""
-        now = (self.clock or utcnow)()
+        now = utcnow()
         if isinstance(self.policy, PolicyError):
             return self._not_enforced(name, now), False
         cs = self.ses.get_configuration_set(name)

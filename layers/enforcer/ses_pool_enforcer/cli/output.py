@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,14 +18,6 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
         for row in [head, *body]
     ]
     return "\n".join(lines) + "\n"
-
-
-def csv_text(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(headers)
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 def json_text(document: Any) -> str:
