@@ -2,9 +2,11 @@
 
 What :func:`install` changes (shapes checked against the botocore ``sesv2`` model):
 
-* ``PutConfigurationSetDeliveryOptions`` (moto: NotImplementedError). A full overwrite:
-  a field not sent is reset (no ``TlsPolicy`` = OPTIONAL, no ``SendingPoolName`` = the
-  default pool, no ``MaxDeliverySeconds`` = unset). Unknown set or unknown pool ->
+* ``PutConfigurationSetDeliveryOptions`` (moto: NotImplementedError). An overwrite, as
+  the API reference describes each field: ``TlsPolicy``, ``SendingPoolName`` and
+  ``MaxDeliverySeconds`` not sent are reset (OPTIONAL, the default pool, unset);
+  ``SharedPoolDeliveryMode`` not sent keeps its current value ("If you don't specify a
+  value, the current value doesn't change"). Unknown set or unknown pool ->
   ``NotFoundException``; ``ses-default-dedicated-pool`` and ``ses-shared-pool`` are accepted.
 * ``CreateConfigurationSet`` rejects an unknown ``SendingPoolName`` (``NotFoundException``)
   and answers a duplicate name with ``AlreadyExistsException`` (moto: a code SES v2 lacks).
@@ -50,6 +52,9 @@ MAX_PAGE_SIZE: Final = 1000
 
 _TLS_POLICIES: Final = frozenset({"REQUIRE", "OPTIONAL"})
 _SHARED_POOL_DELIVERY_MODES: Final = frozenset({"GLOBAL", "REGIONAL", "ACCOUNT"})
+# Options a Put leaves as they are when it does not name them (the API reference says so
+# for these; the others are reset).
+_KEPT_WHEN_OMITTED: Final = ("SharedPoolDeliveryMode",)
 _MIN_DELIVERY_SECONDS: Final = 300
 _MAX_DELIVERY_SECONDS: Final = 50400
 _DEDICATED_IPS_ATTR: Final = "_local_aws_dedicated_ips"
@@ -353,7 +358,12 @@ def _delete_configuration_set(self: Any) -> str:
 
 def _put_configuration_set_delivery_options(self: Any) -> str:
     config_set = _get_set(self, self._get_param("ConfigurationSetName"))
-    config_set.delivery_options = _delivery_options(self, _body(self))
+    options = _delivery_options(self, _body(self))
+    current = config_set.delivery_options or {}
+    for kept in _KEPT_WHEN_OMITTED:
+        if kept not in options and kept in current:
+            options[kept] = current[kept]
+    config_set.delivery_options = options
     return "{}"
 
 

@@ -112,6 +112,33 @@ def test_put_delivery_options_is_a_full_overwrite(ses: Any) -> None:
     assert delivery(ses, "cs") == {"SendingPoolName": "marketing"}
 
 
+def test_put_delivery_options_keeps_the_shared_pool_delivery_mode_it_does_not_name(
+    ses: Any,
+) -> None:
+    # Given a set whose shared pool delivery mode is REGIONAL (the API reference: "If you
+    # don't specify a value, the current value doesn't change")
+    ses.create_dedicated_ip_pool(PoolName="marketing")
+    ses.create_configuration_set(ConfigurationSetName="cs")
+    ses.put_configuration_set_delivery_options(
+        ConfigurationSetName="cs", SharedPoolDeliveryMode="REGIONAL"
+    )
+
+    # When a Put names only the pool
+    ses.put_configuration_set_delivery_options(
+        ConfigurationSetName="cs", SendingPoolName="marketing"
+    )
+
+    # Then the mode is kept, and a Put that names it changes it
+    assert delivery(ses, "cs") == {
+        "SendingPoolName": "marketing",
+        "SharedPoolDeliveryMode": "REGIONAL",
+    }
+    ses.put_configuration_set_delivery_options(
+        ConfigurationSetName="cs", SharedPoolDeliveryMode="GLOBAL"
+    )
+    assert delivery(ses, "cs") == {"SharedPoolDeliveryMode": "GLOBAL"}
+
+
 def test_put_delivery_options_without_pool_moves_set_to_default_pool(ses: Any) -> None:
     # Given
     ses.create_dedicated_ip_pool(PoolName="marketing")
