@@ -3,17 +3,25 @@
 Test and tooling code only; Lambda code (``layers/...``) must never import it.
 """
 
+from local_aws import faults, sesv2
 from local_aws.sesv2 import (
     SPECIAL_POOL_NAMES,
     ThrottleStats,
     call_counts,
-    install,
     reset,
     set_special_pools_listed,
     set_throttle,
     set_throttle_every,
     throttle_stats,
 )
+
+
+def install() -> None:
+    """Every extension: SES v2 as SES behaves, and faults and one-at-a-time requests for
+    all services. Call it before ``mock_aws`` starts or the local server serves."""
+    faults.install()
+    sesv2.install()
+
 
 __all__ = [
     "SPECIAL_POOL_NAMES",

@@ -17,7 +17,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
-from local_aws.sesv2 import install
+from local_aws import install
 
 
 class LocalAws:

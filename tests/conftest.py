@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from local_aws import faults, install
 from local_aws import sesv2 as ses_extension
 from local_aws.stack import LocalStack, provision
 from ses_pool_enforcer.adapters import aws
@@ -50,11 +51,13 @@ def fake_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def local_aws() -> Iterator[None]:
-    ses_extension.install()
+    install()
     ses_extension.reset()
+    faults.clear()
     with mock_aws():
         yield
     ses_extension.reset()
+    faults.clear()
 
 
 @pytest.fixture

@@ -1,0 +1,151 @@
+"""Faults and crashes on demand, and requests served one at a time, for every service of
+local AWS (moto in process or its server).
+
+* ``fail(service, action, times, code, status)``: the next ``times`` requests of that
+  action get an AWS error, as the service would answer it (nothing is applied).
+* ``after(service, action, hook)``: once the request has been applied, ``hook`` runs
+  before the answer is sent. With the local server and a client in another process,
+  ``kill(pid)`` as the hook is a process dying right after its write reached AWS: the
+  way Lambda ends an invocation (timeout, out of memory), where no ``except`` and no
+  ``finally`` of the client runs.
+* Requests are served one at a time. Real DynamoDB applies a conditional write to an
+  item atomically, and real SQS hands a message to one receiver; moto's backends do
+  neither under concurrent requests, so without this a test of two consumers would find
+  races that AWS does not have (and miss the ones it does).
+
+This module is for tests, benchmarks and the local demo endpoint only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# Query-protocol services answer errors in XML; the others in JSON.
+_XML_SERVICES = frozenset({"sns", "sts", "iam", "cloudformation", "ec2"})
+
+
+@dataclass
+class Fault:
+    service: str
+    action: str
+    times: int = 1
+    code: str = "InternalFailure"
+    status: int = 500
+    message: str = "injected by local_aws.faults"
+    hook: Callable[[], None] | None = None  # None: fail before; else run after applying
+    pid: int | None = None  # for kill hooks: the process to end, set once it is known
+    seen: int = field(default=0)
+
+
+_lock = threading.Lock()  # guards _faults
+_serial = threading.RLock()  # one request at a time
+_faults: list[Fault] = []
+_installed = False
+
+
+def fail(
+    service: str,
+    action: str,
+    *,
+    times: int = 1,
+    code: str = "InternalFailure",
+    status: int = 500,
+    message: str = "injected by local_aws.faults",
+) -> Fault:
+    """The next ``times`` ``service`` ``action`` requests fail with ``code``/``status``."""
+    fault = Fault(service, action, times, code, status, message)
+    with _lock:
+        _faults.append(fault)
+    return fault
+
+
+def after(service: str, action: str, hook: Callable[[], None], *, times: int = 1) -> Fault:
+    """Run ``hook`` after the next ``times`` ``service`` ``action`` requests are applied."""
+    fault = Fault(service, action, times, hook=hook)
+    with _lock:
+        _faults.append(fault)
+    return fault
+
+
+def kill_after(service: str, action: str) -> Fault:
+    """SIGKILL the process whose pid is set on the returned fault, right after its next
+    ``action`` request is applied and before it hears the answer."""
+    fault = Fault(service, action, 1)
+
+    def kill() -> None:
+        if fault.pid is None:
+            raise RuntimeError("kill_after: no pid set on the fault")
+        os.kill(fault.pid, signal.SIGKILL)
+
+    fault.hook = kill
+    with _lock:
+        _faults.append(fault)
+    return fault
+
+
+def clear() -> None:
+    with _lock:
+        _faults.clear()
+
+
+def _take(service: str, action: str) -> Fault | None:
+    with _lock:
+        for fault in _faults:
+            if fault.service == service and fault.action == action and fault.times > 0:
+                fault.times -= 1
+                fault.seen += 1
+                return fault
+    return None
+
+
+def _error(fault: Fault) -> tuple[int, dict[str, str], str]:
+    if fault.service in _XML_SERVICES:
+        body = (
+            "<ErrorResponse><Error><Type>Receiver</Type>"
+            f"<Code>{fault.code}</Code><Message>{fault.message}</Message></Error>"
+            "<RequestId>local-aws-fault</RequestId></ErrorResponse>"
+        )
+        return fault.status, {"status": str(fault.status), "Content-Type": "text/xml"}, body
+    headers = {
+        "status": str(fault.status),
+        "Content-Type": "application/x-amz-json-1.0",
+        "X-Amzn-ErrorType": fault.code,
+        "x-amzn-query-error": f"{fault.code};Receiver",
+    }
+    return fault.status, headers, json.dumps({"__type": fault.code, "message": fault.message})
+
+
+def install() -> None:
+    """Patch moto's request dispatch in this process; idempotent."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        from moto.core.responses import BaseResponse
+
+        original = BaseResponse._dispatch
+
+        def _dispatch(self: Any, request: Any, full_url: Any = None, headers: Any = None) -> Any:
+            with _serial:
+                self.setup_class(request, full_url, headers)
+                try:
+                    action = str(self._get_action())
+                except Exception:
+                    action = ""
+                fault = _take(str(self.service_name or ""), action) if _faults else None
+                if fault is not None and fault.hook is None:
+                    return _error(fault)
+                response = self.call_action()
+                if fault is not None and fault.hook is not None:
+                    fault.hook()
+                return response
+
+        BaseResponse._dispatch = _dispatch  # type: ignore[method-assign]
+        BaseResponse._local_aws_original_dispatch = original  # type: ignore[attr-defined]
+        _installed = True
