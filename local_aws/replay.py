@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ses_pool_enforcer.clock import SYSTEM
+
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SET_NAME_KEYS = frozenset({"configurationsetname"})
 
@@ -50,10 +52,12 @@ def sample_event(
 
 
 def sqs_event(
-    bodies: Iterable[dict[str, Any] | str], queue_arn: str | None = None
+    bodies: Iterable[dict[str, Any] | str], queue_arn: str | None = None, receive_count: int = 1
 ) -> dict[str, Any]:
-    """An SQS-triggered Lambda event whose messages carry ``bodies``."""
+    """An SQS-triggered Lambda event whose messages carry ``bodies``, sent now (by the
+    enforcer's clock, as SQS would stamp them)."""
     arn = queue_arn or "arn:aws:sqs:us-east-1:123456789012:ses-pool-enforcer-events"
+    sent = str(int(SYSTEM.time() * 1000))
     records = []
     for body in bodies:
         records.append(
@@ -61,7 +65,10 @@ def sqs_event(
                 "messageId": str(uuid.uuid4()),
                 "receiptHandle": str(uuid.uuid4()),
                 "body": body if isinstance(body, str) else json.dumps(body),
-                "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0"},
+                "attributes": {
+                    "ApproximateReceiveCount": str(receive_count),
+                    "SentTimestamp": sent,
+                },
                 "messageAttributes": {},
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",

@@ -6,7 +6,8 @@ ARN bound to a Python callable (the real handler). What it implements, as Step
 Functions does:
 
 * states ``Task`` (``arn:aws:states:::lambda:invoke`` with ``FunctionName`` and
-  ``Payload``, or a function ARN directly), ``Choice``, ``Pass``, ``Succeed``, ``Fail``;
+  ``Payload``, or a function ARN directly), ``Choice``, ``Pass``, ``Wait`` (``Seconds``
+  or ``SecondsPath``, through the injectable ``sleep``), ``Succeed``, ``Fail``;
 * ``InputPath``, ``Parameters`` (keys ending in ``.$`` take a path from the state input
   or, with ``$$.``, from the context object), ``ResultSelector``, ``ResultPath``
   (including null), ``OutputPath``;
@@ -40,7 +41,7 @@ from typing import Any
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 PAYLOAD_LIMIT = 262_144
 HISTORY_LIMIT = 25_000
-STATE_TYPES = frozenset({"Task", "Choice", "Pass", "Succeed", "Fail"})
+STATE_TYPES = frozenset({"Task", "Choice", "Pass", "Wait", "Succeed", "Fail"})
 COMPARISONS: dict[str, Callable[[Any, Any], bool]] = {
     "StringEquals": lambda a, b: isinstance(a, str) and a == b,
     "BooleanEquals": lambda a, b: isinstance(a, bool) and a is b,
@@ -87,6 +88,7 @@ class Execution:
     states: list[str] = field(default_factory=list)  # names of the states entered
     task_attempts: int = 0
     history_events: int = 2  # ExecutionStarted and the final event
+    waited: float = 0.0  # seconds spent in Wait states
 
     def entered(self, name: str) -> int:
         return self.states.count(name)
@@ -233,6 +235,8 @@ class StateMachine:
                     self._validate_rule(name, rule)
             elif not terminal and "Next" not in state:
                 raise DefinitionError(f"state {name!r} has neither Next nor End")
+            if kind == "Wait" and ("Seconds" in state) == ("SecondsPath" in state):
+                raise DefinitionError(f"wait {name!r} needs exactly one of Seconds, SecondsPath")
             if kind == "Task":
                 resource = state.get("Resource")
                 if resource == LAMBDA_INVOKE:
@@ -341,6 +345,17 @@ class StateMachine:
             return state["Default"], _select(effective, state.get("OutputPath", MISSING))
         if "Parameters" in state:
             effective = _apply_template(state["Parameters"], effective, context)
+        if kind == "Wait":
+            seconds = (
+                state["Seconds"]
+                if "Seconds" in state
+                else _must_read(effective, state["SecondsPath"])
+            )
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
+                raise RuntimeFailure("States.Runtime", f"wait {name}: {seconds!r} is not seconds")
+            execution.waited += float(seconds)
+            self.sleep(float(seconds))
+            return state["Next"], _select(effective, state.get("OutputPath", MISSING))
         if kind == "Pass":
             result = state.get("Result", effective)
         else:

@@ -3,11 +3,16 @@ read what local SES was asked to do."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Any
+
+import pytest
 
 from functions.on_event import app
 from local_aws import call_counts, seed
 from local_aws.replay import LambdaContext, sqs_event
+from ses_pool_enforcer import clock
 
 MARKETING_POLICY = """
 version: 1
@@ -39,3 +44,10 @@ def marketing_account(policy: str = MARKETING_POLICY) -> None:
     seed.create_pool("marketing")
     seed.create_pool("transactional")
     seed.put_policy(policy)
+
+
+def shift_clock(monkeypatch: pytest.MonkeyPatch, to: dt.datetime) -> None:
+    """Move the enforcer's clock (and the SQS stamps the replayed events carry) so that
+    it reads ``to`` now; it goes on ticking from there."""
+    offset = to.timestamp() - time.time()
+    monkeypatch.setattr(clock.SYSTEM, "time", lambda: time.time() + offset)

@@ -123,20 +123,18 @@ def merge(*parts: Grants) -> Grants:
 RECONCILE = merge(
     # adapters/ses.py: Ses.get_configuration_set, Ses.reassign
     on(CONFIGURATION_SETS, "ses:GetConfigurationSet", "ses:PutConfigurationSetDeliveryOptions"),
+    # PoolDirectory asks SES about a pool it has no fresh answer for (Ses.pool_exists).
+    on(POOLS, "ses:GetDedicatedIpPool"),
     on(POLICY_PARAMETER, "ssm:GetParameter"),  # policy_store.load_policy (Powertools)
     on("AlertTopic", "sns:Publish"),  # alerts.Alerts.publish
     on("AlertKey.Arn", "kms:GenerateDataKey", "kms:Decrypt"),  # ... to a KMS-encrypted topic
     on("AlertFallbackQueue.Arn", "sqs:SendMessage"),  # ... parked when SNS refuses
-    on("InventoryTable.Arn", "dynamodb:PutItem", "dynamodb:DeleteItem"),  # Inventory.record
-    # The state table: the sweep's lock and checkpoint (adapters/state.StateTable), flap
-    # counters and idempotency records (conditional puts, reads, updates, deletes).
-    on(
-        "StateTable.Arn",
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-    ),
+    # adapters/inventory.Inventory: claim, fenced writes (UpdateItem), a vanished set's
+    # entry deleted (DeleteItem)
+    on("InventoryTable.Arn", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+    on("StateTable.Arn", "dynamodb:UpdateItem"),  # adapters/budget.SharedBudget.reserve
+    # adapters/work_queue.WorkQueue: work put back for later, a flapping hold's wake-up
+    on("EventQueue.Arn", "sqs:SendMessage"),
 )
 
 
@@ -155,10 +153,7 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         running("EventFunction"),
         # the SQS event source mapping polls with the function's role
         on("EventQueue.Arn", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
-        on("EventQueue.Arn", "sqs:SendMessage"),  # event_path.fan_out_pool_change
-        # PoolDirectory asks SES about each pool (Ses.pool_exists); the sweep lists them.
-        on(POOLS, "ses:GetDedicatedIpPool"),
-        on(INVENTORY_INDEX, "dynamodb:Query"),  # Inventory.sets_expecting
+        on(INVENTORY_INDEX, "dynamodb:Query"),  # Inventory.sets_expecting (pool fan-out)
     ),
     "SweepFunctionRole": merge(
         RECONCILE,
@@ -166,6 +161,8 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         # Ses.configuration_set_pages; PoolDirectory.listed (Ses.list_dedicated_pools)
         on("*", *SES_LISTS),
         on("InventoryTable.Arn", "dynamodb:Scan"),  # Inventory.rows, Inventory.remove_unseen
+        # adapters/state.StateTable: the sweep's lock and checkpoint
+        on("StateTable.Arn", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
         on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store
     ),
     "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs

@@ -24,6 +24,7 @@ from ses_pool_enforcer.cli import main
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.policy import parse_policy
 from ses_pool_enforcer.runtime import get_runtime
+from ses_pool_enforcer.work import Work
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PARAMETER = "/ses-pool-enforcer/policy"
@@ -487,7 +488,7 @@ def recorded(account: LocalStack) -> LocalStack:
     seed.put_policy(POLICY)
     reconciler = get_runtime().reconciler()
     for name in SETS:
-        reconciler.reconcile(name, Trigger("test"))
+        reconciler.reconcile(Work(name, Trigger("test")))
     return account
 
 

@@ -13,7 +13,7 @@ from local_aws import call_counts, seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.pools import DEFAULT_POOL
-from tests.support import invoke, marketing_account, ses_writes
+from tests.support import invoke, marketing_account, ses_writes, shift_clock
 
 POLICY = """
 version: 1
@@ -80,7 +80,14 @@ def test_a_set_created_in_the_wrong_pool_is_moved_and_keeps_tls_and_max_delivery
     assert alert["alert"]["rule_id"] == "marketing-by-name"
     assert alert["alert"]["actor"].endswith("assumed-role/EmailPlatformAdmin/alice")
     assert alert["alert"]["event_id"]
-    assert alert["attributes"] == {"outcome": "remediated", "configuration_set": "mkt-weekly"}
+    # (the alert's id, the same if a retry ever has to send it again, for subscribers to
+    # drop a repeat)
+    assert alert["attributes"] == {
+        "outcome": "remediated",
+        "configuration_set": "mkt-weekly",
+        "alert_id": alert["alert"]["alert_id"],
+    }
+    assert len(alert["alert"]["alert_id"]) == 32
     assert len(alert["subject"]) < 100 and "mkt-weekly" in alert["subject"]
 
 
@@ -131,10 +138,7 @@ def test_an_exempt_set_is_left_alone_until_its_exemption_expires_then_enforced(
     # Given a legacy set exempt until 2026-12-31, on the wrong pool for rule marketing-by-name
     seed.create_set("legacy-mkt", pool="transactional", tags={"stream": "marketing"})
     event = sample_event("create_configuration_set_v2.json", configuration_set="legacy-mkt")
-    monkeypatch.setattr(
-        "ses_pool_enforcer.reconciler.utcnow",
-        lambda: dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC),
-    )
+    shift_clock(monkeypatch, dt.datetime(2026, 12, 31, 23, 59, tzinfo=dt.UTC))
 
     # When its event arrives on the last day of the exemption
     invoke(event)
@@ -144,10 +148,7 @@ def test_an_exempt_set_is_left_alone_until_its_exemption_expires_then_enforced(
     assert received_alerts(account) == []
 
     # When the same kind of event arrives the day after the exemption expired
-    monkeypatch.setattr(
-        "ses_pool_enforcer.reconciler.utcnow",
-        lambda: dt.datetime(2027, 1, 1, 0, 0, tzinfo=dt.UTC),
-    )
+    shift_clock(monkeypatch, dt.datetime(2027, 1, 1, 0, 0, tzinfo=dt.UTC))
     invoke(sample_event("tag_resource.json", configuration_set="legacy-mkt", fresh_id=True))
 
     # Then the tag rule applies and the set is moved

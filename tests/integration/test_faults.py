@@ -9,7 +9,7 @@ import boto3
 import pytest
 
 from functions.on_event import app
-from local_aws import seed
+from local_aws import call_counts, seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from tests.conftest import reset_process_caches
@@ -51,11 +51,13 @@ def test_a_duplicated_event_about_an_audited_set_alerts_once(account: LocalStack
     assert alert["alert"]["outcome"] == "violation"
 
 
-def test_distinct_events_about_one_set_are_each_handled(account: LocalStack) -> None:
-    # Given an audited set and two different CloudTrail records about it
+def test_a_violation_is_alerted_when_it_appears_or_changes_not_at_every_look(
+    account: LocalStack,
+) -> None:
+    # Given an audited set on the wrong pool, and two different CloudTrail records about it
     seed.create_set("tx-receipts", pool="marketing")
 
-    # When both arrive
+    # When both arrive, one after the other
     for _ in range(2):
         invoke(
             sample_event(
@@ -63,8 +65,20 @@ def test_distinct_events_about_one_set_are_each_handled(account: LocalStack) -> 
             )
         )
 
-    # Then each is judged on its own (idempotency is per event, not per set)
-    assert len(received_alerts(account)) == 2
+    # Then each was looked at, and the owners heard about the violation once
+    assert call_counts()["GetConfigurationSet"] == 2
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "violation"
+
+    # When someone moves it to another wrong pool
+    seed.set_pool("tx-receipts", "ses-shared-pool")
+    invoke(
+        sample_event("put_delivery_options_v2.json", configuration_set="tx-receipts", fresh_id=True)
+    )
+
+    # Then that is news: a second alert
+    [alert] = received_alerts(account)
+    assert alert["alert"]["current_pool"] == "ses-shared-pool"
 
 
 def test_an_alert_sns_refuses_is_parked_on_the_fallback_queue(account: LocalStack) -> None:

@@ -13,7 +13,7 @@ from local_aws import seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from tests.conftest import reset_process_caches
-from tests.support import marketing_account, ses_writes
+from tests.support import marketing_account, ses_writes, shift_clock
 
 START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 
@@ -21,12 +21,15 @@ START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 class Clock:
     """The enforcer's clock, moved on by the test; ``stack`` is the account it watches."""
 
-    def __init__(self, stack: LocalStack) -> None:
+    def __init__(self, stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
         self.now = START
         self.stack = stack
+        self.monkeypatch = monkeypatch
+        shift_clock(monkeypatch, self.now)
 
-    def __call__(self) -> dt.datetime:
-        return self.now
+    def advance(self, minutes: int) -> None:
+        self.now += dt.timedelta(minutes=minutes)
+        shift_clock(self.monkeypatch, self.now)
 
 
 @pytest.fixture
@@ -36,14 +39,12 @@ def clock(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> Clock:
     reset_process_caches()
     marketing_account()
     seed.create_set("mkt-weekly", pool="marketing")
-    fake = Clock(stack)
-    monkeypatch.setattr("ses_pool_enforcer.reconciler.utcnow", fake)
-    return fake
+    return Clock(stack, monkeypatch)
 
 
 def revert(clock: Clock, minutes: int) -> dict[str, Any]:
     """The other automation puts the set back on transactional; its event arrives."""
-    clock.now += dt.timedelta(minutes=minutes)
+    clock.advance(minutes)
     seed.set_pool("mkt-weekly", "transactional")
     event = sample_event(
         "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True

@@ -1,17 +1,24 @@
 """The SES call budget is the deployment's, not each process's: every consumer and the
-sweep reserve slots on one clock in the state table."""
+sweep reserve slots on one clock in the state table, by compare-and-set; a caller that
+cannot have a slot before its deadline is refused instead of left sleeping."""
 
 from __future__ import annotations
 
+import itertools
+import threading
+import time
+
+import boto3
 import pytest
 
 from local_aws import seed
 from local_aws.stack import LocalStack
-from ses_pool_enforcer.adapters.pacing import Pacer, SharedPacer
+from ses_pool_enforcer.adapters.budget import BudgetExhausted, LocalBudget, SharedBudget
+from ses_pool_enforcer.clock import Clock
 from ses_pool_enforcer.runtime import get_runtime
 
 
-class FrozenClock:
+class FrozenClock(Clock):
     """Time stands still; sleeps are recorded, not slept."""
 
     def __init__(self) -> None:
@@ -25,41 +32,126 @@ class FrozenClock:
         self.slept.append(round(seconds, 6))
 
 
+def next_at(stack: LocalStack) -> float | None:
+    item = (
+        boto3.client("dynamodb")
+        .get_item(TableName=stack.state_table, Key={"id": {"S": "ses-budget"}}, ConsistentRead=True)
+        .get("Item")
+    )
+    return float(item["next_at"]["N"]) if item else None
+
+
 def test_two_processes_share_one_budget(stack: LocalStack) -> None:
     # Given two processes (an event consumer and the sweep), 10 calls per second in all
     clock = FrozenClock()
-    consumer = SharedPacer(stack.state_table, 10, clock.time, clock.sleep)
-    sweep = SharedPacer(stack.state_table, 10, clock.time, clock.sleep)
+    consumer = SharedBudget(stack.state_table, 10, clock=clock)
+    sweep = SharedBudget(stack.state_table, 10, clock=clock)
 
     # When each makes three SES calls at the same instant
-    for pacer in (consumer, sweep, consumer, sweep, consumer, sweep):
-        pacer.acquire()
+    for budget in (consumer, sweep, consumer, sweep, consumer, sweep):
+        budget.acquire()
 
     # Then the six calls are spaced 0.1 s apart across both: one budget, not two
     assert clock.slept == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert consumer.calls == sweep.calls == 3
 
 
-def test_a_local_pacer_keeps_only_its_own_process_to_the_budget() -> None:
-    # Given two process-local pacers at 10 calls per second
+def test_many_threads_reserving_at_once_never_share_a_slot(stack: LocalStack) -> None:
+    # Given eight workers on one budget of 200 calls per second (a slot every 5 ms)
+    rate, threads, each = 200.0, 8, 25
+    slots: list[float] = []
+    guard = threading.Lock()
+    start = threading.Barrier(threads)
+
+    def worker() -> None:
+        budget = SharedBudget(stack.state_table, rate)
+        start.wait()
+        for _ in range(each):
+            slot = budget.reserve()
+            with guard:
+                slots.append(slot)
+
+    # When all of them reserve slots at the same time, in real threads
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+
+    # Then every call got a slot of its own, at least 5 ms from any other
+    assert len(slots) == threads * each
+    ordered = sorted(slots)
+    gaps = [later - earlier for earlier, later in itertools.pairwise(ordered)]
+    assert min(gaps) >= 1 / rate - 1e-6, f"two calls within {min(gaps) * 1000:.2f} ms"
+
+
+def test_a_slot_after_the_deadline_is_refused_and_left_for_others(stack: LocalStack) -> None:
+    # Given a budget whose next free slot is 30 s away (others reserved the ones before)
     clock = FrozenClock()
-    one, two = Pacer(10, clock.time, clock.sleep), Pacer(10, clock.time, clock.sleep)
+    budget = SharedBudget(stack.state_table, 1, clock=clock)
+    for _ in range(30):
+        budget.reserve()
+    reserved_until = next_at(stack)
+
+    # When a worker that must be done within 10 s asks for a slot
+    with budget.within(clock.now + 10), pytest.raises(BudgetExhausted) as refused:
+        budget.acquire()
+
+    # Then it is refused at once, told when a slot would be free, and takes none
+    assert refused.value.retry_at == pytest.approx(clock.now + 30)
+    assert clock.slept == []
+    assert next_at(stack) == reserved_until
+
+
+def test_an_idle_budget_costs_one_write_per_call(stack: LocalStack) -> None:
+    # Given a budget nobody used for a while
+    calls: list[str] = []
+    budget = SharedBudget(stack.state_table, 1000)
+    budget._ddb.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: calls.append(model.name)
+    )
+
+    # When two calls are a second apart (the first slot long past)
+    budget.acquire()
+    time.sleep(0.01)
+    budget.acquire()
+
+    # Then each took one conditional write, no read
+    assert calls == ["UpdateItem", "UpdateItem"]
+
+
+def test_a_local_budget_keeps_only_its_own_process_to_the_budget() -> None:
+    # Given two process-local budgets at 10 calls per second
+    clock = FrozenClock()
+    one, two = LocalBudget(10, clock), LocalBudget(10, clock)
 
     # When each makes two calls at the same instant
-    for pacer in (one, two, one, two):
-        pacer.acquire()
+    for budget in (one, two, one, two):
+        budget.acquire()
 
     # Then each spaces only its own calls: together they would exceed the budget
     assert clock.slept == [0.1, 0.1]
 
 
+def test_a_local_budget_refuses_a_slot_past_the_deadline() -> None:
+    clock = FrozenClock()
+    budget = LocalBudget(1, clock)
+    budget.acquire()
+    with budget.within(clock.now + 0.5), pytest.raises(BudgetExhausted):
+        budget.acquire()
+    budget.acquire()  # outside the block: waits as long as it takes
+    assert clock.slept == [1.0]
+
+
 def test_the_deployment_uses_the_shared_budget_when_it_has_a_state_table(
-    stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+    stack: LocalStack,
 ) -> None:
     # Given the functions' environment (STATE_TABLE set by the template)
     seed.create_pool("marketing")
 
     # When the runtime is built, then its SES calls go through the shared budget
-    assert isinstance(get_runtime().ses.pacer, SharedPacer)
+    budget = get_runtime().ses.budget
+    assert isinstance(budget, SharedBudget)
     get_runtime().ses.list_dedicated_pools()
-    assert get_runtime().ses.pacer.calls == 1
+    assert budget.calls == 1
+    assert next_at(stack) is not None

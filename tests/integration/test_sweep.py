@@ -200,17 +200,16 @@ def test_a_sweep_over_every_kind_of_set_leaves_the_enforceable_ones_compliant_an
     unmanaged = create_sets("misc", 15, pool="marketing")
     errors = create_sets("list", 20)
     # And an inventory entry left by an earlier sweep for a set deleted since
-    Inventory(account.inventory_table).record(
-        OutcomeRecord(
-            "ghost",
-            Outcome.COMPLIANT,
-            "marketing",
-            "marketing",
-            "marketing",
-            "on marketing",
-            dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
-        ),
-        "an-earlier-sweep",
+    seed.inventory_entry(
+        account.inventory_table,
+        "ghost",
+        outcome="compliant",
+        current_pool="marketing",
+        expected_pool="marketing",
+        rule_id="marketing",
+        reason="on marketing",
+        checked_at="2026-01-01T00:00:00+00:00",
+        sweep_id="an-earlier-sweep",
     )
     # And SES throttling the account at the sweep's budget
     set_throttle(RATE)

@@ -1,69 +1,172 @@
-"""The event path: one queued message in, the sets it names reconciled.
+"""The event path: a batch of queued messages in, the sets they name reconciled once each.
 
 A message is an EventBridge event carrying a CloudTrail record, or a ``reconcile``
-request that a pool event fanned out. Anything unusable is logged, counted and dropped
-(retrying it cannot help); AWS failures propagate so the queue retries the message.
+request (work put back for later, or fanned out by a pool change). The batch is read
+first and its work grouped by set: ten events about one set cost one look. Then each
+set goes to the reconciler with the time left: a set held by another worker, or one
+for which no SES call slot is free before the deadline, goes back on the queue as a new
+message (its receive count does not grow, so it never reaches the dead-letter queue
+for waiting). Anything unusable is logged, counted and dropped; AWS failures fail only
+the messages of their set, which SQS retries.
 """
 
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable
-from dataclasses import asdict
-from typing import Any
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from ses_pool_enforcer.adapters.aws import client
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
-from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, Work, work_from
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
+from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
+from ses_pool_enforcer.reconciler import Busy, Coalesced, Reconciler
 from ses_pool_enforcer.runtime import Runtime
+from ses_pool_enforcer.work import RECONCILE_KIND, BadRequest, Work
 
-RECONCILE_KIND = "reconcile"
-IDEMPOTENCY_SECONDS = 6 * 3600  # CloudTrail redeliveries come within minutes
+SAFETY_SECONDS = 10.0  # no set is started this close to Lambda's timeout
+MAX_WAIT_SECONDS = 10.0  # the longest a worker sleeps for an SES call slot
+DEFER_JITTER_SECONDS = 2.0
+# SQS stamps a message by its own clock: a claim made this much after the stamp is
+# surely after the change the message reports (AWS clocks agree to a millisecond).
+CLOCK_SKEW_SECONDS = 0.25
 POLICY_ALERT_SECONDS = 300.0
-SQS_BATCH = 10
 
 
-def reconcile_request(name: str, trigger: Trigger) -> dict[str, Any]:
-    return {"kind": RECONCILE_KIND, "configuration_set": name, "trigger": asdict(trigger)}
+class Context(Protocol):
+    def get_remaining_time_in_millis(self) -> int: ...
 
 
-def handle_message(
-    body: str, runtime: Runtime, context: LambdaContext | None = None
-) -> list[OutcomeRecord]:
-    logger.set_correlation_id(None)  # keys of the previous message in the batch
-    logger.remove_keys(["event_name", "target"])
+@dataclass
+class _Set:
+    """The work for one set gathered from a batch, and the messages that carried it."""
+
+    work: Work
+    message_ids: list[str] = field(default_factory=list)
+
+
+def handle_batch(
+    records: Iterable[Mapping[str, Any]], runtime: Runtime, context: Context | None = None
+) -> list[str]:
+    """Reconcile what ``records`` (SQS messages, as Lambda delivers them) ask; returns the
+    ids of the messages to retry."""
+    clock = runtime.clock
+    remaining = context.get_remaining_time_in_millis() / 1000 if context else 900.0
+    deadline = clock.time() + remaining - SAFETY_SECONDS
+    failed: list[str] = []
+    sets: dict[str, _Set] = {}
+    for record in records:
+        message_id = str(record.get("messageId", ""))
+        logger.set_correlation_id(message_id)
+        try:
+            for work in _read(record, runtime):
+                held = sets.get(work.name)
+                if held is None:
+                    sets[work.name] = _Set(work, [message_id])
+                else:
+                    held.work = held.work.merged(work)
+                    held.message_ids.append(message_id)
+        except (Ignored, BadRequest) as why:
+            logger.warning("event ignored", extra={"cause": str(why)})
+            metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
+        except Exception:
+            logger.exception("message not handled; it will be retried")
+            failed.append(message_id)
+    logger.set_correlation_id(None)
+
+    reconciler: Reconciler | None = None
+    for name, held in sets.items():
+        logger.append_keys(configuration_set=name)
+        try:
+            if held.work.not_before is not None and held.work.not_before > clock.time():
+                _put_back(runtime, held.work, held.work.not_before, "not yet due")
+                continue
+            now = clock.time()
+            if now >= deadline:
+                _put_back(runtime, held.work, now, "out of time")
+                continue
+            for pool in held.work.fresh_pools:
+                runtime.pools.forget(pool)
+            reconciler = reconciler or runtime.reconciler()
+            result = reconciler.reconcile(
+                held.work, not_after=min(deadline, now + MAX_WAIT_SECONDS)
+            )
+            if isinstance(result, Busy):
+                _put_back(runtime, held.work, result.retry_at, result.why)
+            elif isinstance(result, Coalesced):
+                logger.info("already looked at since", extra={"messages": len(held.message_ids)})
+        except PolicyUnavailable as exc:
+            # Transient: every remaining message goes back to the queue. Say so once in a
+            # while, not per event.
+            logger.error("policy unavailable; messages will be retried", extra={"cause": str(exc)})
+            metrics.add_metric(name="PolicyUnavailable", unit=MetricUnit.Count, value=1)
+            _alert_policy_unavailable(runtime, exc)
+            failed.extend(i for s in list(sets.values()) for i in s.message_ids)
+            break
+        except Exception:
+            logger.exception("set not reconciled; its messages will be retried")
+            failed.extend(held.message_ids)
+        finally:
+            logger.remove_keys(["configuration_set"])
+    return list(dict.fromkeys(failed))
+
+
+def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
+    """The work one SQS message asks for (a pool change fans out here, at once)."""
     try:
-        return _handle(body, runtime, context)
-    except Ignored as why:
-        logger.warning("event ignored", extra={"cause": str(why)})
-        metrics.add_metric(name="EventIgnored", unit=MetricUnit.Count, value=1)
+        data = json.loads(str(record.get("body", "")))
+    except ValueError as exc:
+        raise Ignored(f"message body is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise Ignored("message body is not a JSON object")
+    attributes = record.get("attributes") or {}
+    redelivered = int(attributes.get("ApproximateReceiveCount", "1") or 1) > 1
+
+    if data.get("kind") == RECONCILE_KIND:
+        work = Work.from_message(data)
+        # A message delivered again: whoever claimed the set for it may have died
+        # before looking, so no earlier look may stand in for this one.
+        return [replace(work, observed_at=None) if redelivered else work]
+
+    try:
+        event = SesCloudTrailEvent.model_validate(data)
+    except ValidationError as exc:
+        raise Ignored(
+            f"not a CloudTrail event from EventBridge: {exc.error_count()} errors"
+        ) from exc
+    change = change_from(event)
+    logger.append_keys(event_name=change.trigger.event_name, event_id=change.trigger.event_id)
+    if change.target is Target.POOL:
+        fan_out_pool_change(change.name, change.trigger, runtime)
         return []
-    except PolicyUnavailable as exc:
-        # Transient: the message goes back to the queue. Say so once in a while, not per event.
-        logger.error("policy unavailable; message will be retried", extra={"cause": str(exc)})
-        metrics.add_metric(name="PolicyUnavailable", unit=MetricUnit.Count, value=1)
-        _alert_policy_unavailable(runtime, exc)
-        raise
+    sent = attributes.get("SentTimestamp")
+    observed_at = None if redelivered or sent is None else int(sent) / 1000 + CLOCK_SKEW_SECONDS
+    observations = (change.observation,) if change.observation is not None else ()
+    return [Work(change.name, change.trigger, observed_at, observations)]
+
+
+def _put_back(runtime: Runtime, work: Work, at: float, why: str) -> None:
+    """Queue ``work`` again, to be seen at ``at`` (plus jitter): a new message, so the
+    wait does not count toward the dead-letter queue."""
+    if runtime.queue is None:
+        raise RuntimeError(f"{work.name} must wait ({why}) and no work queue is configured")
+    delay = max(0.0, at - runtime.clock.time()) + random.uniform(0, DEFER_JITTER_SECONDS)  # noqa: S311
+    runtime.queue.send([replace(work, deferrals=work.deferrals + 1)], delay)
+    logger.info("put back for later", extra={"why": why, "delay": round(delay, 3)})
+    metrics.add_metric(name="WorkDeferred", unit=MetricUnit.Count, value=1)
 
 
 def _alert_policy_unavailable(runtime: Runtime, exc: PolicyUnavailable) -> None:
-    now = time.monotonic()
-    if now - runtime.memo.get("policy_alerted_at", -POLICY_ALERT_SECONDS) < POLICY_ALERT_SECONDS:
+    now = runtime.clock.time()
+    if now - runtime.policy_alerted_at < POLICY_ALERT_SECONDS:
         return
-    runtime.memo["policy_alerted_at"] = now
+    runtime.policy_alerted_at = now
     text = (
         f"The enforcer cannot read its policy: {exc}\n\n"
         "No configuration set is changed while the policy cannot be read. Events are kept "
@@ -77,113 +180,17 @@ def _alert_policy_unavailable(runtime: Runtime, exc: PolicyUnavailable) -> None:
     )
 
 
-def _handle(body: str, runtime: Runtime, context: LambdaContext | None) -> list[OutcomeRecord]:
-    try:
-        data = json.loads(body)
-    except ValueError as exc:
-        raise Ignored(f"message body is not JSON: {exc}") from exc
-    if not isinstance(data, dict):
-        raise Ignored("message body is not a JSON object")
-
-    if data.get("kind") == RECONCILE_KIND:
-        name = data.get("configuration_set")
-        if not isinstance(name, str) or not name:
-            raise Ignored("reconcile request without a configuration_set")
-        try:
-            trigger = Trigger(**data.get("trigger") or {"source": "request"})
-        except TypeError as exc:
-            raise Ignored(f"reconcile request with a bad trigger: {exc}") from exc
-        return [runtime.reconciler().reconcile(name, trigger)]
-
-    try:
-        event = SesCloudTrailEvent.model_validate(data)
-    except ValidationError as exc:
-        raise Ignored(
-            f"not a CloudTrail event from EventBridge: {exc.error_count()} errors"
-        ) from exc
-    work = work_from(event)
-    logger.set_correlation_id(work.trigger.event_id)
-    logger.append_keys(event_name=work.trigger.event_name, target=work.name)
-    once = _once(runtime, context)
-    done = once(event={"event_id": work.trigger.event_id, "work": _work_document(work)})
-    return [OutcomeRecord.from_dict(item) for item in done["records"]]
-
-
-def _work_document(work: Work) -> dict[str, Any]:
-    return {"target": work.target.value, "name": work.name, "trigger": asdict(work.trigger)}
-
-
-def _act(runtime: Runtime, *, event: dict[str, Any]) -> dict[str, Any]:
-    """Do what one CloudTrail event asks; the answer is what the idempotency record keeps
-    (never empty: Powertools replays an empty answer as None)."""
-    work = event["work"]
-    trigger = Trigger(**work["trigger"])
-    if work["target"] == Target.POOL.value:
-        queued = fan_out_pool_change(work["name"], trigger, runtime)
-        return {"records": [], "queued": queued}
-    return {"records": [runtime.reconciler().reconcile(work["name"], trigger).to_dict()]}
-
-
-def _once(runtime: Runtime, context: LambdaContext | None) -> Callable[..., dict[str, Any]]:
-    """``_act``, at most once per CloudTrail eventID (Powertools idempotency on the state
-    table): a record EventBridge delivers twice is acted on and alerted once."""
-    table = runtime.settings.state_table
-
-    def act(*, event: dict[str, Any]) -> dict[str, Any]:
-        return _act(runtime, event=event)
-
-    if table is None:
-        return act
-    if "once" in runtime.memo and context is not None:
-        # Lets an in-progress record expire with the invocation that wrote it.
-        runtime.memo["idempotency"].register_lambda_context(context)
-    if "once" not in runtime.memo:
-        store = DynamoDBPersistenceLayer(
-            table_name=table,
-            key_attr="id",
-            expiry_attr="expiration",
-            boto3_client=client("dynamodb"),
-        )
-        config = IdempotencyConfig(
-            event_key_jmespath="event_id",
-            raise_on_no_idempotency_key=True,
-            expires_after_seconds=IDEMPOTENCY_SECONDS,
-        )
-        if context is not None:
-            config.register_lambda_context(context)
-        runtime.memo["idempotency"] = config
-        runtime.memo["once"] = idempotent_function(
-            act,
-            data_keyword_argument="event",
-            persistence_store=store,
-            config=config,
-            key_prefix="cloudtrail-event",
-        )
-    once: Callable[..., dict[str, Any]] = runtime.memo["once"]
-    return once
-
-
 def fan_out_pool_change(pool: str, trigger: Trigger, runtime: Runtime) -> int:
-    """A pool appeared or vanished: queue every set whose rule points at it."""
+    """A pool appeared or vanished: queue every set whose rule points at it, each to be
+    looked at afresh (whatever an earlier look concluded about the pool)."""
     runtime.pools.forget(pool)
-    if runtime.inventory is None or not runtime.settings.work_queue_url:
+    if runtime.inventory is None or runtime.queue is None:
         logger.warning(
             "pool changed but no inventory or queue to find its sets", extra={"pool": pool}
         )
         return 0
     names = runtime.inventory.sets_expecting(pool)
-    sqs = client("sqs")
-    for start in range(0, len(names), SQS_BATCH):
-        batch = names[start : start + SQS_BATCH]
-        answer = sqs.send_message_batch(
-            QueueUrl=runtime.settings.work_queue_url,
-            Entries=[
-                {"Id": str(i), "MessageBody": json.dumps(reconcile_request(n, trigger))}
-                for i, n in enumerate(batch)
-            ],
-        )
-        if answer.get("Failed"):
-            raise RuntimeError(f"could not queue {len(answer['Failed'])} sets for pool {pool}")
+    runtime.queue.send([Work(name, trigger, fresh_pools=(pool,)) for name in names])
     logger.info("pool change fanned out", extra={"pool": pool, "sets": len(names)})
     metrics.add_metric(name="PoolChangeSetsQueued", unit=MetricUnit.Count, value=len(names))
     return len(names)

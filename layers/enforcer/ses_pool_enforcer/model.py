@@ -28,12 +28,15 @@ NON_COMPLIANT_OUTCOMES = frozenset({Outcome.VIOLATION, Outcome.ERROR, Outcome.FL
 
 @dataclass(frozen=True)
 class ConfigurationSet:
-    """A snapshot of one set as ``GetConfigurationSet`` returned it, pool normalised."""
+    """A snapshot of one set as ``GetConfigurationSet`` returned it, pool normalised.
+
+    ``options`` holds every other delivery option SES returned (``TlsPolicy``,
+    ``MaxDeliverySeconds``, ``SharedPoolDeliveryMode``, ...), spelled as the API spells
+    them: a reassignment sends each of them back unchanged."""
 
     name: str
     pool: str
-    tls_policy: str | None = None
-    max_delivery_seconds: int | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -66,6 +69,7 @@ class OutcomeRecord:
     reason: str
     checked_at: dt.datetime
     previous_pool: str | None = None
+    policy_version: int | None = None  # the SSM parameter version the set was judged by
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -36,8 +36,23 @@ class Notice:
     document: dict[str, Any]
     attributes: dict[str, str]
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.title,
+            "text": self.text,
+            "document": self.document,
+            "attributes": self.attributes,
+        }
 
-def notice(record: OutcomeRecord, trigger: Trigger) -> Notice:
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Notice:
+        return cls(data["title"], data["text"], data["document"], data["attributes"])
+
+
+def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None) -> Notice:
+    """What to say about ``record``. ``alert_id`` names an alert owed after a write: if
+    the process dies between publishing it and noting that it did, the retry publishes it
+    again under the same id, so subscribers can drop the repeat."""
     headline = HEADLINES.get(record.outcome, record.outcome.value)
     title = f"[ses-pool-enforcer] {record.outcome.value}: {record.configuration_set} {headline}"
     document: dict[str, Any] = {
@@ -56,6 +71,8 @@ def notice(record: OutcomeRecord, trigger: Trigger) -> Notice:
         "event_time": trigger.event_time,
         "checked_at": record.checked_at.isoformat(),
         "trigger": trigger.source,
+        "policy_version": record.policy_version,
+        "alert_id": alert_id,
     }
     lines = [
         f"Configuration set {record.configuration_set} {headline}.",
@@ -74,11 +91,10 @@ def notice(record: OutcomeRecord, trigger: Trigger) -> Notice:
             if trigger.event_id
             else ""
         ),
-        f"Checked at:    {record.checked_at.isoformat()}",
+        f"Checked at:    {record.checked_at.isoformat()}"
+        + (f" under policy version {record.policy_version}" if record.policy_version else ""),
     ]
-    return Notice(
-        title,
-        "\n".join(lines) + "\n",
-        document,
-        {"outcome": record.outcome.value, "configuration_set": record.configuration_set},
-    )
+    attributes = {"outcome": record.outcome.value, "configuration_set": record.configuration_set}
+    if alert_id:
+        attributes["alert_id"] = alert_id
+    return Notice(title, "\n".join(lines) + "\n", document, attributes)

@@ -1,20 +1,50 @@
-"""One reconciler: read a set, decide, act, record, alert. Every entry point (events,
-sweep, CLI) calls ``Reconciler.reconcile``; they only gather names. (The CLI's plan,
-which judges one read of a set under two documents, calls ``Reconciler.assess``.)"""
+"""One reconciler: hold a set, read it, decide, act, record, alert. Every entry point
+(events, sweep) calls ``Reconciler.reconcile`` with a ``Work``; they only gather names.
+(The CLI judges sets it read itself through ``Reconciler.assess``.)
+
+What makes its effects happen exactly once (docs/work-queue.md):
+
+* **Held.** A set is claimed in its inventory item before it is read, with a lease; a
+  set held by another worker comes back ``Busy``, and every later write is fenced by
+  the claim's owner token. Two workers never act on one set.
+* **Stingy.** A claim remembers when it was made; work reporting a change older than
+  the last claim is ``Coalesced``: that look saw the change already.
+* **Owed effects survive.** Before a move, an intent is recorded; after it, the record
+  and the alert owed; the alert is sent and the intent cleared. Whoever holds the set
+  next (the retried message, the sweep) finishes what a dead process left.
+* **Within the deadline.** Every SES call takes a budget slot no later than the
+  caller's ``not_after``; when there is none, the set is given back untouched and the
+  work comes back ``Busy`` for later.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from ses_pool_enforcer.adapters.aws import error_code
-from ses_pool_enforcer.adapters.flapping import Hold
-from ses_pool_enforcer.adapters.ses import NOT_FOUND, PoolDirectory, Ses
+from ses_pool_enforcer.adapters.aws import transient
+from ses_pool_enforcer.adapters.budget import BudgetExhausted, SlotRequest
+from ses_pool_enforcer.adapters.inventory import (
+    Claim,
+    Covered,
+    Intent,
+    IntentPending,
+    LastWrite,
+    Leased,
+    Previous,
+    SlotTaken,
+)
+from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
+from ses_pool_enforcer.clock import SYSTEM, Clock
+from ses_pool_enforcer.conflicts import Lost, Observation, lost_options
 from ses_pool_enforcer.evaluation import evaluate
+from ses_pool_enforcer.flapping import FlapGuard, Hold
 from ses_pool_enforcer.model import (
     ALERTING_OUTCOMES,
     Action,
@@ -25,12 +55,113 @@ from ses_pool_enforcer.model import (
 from ses_pool_enforcer.notices import Notice, Trigger, notice
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.policy import Mode, Policy, PolicyError
+from ses_pool_enforcer.work import Work
+
+# A set is held from its claim (or its first call's slot, if later) for LEASE_SECONDS and
+# let go when its look ends; the lease only matters when the worker dies. A move extends
+# it (fenced) by WRITE_SECONDS. A retried read must start READ_MARGIN_SECONDS before the
+# lease ends.
+LEASE_SECONDS = 20.0
+WRITE_SECONDS = 30.0
+READ_MARGIN_SECONDS = 5.0
+# A lost option is put back only where the enforcer may write: a set it keeps on its pool.
+RESTORABLE = frozenset({Outcome.COMPLIANT, Outcome.REMEDIATED})
 
 
-class RecordSink(Protocol):
-    def record(
-        self, record: OutcomeRecord, sweep_id: str | None = None
-    ) -> dict[str, str] | None: ...
+class SetStore(Protocol):
+    """Where sets are held and their outcomes kept (adapters/inventory.Inventory)."""
+
+    def claim(
+        self,
+        name: str,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        *,
+        observed_at: float | None = None,
+        sweep_id: str | None = None,
+        slot: SlotRequest | None = None,
+    ) -> Claim | Covered | Leased | SlotTaken: ...
+
+    def load(self, claim: Claim) -> Previous: ...
+
+    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None: ...
+
+    def release(
+        self,
+        claim: Claim,
+        record: OutcomeRecord | None,
+        sweep_id: str | None = None,
+        held_until: float | None = None,
+    ) -> dict[str, str] | IntentPending: ...
+
+    def begin_move(self, claim: Claim, intent: Intent, lease_until: float) -> None: ...
+
+    def finish_move(
+        self,
+        claim: Claim,
+        record: OutcomeRecord,
+        intent: Intent,
+        moves: list[float],
+        last_write: LastWrite,
+        sweep_id: str | None = None,
+    ) -> None: ...
+
+    def clear_intent(self, claim: Claim, token: str, *, release: bool) -> None: ...
+
+    def drop_intent(self, claim: Claim) -> None: ...
+
+
+class Unrecorded:
+    """No inventory (a local run without tables): every claim succeeds, nothing is kept."""
+
+    def claim(
+        self,
+        name: str,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        *,
+        observed_at: float | None = None,
+        sweep_id: str | None = None,
+        slot: SlotRequest | None = None,
+    ) -> Claim | Covered | Leased | SlotTaken:
+        return Claim(name, owner, float("inf"))
+
+    def load(self, claim: Claim) -> Previous:
+        return Previous({})
+
+    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None:
+        return None
+
+    def release(
+        self,
+        claim: Claim,
+        record: OutcomeRecord | None,
+        sweep_id: str | None = None,
+        held_until: float | None = None,
+    ) -> dict[str, str] | IntentPending:
+        return {}
+
+    def begin_move(self, claim: Claim, intent: Intent, lease_until: float) -> None:
+        return None
+
+    def finish_move(
+        self,
+        claim: Claim,
+        record: OutcomeRecord,
+        intent: Intent,
+        moves: list[float],
+        last_write: LastWrite,
+        sweep_id: str | None = None,
+    ) -> None:
+        return None
+
+    def clear_intent(self, claim: Claim, token: str, *, release: bool) -> None:
+        return None
+
+    def drop_intent(self, claim: Claim) -> None:
+        return None
 
 
 class AlertSink(Protocol):
@@ -39,32 +170,41 @@ class AlertSink(Protocol):
     ) -> None: ...
 
 
-class FlapGuard(Protocol):
-    threshold: int
-    window: int
+class Wakeups(Protocol):
+    """Asks for a look at a set at a later time (when a flapping hold ends)."""
 
-    def check(self, name: str, now: dt.datetime) -> Hold:
-        """Whether reassigning ``name`` now would be fighting another actor."""
-        ...
-
-    def reassigned(self, name: str, now: dt.datetime) -> None:
-        """Count one reassignment of ``name``."""
-        ...
+    def later(self, name: str, at: float, trigger: Trigger) -> None: ...
 
 
-def unchanged_problem(record: OutcomeRecord, previous: dict[str, str] | None) -> bool:
-    """A violation or error the inventory already holds, as it was: alerted before."""
+@dataclass(frozen=True)
+class Done:
+    record: OutcomeRecord
+
+
+@dataclass(frozen=True)
+class Coalesced:
+    """A look that started after the reported change covered it: nothing to do."""
+
+
+@dataclass(frozen=True)
+class Busy:
+    """Not now: another worker holds the set, or no budget slot before the deadline."""
+
+    retry_at: float
+    why: str
+
+
+Result = Done | Coalesced | Busy
+
+
+def unchanged_problem(record: OutcomeRecord, previous: dict[str, str]) -> bool:
+    """A violation, error or hold the inventory already holds, as it was: alerted before."""
     return (
-        previous is not None
-        and record.outcome is not Outcome.REMEDIATED
+        record.outcome is not Outcome.REMEDIATED
         and previous.get("outcome") == record.outcome.value
         and previous.get("current_pool") == record.current_pool
         and previous.get("expected_pool") == record.expected_pool
     )
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -72,85 +212,314 @@ class Reconciler:
     ses: Ses
     pools: PoolDirectory
     policy: Policy | PolicyError
+    policy_version: int | None = None
     enforcement: Mode = Mode.ENFORCE
-    inventory: RecordSink | None = None
+    inventory: SetStore | None = None
     alerts: AlertSink | None = None
-    flap_guard: FlapGuard | None = None
+    flap: FlapGuard | None = None
+    wakeups: Wakeups | None = None
     sweep_id: str | None = None
+    clock: Clock = SYSTEM
+    lease_seconds: float = LEASE_SECONDS
+    write_seconds: float = WRITE_SECONDS
 
-    def reconcile(self, name: str, trigger: Trigger, *, dry_run: bool = False) -> OutcomeRecord:
-        """Bring ``name`` onto the pool the policy demands; ``dry_run`` decides only."""
-        record, quiet = self._decide_and_act(name, dry_run)
-        logger.info(
-            "reconciled",
-            extra={"record": record.to_dict(), "trigger": trigger.source, "dry_run": dry_run},
-        )
-        if dry_run:
-            return record
-        metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
-        previous = None
-        if self.inventory is not None and not isinstance(self.policy, PolicyError):
-            previous = self.inventory.record(record, self.sweep_id)
-        if trigger.source == "sweep" and unchanged_problem(record, previous):
-            quiet = True  # said before; the sweep's report lists it again
-        if self.alerts is not None and record.outcome in ALERTING_OUTCOMES and not quiet:
-            self.send(notice(record, trigger))
+    # ------------------------------------------------------------------ entry
+
+    def reconcile(self, work: Work, *, not_after: float | None = None) -> Result:
+        """Bring ``work.name`` onto the pool the policy demands. SES calls take budget
+        slots no later than ``not_after``."""
+        if isinstance(self.policy, PolicyError):
+            # No claim, no read: nothing is enforced under a document that is not valid.
+            record = self._record(
+                work.name, Outcome.ERROR, reason=f"policy not enforced: {self.policy}"
+            )
+            self._done(record, work.trigger)
+            self._alert(record, work.trigger)
+            return Done(record)
+        store: SetStore = self.inventory or Unrecorded()
+        claim = self._claim(store, work, not_after)
+        if not isinstance(claim, Claim):
+            return claim
+        try:
+            with self._read_slot(claim):
+                cs = self.ses.get_configuration_set(work.name)
+        except BudgetExhausted as exc:  # a retry found no slot while the set is held
+            store.unclaim(claim)
+            return Busy(exc.retry_at, "no SES call slot before the deadline")
+        except ClientError as exc:
+            if transient(exc):
+                raise  # retried later; the lease lapses by itself
+            # Access denied, a request SES refuses for this set: asking again will not help.
+            failed = self._record(work.name, Outcome.ERROR, reason=f"not reconciled: {exc}")
+            return self._conclude(store, claim, work, failed, None)
+        read_at = self.clock.time()
+        # Another actor's delivery options call: was it lost under our last write?
+        previous = store.load(claim) if work.observations else None
+        return self._judge(store, claim, work, cs, read_at, not_after, previous)
+
+    def assess(self, cs: ConfigurationSet) -> OutcomeRecord:
+        """What reconciling the snapshot ``cs`` would conclude, writing nothing: the
+        policy's decision and the target pool's existence check. For callers that read
+        sets themselves (the CLI's plan and live report)."""
+        record, _ = self._decide(cs)
         return record
 
     def send(self, message: Notice) -> None:
         if self.alerts is not None:
             self.alerts.publish(message.title, message.text, message.document, message.attributes)
 
-    def assess(self, cs: ConfigurationSet) -> OutcomeRecord:
-        """What reconciling the snapshot ``cs`` would conclude, writing nothing: the
-        policy's decision and the target pool's existence check. For callers that read
-        sets themselves (the CLI's plan judges one read under two documents)."""
-        record, _ = self._decide(cs, utcnow())
-        return record
+    # ------------------------------------------------------------------ holding
 
-    def _decide_and_act(self, name: str, dry_run: bool) -> tuple[OutcomeRecord, bool]:
-        """The record, and True when its alert has already been sent (a set still held)."""
-        now = utcnow()
-        if isinstance(self.policy, PolicyError):
-            return self._not_enforced(name, now), False
-        cs = self.ses.get_configuration_set(name)
+    def _claim(
+        self, store: SetStore, work: Work, not_after: float | None
+    ) -> Claim | Busy | Coalesced:
+        """Hold the set and take the slot of its first SES call, together."""
+        budget = self.ses.budget
+        owner = uuid.uuid4().hex
+        seen: str | None = None
+        while True:
+            request: SlotRequest | None = None
+            if budget is not None:
+                try:
+                    with budget.within(not_after):
+                        request = budget.request(seen)
+                except BudgetExhausted as exc:
+                    return Busy(exc.retry_at, "no SES call slot before the deadline")
+            claim = store.claim(
+                work.name,
+                owner,
+                self.clock.time(),
+                self.lease_seconds,
+                observed_at=work.observed_at,
+                sweep_id=self.sweep_id,
+                slot=request,
+            )
+            if isinstance(claim, SlotTaken):
+                seen = claim.seen
+                continue
+            if isinstance(claim, Covered):
+                metrics.add_metric(name="WorkCoalesced", unit=MetricUnit.Count, value=1)
+                return Coalesced()
+            if isinstance(claim, Leased):
+                return Busy(claim.until, "held by another worker")
+            return claim
+
+    @contextlib.contextmanager
+    def _read_slot(self, claim: Claim) -> Iterator[None]:
+        """The read uses the slot taken with the claim; a retry of it must get another
+        while the set is still held."""
+        budget = self.ses.budget
+        if budget is None:
+            yield
+            return
+        with (
+            budget.within(claim.lease_until - READ_MARGIN_SECONDS),
+            contextlib.ExitStack() as stack,
+        ):
+            if claim.slot is not None:
+                stack.enter_context(budget.prepaid(claim.slot))
+            yield
+
+    # ------------------------------------------------------------------ judging
+
+    def _judge(
+        self,
+        store: SetStore,
+        claim: Claim,
+        work: Work,
+        cs: ConfigurationSet | None,
+        read_at: float,
+        not_after: float | None,
+        previous: Previous | None,
+    ) -> Result:
         if cs is None:
-            gone = "configuration set does not exist"
-            return OutcomeRecord(name, Outcome.DELETED, None, None, None, gone, now), False
-        record, target = self._decide(cs, now)
-        if target is None or dry_run:
-            return record, False
-        if self.flap_guard is not None:
-            hold = self.flap_guard.check(name, now)
-            if hold is not Hold.NO:
-                reason = (
-                    f"moved {self.flap_guard.threshold} times within {self.flap_guard.window}s "
-                    f"and changed back again; not moved until that window has passed "
-                    f"({record.reason})"
-                )
-                held = replace(record, outcome=Outcome.FLAPPING, reason=reason)
-                return held, hold is Hold.ONGOING
-        try:
-            self.ses.reassign(cs, target)
-        except ClientError as exc:
-            if error_code(exc) != NOT_FOUND:
-                raise
-            # Between our read and our write the set or the pool went away.
-            return replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}"), False
-        if self.flap_guard is not None:
-            self.flap_guard.reassigned(name, now)
-        return replace(record, current_pool=target, previous_pool=cs.pool), False
+            gone = self._record(
+                work.name, Outcome.DELETED, reason="configuration set does not exist"
+            )
+            return self._conclude(store, claim, work, gone, cs)
+        record, target = self._decide(cs)
+        options: dict[str, Any] | None = None
+        lost = self._lost(previous, work.observations, cs)
+        if lost and record.outcome in RESTORABLE and self.enforcement is Mode.ENFORCE:
+            options = {**cs.options, **{item.option: item.value for item in lost}}
+            target = target or cs.pool
+            record = replace(record, outcome=Outcome.REMEDIATED, reason=_restored(record, lost))
+        if target is None:
+            return self._conclude(store, claim, work, record, cs)
 
-    def _not_enforced(self, name: str, now: dt.datetime) -> OutcomeRecord:
-        return OutcomeRecord(
-            name, Outcome.ERROR, None, None, None, f"policy not enforced: {self.policy}", now
+        previous = previous or store.load(claim)
+        if previous.intent is not None:
+            settled = self._settle(store, claim, previous, cs)
+            if settled is not None and settled.current_pool == cs.pool:
+                return self._conclude(store, claim, work, settled, cs, written=True)
+            previous = store.load(claim)
+        if self.flap is not None and options is None:
+            hold, until = self.flap.hold(previous.moves, previous.held_until, self.clock.time())
+            if hold is not Hold.NO:
+                held = replace(
+                    record,
+                    outcome=Outcome.FLAPPING,
+                    reason=(
+                        f"moved {self.flap.threshold} times within {self.flap.window:.0f}s "
+                        f"and changed back again; not moved until that window has passed "
+                        f"({record.reason})"
+                    ),
+                )
+                if hold is Hold.NEW and self.wakeups is not None:
+                    self.wakeups.later(work.name, until, Trigger(source="hold-ended"))
+                new = hold is Hold.NEW
+                return self._conclude(
+                    store, claim, work, held, cs, held_until=until if new else None, alert=new
+                )
+        return self._move(
+            store, claim, work, cs, target, record, read_at, not_after, options, previous
         )
 
-    def _decide(self, cs: ConfigurationSet, now: dt.datetime) -> tuple[OutcomeRecord, str | None]:
+    def _conclude(
+        self,
+        store: SetStore,
+        claim: Claim,
+        work: Work,
+        record: OutcomeRecord,
+        cs: ConfigurationSet | None,
+        *,
+        held_until: float | None = None,
+        alert: bool | None = None,
+        written: bool = False,
+    ) -> Result:
+        """Record the outcome and let the set go (one write), then alert if it is news.
+        ``written``: the record is already stored (a settled move); only let go."""
+        answer = store.release(claim, None if written else record, self.sweep_id, held_until)
+        if isinstance(answer, IntentPending):
+            # A previous holder died owing an effect: pay it, then conclude.
+            settled = self._settle(store, claim, answer.previous, cs)
+            if settled is not None and cs is not None and settled.current_pool == cs.pool:
+                record, written, alert = settled, True, False
+            answer = store.release(claim, None if written else record, self.sweep_id, held_until)
+            if isinstance(answer, IntentPending):
+                raise RuntimeError(f"{claim.name}: an owed effect reappeared while held")
+        self._done(record, work.trigger)
+        if alert is None:
+            alert = record.outcome in ALERTING_OUTCOMES and not unchanged_problem(record, answer)
+        if alert and not written:
+            self.send(notice(record, work.trigger))
+        return Done(record)
+
+    def _move(
+        self,
+        store: SetStore,
+        claim: Claim,
+        work: Work,
+        cs: ConfigurationSet,
+        target: str,
+        record: OutcomeRecord,
+        read_at: float,
+        not_after: float | None,
+        options: dict[str, Any] | None,
+        previous: Previous,
+    ) -> Result:
+        moved = replace(record, current_pool=target, previous_pool=cs.pool)
+        token = uuid.uuid4().hex
+        owed = notice(moved, work.trigger, alert_id=token)
+        intent = Intent(
+            token=token,
+            phase="move",
+            from_pool=cs.pool,
+            to_pool=target,
+            notice={"record": moved.to_dict(), **owed.to_dict()},
+            read_at=read_at,
+            options=dict(cs.options if options is None else options),
+        )
+        store.begin_move(claim, intent, self.clock.time() + self.write_seconds)
+        try:
+            with self._within(not_after):
+                sent = self.ses.reassign(cs, target, options)
+        except BudgetExhausted as exc:
+            store.unclaim(claim, drop_intent=True)
+            return Busy(exc.retry_at, "no SES call slot before the deadline")
+        except ClientError as exc:
+            if transient(exc):
+                raise  # the write may have happened: the intent stays for whoever is next
+            # Refused (4xx), so not applied: between our read and our write the set or the
+            # pool went away, or SES will not take this request.
+            store.drop_intent(claim)
+            failed = replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}")
+            return self._conclude(store, claim, work, failed, cs)
+        written = LastWrite(read_at, self.clock.time(), sent)
+        moves = list(previous.moves)
+        if self.flap is not None and options is None:  # a restored option is no pool move
+            moves = self.flap.after_move(previous.moves, read_at)
+        store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
+        self._done(moved, work.trigger)
+        self.send(owed)
+        store.clear_intent(claim, token, release=True)
+        return Done(moved)
+
+    def _settle(
+        self, store: SetStore, claim: Claim, previous: Previous, cs: ConfigurationSet | None
+    ) -> OutcomeRecord | None:
+        """Finish what a previous holder of the set left: the record it moved the set to
+        (its alert now sent), or None when that move never happened."""
+        intent = previous.intent
+        if intent is None:
+            return None
+        moved = OutcomeRecord.from_dict(intent.notice["record"])
+        if intent.phase == "move":
+            if cs is None or cs.pool != intent.to_pool:
+                logger.info("an owed move never happened", extra={"set": claim.name})
+                store.drop_intent(claim)
+                return None
+            moves = list(previous.moves)
+            if self.flap is not None:
+                moves = self.flap.after_move(previous.moves, intent.read_at)
+            written = LastWrite(intent.read_at, self.clock.time(), intent.options)
+            store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
+        logger.info("finishing a move a previous attempt made", extra={"set": claim.name})
+        metrics.add_metric(name="OwedEffectFinished", unit=MetricUnit.Count, value=1)
+        self.send(Notice.from_dict(intent.notice))
+        store.clear_intent(claim, intent.token, release=False)
+        return moved
+
+    # ------------------------------------------------------------------ helpers
+
+    def _lost(
+        self, previous: Previous | None, observations: tuple[Observation, ...], cs: ConfigurationSet
+    ) -> list[Lost]:
+        last = previous.last_write if previous is not None else None
+        if last is None or not observations:
+            return []
+        return lost_options(last.read_at, last.written_at, last.options, observations, cs.options)
+
+    def _within(self, not_after: float | None) -> contextlib.AbstractContextManager[None]:
+        budget = self.ses.budget
+        return budget.within(not_after) if budget is not None else contextlib.nullcontext()
+
+    def _record(self, name: str, outcome: Outcome, *, reason: str) -> OutcomeRecord:
+        return OutcomeRecord(
+            name,
+            outcome,
+            None,
+            None,
+            None,
+            reason,
+            self.clock.now(),
+            policy_version=self.policy_version,
+        )
+
+    def _done(self, record: OutcomeRecord, trigger: Trigger) -> None:
+        logger.info("reconciled", extra={"record": record.to_dict(), "trigger": trigger.source})
+        metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
+
+    def _alert(self, record: OutcomeRecord, trigger: Trigger) -> None:
+        if record.outcome in ALERTING_OUTCOMES:
+            self.send(notice(record, trigger))
+
+    def _decide(self, cs: ConfigurationSet) -> tuple[OutcomeRecord, str | None]:
         """The record for ``cs``, and the pool to move it to when a reassignment is due."""
         if isinstance(self.policy, PolicyError):
-            return self._not_enforced(cs.name, now), None
-        decision = evaluate(self.policy, cs, now, enforcement=self.enforcement)
+            reason = f"policy not enforced: {self.policy}"
+            return self._record(cs.name, Outcome.ERROR, reason=reason), None
+        decision = evaluate(self.policy, cs, self.clock.now(), enforcement=self.enforcement)
         record = OutcomeRecord(
             cs.name,
             decision.outcome,
@@ -158,17 +527,29 @@ class Reconciler:
             decision.expected_pool,
             decision.rule_id,
             decision.reason,
-            now,
+            self.clock.now(),
+            policy_version=self.policy_version,
         )
-        if decision.expected_pool is None or decision.outcome is Outcome.VIOLATION:
+        if decision.expected_pool is None:
             return record, None
         if not self.pools.exists(decision.expected_pool):
             # Also for a set already "on" it: SES keeps a deleted pool's name on its sets.
+            moving = "not moved" if decision.action is Action.REASSIGN else "not movable either"
+            why = "" if decision.outcome is not Outcome.VIOLATION else f"; {decision.reason}"
             return replace(
                 record,
                 outcome=Outcome.ERROR,
-                reason=f"target pool {decision.expected_pool} does not exist; not moved",
+                reason=f"target pool {decision.expected_pool} does not exist; {moving}{why}",
             ), None
         if decision.action is not Action.REASSIGN:
             return record, None
         return record, decision.expected_pool
+
+
+def _restored(record: OutcomeRecord, lost: list[Lost]) -> str:
+    restored = ", ".join(f"{item.option}={item.value}" for item in lost)
+    who = ", ".join(sorted({item.actor or "another actor" for item in lost}))
+    return (
+        f"restored {restored}: set by {who} while the enforcer was reassigning the set, "
+        f"and overwritten by that reassignment ({record.reason})"
+    )

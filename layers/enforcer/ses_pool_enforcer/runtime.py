@@ -2,73 +2,89 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
 
 from ses_pool_enforcer.adapters.alerts import Alerts
-from ses_pool_enforcer.adapters.flapping import FlapGuard
+from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
 from ses_pool_enforcer.adapters.inventory import Inventory
-from ses_pool_enforcer.adapters.pacing import Pacer, SharedPacer
-from ses_pool_enforcer.adapters.policy_store import load_policy
+from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
+from ses_pool_enforcer.adapters.work_queue import WorkQueue
+from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.config import Settings, get_settings
-from ses_pool_enforcer.policy import Policy, PolicyError
+from ses_pool_enforcer.flapping import FlapGuard
+from ses_pool_enforcer.policy import Mode, PolicyError
 from ses_pool_enforcer.reconciler import Reconciler
 
 
 @dataclass
 class Runtime:
     settings: Settings
+    clock: Clock
     ses: Ses
     pools: PoolDirectory
     inventory: Inventory | None
     alerts: Alerts
-    flap_guard: FlapGuard | None = None
-    memo: dict[str, Any] = field(default_factory=dict)  # per-process helpers built on first use
+    queue: WorkQueue | None
+    flap: FlapGuard
+    policy_alerted_at: float = float("-inf")  # when "policy unavailable" was last alerted
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Runtime:
+    def from_settings(cls, settings: Settings, clock: Clock = SYSTEM) -> Runtime:
         rate = settings.ses_calls_per_second
         # The deployment shares one budget through the state table; without one (a local
         # run), each process keeps to the budget on its own.
-        pacer = SharedPacer(settings.state_table, rate) if settings.state_table else Pacer(rate)
-        ses = Ses(pacer=pacer)
+        budget = (
+            SharedBudget(settings.state_table, rate, clock=clock)
+            if settings.state_table
+            else LocalBudget(rate, clock)
+        )
+        # An audit deployment cannot write to SES, whatever any document says.
+        ses = Ses(budget=budget, read_only=settings.enforcement_mode is Mode.AUDIT)
         return cls(
             settings=settings,
+            clock=clock,
             ses=ses,
-            pools=PoolDirectory(ses),
+            pools=PoolDirectory(ses, clock=clock),
             inventory=Inventory(settings.inventory_table) if settings.inventory_table else None,
             alerts=Alerts(settings.alert_topic_arn, settings.alert_fallback_queue_url),
-            flap_guard=(
-                FlapGuard(
-                    settings.state_table, settings.flap_threshold, settings.flap_window_seconds
-                )
-                if settings.state_table
-                else None
-            ),
+            queue=WorkQueue(settings.work_queue_url, clock) if settings.work_queue_url else None,
+            flap=FlapGuard(settings.flap_threshold, settings.flap_window_seconds),
         )
 
-    def policy(self) -> Policy | PolicyError:
-        """The current policy, or why there is none to enforce. SSM failures that are
+    def policy(
+        self, version: int | None = None, max_age: int | None = None
+    ) -> PolicySnapshot | PolicyError:
+        """The policy (at most ``max_age`` seconds old, by default PolicyCacheSeconds;
+        exactly ``version`` if given), or why there is none to enforce. SSM failures
         worth a retry (PolicyUnavailable) propagate."""
+        age = self.settings.policy_cache_seconds if max_age is None else max_age
         try:
-            return load_policy(self.settings.policy_parameter, self.settings.policy_cache_seconds)
+            return load_policy(self.settings.policy_parameter, age, version)
         except PolicyError as exc:
             return exc
 
     def reconciler(
-        self, *, pools: PoolDirectory | None = None, sweep_id: str | None = None
+        self,
+        *,
+        policy: PolicySnapshot | PolicyError | None = None,
+        pools: PoolDirectory | None = None,
+        sweep_id: str | None = None,
     ) -> Reconciler:
+        snapshot = self.policy() if policy is None else policy
         return Reconciler(
             ses=self.ses,
             pools=pools or self.pools,
-            policy=self.policy(),
+            policy=snapshot if isinstance(snapshot, PolicyError) else snapshot.policy,
+            policy_version=None if isinstance(snapshot, PolicyError) else snapshot.version,
             enforcement=self.settings.enforcement_mode,
             inventory=self.inventory,
             alerts=self.alerts,
-            flap_guard=self.flap_guard,
+            flap=self.flap,
+            wakeups=self.queue,
             sweep_id=sweep_id,
+            clock=self.clock,
         )
 
 

@@ -10,28 +10,27 @@ resume where it stopped; the lock's lease keeps a second sweep from running mean
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.exceptions import ClientError
 
-from ses_pool_enforcer.adapters.aws import error_code
+from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
 from ses_pool_enforcer.adapters.reports import ReportStore
 from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory
 from ses_pool_enforcer.adapters.state import Checkpoint, LockLost, StateTable
 from ses_pool_enforcer.config import SettingsError
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
-from ses_pool_enforcer.notices import Trigger, notice
+from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.policy import PolicyError
-from ses_pool_enforcer.reconciler import Reconciler, utcnow
+from ses_pool_enforcer.reconciler import Busy, Reconciler
 from ses_pool_enforcer.report import Entry, Report, build_report, fit_summary
 from ses_pool_enforcer.runtime import Runtime
+from ses_pool_enforcer.work import Work
 
 # Longer than one Lambda invocation (15 min) plus the state machine's retry waits: a
 # live sweep renews it every few seconds; a dead one's lapses and the next run resumes.
@@ -41,18 +40,6 @@ CHECKPOINT_EVERY_SETS = 25
 CHECKPOINT_EVERY_SECONDS = 10.0
 PAGE_SIZE = LIST_PAGE_SIZE
 START_ATTEMPTS = 3
-
-TRANSIENT_CODES = frozenset(
-    {
-        "TooManyRequestsException",
-        "LimitExceededException",
-        "RequestLimitExceeded",
-        "ProvisionedThroughputExceededException",
-        "RequestTimeout",
-        "ServiceUnavailable",
-        "InternalFailure",
-    }
-)
 
 TRIGGERS = frozenset({"schedule", "policy-change", "manual"})
 # A sweep already running has read part of the account under the old policy: a policy
@@ -87,8 +74,6 @@ class Sweeper:
     runtime: Runtime
     state: StateTable
     reports: ReportStore | None
-    clock: Callable[[], dt.datetime] = utcnow
-    monotonic: Callable[[], float] = time.monotonic
 
     @classmethod
     def from_runtime(cls, runtime: Runtime) -> Sweeper:
@@ -96,7 +81,10 @@ class Sweeper:
         if not settings.state_table:
             raise SettingsError("STATE_TABLE is not set: a sweep needs its lock and checkpoint")
         reports = ReportStore(settings.report_bucket) if settings.report_bucket else None
-        return cls(runtime, StateTable(settings.state_table), reports)
+        return cls(runtime, StateTable(settings.state_table, runtime.clock.time), reports)
+
+    def now(self) -> dt.datetime:
+        return self.runtime.clock.now()
 
     # ------------------------------------------------------------------ start
 
@@ -144,12 +132,13 @@ class Sweeper:
                 self.state.request_rerun(trigger)
         else:
             status = "started"
-            now = self.clock()
+            now = self.now()
             checkpoint = Checkpoint(
                 sweep_id=new_sweep_id(now),
                 started_at=now.isoformat(),
                 trigger=trigger,
                 owner=execution,
+                policy_version=self._current_policy_version(),
             )
             self.state.save_checkpoint(checkpoint, replace=True)
         self.state.renew(execution, LEASE_SECONDS, sweep_id=checkpoint.sweep_id)
@@ -160,9 +149,22 @@ class Sweeper:
                 "sweep_id": checkpoint.sweep_id,
                 "trigger": trigger,
                 "resumed_at": checkpoint.processed,
+                "policy_version": checkpoint.policy_version,
             },
         )
         return _state(checkpoint, status)
+
+    def _current_policy_version(self) -> int | None:
+        """The version this sweep will judge by: read now, not from a cache, so that the
+        sweep a policy change starts enforces that change. (Unreadable or invalid: None,
+        and the first step stops the sweep with the reason.)"""
+        snapshot = self.runtime.policy(max_age=0)
+        return snapshot.version if isinstance(snapshot, PolicySnapshot) else None
+
+    def _pinned_policy(self, checkpoint: Checkpoint) -> PolicySnapshot | PolicyError:
+        if checkpoint.policy_version is None:
+            return self.runtime.policy(max_age=0)
+        return self.runtime.policy(version=checkpoint.policy_version)
 
     # ------------------------------------------------------------------ step
 
@@ -174,10 +176,13 @@ class Sweeper:
         if checkpoint.complete or checkpoint.stopped:
             return _state(checkpoint, "reconciled")
 
-        began = self.monotonic()
-        deadline = began + self.runtime.settings.sweep_step_seconds
+        clock = self.runtime.clock
+        began = clock.time()
+        step_end = began + self.runtime.settings.sweep_step_seconds
         reconciler = self.runtime.reconciler(
-            pools=PoolDirectory.listed(self.runtime.ses), sweep_id=sweep_id
+            policy=self._pinned_policy(checkpoint),
+            pools=PoolDirectory.listed(self.runtime.ses, clock),
+            sweep_id=sweep_id,
         )
         if isinstance(reconciler.policy, PolicyError):
             checkpoint = replace(checkpoint, stopped=f"policy not enforced: {reconciler.policy}")
@@ -192,17 +197,16 @@ class Sweeper:
         for names, next_token in self.runtime.ses.configuration_set_pages(
             checkpoint.page_token, PAGE_SIZE
         ):
-            first = checkpoint.offset
-            if resuming and checkpoint.last_name in names:
-                # The page may have shifted (sets created or deleted): go by name.
-                first = names.index(checkpoint.last_name) + 1
+            first = resume_index(names, checkpoint) if resuming else 0
             resuming = False
             for index in range(first, len(names)):
-                out_of_time = self.monotonic() >= deadline or remaining_ms() < SAFETY_MARGIN_MS
-                if out_of_time and checkpoint.processed > at_start:  # one set at least
+                # The last moment to start an SES call: the step's end, or a minute
+                # before Lambda would end the invocation.
+                deadline = min(step_end, clock.time() + (remaining_ms() - SAFETY_MARGIN_MS) / 1000)
+                wait = self._reconcile(reconciler, names[index], trigger, deadline)
+                if wait is not None:  # no time for this set: it is the next step's first
                     self._save(checkpoint)
-                    return self._paused(checkpoint, at_start, began)
-                self._reconcile(reconciler, names[index], trigger)
+                    return self._paused(checkpoint, at_start, began, wait)
                 checkpoint = replace(
                     checkpoint,
                     offset=index + 1,
@@ -210,44 +214,48 @@ class Sweeper:
                     processed=checkpoint.processed + 1,
                 )
                 unsaved += 1
-                now = self.monotonic()
+                now = clock.time()
                 if unsaved >= CHECKPOINT_EVERY_SETS or now - saved_at >= CHECKPOINT_EVERY_SECONDS:
                     self._save(checkpoint)
                     saved_at, unsaved = now, 0
             checkpoint = replace(checkpoint, page_token=next_token, offset=0, last_name=None)
             if next_token is not None:
                 self._save(checkpoint)
-                saved_at, unsaved = self.monotonic(), 0
+                saved_at, unsaved = clock.time(), 0
         checkpoint = replace(checkpoint, complete=True)
         self._save(checkpoint)
         self._log_step(checkpoint, at_start, began, "reconciled")
         return _state(checkpoint, "reconciled")
 
-    def _reconcile(self, reconciler: Reconciler, name: str, trigger: Trigger) -> None:
-        """Reconcile one set. A failure that a retry may cure propagates: the step fails,
-        the state machine retries it, the checkpoint resumes it. Any other (access
-        denied, a request SES refuses for this set) is recorded as this set's error, so
-        that one bad set cannot hold the whole sweep back."""
-        try:
-            reconciler.reconcile(name, trigger)
-        except ClientError as exc:
-            if transient(exc):
-                raise
-            record = OutcomeRecord(
-                name, Outcome.ERROR, None, None, None, f"not reconciled: {exc}", self.clock()
-            )
-            logger.error("set not reconciled", extra={"record": record.to_dict()})
-            metrics.add_metric(name="SweepSetFailed", unit=MetricUnit.Count, value=1)
-            if reconciler.inventory is not None:
-                reconciler.inventory.record(record, reconciler.sweep_id)
-            reconciler.send(notice(record, trigger))
+    def _reconcile(
+        self, reconciler: Reconciler, name: str, trigger: Trigger, deadline: float
+    ) -> float | None:
+        """Reconcile one set; None when done, else how long to wait before trying it in
+        the next step. A set held by an event consumer is waited for (its lease is
+        short); a failure that a retry may cure propagates: the step fails, the state
+        machine retries it, the checkpoint resumes it."""
+        clock = self.runtime.clock
+        while True:
+            result = reconciler.reconcile(Work(name, trigger), not_after=deadline)
+            if not isinstance(result, Busy):
+                return None
+            now = clock.time()
+            if result.retry_at >= deadline:
+                logger.info("sweep step pauses", extra={"set": name, "why": result.why})
+                return max(0.0, result.retry_at - now)
+            clock.sleep(result.retry_at - now)
 
-    def _paused(self, checkpoint: Checkpoint, at_start: int, began: float) -> dict[str, Any]:
+    def _paused(
+        self, checkpoint: Checkpoint, at_start: int, began: float, wait: float
+    ) -> dict[str, Any]:
         self._log_step(checkpoint, at_start, began, "running")
-        return _state(checkpoint, "running")
+        # Nothing done in this step: wait (in the state machine, not in Lambda) for the
+        # budget or the set to come free instead of invoking the next step at once.
+        idle = checkpoint.processed == at_start
+        return {**_state(checkpoint, "running"), "wait_seconds": round(wait) + 1 if idle else 0}
 
     def _log_step(self, checkpoint: Checkpoint, at_start: int, began: float, status: str) -> None:
-        seconds = self.monotonic() - began
+        seconds = self.runtime.clock.time() - began
         sets = checkpoint.processed - at_start
         metrics.add_metric(name="SweepSetsReconciled", unit=MetricUnit.Count, value=sets)
         logger.info(
@@ -312,13 +320,14 @@ class Sweeper:
                 "no inventory table: no compliance report", extra={"sweep_id": checkpoint.sweep_id}
             )
             return {}
-        removed = inventory.remove_unseen(checkpoint.sweep_id, checkpoint.started_at)
+        started = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
+        removed = inventory.remove_unseen(checkpoint.sweep_id, started)
         report = build_report(
             (Entry.from_row(row) for row in inventory.rows()),
             sweep_id=checkpoint.sweep_id,
             trigger=checkpoint.trigger,
             started_at=checkpoint.started_at,
-            finished_at=self.clock().isoformat(),
+            finished_at=self.now().isoformat(),
             removed=removed,
         )
         links = self.reports.store(report) if self.reports is not None else None
@@ -370,11 +379,21 @@ class Sweeper:
         metrics.add_metric(name="SweepStopped", unit=MetricUnit.Count, value=1)
 
 
-def transient(exc: ClientError) -> bool:
-    """Throttling and server-side failures: worth retrying the step later."""
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-    code = error_code(exc)
-    return status >= 500 or status == 429 or code in TRANSIENT_CODES or "Throttl" in code
+def resume_index(names: list[str], checkpoint: Checkpoint) -> int:
+    """Where in ``names`` (the page the checkpoint's token fetches) the sweep goes on.
+
+    By name, not by offset: sets created or deleted since the checkpoint shift the
+    page, and an offset would then skip or repeat sets. SES lists sets in name order,
+    so the first name after the last one done is where to go on, even if that one was
+    deleted meanwhile; only a page in another order falls back to the offset."""
+    last = checkpoint.last_name
+    if last is None:
+        return checkpoint.offset
+    if last in names:
+        return names.index(last) + 1
+    if names == sorted(names):
+        return bisect.bisect_right(names, last)
+    return min(checkpoint.offset, len(names))
 
 
 def _identity(sweep: Mapping[str, Any]) -> tuple[str, str]:
@@ -394,7 +413,9 @@ def _state(checkpoint: Checkpoint, status: str) -> dict[str, Any]:
         "trigger": checkpoint.trigger,
         "started_at": checkpoint.started_at,
         "processed": checkpoint.processed,
+        "policy_version": checkpoint.policy_version,
         "done": checkpoint.complete or checkpoint.stopped is not None,
+        "wait_seconds": 0,
     }
 
 

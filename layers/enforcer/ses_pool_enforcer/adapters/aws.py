@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 # Throttling (429) and transient errors are retried with jittered exponential backoff.
 # Standard, not adaptive, mode: the Pacer already spaces SES calls to the budget, and
@@ -41,3 +42,28 @@ def reset() -> None:
 def error_code(exc: BaseException) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+TRANSIENT_CODES = frozenset(
+    {
+        "TooManyRequestsException",
+        "LimitExceededException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "RequestTimeout",
+        "ServiceUnavailable",
+        "InternalFailure",
+    }
+)
+
+
+def transient(exc: BaseException) -> bool:
+    """Throttling, server-side and connection failures: worth retrying later. A client
+    error (access denied, a request SES refuses) is not: it fails the same way again."""
+    if isinstance(exc, BotoCoreError):
+        return True
+    if not isinstance(exc, ClientError):
+        return False
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    code = error_code(exc)
+    return status >= 500 or status == 429 or code in TRANSIENT_CODES or "Throttl" in code

@@ -1,57 +1,458 @@
-"""The compliance inventory in DynamoDB: the latest outcome of every set."""
+"""The inventory table: one item per configuration set, holding what reports read (its
+latest outcome) and the set's place in the work queue (who holds it, when it was last
+looked at, an effect still owed, its recent moves). Every write after the claim is
+fenced by the claim's owner token, so two workers can never both act on one set.
+
+Item attributes (see docs/tables.md):
+
+* outcome: ``outcome``, ``current_pool``, ``expected_pool``, ``rule_id``, ``reason``,
+  ``checked_at`` (ISO), ``sweep_id``, ``policy_version``;
+* queue: ``lease_owner``, ``lease_until``, ``claimed_at`` (epoch seconds), ``seen_by``
+  (the last sweep that claimed it);
+* effects: ``intent`` (a move in progress or an alert owed), ``moves`` and
+  ``held_until`` (the flap guard), ``last_write`` (what the enforcer last sent).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ses_pool_enforcer.adapters.aws import client
+from ses_pool_enforcer.adapters.budget import SlotRequest
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 
 EXPECTED_POOL_INDEX = "by-expected-pool"
-FIELDS = ("outcome", "current_pool", "expected_pool", "rule_id", "reason", "checked_at", "sweep_id")
+KEY = "configuration_set"
+TEXT_FIELDS = ("outcome", "current_pool", "expected_pool", "rule_id", "reason", "checked_at")
 
 
-def _item(record: OutcomeRecord, sweep_id: str | None) -> dict[str, Any]:
-    values = record.to_dict()
-    item: dict[str, Any] = {"configuration_set": {"S": record.configuration_set}}
-    for name in FIELDS:
-        value = sweep_id if name == "sweep_id" else values.get(name)
-        if value:
-            item[name] = {"S": str(value)}
-    return item
+class LeaseLost(RuntimeError):
+    """Another worker holds the set now (our lease ran out): whatever we were about to
+    do is left to it, and our message is retried."""
 
 
-def _row(item: dict[str, Any]) -> dict[str, str]:
-    return {key: value["S"] for key, value in item.items() if "S" in value}
+@dataclass(frozen=True)
+class Intent:
+    """An effect the enforcer owes for one set, recorded before the write that causes it.
+
+    ``phase`` "move": the write may or may not have happened; whoever holds the set next
+    re-reads it and finishes the move (it happened) or drops the intent (it did not).
+    ``phase`` "alert": the move is recorded; only the alert (``notice``) is owed."""
+
+    token: str
+    phase: str
+    from_pool: str
+    to_pool: str
+    notice: dict[str, Any]  # the record and trigger the alert is built from
+    read_at: float
+    options: dict[str, Any] = field(default_factory=dict)  # what the write sends
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "M": {
+                "token": {"S": self.token},
+                "phase": {"S": self.phase},
+                "from_pool": {"S": self.from_pool},
+                "to_pool": {"S": self.to_pool},
+                "notice": {"S": json.dumps(self.notice, sort_keys=True, default=str)},
+                "read_at": {"N": repr(self.read_at)},
+                "options": {"S": json.dumps(self.options, sort_keys=True)},
+            }
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> Intent:
+        m = item["M"]
+        return cls(
+            token=m["token"]["S"],
+            phase=m["phase"]["S"],
+            from_pool=m["from_pool"]["S"],
+            to_pool=m["to_pool"]["S"],
+            notice=json.loads(m["notice"]["S"]),
+            read_at=float(m["read_at"]["N"]),
+            options=json.loads(m.get("options", {}).get("S", "{}")),
+        )
+
+
+@dataclass(frozen=True)
+class LastWrite:
+    """What the enforcer's last write sent, and the window between its read and write."""
+
+    read_at: float
+    written_at: float
+    options: dict[str, Any]
+
+    def to_item(self) -> dict[str, Any]:
+        return {
+            "M": {
+                "read_at": {"N": repr(self.read_at)},
+                "written_at": {"N": repr(self.written_at)},
+                "options": {"S": json.dumps(self.options, sort_keys=True)},
+            }
+        }
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any]) -> LastWrite:
+        m = item["M"]
+        return cls(
+            float(m["read_at"]["N"]), float(m["written_at"]["N"]), json.loads(m["options"]["S"])
+        )
+
+
+@dataclass(frozen=True)
+class Previous:
+    """The set's item as the claim found it."""
+
+    row: dict[str, str]  # the outcome fields, as reports read them
+    intent: Intent | None = None
+    moves: tuple[float, ...] = ()
+    held_until: float = 0.0
+    last_write: LastWrite | None = None
+    claimed_at: float | None = None
+
+    @classmethod
+    def from_item(cls, item: Mapping[str, Any] | None) -> Previous:
+        if not item:
+            return cls({})
+        return cls(
+            row=_row(item),
+            intent=Intent.from_item(item["intent"]) if "intent" in item else None,
+            moves=tuple(float(v["N"]) for v in item.get("moves", {}).get("L", [])),
+            held_until=float(item.get("held_until", {}).get("N", "0")),
+            last_write=LastWrite.from_item(item["last_write"]) if "last_write" in item else None,
+            claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
+        )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This worker holds the set until ``lease_until``; ``owner`` fences every write.
+    ``slot``: the SES call slot taken with the claim (None: none was)."""
+
+    name: str
+    owner: str
+    lease_until: float
+    slot: float | None = None
+
+
+@dataclass(frozen=True)
+class Covered:
+    """A look that began after the change this work reports already covers it."""
+
+
+@dataclass(frozen=True)
+class Leased:
+    """Another worker holds the set until ``until``."""
+
+    until: float
+
+
+@dataclass(frozen=True)
+class SlotTaken:
+    """The set was free but the budget slot was not: ``seen`` is the budget's next_at."""
+
+    seen: str
+
+
+@dataclass(frozen=True)
+class IntentPending:
+    """An effect is still owed on the set (a previous holder died): settle it first."""
+
+    previous: Previous
+
+
+class _IntentFound(Exception):
+    def __init__(self, previous: Previous) -> None:
+        super().__init__("an effect is still owed")
+        self.previous = previous
+
+
+def _refusal(item: Mapping[str, Any], now: float) -> Covered | Leased:
+    until = float(item.get("lease_until", {}).get("N", "0"))
+    return Leased(until) if until >= now else Covered()
+
+
+def _row(item: Mapping[str, Any]) -> dict[str, str]:
+    row = {name: item[name]["S"] for name in (KEY, *TEXT_FIELDS, "sweep_id") if name in item}
+    if "policy_version" in item:
+        row["policy_version"] = item["policy_version"]["N"]
+    if "claimed_at" in item and "outcome" in item:
+        # An unchanged outcome is not written again: the last look is the last claim.
+        looked = dt.datetime.fromtimestamp(float(item["claimed_at"]["N"]), dt.UTC).isoformat()
+        row["checked_at"] = max(row.get("checked_at", ""), looked)
+    return row
+
+
+@dataclass
+class _Update:
+    """An UpdateExpression under construction: ``SET a = :a, ... REMOVE b, ...``."""
+
+    sets: list[str] = field(default_factory=list)
+    removes: list[str] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+
+    def set(self, name: str, value: dict[str, Any]) -> _Update:
+        ref = f"f{len(self.names)}"
+        self.names[f"#{ref}"] = name
+        self.values[f":{ref}"] = value
+        self.sets.append(f"#{ref} = :{ref}")
+        return self
+
+    def remove(self, name: str) -> _Update:
+        ref = f"f{len(self.names)}"
+        self.names[f"#{ref}"] = name
+        self.removes.append(f"#{ref}")
+        return self
+
+    def outcome(self, record: OutcomeRecord, sweep_id: str | None) -> _Update:
+        """Write ``record``'s fields; the ones it lacks are removed."""
+        values = record.to_dict()
+        texts = {name: values.get(name) for name in TEXT_FIELDS}
+        texts["sweep_id"] = sweep_id
+        for name, text in texts.items():
+            self.set(name, {"S": str(text)}) if text else self.remove(name)
+        if record.policy_version is not None:
+            self.set("policy_version", {"N": str(record.policy_version)})
+        else:
+            self.remove("policy_version")
+        return self
+
+    @property
+    def expression(self) -> str:
+        parts = []
+        if self.sets:
+            parts.append("SET " + ", ".join(self.sets))
+        if self.removes:
+            parts.append("REMOVE " + ", ".join(self.removes))
+        return " ".join(parts)
 
 
 class Inventory:
     def __init__(self, table: str) -> None:
         self.table = table
-        self._ddb = client("dynamodb")
+        self._ddb: Any = client("dynamodb")
 
-    def record(self, record: OutcomeRecord, sweep_id: str | None = None) -> dict[str, str] | None:
-        """Store the outcome (a set that no longer exists leaves the inventory); returns the
-        entry it replaced, at no extra cost, so callers can tell what changed."""
-        if record.outcome is Outcome.DELETED:
-            answer = self._ddb.delete_item(
+    def _key(self, name: str) -> dict[str, Any]:
+        return {KEY: {"S": name}}
+
+    # ------------------------------------------------------------------ the queue
+
+    def claim(
+        self,
+        name: str,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        *,
+        observed_at: float | None = None,
+        sweep_id: str | None = None,
+        slot: SlotRequest | None = None,
+    ) -> Claim | Covered | Leased | SlotTaken:
+        """Hold ``name`` until ``lease_seconds`` after ``now`` (or after the slot, when one
+        is taken with it, in one transaction). With ``observed_at`` (when the change the
+        caller reports had surely happened), a set last claimed after it answers Covered,
+        unless an effect is still owed on it; a live lease answers Leased."""
+        start = now if slot is None else max(now, slot.slot)
+        lease_until = start + lease_seconds
+        update = (
+            "SET lease_owner = :me, lease_until = :until, claimed_at = :now,"
+            " prior_claimed_at = if_not_exists(claimed_at, :never)"
+        )
+        values: dict[str, Any] = {
+            ":me": {"S": owner},
+            ":until": {"N": repr(lease_until)},
+            ":now": {"N": repr(now)},
+            ":never": {"N": "0"},
+        }
+        condition = "(attribute_not_exists(lease_until) OR lease_until < :now)"
+        if observed_at is not None:
+            condition += (
+                " AND (attribute_not_exists(claimed_at) OR claimed_at <= :observed"
+                " OR attribute_exists(intent))"
+            )
+            values[":observed"] = {"N": repr(observed_at)}
+        if sweep_id is not None:
+            update += ", seen_by = :sweep"
+            values[":sweep"] = {"S": sweep_id}
+        claim_update = {
+            "TableName": self.table,
+            "Key": self._key(name),
+            "UpdateExpression": update,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if slot is None:
+            try:
+                self._ddb.update_item(**claim_update)
+            except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+                return _refusal(exc.response.get("Item") or {}, now)
+            return Claim(name, owner, lease_until)
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[{"Update": claim_update}, {"Update": slot.update}]
+            )
+        except self._ddb.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons") or [{}, {}]
+            set_reason, slot_reason = reasons[0], reasons[-1]
+            if set_reason.get("Code") == "ConditionalCheckFailed":
+                return _refusal(set_reason.get("Item") or {}, now)
+            if slot_reason.get("Code") == "ConditionalCheckFailed":
+                return SlotTaken(
+                    str((slot_reason.get("Item") or {}).get("next_at", {}).get("N", "0"))
+                )
+            raise  # a conflict with another write: worth a retry like any transient failure
+        return Claim(name, owner, lease_until, slot.slot)
+
+    def load(self, claim: Claim) -> Previous:
+        """The set's item, as it is now (for a move or a conflict check)."""
+        item = self._ddb.get_item(
+            TableName=self.table, Key=self._key(claim.name), ConsistentRead=True
+        )
+        return Previous.from_item(item.get("Item"))
+
+    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None:
+        """Give the set back untouched: the look did not count, so it covers nothing."""
+        update = _Update().remove("lease_owner").remove("lease_until").remove("prior_claimed_at")
+        update.sets.append("claimed_at = prior_claimed_at")
+        if drop_intent:
+            update.remove("intent")
+        self._fenced(claim, update)
+
+    def _fenced(
+        self, claim: Claim, update: _Update, condition: str = "lease_owner = :me"
+    ) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(claim.name),
+            "UpdateExpression": update.expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": {":me": {"S": claim.owner}, **update.values},
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        if update.names:
+            kwargs["ExpressionAttributeNames"] = update.names
+        try:
+            answer: dict[str, Any] = self._ddb.update_item(**kwargs, ReturnValues="ALL_OLD")
+        except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+            item = exc.response.get("Item") or {}
+            if item.get("lease_owner", {}).get("S") == claim.owner and "intent" in item:
+                raise _IntentFound(Previous.from_item(item)) from exc
+            raise LeaseLost(f"{claim.name} is held by another worker now") from exc
+        return answer.get("Attributes") or {}
+
+    def release(
+        self,
+        claim: Claim,
+        record: OutcomeRecord | None,
+        sweep_id: str | None = None,
+        held_until: float | None = None,
+    ) -> dict[str, str] | IntentPending:
+        """Store the outcome and let the set go, in one write; returns the outcome it
+        replaced. A set that no longer exists leaves the inventory. An effect still owed
+        on the set is answered IntentPending, and nothing is written."""
+        if record is not None and record.outcome is Outcome.DELETED:
+            try:
+                answer = self._ddb.delete_item(
+                    TableName=self.table,
+                    Key=self._key(claim.name),
+                    ConditionExpression="lease_owner = :me AND attribute_not_exists(intent)",
+                    ExpressionAttributeValues={":me": {"S": claim.owner}},
+                    ReturnValues="ALL_OLD",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+            except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+                item = exc.response.get("Item") or {}
+                if item.get("lease_owner", {}).get("S") == claim.owner:
+                    return IntentPending(Previous.from_item(item))
+                raise LeaseLost(f"{claim.name} is held by another worker now") from exc
+            return _row(answer.get("Attributes") or {})
+        update = _Update().remove("lease_owner").remove("lease_until").remove("prior_claimed_at")
+        if record is not None:
+            update.outcome(record, sweep_id)
+        if held_until is not None:
+            update.set("held_until", {"N": repr(held_until)})
+        try:
+            old = self._fenced(claim, update, "lease_owner = :me AND attribute_not_exists(intent)")
+        except _IntentFound as found:
+            return IntentPending(found.previous)
+        return _row(old)
+
+    # ------------------------------------------------------------------ effects
+
+    def begin_move(self, claim: Claim, intent: Intent, lease_until: float) -> None:
+        """Record the move about to be made (and hold the set long enough to make it)."""
+        self._fenced(
+            claim,
+            _Update().set("intent", intent.to_item()).set("lease_until", {"N": repr(lease_until)}),
+        )
+
+    def finish_move(
+        self,
+        claim: Claim,
+        record: OutcomeRecord,
+        intent: Intent,
+        moves: list[float],
+        last_write: LastWrite,
+        sweep_id: str | None = None,
+    ) -> None:
+        """The move happened: record it, count it, and leave only its alert owed."""
+        update = (
+            _Update()
+            .outcome(record, sweep_id)
+            .set("intent", replace(intent, phase="alert").to_item())
+            .set("moves", {"L": [{"N": repr(m)} for m in moves]})
+            .set("last_write", last_write.to_item())
+        )
+        self._fenced(claim, update)
+
+    def clear_intent(self, claim: Claim, token: str, *, release: bool) -> None:
+        """The owed alert went out: forget the intent (and let the set go, if
+        ``release``). Conditional on the intent being this one, not on the lease: once the
+        alert is sent, saying so must not fail for a lapsed lease."""
+        removed = "intent, lease_owner, lease_until, prior_claimed_at" if release else "intent"
+        try:
+            self._ddb.update_item(
                 TableName=self.table,
-                Key={"configuration_set": {"S": record.configuration_set}},
-                ReturnValues="ALL_OLD",
+                Key=self._key(claim.name),
+                UpdateExpression=f"REMOVE {removed}",
+                ConditionExpression="intent.#token = :token AND lease_owner = :me",
+                ExpressionAttributeNames={"#token": "token"},
+                ExpressionAttributeValues={":token": {"S": token}, ":me": {"S": claim.owner}},
             )
-        else:
-            answer = self._ddb.put_item(
-                TableName=self.table, Item=_item(record, sweep_id), ReturnValues="ALL_OLD"
+            return
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            pass
+        try:  # our lease ran out meanwhile: clear the intent, leave the lease to its holder
+            self._ddb.update_item(
+                TableName=self.table,
+                Key=self._key(claim.name),
+                UpdateExpression="REMOVE intent",
+                ConditionExpression="intent.#token = :token",
+                ExpressionAttributeNames={"#token": "token"},
+                ExpressionAttributeValues={":token": {"S": token}},
             )
-        old = answer.get("Attributes")
-        return _row(old) if old else None
+        except self._ddb.exceptions.ConditionalCheckFailedException:
+            return  # already cleared by whoever finished it
+
+    def drop_intent(self, claim: Claim) -> None:
+        """The recorded move never happened: forget it."""
+        self._fenced(claim, _Update().remove("intent"))
+
+    # ------------------------------------------------------------------ reading
 
     def rows(self) -> Iterator[dict[str, str]]:
+        """Every set's latest outcome (items a worker claimed but never judged: skipped)."""
         paginator = self._ddb.get_paginator("scan")
         for page in paginator.paginate(TableName=self.table):
             for item in page.get("Items", []):
-                yield _row(item)
+                if "outcome" in item:
+                    yield _row(item)
 
     def sets_expecting(self, pool: str) -> list[str]:
         paginator = self._ddb.get_paginator("query")
@@ -61,26 +462,36 @@ class Inventory:
             IndexName=EXPECTED_POOL_INDEX,
             KeyConditionExpression="expected_pool = :pool",
             ExpressionAttributeValues={":pool": {"S": pool}},
-            ProjectionExpression="configuration_set",
+            ProjectionExpression=KEY,
         ):
-            names.extend(item["configuration_set"]["S"] for item in page.get("Items", []))
+            names.extend(item[KEY]["S"] for item in page.get("Items", []))
         return names
 
-    def remove_unseen(self, sweep_id: str, started_at: str) -> int:
-        """Delete the entries a finished sweep did not see and nothing touched since it
-        started (an event may have recorded a new set mid-sweep): their sets are gone."""
+    def remove_unseen(self, sweep_id: str, started_at: float) -> int:
+        """Delete the entries a finished sweep did not see and nothing looked at since it
+        started (an event may have claimed a new set mid-sweep): their sets are gone.
+        An entry with an effect still owed is kept until it is paid."""
         removed = 0
-        for row in self.rows():
-            if row.get("sweep_id") == sweep_id or row.get("checked_at", "") >= started_at:
-                continue
-            try:
-                self._ddb.delete_item(
-                    TableName=self.table,
-                    Key={"configuration_set": {"S": row["configuration_set"]}},
-                    ConditionExpression="checked_at < :t",
-                    ExpressionAttributeValues={":t": {"S": started_at}},
-                )
-                removed += 1
-            except self._ddb.exceptions.ConditionalCheckFailedException:
-                continue
+        paginator = self._ddb.get_paginator("scan")
+        for page in paginator.paginate(TableName=self.table):
+            for item in page.get("Items", []):
+                if item.get("seen_by", {}).get("S") == sweep_id:
+                    continue
+                try:
+                    self._ddb.delete_item(
+                        TableName=self.table,
+                        Key={KEY: item[KEY]},
+                        ConditionExpression=(
+                            "(attribute_not_exists(claimed_at) OR claimed_at < :t)"
+                            " AND attribute_not_exists(intent)"
+                            " AND (attribute_not_exists(seen_by) OR seen_by <> :sweep)"
+                        ),
+                        ExpressionAttributeValues={
+                            ":t": {"N": repr(started_at)},
+                            ":sweep": {"S": sweep_id},
+                        },
+                    )
+                    removed += 1
+                except self._ddb.exceptions.ConditionalCheckFailedException:
+                    continue
         return removed

@@ -1,9 +1,11 @@
-"""The policy document in SSM Parameter Store, read through Powertools Parameters."""
+"""The policy document in SSM Parameter Store, read through Powertools Parameters, with
+the parameter version it came from: every report and alert says which version judged."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -23,33 +25,58 @@ class PolicyMissing(PolicyError):
     """The parameter does not exist: nothing to enforce until someone publishes one."""
 
 
+PINNED_MAX_AGE = 86_400  # a version's document never changes
+NOT_FOUND_CODES = frozenset({"ParameterNotFound", "ParameterVersionNotFound"})
+
+
+@dataclass(frozen=True)
+class PolicySnapshot:
+    """A valid policy and the parameter version it was read from."""
+
+    policy: Policy
+    version: int | None
+
+
+class _VersionedSSMProvider(SSMProvider):
+    """Powertools' SSM provider (its cache, max age, errors), answering the parameter's
+    version with its value: ``"<version>\n<value>"``."""
+
+    def _get(self, name: str, decrypt: bool = False, **sdk_options: Any) -> str:
+        parameter = self.client.get_parameter(Name=name, WithDecryption=decrypt)["Parameter"]
+        return f"{parameter['Version']}\n{parameter['Value']}"
+
+
 _parsed: dict[str, Policy] = {}
 
 
 @cache
-def _provider() -> SSMProvider:
+def _provider() -> _VersionedSSMProvider:
     # Powertools' own client would build a second boto3 session (~7 MB) with other retries.
-    return SSMProvider(boto3_client=client("ssm"))
+    return _VersionedSSMProvider(boto3_client=client("ssm"))
 
 
-def load_policy(name: str, max_age: int = 60) -> Policy:
-    """The current policy. Raises PolicyError (invalid or missing: never enforce) or
+def load_policy(name: str, max_age: int = 60, version: int | None = None) -> PolicySnapshot:
+    """The current policy, at most ``max_age`` seconds old (0: read now), or exactly
+    ``version``. Raises PolicyError (invalid or missing: never enforce) or
     PolicyUnavailable (SSM failed: retry later)."""
+    selector = name if version is None else f"{name}:{version}"
+    age = PINNED_MAX_AGE if version is not None else max_age
     try:
-        text = _provider().get(name, max_age=max_age, force_fetch=max_age == 0)
+        answer = _provider().get(selector, max_age=age, force_fetch=age == 0)
     except GetParameterError as exc:
-        if (
-            "ParameterNotFound" in str(exc)
-            or error_code(exc.__cause__ or exc) == "ParameterNotFound"
-        ):
-            raise PolicyMissing(f"policy parameter {name} does not exist") from exc
+        cause = exc.__cause__ or exc
+        if error_code(cause) in NOT_FOUND_CODES or "ParameterNotFound" in str(exc):
+            what = "does not exist" if version is None else f"has no version {version}"
+            raise PolicyMissing(f"policy parameter {name} {what}") from exc
         raise PolicyUnavailable(f"cannot read policy parameter {name}: {exc}") from exc
-    if not isinstance(text, str):
+    if not isinstance(answer, str):
         raise PolicyError(f"policy parameter {name} is not a string parameter")
+    stored_version, _, text = answer.partition("\n")
     if text not in _parsed:
-        _parsed.clear()
+        if len(_parsed) > 4:  # the current document and a pinned one or two
+            _parsed.clear()
         _parsed[text] = parse_policy(text)
-    return _parsed[text]
+    return PolicySnapshot(_parsed[text], int(stored_version))
 
 
 @dataclass(frozen=True)

@@ -3,28 +3,41 @@ delivery options, list sets and pools by looping on ``NextToken``."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from ses_pool_enforcer.adapters.aws import client, error_code
-from ses_pool_enforcer.adapters.pacing import Budget
+from ses_pool_enforcer.adapters.budget import Budget
+from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.model import ConfigurationSet
 from ses_pool_enforcer.pools import DEFAULT_POOL, SPECIAL_POOLS, normalise_pool
 
 NOT_FOUND = "NotFoundException"
 LIST_PAGE_SIZE = 1000
+POOL_OPTION = "SendingPoolName"
+PUT_DELIVERY_OPTIONS = "PutConfigurationSetDeliveryOptions"
+
+
+class WriteRefused(RuntimeError):
+    """A write asked of a read-only (audit) deployment: a bug upstream, never sent."""
 
 
 class Ses:
-    def __init__(self, sesv2: Any | None = None, pacer: Budget | None = None) -> None:
+    def __init__(
+        self, sesv2: Any | None = None, budget: Budget | None = None, *, read_only: bool = False
+    ) -> None:
         self._client = sesv2 if sesv2 is not None else client("sesv2")
-        self.pacer = pacer
-        if pacer is not None:
+        self.budget = budget
+        self.read_only = read_only
+        if budget is not None:
             # Every HTTP attempt, retries included, spends from the budget.
-            self._client.meta.events.register("before-send.sesv2", pacer.acquire)
+            self._client.meta.events.register("before-send.sesv2", budget.acquire)
+        # The delivery options a Put accepts, from the service model itself: whatever SES
+        # adds later is read and sent back too, never silently reset.
+        members = self._client.meta.service_model.operation_model(PUT_DELIVERY_OPTIONS)
+        self.put_options = frozenset(members.input_shape.members) - {"ConfigurationSetName"}
 
     def get_configuration_set(self, name: str) -> ConfigurationSet | None:
         """The set as SES holds it now, or None if it does not exist."""
@@ -34,27 +47,31 @@ class Ses:
             if error_code(exc) == NOT_FOUND:
                 return None
             raise
-        options = answer.get("DeliveryOptions") or {}
+        delivery = answer.get("DeliveryOptions") or {}
         return ConfigurationSet(
             name=answer.get("ConfigurationSetName", name),
-            pool=normalise_pool(options.get("SendingPoolName")),
-            tls_policy=options.get("TlsPolicy"),
-            max_delivery_seconds=options.get("MaxDeliverySeconds"),
+            pool=normalise_pool(delivery.get(POOL_OPTION)),
+            options={k: v for k, v in delivery.items() if k != POOL_OPTION},
             tags={t["Key"]: t.get("Value", "") for t in answer.get("Tags") or []},
         )
 
-    def reassign(self, cs: ConfigurationSet, pool: str) -> None:
-        """Put ``cs`` on ``pool``. The call overwrites all delivery options, so the
-        TLS policy and maximum delivery time read with ``cs`` are sent back unchanged;
-        the default pool is spelled by sending no pool name."""
-        options: dict[str, Any] = {"ConfigurationSetName": cs.name}
-        if cs.tls_policy is not None:
-            options["TlsPolicy"] = cs.tls_policy
-        if cs.max_delivery_seconds is not None:
-            options["MaxDeliverySeconds"] = cs.max_delivery_seconds
+    def reassign(
+        self, cs: ConfigurationSet, pool: str, options: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Put ``cs`` on ``pool``. The call overwrites the delivery options, so every
+        other option read with ``cs`` (or given in ``options``) is sent back unchanged;
+        the default pool is spelled by sending no pool name. Returns what was sent."""
+        if self.read_only:
+            raise WriteRefused(f"audit deployment: {cs.name} not moved to {pool}")
+        sent: dict[str, Any] = {
+            key: value
+            for key, value in (cs.options if options is None else options).items()
+            if key in self.put_options and value is not None
+        }
         if pool != DEFAULT_POOL:
-            options["SendingPoolName"] = pool
-        self._client.put_configuration_set_delivery_options(**options)
+            sent[POOL_OPTION] = pool
+        self._client.put_configuration_set_delivery_options(ConfigurationSetName=cs.name, **sent)
+        return sent
 
     def configuration_set_pages(
         self, next_token: str | None = None, page_size: int = LIST_PAGE_SIZE
@@ -101,41 +118,46 @@ class Ses:
 
 
 class PoolDirectory:
-    """Answers "does this pool exist?" for the reconciler. The event path asks SES once
-    per pool and remembers the answer for ``ttl`` seconds; a sweep lists the pools once
-    and answers from memory."""
+    """Answers "does this pool exist?" for the reconciler.
+
+    "Yes" is remembered for ``ttl`` seconds (pools are rarely deleted, and SES keeps a
+    deleted pool's name on its sets, so a stale yes costs a failed write at worst). "No"
+    is remembered for ``negative_ttl`` seconds only, then asked again: a pool created a
+    moment ago must not leave its sets judged "pool does not exist". A sweep lists the
+    pools once per step (``listed``) and answers from that list.
+    """
 
     def __init__(
         self,
         ses: Ses,
         known: set[str] | None = None,
         ttl: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
+        negative_ttl: float = 30.0,
+        clock: Clock = SYSTEM,
     ) -> None:
         self._ses = ses
         self._ttl = ttl
+        self._negative_ttl = negative_ttl
         self._clock = clock
-        self._complete = known is not None
-        self._answers: dict[str, tuple[bool, float]] = {p: (True, clock()) for p in known or ()}
+        now = clock.time()
+        self._answers: dict[str, tuple[bool, float]] = {p: (True, now) for p in known or ()}
+        self._listed_at = now if known is not None else None
 
     @classmethod
-    def listed(cls, ses: Ses) -> PoolDirectory:
-        return cls(ses, ses.list_dedicated_pools(), ttl=float("inf"))
+    def listed(cls, ses: Ses, clock: Clock = SYSTEM) -> PoolDirectory:
+        return cls(ses, ses.list_dedicated_pools(), ttl=float("inf"), clock=clock)
 
     def exists(self, pool: str) -> bool:
         if pool in SPECIAL_POOLS:
             return True
-        cached = self._answers.get(pool)
-        if cached is not None and self._clock() - cached[1] < self._ttl:
-            return cached[0]
-        if self._complete:
-            return False
+        now = self._clock.time()
+        answer, at = self._answers.get(pool, (False, self._listed_at))
+        if at is not None and now - at < (self._ttl if answer else self._negative_ttl):
+            return answer
         answer = self._ses.pool_exists(pool)
-        self._answers[pool] = (answer, self._clock())
+        self._answers[pool] = (answer, now)
         return answer
 
     def forget(self, pool: str) -> None:
         """A pool was created or deleted: ask SES again next time."""
-        self._answers.pop(pool, None)
-        if self._complete:
-            self._complete = False
+        self._answers[pool] = (False, -float("inf"))

@@ -50,6 +50,7 @@ class Checkpoint:
     processed: int = 0
     complete: bool = False  # every page was processed: what is left is the report
     stopped: str | None = None  # why the sweep ended early (an unusable policy)
+    policy_version: int | None = None  # the policy version every set is judged by
 
 
 def _s(value: str) -> dict[str, str]:
@@ -82,6 +83,7 @@ def _checkpoint(item: dict[str, Any]) -> Checkpoint:
         processed=int(item.get("processed", {}).get("N", "0")),
         complete=bool(item.get("complete", {}).get("BOOL", False)),
         stopped=item.get("stopped", {}).get("S"),
+        policy_version=(int(item["policy_version"]["N"]) if "policy_version" in item else None),
     )
 
 
@@ -216,6 +218,8 @@ class StateTable:
             value = getattr(checkpoint, name)
             if value is not None:
                 item[name] = _s(value)
+        if checkpoint.policy_version is not None:
+            item["policy_version"] = {"N": str(checkpoint.policy_version)}
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
         if not replace:
             kwargs["ConditionExpression"] = "attribute_not_exists(id) OR sweep_id = :sweep"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ses_pool_enforcer.adapters.pacing import Pacer
+from ses_pool_enforcer.adapters.budget import LocalBudget
 from ses_pool_enforcer.adapters.policy_store import StoredPolicy, read_stored
 from ses_pool_enforcer.adapters.ses import Ses
 from ses_pool_enforcer.cli.lint import Finding, schema_findings
@@ -85,7 +85,7 @@ class Stored:
 
 def paced_ses(args: argparse.Namespace) -> Ses:
     """SES access spending from the same call budget as the sweep."""
-    return Ses(pacer=Pacer(args.calls_per_second))
+    return Ses(budget=LocalBudget(args.calls_per_second))
 
 
 def list_names(ses: Ses) -> list[str]:

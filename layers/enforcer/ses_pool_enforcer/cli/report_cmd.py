@@ -23,7 +23,6 @@ from ses_pool_enforcer.cli.common import (
 )
 from ses_pool_enforcer.cli.output import table
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
-from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.policy import Mode, PolicyError
 from ses_pool_enforcer.reconciler import Reconciler
 from ses_pool_enforcer.report import Entry, Report, build_report, to_csv, to_json
@@ -123,12 +122,11 @@ def _live_entries(args: argparse.Namespace) -> tuple[list[Entry], str]:
         stored.policy,
         enforcement=Mode(args.settings.enforcement_mode),
     )
-    trigger = Trigger("cli")
     entries = []
     for name in scanning(names, args, "sets read"):
-        record = reconciler.reconcile(name, trigger, dry_run=True)
-        if record.outcome is not Outcome.DELETED:
-            entries.append(live_entry(record))
+        cs = ses.get_configuration_set(name)
+        if cs is not None:  # else deleted since it was listed
+            entries.append(live_entry(reconciler.assess(cs)))
     return entries, f"live scan under {stored.describe()}"
 
 

@@ -1,0 +1,210 @@
+"""The SES call budget: at most ``rate`` calls per second, kept by this process alone
+(``LocalBudget``) or by the whole deployment (``SharedBudget``).
+
+Rate-limited at the source: a caller says by when it must have its slot (``within``);
+a slot later than that is refused with ``BudgetExhausted`` instead of slept for, so a
+worker never waits for a call it could not make before its deadline. The work goes
+back to the queue for later, and the slot stays free for someone who can use it.
+
+A slot can also be taken together with a set's claim, in one DynamoDB transaction
+(``SharedBudget.request``): the claim and the first SES call of a look then cost one
+write, and neither is taken without the other. The slot is then ``prepaid``: the SES
+call that uses it takes no second one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ses_pool_enforcer.adapters.aws import client
+from ses_pool_enforcer.clock import SYSTEM, Clock
+
+
+class BudgetExhausted(Exception):
+    """No slot before the caller's limit. ``retry_at`` is when one might be free.
+
+    Deliberately not a botocore error: raised from the before-send hook, it ends the
+    SES call at once instead of being retried."""
+
+    def __init__(self, retry_at: float) -> None:
+        super().__init__(f"no SES call slot before the deadline; next free about {retry_at:.3f}")
+        self.retry_at = retry_at
+
+
+@dataclass(frozen=True)
+class SlotRequest:
+    """One attempt to take ``slot``: a DynamoDB Update, alone or in a transaction."""
+
+    slot: float
+    update: dict[str, Any]
+
+
+class Budget(Protocol):
+    """What spends the budget: ``acquire`` before every SES request (retries included)."""
+
+    calls: int
+    waited: float
+
+    def acquire(self, **_: Any) -> None: ...
+
+    def within(self, not_after: float | None) -> contextlib.AbstractContextManager[None]: ...
+
+    def prepaid(self, slot: float) -> contextlib.AbstractContextManager[None]: ...
+
+    def request(self, seen: str | None) -> SlotRequest | None: ...
+
+
+class _PerThread:
+    """The caller's limit and prepaid slot, per thread (a sweep step and a consumer's
+    invocation each run on one thread), and the sleeping common to both budgets."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._local = threading.local()
+        self.calls = 0
+        self.waited = 0.0
+
+    @property
+    def not_after(self) -> float | None:
+        value: float | None = getattr(self._local, "not_after", None)
+        return value
+
+    @contextlib.contextmanager
+    def within(self, not_after: float | None) -> Iterator[None]:
+        """SES calls inside the block get a slot no later than ``not_after`` or raise
+        BudgetExhausted (None: wait as long as it takes)."""
+        before = self.not_after
+        self._local.not_after = not_after
+        try:
+            yield
+        finally:
+            self._local.not_after = before
+
+    @contextlib.contextmanager
+    def prepaid(self, slot: float) -> Iterator[None]:
+        """The next SES call in the block uses ``slot``, already taken (with a claim)."""
+        self._local.prepaid = slot
+        try:
+            yield
+        finally:
+            self._local.prepaid = None
+
+    def _take_prepaid(self) -> float | None:
+        slot: float | None = getattr(self._local, "prepaid", None)
+        self._local.prepaid = None
+        return slot
+
+    def _wait_for(self, slot: float) -> None:
+        self.calls += 1
+        now = self._clock.time()
+        if slot > now:
+            self.waited += slot - now
+            self._clock.sleep(slot - now)
+
+
+class LocalBudget(_PerThread):
+    """Calls spaced ``1/rate`` seconds apart within this process (the CLI, local runs)."""
+
+    def __init__(self, rate: float, clock: Clock = SYSTEM) -> None:
+        super().__init__(clock)
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.interval = 1.0 / rate
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def request(self, seen: str | None) -> SlotRequest | None:
+        """A process-local budget cannot join a claim's transaction."""
+        return None
+
+    def acquire(self, **_: Any) -> None:
+        slot = self._take_prepaid()
+        if slot is None:
+            with self._lock:
+                slot = max(self._clock.time(), self._next)
+                limit = self.not_after
+                if limit is not None and slot > limit:
+                    raise BudgetExhausted(slot)
+                self._next = slot + self.interval
+        self._wait_for(slot)
+
+
+class SharedBudget(_PerThread):
+    """One budget for every process of the deployment (event consumers, the sweep): each
+    call reserves the next free slot on a clock kept in the state table (item
+    ``ses-budget#<lane>``, attribute ``next_at``), by compare-and-set.
+
+    An idle budget costs one conditional write per call ("next_at is in the past: take
+    now"); a contended one, two (the failed write returns the current ``next_at``, and
+    the second write takes the slot after it only if nobody moved it meanwhile).
+    """
+
+    # Each lost race reveals a later next_at (it only moves forward), so the loop ends:
+    # with a slot, or past the caller's limit. The cap only guards against a bug.
+    ATTEMPTS = 1000
+
+    def __init__(self, table: str, rate: float, lane: str = "", clock: Clock = SYSTEM) -> None:
+        super().__init__(clock)
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.table = table
+        self.item = f"ses-budget#{lane}" if lane else "ses-budget"
+        self.interval = 1.0 / rate
+        self._ddb: Any = client("dynamodb")
+
+    def request(self, seen: str | None) -> SlotRequest:
+        """The write that takes the next slot, given the ``next_at`` last seen (None:
+        assume the budget is idle and take now). Raises BudgetExhausted when that slot
+        is later than the caller's limit."""
+        now = self._clock.time()
+        slot = now if seen is None else max(now, float(seen))
+        limit = self.not_after
+        if limit is not None and slot > limit:
+            raise BudgetExhausted(slot)
+        values: dict[str, Any] = {
+            ":next": {"N": repr(slot + self.interval)},
+            ":exp": {"N": str(int(now) + 86_400)},
+        }
+        if seen is None:
+            condition = "attribute_not_exists(next_at) OR next_at <= :now"
+            values[":now"] = {"N": repr(now)}
+        else:
+            condition = "next_at = :seen"  # the compare-and-set
+            values[":seen"] = {"N": seen}
+        return SlotRequest(
+            slot,
+            {
+                "TableName": self.table,
+                "Key": {"id": {"S": self.item}},
+                "UpdateExpression": "SET next_at = :next, expiration = :exp",
+                "ConditionExpression": condition,
+                "ExpressionAttributeValues": values,
+                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+            },
+        )
+
+    @staticmethod
+    def seen_in(item: dict[str, Any] | None) -> str:
+        """The ``next_at`` a refused request found (from the failure's ALL_OLD item)."""
+        return str((item or {}).get("next_at", {}).get("N", "0"))
+
+    def reserve(self) -> float:
+        """Take the next slot on its own (not with a claim); may be in the future."""
+        seen: str | None = None
+        for _attempt in range(self.ATTEMPTS):
+            request = self.request(seen)
+            try:
+                self._ddb.update_item(**request.update)
+            except self._ddb.exceptions.ConditionalCheckFailedException as exc:
+                seen = self.seen_in(exc.response.get("Item"))
+                continue
+            return request.slot
+        raise RuntimeError(f"no budget slot after {self.ATTEMPTS} attempts: {self.item} is broken")
+
+    def acquire(self, **_: Any) -> None:
+        slot = self._take_prepaid()
+        self._wait_for(self.reserve() if slot is None else slot)

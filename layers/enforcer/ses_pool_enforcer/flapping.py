@@ -1,0 +1,38 @@
+"""Stop fighting: at most ``threshold`` reassignments of one set per ``window`` seconds.
+The next one is held (outcome ``flapping``, one alert per hold) until the oldest counted
+move leaves the window; then the set is looked at again. Pure: the moves come from the
+set's record, read with its claim, and go back with its next write."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Hold(StrEnum):
+    NO = "no"
+    NEW = "new"  # just started holding: alert once, and look again when it ends
+    ONGOING = "ongoing"  # already alerted for this hold: stay quiet
+
+
+@dataclass(frozen=True)
+class FlapGuard:
+    threshold: int
+    window: float
+
+    def recent(self, moves: Iterable[float], now: float) -> list[float]:
+        since = now - self.window
+        return sorted(m for m in moves if m > since)
+
+    def hold(self, moves: Iterable[float], held_until: float, now: float) -> tuple[Hold, float]:
+        """Whether the next reassignment must wait, and until when."""
+        recent = self.recent(moves, now)
+        if len(recent) < self.threshold:
+            return Hold.NO, 0.0
+        until = recent[-self.threshold] + self.window
+        return (Hold.ONGOING if held_until > now else Hold.NEW), until
+
+    def after_move(self, moves: Iterable[float], now: float) -> list[float]:
+        """The moves to keep once one more happened ``now``."""
+        return [*self.recent(moves, now), now]
