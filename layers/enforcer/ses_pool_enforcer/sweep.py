@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from ses_pool_enforcer.adapters.aws import error_code
+from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.reports import ReportStore
 from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory
 from ses_pool_enforcer.adapters.state import Checkpoint, LockLost, StateTable
@@ -313,6 +314,7 @@ class Sweeper:
             )
             return {}
         removed = inventory.remove_unseen(checkpoint.sweep_id, checkpoint.started_at)
+        history = ReportHistory(self.state.table)
         report = build_report(
             (Entry.from_row(row) for row in inventory.rows()),
             sweep_id=checkpoint.sweep_id,
@@ -320,8 +322,10 @@ class Sweeper:
             started_at=checkpoint.started_at,
             finished_at=self.clock().isoformat(),
             removed=removed,
+            trend=history.trend(excluding=checkpoint.sweep_id),
         )
         links = self.reports.store(report) if self.reports is not None else None
+        history.record(HistoryPoint.of(report))  # once: a retried finish adds nothing
         summary = fit_summary(report, links)
         self.runtime.alerts.publish(
             summary.title, summary.text, summary.document, summary.attributes
