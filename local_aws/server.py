@@ -17,6 +17,7 @@ import threading
 from types import TracebackType
 from typing import Any
 
+from local_aws import config
 from local_aws.sesv2 import install
 
 
@@ -46,13 +47,14 @@ class LocalAws:
 
 
 def start_local_aws(port: int = 0) -> LocalAws:
-    """Install the SES v2 extension, then start moto's server (port 0 = a free port).
+    """Install the SES v2 and Config extensions, then start moto's server (port 0 = a free port).
 
     The server thread shares this process's moto backends (the state ``mock_aws`` uses).
     """
     from moto.server import ThreadedMotoServer
 
     install()
+    config.install()
     # werkzeug logs every request to stderr; that is noise for tests and the demo.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)

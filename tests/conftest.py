@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from local_aws import config as config_extension
 from local_aws import sesv2 as ses_extension
 from local_aws.stack import LocalStack, provision
 from ses_pool_enforcer.adapters import aws
@@ -52,9 +53,12 @@ def fake_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def local_aws() -> Iterator[None]:
     ses_extension.install()
     ses_extension.reset()
+    config_extension.install()
+    config_extension.reset()
     with mock_aws():
         yield
     ses_extension.reset()
+    config_extension.reset()
 
 
 @pytest.fixture
