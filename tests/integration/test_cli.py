@@ -269,9 +269,10 @@ def test_plan_with_no_stored_policy_lists_every_set_the_document_would_manage(
             "marketing", "transactional", "receipts", "unmanaged", "violation", "report",
         ],
     }  # fmt: skip
-    assert "Plan: 1 to move, 1 to report, 3 other; 5 of 6 configuration sets change." in (
-        result.out
-    )
+    assert (
+        "Plan: 1 to move, 1 to report, 3 with nothing to do (compliant, exempt or unmanaged); "
+        "5 of 6 configuration sets change."
+    ) in (result.out)
     # And nothing was written
     assert call_counts().get("PutConfigurationSetDeliveryOptions", 0) == 0
 
@@ -766,6 +767,34 @@ def test_version_and_help(cli: Any) -> None:
         assert "examples:" in result.out
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "SES_CALLS_PER_SECOND",
+            "abc",
+            "SES_CALLS_PER_SECOND='abc': input should be a valid number, "
+            "unable to parse string as a number",
+        ),
+        ("SES_CALLS_PER_SECOND", "0", "SES_CALLS_PER_SECOND='0': input should be greater than 0"),
+        ("ENFORCEMENT_MODE", "strict", "ENFORCEMENT_MODE='strict': input should be 'enforce' or"),
+    ],
+)
+def test_a_bad_environment_value_is_one_line_naming_the_variable(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    # Given a setting the deployment would refuse
+    monkeypatch.setenv(variable, value)
+
+    # When any command runs
+    result = cli("report")
+
+    # Then one line names the variable, its value and what it expects
+    assert result.status == 1
+    assert result.err.startswith(f"error: bad environment: {expected}")
+    assert result.err.count("\n") == 1 and "pydantic" not in result.err
+
+
 def test_aws_region_alone_names_the_region(
     cli: Any, account: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -787,5 +816,6 @@ def test_no_region_is_one_line_on_stderr(
     result = cli("report", "--live")
     assert result.status == 1
     assert result.err == (
-        "error: no AWS region: pass --region, set AWS_REGION or configure the profile's\n"
+        "error: no AWS region: pass --region, set AWS_REGION, or give the profile a region "
+        "(aws configure set region REGION)\n"
     )
