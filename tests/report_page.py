@@ -1,10 +1,28 @@
-"""Reading the HTML compliance report back as a person (or a test) would, without a
-browser: chart segments and totals, texts by id, the non-compliant table's rows, and
-the page's script and style elements."""
+"""What the report tests share: inventory entries made in one line, and the HTML
+compliance report read back as a person (or a test) would, without a browser: chart
+segments and totals, texts by id, the non-compliant table's rows, and the page's script
+and style elements."""
 
 from __future__ import annotations
 
+import datetime as dt
 from html.parser import HTMLParser
+
+from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.report import Entry
+
+NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
+
+
+def entry(
+    name: str,
+    outcome: Outcome,
+    rule: str | None = "marketing",
+    expected: str | None = "marketing",
+    current: str | None = "marketing",
+    reason: str = "why",
+) -> Entry:
+    return Entry.from_record(OutcomeRecord(name, outcome, current, expected, rule, reason, NOW))
 
 
 class Page(HTMLParser):

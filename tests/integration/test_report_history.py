@@ -18,19 +18,7 @@ from ses_pool_enforcer.adapters.history import HISTORY_ID, HistoryPoint, ReportH
 from ses_pool_enforcer.adapters.state import StateTable
 from tests.conftest import reset_process_caches
 from tests.report_page import Page
-
-POLICY = """
-version: 1
-mode: enforce
-rules:
-  - id: marketing
-    match: {names: ["mkt-*"]}
-    pool: marketing
-  - id: receipts
-    match: {names: ["tx-*"]}
-    pool: transactional
-    mode: audit
-"""
+from tests.support import marketing_account
 
 
 def invoke(payload: dict[str, Any]) -> dict[str, Any]:
@@ -55,13 +43,11 @@ def report_messages(stack: LocalStack) -> list[dict[str, Any]]:
 
 @pytest.fixture
 def account(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
-    # Given two pools, the policy above, and four sets: one compliant, one to move, one
-    # audited violation, one unmanaged
+    # Given two pools, the marketing policy (receipts audited), and four sets: one
+    # compliant, one to move, one audited violation, one unmanaged
     monkeypatch.setenv("SES_CALLS_PER_SECOND", "50")
     reset_process_caches()
-    seed.create_pool("marketing")
-    seed.create_pool("transactional")
-    seed.put_policy(POLICY)
+    marketing_account()
     seed.create_set("mkt-ok", pool="marketing")
     seed.create_set("mkt-moved", pool="transactional")
     seed.create_set("tx-wrong", pool="marketing")

@@ -11,7 +11,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.report import (
     NO_POOL,
     NO_RULE,
@@ -28,6 +28,7 @@ from ses_pool_enforcer.report import (
     to_csv,
     to_json,
 )
+from tests.report_page import entry
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 LINKS = Links(
@@ -36,17 +37,6 @@ LINKS = Links(
     json_console_url="https://s3.console.aws.amazon.com/s3/object/reports-bucket?prefix=a.json",
     csv_console_url="https://s3.console.aws.amazon.com/s3/object/reports-bucket?prefix=a.csv",
 )
-
-
-def entry(
-    name: str,
-    outcome: Outcome,
-    rule: str | None = "marketing",
-    expected: str | None = "marketing",
-    current: str | None = "marketing",
-    reason: str = "why",
-) -> Entry:
-    return Entry.from_record(OutcomeRecord(name, outcome, current, expected, rule, reason, NOW))
 
 
 def report_of(entries: list[Entry]) -> Report:

@@ -5,28 +5,14 @@ escaping of whatever the account holds, the empty account, and the size of a lar
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import hashlib
 import re
 import time
 
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.report import Entry, Report, build_report
 from ses_pool_enforcer.report_html import CONTENT_SECURITY_POLICY, MAX_CHART_ROWS, to_html
-from tests.report_page import Page
-
-NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
-
-
-def entry(
-    name: str,
-    outcome: Outcome,
-    rule: str | None = "marketing",
-    expected: str | None = "marketing",
-    current: str | None = "marketing",
-    reason: str = "why",
-) -> Entry:
-    return Entry.from_record(OutcomeRecord(name, outcome, current, expected, rule, reason, NOW))
+from tests.report_page import NOW, Page, entry
 
 
 def report_of(entries: list[Entry], **extra: object) -> Report:
