@@ -7,7 +7,7 @@ TBIN := $(TOOLS)/bin
 STAMP := $(VENV)/.installed
 TSTAMP := $(TOOLS)/.installed
 
-.PHONY: dev tools test unit integration lint types template build demo bench bench-sweep schema pr clean
+.PHONY: dev tools test unit integration lint types template build demo local-aws bench bench-sweep schema pr clean
 
 dev: $(STAMP)  ## project venv: the package, the Lambda dependencies and the test tools
 
@@ -52,6 +52,11 @@ build: tools  ## sam build (needs Python 3.13 on PATH; see README)
 
 demo: dev  ## the enforcer at work on an embedded local AWS
 	$(BIN)/python -m demo
+
+LOCAL_AWS_PORT ?= 5005
+local-aws: dev  ## a local AWS endpoint (moto + the SES v2 and Config extensions) on LOCAL_AWS_PORT
+	@echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+	$(BIN)/python -m local_aws.server --port $(LOCAL_AWS_PORT)
 
 bench: dev  ## event-path benchmarks (a minute); figures printed
 	$(BIN)/python -m benchmarks.cold_start

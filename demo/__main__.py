@@ -47,7 +47,12 @@ SCENARIO: list[tuple[str, str, str]] = [
         "alice moved tx-receipts to the marketing pool",
     ),
     ("tag_resource.json", "bulk-import", "alice tagged bulk-import stream=bulk"),
-    ("create_configuration_set_v1.json", "legacy-promo", "a v1 SDK created legacy-promo (exempt)"),
+    (
+        "create_configuration_set_v1.json",
+        "legacy-promo",
+        "an app on the older SES v1 API created legacy-promo (exempt); CloudTrail records\n"
+        "     v1 calls in another shape, which the enforcer reads just the same",
+    ),
     (
         "create_configuration_set_v2.json",
         "list-members",
@@ -105,7 +110,7 @@ def show_sets(
                 changed,
             ]
         )
-    table(rows, ["CONFIGURATION SET", "POOL", "TLS", "MAX DELIVERY", ""])
+    table(rows, ["CONFIGURATION SET", "POOL", "TLS", "MAX DELIVERY", "CHANGE"])
 
 
 def inventory_entry(stack: LocalStack, name: str) -> str:
@@ -167,7 +172,12 @@ def run(stack: LocalStack, handler: Any) -> None:
             return sweep_handler(payload, LambdaContext())
 
     execution = sweep_state_machine(invoke).run({"trigger": "schedule"})
-    say(f"   execution {execution.status}: {' -> '.join(execution.states)}")
+    steps = execution.states.count("Step")
+    swept = (execution.output or {}).get("report", {}).get("total", 0)
+    say(
+        f"   sweep {execution.status.lower()}: {swept} sets read in {steps} "
+        f"step{'' if steps == 1 else 's'}, then the compliance report"
+    )
     pool = seed.delivery_options("newsletter-daily")["SendingPoolName"]
     say(f"   newsletter-daily is now on {pool}")
     for alert in received_alerts(stack, wait_seconds=1):
@@ -183,7 +193,8 @@ def run(stack: LocalStack, handler: Any) -> None:
                 f"     non-compliant: {entry['configuration_set']} ({entry['outcome']}, on "
                 f"{entry['current_pool']}, rule {entry['rule_id']} wants {entry['expected_pool']})"
             )
-        say(f"   full report: {doc['report']['json_uri']} and {doc['report']['csv_uri']}")
+        links = doc["report"]
+        say(f"   full report: {links['json_uri']}, its .csv and its .html page")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -46,7 +46,7 @@ class LocalAws:
 
 
 def start_local_aws(port: int = 0) -> LocalAws:
-    """Install the SES v2 extension, then start moto's server (port 0 = a free port).
+    """Install the SES v2 and Config extensions, then start moto's server (port 0 = a free port).
 
     The server thread shares this process's moto backends (the state ``mock_aws`` uses).
     """

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from local_aws import config as config_extension
 from local_aws import faults, install
 from local_aws import sesv2 as ses_extension
 from local_aws.stack import LocalStack, provision
@@ -54,10 +55,12 @@ def local_aws() -> Iterator[None]:
     install()
     ses_extension.reset()
     faults.clear()
+    config_extension.reset()
     with mock_aws():
         yield
     ses_extension.reset()
     faults.clear()
+    config_extension.reset()
 
 
 @pytest.fixture

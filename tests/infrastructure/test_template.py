@@ -104,7 +104,8 @@ XRAY = (
     "xray:GetSamplingRules",
     "xray:GetSamplingTargets",
 )
-RESOURCE_STAR_ONLY = frozenset((*SES_LISTS, *LOG_DELIVERY, *XRAY))
+CONFIG_EVALUATIONS = ("config:PutEvaluations",)
+RESOURCE_STAR_ONLY = frozenset((*SES_LISTS, *LOG_DELIVERY, *XRAY, *CONFIG_EVALUATIONS))
 
 
 def on(resource: str, *actions: str) -> Grants:
@@ -165,6 +166,11 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         on("StateTable.Arn", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
         on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store
     ),
+    "ConfigRuleFunctionRole": merge(
+        running("ConfigRuleFunction"),
+        on("InventoryTable.Arn", "dynamodb:Scan"),  # Inventory.rows
+        on("*", *CONFIG_EVALUATIONS),  # adapters/config.ConfigEvaluations.put
+    ),
     "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
 }
 
@@ -208,7 +214,7 @@ def principals(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
             yield name, resource
 
 
-@pytest.mark.parametrize("function", ["EventFunction", "SweepFunction"])
+@pytest.mark.parametrize("function", ["EventFunction", "SweepFunction", "ConfigRuleFunction"])
 def test_each_function_runs_as_its_own_role_without_sam_policies(
     resources: dict[str, Any], function: str
 ) -> None:
@@ -535,6 +541,7 @@ SHARED_ENVIRONMENT = {
 OWN_SETTINGS = {
     "EventFunction": set[str](),
     "SweepFunction": {"SWEEP_STEP_SECONDS"},
+    "ConfigRuleFunction": set[str](),
 }
 FUNCTIONS = tuple(OWN_SETTINGS)
 
@@ -653,6 +660,17 @@ def test_function_handler_exists(resources: dict[str, Any], function: str) -> No
     assert attribute in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
 
 
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_each_function_has_the_dependency_manifest_sam_build_expects(
+    resources: dict[str, Any], function: str
+) -> None:
+    # Without one, sam build warns "requirements.txt file not found" for the function.
+    manifest = ROOT / resources[function]["Properties"]["CodeUri"] / "requirements.txt"
+    assert manifest.is_file(), f"{function}: {manifest} is missing"
+    requirements = [line for line in manifest.read_text().splitlines() if not line.startswith("#")]
+    assert not any(requirements), "dependencies belong to the EnforcerLayer"
+
+
 def test_layer_packages_the_enforcer(resources: dict[str, Any]) -> None:
     layer = resources["EnforcerLayer"]
     content = ROOT / layer["Properties"]["ContentUri"]
@@ -708,3 +726,63 @@ def test_outputs_name_what_operators_and_the_cli_look_up(template: dict[str, Any
 def test_cfn_lint_finds_nothing() -> None:
     matches = lint_file(TEMPLATE)
     assert not matches, "\n".join(str(match) for match in matches)
+
+
+# ---------------------------------------------------------------- AWS Config (optional)
+
+CONFIG_RESOURCES = {
+    "ConfigRuleFunctionLogGroup",
+    "ConfigRuleFunctionRole",
+    "ConfigRuleFunction",
+    "ConfigRuleFunctionPermission",
+    "PoolPolicyConfigRule",
+}
+
+
+def test_the_config_rule_is_off_unless_asked_for(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the deploy parameter, off by default
+    parameter = template["Parameters"]["ConfigRule"]
+    assert parameter["Default"] == "disabled"
+    assert set(parameter["AllowedValues"]) == {"enabled", "disabled"}
+    assert template["Conditions"]["HasConfigRule"] == {
+        "Fn::Equals": [{"Ref": "ConfigRule"}, "enabled"]
+    }
+    # Then every resource of the rule, and nothing else, exists only when it is enabled
+    conditional = {n for n, r in resources.items() if r.get("Condition") == "HasConfigRule"}
+    assert conditional == CONFIG_RESOURCES
+    assert template["Outputs"]["PoolPolicyConfigRuleName"]["Condition"] == "HasConfigRule"
+
+
+def test_the_config_rule_is_periodic_custom_lambda_on_configuration_sets(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    from ses_pool_enforcer.compliance.config_rule import RESOURCE_TYPE
+
+    rule = resources["PoolPolicyConfigRule"]
+    props = rule["Properties"]
+    assert props["Scope"] == {"ComplianceResourceTypes": [RESOURCE_TYPE]}
+    source = props["Source"]
+    assert source["Owner"] == "CUSTOM_LAMBDA"
+    assert source["SourceIdentifier"] == {"Fn::GetAtt": ["ConfigRuleFunction", "Arn"]}
+    assert source["SourceDetails"] == [
+        {
+            "EventSource": "aws.config",
+            "MessageType": "ScheduledNotification",
+            "MaximumExecutionFrequency": {"Ref": "ConfigRuleFrequency"},
+        }
+    ]
+    assert props["MaximumExecutionFrequency"] == {"Ref": "ConfigRuleFrequency"}
+    assert set(template["Parameters"]["ConfigRuleFrequency"]["AllowedValues"]) == {
+        "One_Hour", "Three_Hours", "Six_Hours", "Twelve_Hours", "TwentyFour_Hours",
+    }  # fmt: skip
+    # And Config may invoke the function, from this account only, before the rule exists
+    assert rule["DependsOn"] == "ConfigRuleFunctionPermission"
+    permission = resources["ConfigRuleFunctionPermission"]["Properties"]
+    assert permission == {
+        "FunctionName": {"Fn::GetAtt": ["ConfigRuleFunction", "Arn"]},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "config.amazonaws.com",
+        "SourceAccount": {"Ref": "AWS::AccountId"},
+    }

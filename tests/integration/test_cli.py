@@ -19,12 +19,14 @@ from local_aws import seed
 from local_aws.sesv2 import call_counts
 from local_aws.stack import LocalStack
 from ses_pool_enforcer import __version__
+from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.cli import main
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.policy import parse_policy
 from ses_pool_enforcer.runtime import get_runtime
 from ses_pool_enforcer.work import Work
+from tests.report_page import Page
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PARAMETER = "/ses-pool-enforcer/policy"
@@ -268,9 +270,10 @@ def test_plan_with_no_stored_policy_lists_every_set_the_document_would_manage(
             "marketing", "transactional", "receipts", "unmanaged", "violation", "report",
         ],
     }  # fmt: skip
-    assert "Plan: 1 to move, 1 to report, 3 other; 5 of 6 configuration sets change." in (
-        result.out
-    )
+    assert (
+        "Plan: 1 to move, 1 to report, 3 with nothing to do (compliant, exempt or unmanaged); "
+        "5 of 6 configuration sets change."
+    ) in (result.out)
     # And nothing was written
     assert call_counts().get("PutConfigurationSetDeliveryOptions", 0) == 0
 
@@ -580,6 +583,62 @@ def test_report_live_judges_every_set_now_and_writes_nothing(
     assert list(Inventory(account.inventory_table).rows()) == []
 
 
+def test_report_as_an_html_page_from_the_inventory_with_the_sweeps_trend(
+    cli: Any, recorded: LocalStack, tmp_path: Path
+) -> None:
+    # Given two sweeps on record in the state table
+    history = ReportHistory(recorded.state_table)
+    history.record(HistoryPoint("sweep-1", "2026-11-24T12:00:00+00:00", 0.4))
+    history.record(HistoryPoint("sweep-2", "2026-11-25T12:00:00+00:00", 0.6))
+    page_file = tmp_path / "compliance.html"
+
+    # When the report is written as HTML
+    result = cli("report", "--format", "html", "-o", str(page_file))
+
+    # Then the file holds the page, the inventory's counts in its charts, the trend drawn
+    assert result.status == 0 and result.out == ""
+    assert result.err.startswith(f"Wrote {page_file} (")
+    text = page_file.read_text(encoding="utf-8")
+    page = Page(text)
+    assert page.charts["by-outcome"] == {
+        "compliant": {"compliant": 2}, "remediated": {"remediated": 1},
+        "violation": {"violation": 1}, "exempt": {"exempt": 1}, "unmanaged": {"unmanaged": 1},
+    }  # fmt: skip
+    assert [row[0] for row in page.rows] == ["tx-reset"]
+    assert 'data-sweep="sweep-1"' in text and 'data-sweep="sweep-2"' in text
+    assert "This sweep and the 2 before it." in text
+    # And it does not claim a policy version the inventory does not record
+    assert page.texts["policy-version"] == "not recorded"
+
+
+def test_report_as_html_without_a_history_says_it_has_no_trend(
+    cli: Any, recorded: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no state table to read the sweeps' history from
+    monkeypatch.delenv("STATE_TABLE")
+
+    # When the page is written to standard output
+    result = cli("report", "--format", "html")
+
+    # Then it is the page, saying why the trend is missing
+    assert result.status == 0 and result.out.startswith("<!DOCTYPE html>")
+    assert "No sweep history was found" in Page(result.out).texts["trend-note"]
+
+
+def test_report_live_as_html_names_the_policy_version_it_judged_by(
+    cli: Any, account: LocalStack
+) -> None:
+    # Given the policy stored (version 1)
+    seed.put_policy(POLICY)
+
+    # When a live report is written as HTML
+    result = cli("report", "--live", "--format", "html")
+
+    # Then the page says which version judged the sets
+    assert result.status == 0
+    assert Page(result.out).texts["policy-version"] == "1"
+
+
 def test_report_live_without_a_policy_is_an_error(cli: Any, account: LocalStack) -> None:
     result = cli("report", "--live")
     assert result.status == 1
@@ -709,6 +768,34 @@ def test_version_and_help(cli: Any) -> None:
         assert "examples:" in result.out
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "SES_CALLS_PER_SECOND",
+            "abc",
+            "SES_CALLS_PER_SECOND='abc': input should be a valid number, "
+            "unable to parse string as a number",
+        ),
+        ("SES_CALLS_PER_SECOND", "0", "SES_CALLS_PER_SECOND='0': input should be greater than 0"),
+        ("ENFORCEMENT_MODE", "strict", "ENFORCEMENT_MODE='strict': input should be 'enforce' or"),
+    ],
+)
+def test_a_bad_environment_value_is_one_line_naming_the_variable(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    # Given a setting the deployment would refuse
+    monkeypatch.setenv(variable, value)
+
+    # When any command runs
+    result = cli("report")
+
+    # Then one line names the variable, its value and what it expects
+    assert result.status == 1
+    assert result.err.startswith(f"error: bad environment: {expected}")
+    assert result.err.count("\n") == 1 and "pydantic" not in result.err
+
+
 def test_aws_region_alone_names_the_region(
     cli: Any, account: LocalStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -730,5 +817,6 @@ def test_no_region_is_one_line_on_stderr(
     result = cli("report", "--live")
     assert result.status == 1
     assert result.err == (
-        "error: no AWS region: pass --region, set AWS_REGION or configure the profile's\n"
+        "error: no AWS region: pass --region, set AWS_REGION, or give the profile a region "
+        "(aws configure set region REGION)\n"
     )

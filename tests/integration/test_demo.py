@@ -26,7 +26,10 @@ def test_the_demo_shows_the_enforcer_at_work_on_embedded_local_aws() -> None:
     assert "mkt-weekly         marketing" in out
     assert "<- was transactional" in out
     assert "[error     ] [ses-pool-enforcer] error: list-members could not be enforced" in out
-    assert "execution SUCCEEDED" in out
+    assert "sweep succeeded: 7 sets read in 1 step, then the compliance report" in out
+    assert "Already running?" not in out  # the state machine's inner names stay inside
+    assert "MAX DELIVERY  CHANGE" in out  # every column has a header
+    assert "older SES v1 API created legacy-promo" in out
     assert "newsletter-daily is now on marketing" in out
     assert "compliance report: 85.71% compliant, 1 non-compliant" in out
     assert "Traceback" not in done.stderr

@@ -1,9 +1,10 @@
-"""Strict parsing of the policy document, version 1 (DESIGN.md, the user contract)."""
+"""Strict parsing of the policy document, version 1 (docs/policy.md, the user contract)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 from ses_pool_enforcer.policy import Mode, Policy, PolicyError, parse_policy
 from ses_pool_enforcer.pools import DEFAULT_POOL, SHARED_POOL
 
-DESIGN_EXAMPLE = """
+REFERENCE_EXAMPLE = """
 version: 1
 mode: enforce                 # enforce | audit; the default for every rule
 default:                      # optional: sets that match no rule must use this pool
@@ -54,10 +55,10 @@ def _errors_of(text: str | bytes) -> PolicyError:
 # --- valid documents --------------------------------------------------------------------
 
 
-def test_design_example_parses_from_yaml() -> None:
-    # Given the example of DESIGN.md, written in YAML with comments
+def test_reference_example_parses_from_yaml() -> None:
+    # Given the example of docs/policy.md, written in YAML with comments
     # When it is parsed
-    policy = parse_policy(DESIGN_EXAMPLE)
+    policy = parse_policy(REFERENCE_EXAMPLE)
 
     # Then every part of it is read as written
     assert policy.version == 1
@@ -79,7 +80,7 @@ def test_design_example_parses_from_yaml() -> None:
 
 
 def test_same_document_parses_from_json() -> None:
-    # Given the DESIGN.md example rewritten as JSON
+    # Given the docs/policy.md example rewritten as JSON
     text = json.dumps(
         {
             "version": 1,
@@ -106,7 +107,7 @@ def test_same_document_parses_from_json() -> None:
     policy = parse_policy(text)
 
     # Then it is the very same policy as the YAML one
-    assert policy == parse_policy(DESIGN_EXAMPLE)
+    assert policy == parse_policy(REFERENCE_EXAMPLE)
 
 
 def test_bytes_are_accepted() -> None:
@@ -188,8 +189,8 @@ def test_quoted_and_unquoted_yaml_dates_are_the_same() -> None:
 
 
 def test_pools_lists_every_pool_named_once() -> None:
-    # Given the DESIGN.md example, and a document where two rules share a pool
-    example = parse_policy(DESIGN_EXAMPLE)
+    # Given the docs/policy.md example, and a document where two rules share a pool
+    example = parse_policy(REFERENCE_EXAMPLE)
     shared = parse_policy(
         ONE_RULE + "  - id: promotions\n    match: {tags: {stream: promo}}\n    pool: marketing\n"
     )
@@ -202,7 +203,7 @@ def test_pools_lists_every_pool_named_once() -> None:
 
 def test_to_json_round_trips_through_parse_policy() -> None:
     # Given a parsed policy
-    policy = parse_policy(DESIGN_EXAMPLE)
+    policy = parse_policy(REFERENCE_EXAMPLE)
 
     # When it is serialised as stored in SSM and parsed again
     stored = policy.to_json()
@@ -636,3 +637,12 @@ def test_a_key_written_twice_is_refused_not_resolved_to_the_last(text: str, mess
 
     # Then it is refused, naming the key, rather than silently keeping the last value
     assert message in str(raised.value)
+
+
+def test_the_example_in_docs_policy_md_is_the_one_tested_here() -> None:
+    # Given the YAML example of the reference, docs/policy.md
+    text = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
+    example = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+    # Then it is a valid document, the same as the one these tests read
+    assert parse_policy(example) == parse_policy(REFERENCE_EXAMPLE)

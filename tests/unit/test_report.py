@@ -11,7 +11,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.report import (
     NO_POOL,
     NO_RULE,
@@ -28,6 +28,7 @@ from ses_pool_enforcer.report import (
     to_csv,
     to_json,
 )
+from tests.report_page import entry
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 LINKS = Links(
@@ -36,17 +37,6 @@ LINKS = Links(
     json_console_url="https://s3.console.aws.amazon.com/s3/object/reports-bucket?prefix=a.json",
     csv_console_url="https://s3.console.aws.amazon.com/s3/object/reports-bucket?prefix=a.csv",
 )
-
-
-def entry(
-    name: str,
-    outcome: Outcome,
-    rule: str | None = "marketing",
-    expected: str | None = "marketing",
-    current: str | None = "marketing",
-    reason: str = "why",
-) -> Entry:
-    return Entry.from_record(OutcomeRecord(name, outcome, current, expected, rule, reason, NOW))
 
 
 def report_of(entries: list[Entry]) -> Report:
@@ -234,3 +224,61 @@ def test_every_breakdown_adds_up_to_the_total(entries: list[Entry]) -> None:
     assert summary.listed == len(report.non_compliant()) == summary.document["non_compliant_total"]
     ratio = report.compliance_ratio
     assert ratio is None or 0.0 <= ratio <= 1.0
+
+
+def test_the_policy_version_is_in_every_form_of_the_report() -> None:
+    # Given a report judged under policy version 7, with two earlier sweeps
+    report = build_report(
+        MIXED,
+        sweep_id="sweep-3",
+        trigger="policy-change",
+        started_at="2026-11-26T12:00:00+00:00",
+        finished_at=NOW.isoformat(),
+        policy_version="7",
+        trend=[("sweep-1", "2026-11-24T12:00:00+00:00", 0.25), ("sweep-2", "x", None)],
+    )
+
+    # When it is rendered in full and as a summary
+    document = json.loads(to_json(report))
+    rows = list(csv.DictReader(io.StringIO(to_csv(report))))
+    summary = render_summary(report, LINKS)
+
+    # Then each says which version judged the sets
+    assert document["policy_version"] == "7" == summary.document["policy_version"]
+    assert {row["policy_version"] for row in rows} == {"7"}
+    assert "Judged under policy version 7." in summary.text
+    # And the full JSON and the summary text carry the earlier sweeps, oldest first
+    assert document["trend"] == [
+        {
+            "sweep_id": "sweep-1",
+            "finished_at": "2026-11-24T12:00:00+00:00",
+            "compliance_ratio": 0.25,
+        },
+        {"sweep_id": "sweep-2", "finished_at": "x", "compliance_ratio": None},
+    ]
+    assert "Earlier sweeps: 25.00%, n/a (oldest first)" in summary.text
+
+
+def test_without_a_policy_version_or_history_the_report_says_unknown() -> None:
+    # Given a report built as before issue 11
+    report = report_of(MIXED)
+
+    # Then the version is unknown everywhere, and no trend is claimed
+    assert report.policy_version is None and report.trend is None
+    assert json.loads(to_json(report))["trend"] is None
+    assert {row["policy_version"] for row in csv.DictReader(io.StringIO(to_csv(report)))} == {""}
+    assert "Judged under policy version unknown." in render_summary(report, None).text
+
+
+def test_the_summary_links_the_html_page_when_it_was_stored() -> None:
+    # Given links that include the HTML page
+    links = Links(
+        **{**LINKS.__dict__, "html_uri": "s3://b/r.html", "html_console_url": "https://c/r.html"}
+    )
+
+    # When the summary is rendered
+    summary = render_summary(report_of(MIXED), links)
+
+    # Then the page is linked beside the JSON and CSV
+    assert "  HTML: s3://b/r.html\n        https://c/r.html" in summary.text
+    assert summary.document["report"]["html_uri"] == "s3://b/r.html"

@@ -44,4 +44,15 @@ def get_settings() -> Settings:
     try:
         return Settings.model_validate({k: v for k, v in raw.items() if v != ""})
     except ValidationError as exc:
-        raise SettingsError(f"bad environment configuration: {exc}") from exc
+        raise SettingsError(describe(exc)) from exc
+
+
+def describe(exc: ValidationError) -> str:
+    """One line naming each bad variable, its value and what it expects:
+    ``bad environment: SES_CALLS_PER_SECOND='abc': input should be a valid number...``."""
+    problems = []
+    for error in exc.errors():
+        name = str(error["loc"][0]).upper() if error["loc"] else "the environment"
+        message = error["msg"][:1].lower() + error["msg"][1:]
+        problems.append(f"{name}={error['input']!r}: {message}")
+    return "bad environment: " + "; ".join(problems)

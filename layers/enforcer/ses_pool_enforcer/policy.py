@@ -1,4 +1,4 @@
-"""Policy document, version 1: the contract users write (see README "Policy format").
+"""Policy document, version 1: the contract users write (reference: docs/policy.md).
 
 Pure: no boto3, no I/O. ``parse_policy`` turns YAML or JSON text into a validated
 ``Policy`` or raises ``PolicyError`` whose message names every offending field.

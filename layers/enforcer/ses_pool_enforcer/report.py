@@ -12,7 +12,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ses_pool_enforcer.model import NON_COMPLIANT_OUTCOMES, Outcome, OutcomeRecord
 
@@ -25,7 +25,7 @@ RATIO_DEFINITION = (
 )
 NO_RULE = "(no rule)"
 NO_POOL = "(none)"
-CSV_COLUMNS = (
+ENTRY_COLUMNS = (
     "configuration_set",
     "outcome",
     "current_pool",
@@ -34,6 +34,9 @@ CSV_COLUMNS = (
     "reason",
     "checked_at",
 )
+# The policy version is the same on every row: a last column keeps the CSV one plain
+# table for spreadsheets and csv readers (a comment line above the header would not).
+CSV_COLUMNS = (*ENTRY_COLUMNS, "policy_version")
 # The listed sets come first by severity, then by name.
 SEVERITY = {Outcome.ERROR.value: 0, Outcome.FLAPPING.value: 1, Outcome.VIOLATION.value: 2}
 
@@ -87,6 +90,14 @@ class Entry:
         return self.outcome in NON_COMPLIANT_OUTCOMES
 
 
+class TrendPoint(NamedTuple):
+    """One earlier sweep's compliance, for the report's trend."""
+
+    sweep_id: str
+    finished_at: str
+    compliance_ratio: float | None
+
+
 @dataclass(frozen=True)
 class Report:
     sweep_id: str
@@ -99,6 +110,11 @@ class Report:
     by_pool: dict[str, dict[str, int]]
     by_current_pool: dict[str, int]
     removed: int = 0
+    # The policy version the sets were judged under; None where it is not known.
+    policy_version: str | None = None
+    # Earlier sweeps, oldest first, this one excluded; None where no history was found,
+    # () where there is none yet.
+    trend: tuple[TrendPoint, ...] | None = None
 
     @property
     def total(self) -> int:
@@ -143,6 +159,8 @@ def build_report(
     started_at: str,
     finished_at: str,
     removed: int = 0,
+    policy_version: str | None = None,
+    trend: Iterable[tuple[str, str, float | None]] | None = None,
 ) -> Report:
     ordered = tuple(sorted(entries, key=lambda e: e.configuration_set))
     counted = Counter(e.outcome for e in ordered)
@@ -159,6 +177,8 @@ def build_report(
         by_pool=_table(ordered, lambda e: e.expected_pool or NO_POOL),
         by_current_pool=dict(sorted(Counter(e.current_pool or NO_POOL for e in ordered).items())),
         removed=removed,
+        policy_version=policy_version,
+        trend=None if trend is None else tuple(TrendPoint(*point) for point in trend),
     )
 
 
@@ -172,6 +192,7 @@ def _overview(report: Report) -> dict[str, Any]:
         "trigger": report.trigger,
         "started_at": report.started_at,
         "finished_at": report.finished_at,
+        "policy_version": report.policy_version,
         "total": report.total,
         "managed": report.managed,
         "compliance_ratio": report.compliance_ratio,
@@ -188,6 +209,7 @@ def to_json(report: Report) -> str:
         "by_rule": report.by_rule,
         "by_pool": report.by_pool,
         "by_current_pool": report.by_current_pool,
+        "trend": None if report.trend is None else [p._asdict() for p in report.trend],
         "sets": [asdict(e) for e in report.entries],
     }
     return json.dumps(document, indent=1, sort_keys=False)
@@ -197,8 +219,10 @@ def to_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
+    version = report.policy_version or ""
     for entry in report.entries:
-        writer.writerow(["" if (v := getattr(entry, c)) is None else v for c in CSV_COLUMNS])
+        cells = ["" if (v := getattr(entry, c)) is None else v for c in ENTRY_COLUMNS]
+        writer.writerow([*cells, version])
     return out.getvalue()
 
 
@@ -213,6 +237,8 @@ class Links:
     csv_uri: str
     json_console_url: str
     csv_console_url: str
+    html_uri: str | None = None
+    html_console_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,12 +290,16 @@ def render_summary(
     lines = [
         f"Compliance report of sweep {report.sweep_id} (trigger: {report.trigger})",
         f"Started {report.started_at}, finished {report.finished_at}.",
+        f"Judged under policy version {report.policy_version or 'unknown'}.",
         "",
         f"Compliance:    {_percent(ratio)} ({report.compliant:,} of {report.managed:,} "
         "managed sets compliant, remediated or exempt)",
         f"Non-compliant: {len(bad):,}",
         f"Sets:          {report.total:,} ({report.counts.get('unmanaged', 0):,} unmanaged)",
     ]
+    if report.trend:
+        earlier = ", ".join(_percent(p.compliance_ratio) for p in report.trend[-5:])
+        lines.append(f"Earlier sweeps: {earlier} (oldest first)")
     if report.removed:
         lines.append(f"Removed:       {report.removed:,} sets no longer exist")
     lines += ["", "Sets by outcome"]
@@ -298,8 +328,10 @@ def render_summary(
             f"        {links.json_console_url}",
             f"  CSV:  {links.csv_uri}",
             f"        {links.csv_console_url}",
-            "",
         ]
+        if links.html_uri is not None:
+            lines += [f"  HTML: {links.html_uri}", f"        {links.html_console_url}"]
+        lines.append("")
     else:
         lines += ["The full report was not stored: no report bucket is configured.", ""]
     lines.append(RATIO_DEFINITION[:1].upper() + RATIO_DEFINITION[1:] + ".")

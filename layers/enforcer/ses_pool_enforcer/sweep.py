@@ -19,6 +19,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
 from ses_pool_enforcer.adapters.reports import ReportStore
 from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory
@@ -322,6 +323,7 @@ class Sweeper:
             return {}
         started = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
         removed = inventory.remove_unseen(checkpoint.sweep_id, started)
+        history = ReportHistory(self.state.table)
         report = build_report(
             (Entry.from_row(row) for row in inventory.rows()),
             sweep_id=checkpoint.sweep_id,
@@ -329,8 +331,13 @@ class Sweeper:
             started_at=checkpoint.started_at,
             finished_at=self.now().isoformat(),
             removed=removed,
+            trend=history.trend(excluding=checkpoint.sweep_id),
+            policy_version=(
+                str(checkpoint.policy_version) if checkpoint.policy_version is not None else None
+            ),
         )
         links = self.reports.store(report) if self.reports is not None else None
+        history.record(HistoryPoint.of(report))  # once: a retried finish adds nothing
         summary = fit_summary(report, links)
         self.runtime.alerts.publish(
             summary.title, summary.text, summary.document, summary.attributes
@@ -343,6 +350,7 @@ class Sweeper:
                 "compliance_ratio": report.compliance_ratio,
                 "counts": report.counts,
                 "removed": removed,
+                "policy_version": checkpoint.policy_version,
             },
             "report_uri": links.json_uri if links is not None else None,
         }

@@ -18,6 +18,9 @@ RETRY_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
 )
 SES_RETRY_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 10}))
+# The Config rule sends up to 100 PutEvaluations in a row, and nothing retries them for
+# it until the next scheduled run: worth the same patience.
+PATIENT_SERVICES = frozenset({"sesv2", "config"})
 
 
 @cache
@@ -29,7 +32,7 @@ def _session() -> Any:
 
 @cache
 def client(service: str) -> Any:
-    config = SES_RETRY_CONFIG if service == "sesv2" else RETRY_CONFIG
+    config = SES_RETRY_CONFIG if service in PATIENT_SERVICES else RETRY_CONFIG
     return _session().client(service, config=config)
 
 

@@ -159,7 +159,10 @@ def _describe(exc: BaseException) -> str:
                 "or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
             )
         case NoRegionError():
-            return "no AWS region: pass --region, set AWS_REGION or configure the profile's"
+            return (
+                "no AWS region: pass --region, set AWS_REGION, or give the profile a region "
+                "(aws configure set region REGION)"
+            )
         case ClientError():
             error = exc.response.get("Error", {})
             code, message = error.get("Code", "error"), error.get("Message", str(exc))

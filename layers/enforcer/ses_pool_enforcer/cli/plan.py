@@ -196,5 +196,5 @@ SUMMARY = {
     "move": "{n} to move",
     "report": "{n} to report",
     "error": "{n} in error",
-    "none": "{n} other",
+    "none": "{n} with nothing to do (compliant, exempt or unmanaged)",
 }

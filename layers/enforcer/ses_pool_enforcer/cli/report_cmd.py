@@ -8,8 +8,12 @@ import argparse
 import datetime as dt
 import sys
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from ses_pool_enforcer.adapters.history import ReportHistory
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.adapters.ses import PoolDirectory
 from ses_pool_enforcer.cli.common import (
@@ -25,7 +29,8 @@ from ses_pool_enforcer.cli.output import table
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 from ses_pool_enforcer.policy import Mode, PolicyError
 from ses_pool_enforcer.reconciler import Reconciler
-from ses_pool_enforcer.report import Entry, Report, build_report, to_csv, to_json
+from ses_pool_enforcer.report import Entry, Report, TrendPoint, build_report, to_csv, to_json
+from ses_pool_enforcer.report_html import to_html
 
 NONE = "-"
 
@@ -39,13 +44,16 @@ event or sweep. With --live every set is read now and judged by the reconciler i
 dry-run mode (nothing is written), paced like the sweep. In a live report a set that
 the enforcer would move is counted as a violation: it is on the wrong pool now.
 
-The JSON and CSV forms are those of the reports the sweep stores in S3."""
+The JSON, CSV and HTML forms are those of the reports the sweep stores in S3. The
+HTML page shows the trend over the last sweeps when it can read their history from
+the state table (--state-table, default STATE_TABLE); without it, the page says so."""
 
 EPILOG = """\
 examples:
   ses-pool-enforcer report                                  # INVENTORY_TABLE from env
   ses-pool-enforcer report --inventory-table ses-pool-enforcer-inventory --format csv
-  ses-pool-enforcer report --live --format json > compliance.json"""
+  ses-pool-enforcer report --live --format json > compliance.json
+  ses-pool-enforcer report --format html -o compliance.html --state-table ses-pool-enforcer-state"""
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_rate: float) -> None:
@@ -69,15 +77,29 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
         action="store_true",
         help="read every set now and judge it with the reconciler (dry run, paced)",
     )
-    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    parser.add_argument("--format", choices=["table", "json", "csv", "html"], default="table")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        default=None,
+        help="write the report to FILE instead of standard output",
+    )
+    parser.add_argument(
+        "--state-table",
+        metavar="NAME",
+        default=None,
+        help="where the sweeps' history is kept, for the HTML trend (default: STATE_TABLE)",
+    )
     add_scan_options(parser, default_rate)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     started = _now()
+    policy_version = None  # the inventory does not record which version judged each set
     if args.live:
-        entries, source = _live_entries(args)
+        entries, source, policy_version = _live_entries(args)
     else:
         table_name = args.inventory_table or args.settings.inventory_table
         if not table_name:
@@ -88,22 +110,45 @@ def run(args: argparse.Namespace) -> int:
         rows = Inventory(table_name).rows()
         entries, source = [Entry.from_row(row) for row in rows], f"inventory {table_name}"
     report = build_report(
-        entries, sweep_id="cli", trigger=source, started_at=started, finished_at=_now()
+        entries,
+        sweep_id="cli",
+        trigger=source,
+        started_at=started,
+        finished_at=_now(),
+        policy_version=policy_version,
+        trend=_trend(args) if args.format == "html" else None,
     )
-    if args.format == "json":
-        print(to_json(report))
-    elif args.format == "csv":
-        print(to_csv(report), end="")
+    text = {
+        "json": lambda: to_json(report) + "\n",
+        "csv": lambda: to_csv(report),
+        "html": lambda: to_html(report),
+        "table": lambda: render_table(report),
+    }[args.format]()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"Wrote {args.output} ({len(text.encode()):,} bytes).", file=sys.stderr)
     else:
-        print(render_table(report), end="")
+        print(text, end="")
     return EXIT_OK
+
+
+def _trend(args: argparse.Namespace) -> tuple[TrendPoint, ...] | None:
+    """The recorded sweeps, or None (the page then says there is no history)."""
+    table_name = args.state_table or args.settings.state_table
+    if not table_name:
+        return None
+    try:
+        return ReportHistory(table_name).trend()
+    except ClientError as exc:
+        print(f"warning: no sweep history from {table_name}: {exc}", file=sys.stderr)
+        return None
 
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _live_entries(args: argparse.Namespace) -> tuple[list[Entry], str]:
+def _live_entries(args: argparse.Namespace) -> tuple[list[Entry], str, str | None]:
     stored = Stored.read(args.policy_parameter)
     if stored.policy is None:
         raise CliError(
@@ -127,7 +172,8 @@ def _live_entries(args: argparse.Namespace) -> tuple[list[Entry], str]:
         cs = ses.get_configuration_set(name)
         if cs is not None:  # else deleted since it was listed
             entries.append(live_entry(reconciler.assess(cs)))
-    return entries, f"live scan under {stored.describe()}"
+    version = str(stored.stored.version) if stored.stored is not None else None
+    return entries, f"live scan under {stored.describe()}", version
 
 
 def live_entry(record: OutcomeRecord) -> Entry:
