@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from ses_pool_enforcer.iac.declared import IacError, Path, Position
+from ses_pool_enforcer.yaml_text import TextDatesLoader
 
 SHORT_FORMS = {
     "Ref": "Ref",
@@ -41,15 +42,8 @@ SHORT_FORMS = {
 _NO_CONSTRUCTOR = "could not determine a constructor for the tag"
 
 
-class TemplateLoader(yaml.SafeLoader):
-    """SafeLoader with CloudFormation's tags. Timestamps stay text, as CloudFormation
-    reads them (``AWSTemplateFormatVersion: 2010-09-09``)."""
-
-
-TemplateLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
+class TemplateLoader(TextDatesLoader):
+    """SafeLoader with CloudFormation's tags; dates stay text, as CloudFormation reads them."""
 
 
 def _long_form(function: str) -> Any:
