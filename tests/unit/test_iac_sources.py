@@ -47,7 +47,7 @@ def test_a_sam_template_declares_its_sets_and_pools_with_short_form_tags_resolve
     # !Sub with a parameter's Default
     assert sets["MarketingDailySet"].name == "mkt-daily-dev"
     assert sets["MarketingDailySet"].pool == "transactional"
-    # no DeliveryOptions: the default pool
+    # SendingPoolName: !Ref AWS::NoValue: no pool, the default pool
     assert sets["OpsAlertsSet"].pool == DEFAULT_POOL
     assert sets["BulkImportSet"].pool == SHARED_POOL
 
@@ -104,7 +104,9 @@ def test_a_cdk_assembly_is_read_through_its_manifest() -> None:
     assert weekly.construct == "MailStack/WeeklyNewsletter/ConfigurationSet"
     # Fn::Join over a parameter's Default
     assert sets["ReceiptsConfigurationSet9A4C2B7E"].name == "tx-receipts-prod"
-    assert sets["BulkImportConfigurationSet0C6F3D85"].tags == {"stream": "bulk", "team": "data"}
+    bulk = sets["BulkImportConfigurationSet0C6F3D85"]
+    assert bulk.tags == {"stream": "bulk", "team": "data"}
+    assert bulk.pool == DEFAULT_POOL  # no DeliveryOptions
     assert sets["WarmupConfigurationSetE7B91A24"].pool == Unresolved(
         "pool WarmupPoolD2E8A6B1 has no PoolName: CloudFormation generates one"
     )
@@ -118,6 +120,19 @@ def test_json_templates_locate_a_set_at_its_logical_id_key() -> None:
     assert sets["BulkImportConfigurationSet0C6F3D85"].position == position_of(
         template, '"BulkImportConfigurationSet0C6F3D85"'
     )
+
+
+def test_a_stage_is_followed_to_its_assembly_and_nested_stacks() -> None:
+    # When a cdk.out whose stacks live in a Stage's assembly is read
+    scans = scan_path(str(FIXTURES / "cdk-stage.out"), {})
+
+    # Then the stage's stack and its nested stack's template are both read
+    assert [Path(s.source).name for s in scans] == [
+        "ProdMailStack.template.json",
+        "ProdMailStackPools1A2B3C4D.nested.template.json",
+    ]
+    assert [len(s.sets) for s in scans] == [1, 0]
+    assert scans[1].pools == {"transactional"}
 
 
 def test_a_folder_without_a_manifest_gives_its_template_files(tmp_path: Path) -> None:
@@ -259,9 +274,16 @@ def test_a_template_with_no_ses_resources_declares_nothing() -> None:
     assert (scan.sets, scan.pools) == ([], set())
 
 
-def test_a_key_written_twice_is_refused_rather_than_guessed() -> None:
-    with pytest.raises(IacError, match="line 6: duplicate key 'WeeklySet'"):
-        scan_file(str(FIXTURES / "bad" / "duplicate-key.yaml"), {})
+@pytest.mark.parametrize(
+    ("fixture", "message"),
+    [
+        ("duplicate-key.yaml", "line 6: duplicate key 'WeeklySet'"),
+        ("duplicate-key.json", "duplicate key 'WeeklySet'"),
+    ],
+)
+def test_a_key_written_twice_is_refused_rather_than_guessed(fixture: str, message: str) -> None:
+    with pytest.raises(IacError, match=message):
+        scan_file(str(FIXTURES / "bad" / fixture), {})
 
 
 def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
