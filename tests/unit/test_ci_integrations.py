@@ -90,12 +90,14 @@ def test_the_hook_as_pre_commit_runs_it_checks_the_selected_fixtures() -> None:
 
     # Then the SAM, CDK and Terraform fixtures are checked, and their findings fail it
     assert sorted(files) == [
+        f"{IAC}/cdk-stage.out/assembly-Prod/ProdMailStack.template.json",
+        f"{IAC}/cdk-stage.out/assembly-Prod/ProdMailStackPools1A2B3C4D.nested.template.json",
         f"{IAC}/cdk.out/MailStack.template.json",
         f"{IAC}/sam/template.yaml",
         f"{IAC}/terraform/plan.json",
     ]
     assert done.returncode == 2, done.stderr
-    assert "configuration sets in 3 files" in done.stdout
+    assert "configuration sets in 5 files" in done.stdout
 
 
 # --------------------------------------------------------------------------- GitHub Action
