@@ -7,7 +7,7 @@ TBIN := $(TOOLS)/bin
 STAMP := $(VENV)/.installed
 TSTAMP := $(TOOLS)/.installed
 
-.PHONY: dev tools test unit integration lint types template build demo local-aws bench bench-sweep schema pr clean
+.PHONY: dev tools test unit integration lint types template build demo local-aws bench bench-sweep schema policy-test pr clean
 
 dev: $(STAMP)  ## project venv: the package, the Lambda dependencies and the test tools
 
@@ -68,7 +68,10 @@ bench-sweep: dev  ## the 10,000-set sweep at a scaled SES limit (about 5 minutes
 schema: dev  ## regenerate schema/policy.schema.json from the policy model
 	$(BIN)/python scripts/generate_schema.py --write
 
-pr: lint test template  ## everything CI runs
+policy-test: dev  ## the example policy's test cases (examples/policy.tests.yaml)
+	$(BIN)/ses-pool-enforcer test examples/policy.tests.yaml
+
+pr: lint test policy-test template  ## everything CI runs
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,9 +1,9 @@
 """ses-pool-enforcer: the operator's command line.
 
-Validate, plan and publish the policy, report compliance and start a sweep, with the
-policy model and the reconciler the Lambda functions use: no second implementation of
-a decision. Entry point ``ses_pool_enforcer.cli:main`` (the ``ses-pool-enforcer``
-console script).
+Validate, plan, test and publish the policy, report compliance, start a sweep, and
+check templates and plans before deploy, with the policy model, the decision and the
+reconciler the Lambda functions use: no second implementation of a decision. Entry
+point ``ses_pool_enforcer.cli:main`` (the ``ses-pool-enforcer`` console script).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from botocore.exceptions import (
 
 from ses_pool_enforcer import __version__
 from ses_pool_enforcer.adapters import aws
-from ses_pool_enforcer.cli import plan, publish, report_cmd, sweep, validate
+from ses_pool_enforcer.cli import check, plan, publish, report_cmd, sweep, testing, validate
 from ses_pool_enforcer.cli.common import EXIT_ERROR, CliError
 from ses_pool_enforcer.config import Settings, SettingsError, get_settings
 from ses_pool_enforcer.observability import logger
@@ -34,11 +34,12 @@ from ses_pool_enforcer.policy import PolicyError
 
 PROG = "ses-pool-enforcer"
 EXIT_INTERRUPTED = 130
-COMMANDS = (validate, plan, publish, report_cmd, sweep)
+COMMANDS = (validate, plan, publish, report_cmd, sweep, check, testing)
 
 DESCRIPTION = """\
 Operate ses-pool-enforcer: check, preview and publish the pool policy, report the
-account's compliance, start a sweep. AWS access uses the usual settings (profile,
+account's compliance, start a sweep, check templates and plans before deploy, test a
+policy against cases. AWS access uses the usual settings (profile,
 credentials, AWS_REGION, AWS_ENDPOINT_URL for a local endpoint)."""
 
 EPILOG = f"""\
@@ -47,6 +48,10 @@ a typical change:
   {PROG} plan policy.yaml              # which sets would change (exit 2 if any)
   {PROG} publish policy.yaml           # diff, confirm, store a new version in SSM
   {PROG} report                        # compliance, from the inventory
+
+before deploy, in CI:
+  {PROG} test policy.tests.yaml         # the policy decides what its cases expect
+  {PROG} check --policy policy.yaml template.yaml cdk.out plan.json
 
 '{PROG} COMMAND --help' describes each command."""
 

@@ -1,0 +1,128 @@
+"""`check`'s output: a table for people and JSON for scripts (SARIF and JUnit: ``iac``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from ses_pool_enforcer.cli.output import table
+from ses_pool_enforcer.iac.declared import DeclaredSet, Scan, Unresolved
+from ses_pool_enforcer.iac.verdict import Verdict
+
+UNKNOWN = "?"
+NONE = "-"
+
+
+def where(declared: DeclaredSet) -> str:
+    """``template.yaml:12:3``, as compilers and linters write it."""
+    if declared.position is None:
+        return declared.source
+    return f"{declared.source}:{declared.position.line}:{declared.position.column}"
+
+
+def summary(verdicts: Sequence[Verdict], scans: Sequence[Scan]) -> str:
+    files = _plural(len(scans), "file")
+    counts = Counter(v.result for v in verdicts)
+    with_findings = sum(1 for v in verdicts if v.findings)
+    parts = ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
+    verdict = f"{with_findings} with findings" if with_findings else "all comply"
+    return f"{_plural(len(verdicts), 'configuration set')} in {files}: {parts}; {verdict}."
+
+
+def nothing_to_check(scans: Sequence[Scan]) -> str:
+    return "Nothing to check: no SES configuration set in " + ", ".join(s.source for s in scans)
+
+
+def to_table(verdicts: Sequence[Verdict], scans: Sequence[Scan], policy_source: str) -> str:
+    if not verdicts:
+        return nothing_to_check(scans) + ".\n"
+    rows = [
+        [
+            where(v.declared),
+            v.declared.resource,
+            _cell(v.declared.name),
+            _cell(v.declared.pool),
+            (v.decision.expected_pool if v.decision else None) or NONE,
+            (v.decision.rule_id if v.decision else None) or NONE,
+            v.result,
+        ]
+        for v in verdicts
+    ]
+    parts = [
+        f"Checked against {policy_source}.\n",
+        table(["location", "resource", "set", "pool", "required", "rule", "result"], rows),
+    ]
+    findings = [
+        f"{where(v.declared)}: {f.check.value}: {v.declared.label}: {f.message}\n"
+        for v in verdicts
+        for f in v.findings
+    ]
+    if findings:
+        parts.append(f"Findings ({len(findings)}):\n" + "".join(findings))
+    parts.append(summary(verdicts, scans) + "\n")
+    return "\n".join(parts)
+
+
+def to_document(
+    verdicts: Sequence[Verdict], scans: Sequence[Scan], policy_source: str
+) -> dict[str, Any]:
+    return {
+        "policy": policy_source,
+        "files": [
+            {
+                "path": s.source,
+                "kind": s.kind,
+                "configuration_sets": len(s.sets),
+                "pools": sorted(s.pools),
+            }
+            for s in scans
+        ],
+        "configuration_sets": [_entry(v) for v in verdicts],
+        "summary": {
+            "configuration_sets": len(verdicts),
+            "with_findings": sum(1 for v in verdicts if v.findings),
+            "results": dict(sorted(Counter(v.result for v in verdicts).items())),
+        },
+    }
+
+
+def _entry(verdict: Verdict) -> dict[str, Any]:
+    declared, decision = verdict.declared, verdict.decision
+    return {
+        "file": declared.source,
+        "line": declared.position.line if declared.position else None,
+        "column": declared.position.column if declared.position else None,
+        "resource": declared.resource,
+        "construct": declared.construct,
+        "name": _known(declared.name),
+        "pool": _known(declared.pool),
+        "tags": None if isinstance(declared.tags, Unresolved) else dict(declared.tags),
+        "unresolved": {
+            field: value.reason
+            for field, value in (
+                ("name", declared.name),
+                ("pool", declared.pool),
+                ("tags", declared.tags),
+            )
+            if isinstance(value, Unresolved)
+        },
+        "outcome": decision.outcome.value if decision else None,
+        "expected_pool": decision.expected_pool if decision else None,
+        "rule_id": decision.rule_id if decision else None,
+        "reason": decision.reason if decision else None,
+        "result": verdict.result,
+        "findings": [{"check": f.check.value, "message": f.message} for f in verdict.findings],
+    }
+
+
+def _cell(value: str | Unresolved) -> str:
+    return UNKNOWN if isinstance(value, Unresolved) else value
+
+
+def _known(value: str | Unresolved) -> str | None:
+    return None if isinstance(value, Unresolved) else value
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'s' * (count != 1)}"

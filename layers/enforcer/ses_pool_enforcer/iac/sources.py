@@ -1,0 +1,75 @@
+"""Read the paths given to ``check``: a template or a plan per file, a CDK assembly per
+folder. Each file is told apart by its content, not its name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ses_pool_enforcer.iac import cdk, cloudformation, terraform
+from ses_pool_enforcer.iac.cfn_yaml import load_yaml
+from ses_pool_enforcer.iac.declared import IacError, Position, Scan
+from ses_pool_enforcer.iac.declared import Path as KeyPath
+from ses_pool_enforcer.iac.json_positions import json_positions
+
+
+def scan_path(path: str, parameters: Mapping[str, str]) -> list[Scan]:
+    """Everything ``path`` declares; IacError names the file and what is wrong with it."""
+    folder = Path(path)
+    if folder.is_dir():
+        try:
+            files = cdk.templates(folder)
+        except IacError as exc:
+            raise IacError(f"{path}: {exc}") from exc
+        return [scan_file(str(file), parameters) for file in files]
+    return [scan_file(path, parameters)]
+
+
+def scan_file(path: str, parameters: Mapping[str, str]) -> Scan:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise IacError(f"{path}: not JSON or YAML: the file is not UTF-8 text") from exc
+    try:
+        data, positions = parse(text)
+        if terraform.is_plan(data):
+            return terraform.scan(path, data, positions)
+        if cloudformation.is_template(data):
+            kind = "CDK template" if _synthesized_by_cdk(data) else "CloudFormation template"
+            return cloudformation.scan(path, data, positions, parameters, kind)
+    except IacError as exc:
+        raise IacError(f"{path}: {exc}") from exc
+    raise IacError(
+        f"{path}: neither a CloudFormation template (no Resources) nor a Terraform plan "
+        "(no format_version): nothing to read"
+    )
+
+
+def parse(text: str) -> tuple[Any, dict[KeyPath, Position]]:
+    """JSON, or else YAML with CloudFormation's tags; the data and each key's position."""
+    try:
+        data = json.loads(text, object_pairs_hook=_unique_keys)
+    except IacError:
+        raise
+    except ValueError:
+        return load_yaml(text)
+    return data, json_positions(text)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise IacError(f"duplicate key {key!r}: each key once")
+        data[key] = value
+    return data
+
+
+def _synthesized_by_cdk(data: Mapping[str, Any]) -> bool:
+    return "CheckBootstrapVersion" in (data.get("Rules") or {}) or any(
+        "aws:cdk:path" in (resource.get("Metadata") or {})
+        for resource in data["Resources"].values()
+        if isinstance(resource, dict)
+    )

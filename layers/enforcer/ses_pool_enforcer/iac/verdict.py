@@ -1,0 +1,144 @@
+"""A declared set judged before deploy, by the enforcer's own ``evaluate``.
+
+What a file cannot tell (a generated name, a tag or pool known only at deploy) is
+decided only when the policy's answer does not depend on it; otherwise the set is
+reported as unresolved, never guessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ses_pool_enforcer.evaluation import evaluate, matches
+from ses_pool_enforcer.iac.declared import DeclaredSet, Unresolved
+from ses_pool_enforcer.model import ConfigurationSet, Decision, Outcome
+from ses_pool_enforcer.policy import Match, Policy, Rule
+from ses_pool_enforcer.pools import SPECIAL_POOLS
+
+NO_POOL = ""  # stands for a pool the file does not decide: equal to no pool name
+
+
+class Check(StrEnum):
+    """What can be wrong with a declared set: the SARIF rules."""
+
+    WRONG_POOL = "wrong-pool"
+    UNDEFINED_POOL = "undefined-pool"
+    UNRESOLVED = "unresolved"
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: Check
+    message: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    declared: DeclaredSet
+    decision: Decision | None
+    """``evaluate``'s decision; None when it depends on what the file does not decide."""
+    findings: tuple[Finding, ...]
+
+    @property
+    def result(self) -> str:
+        """The first finding's check, else the decision's outcome (compliant, exempt,
+        unmanaged)."""
+        if self.findings:
+            return self.findings[0].check.value
+        assert self.decision is not None
+        return self.decision.outcome.value
+
+
+def judge(
+    policy: Policy,
+    declared: DeclaredSet,
+    defined_pools: Collection[str],
+    now: dt.datetime,
+    *,
+    account_checked: bool = False,
+) -> Verdict:
+    """``defined_pools``: those the checked files declare, and the account's if
+    ``account_checked``."""
+    findings: list[Finding] = []
+    pool = declared.pool
+    if isinstance(pool, str) and pool not in SPECIAL_POOLS and pool not in defined_pools:
+        where = (
+            "neither in the checked files nor in the account"
+            if account_checked
+            else "in none of the checked files (--live also looks in the account)"
+        )
+        findings.append(Finding(Check.UNDEFINED_POOL, f"pool {pool} is declared {where}"))
+    unknown = depends_on_unknown(policy, declared.name, declared.tags, now)
+    if unknown is not None:
+        return Verdict(declared, None, (Finding(Check.UNRESOLVED, unknown), *findings))
+    decision = evaluate(
+        policy,
+        ConfigurationSet(
+            name=declared.name if isinstance(declared.name, str) else declared.resource,
+            pool=pool if isinstance(pool, str) else NO_POOL,
+            tags=declared.tags if not isinstance(declared.tags, Unresolved) else {},
+        ),
+        now,
+    )
+    if decision.outcome in (Outcome.REMEDIATED, Outcome.VIOLATION):
+        findings.insert(0, _off_policy(declared, decision))
+    return Verdict(declared, decision, tuple(findings))
+
+
+def _off_policy(declared: DeclaredSet, decision: Decision) -> Finding:
+    audit = ", audit mode: reported, not moved" if decision.outcome is Outcome.VIOLATION else ""
+    required = f"the policy requires {decision.expected_pool} (rule {decision.rule_id}{audit})"
+    if isinstance(declared.pool, Unresolved):
+        return Finding(Check.UNRESOLVED, f"pool unknown ({declared.pool.reason}); {required}")
+    if declared.fixed_pool is not None:
+        return Finding(Check.WRONG_POOL, f"{declared.fixed_pool}; {required}")
+    fight = (
+        ""
+        if audit
+        else "; deployed as written, the enforcer would move it and the next deploy move it back"
+    )
+    return Finding(Check.WRONG_POOL, f"on {declared.pool}; {required}{fight}")
+
+
+def depends_on_unknown(
+    policy: Policy,
+    name: str | Unresolved,
+    tags: Mapping[str, str] | Unresolved,
+    now: dt.datetime,
+) -> str | None:
+    """Why ``evaluate``'s answer depends on a name or tags the file does not decide, or
+    None when it does not: every exemption and rule before the deciding one is known
+    not to match, and the deciding one is known to."""
+    today = now.astimezone(dt.UTC).date()
+    if isinstance(name, Unresolved) and any(today <= e.expires for e in policy.exemptions):
+        return f"name unknown ({name.reason}); an exemption may cover it"
+    for rule in policy.rules:
+        by_name, by_tags = _by_name(rule, name), _by_tags(rule, tags)
+        if by_name is False or by_tags is False:
+            continue
+        if isinstance(by_name, Unresolved):
+            return f"name unknown ({by_name.reason}); rule {rule.id} may match"
+        if isinstance(by_tags, Unresolved):
+            return f"tags unknown ({by_tags.reason}); rule {rule.id} may match"
+        return None  # this rule decides, whatever the file leaves open
+    return None
+
+
+def _by_name(rule: Rule, name: str | Unresolved) -> bool | Unresolved:
+    """Whether the rule's globs match: True without globs, the Unresolved if unknown."""
+    if rule.match.names is None:
+        return True
+    if isinstance(name, Unresolved):
+        return name
+    return matches(Match(names=rule.match.names), name, {})
+
+
+def _by_tags(rule: Rule, tags: Mapping[str, str] | Unresolved) -> bool | Unresolved:
+    if rule.match.tags is None:
+        return True
+    if isinstance(tags, Unresolved):
+        return tags
+    return matches(Match(tags=rule.match.tags), "", tags)

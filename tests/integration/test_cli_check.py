@@ -1,0 +1,558 @@
+"""Issue 10: ``check`` on SAM, CDK and Terraform files, in process: exit codes, the four
+output formats, --parameter, and the policy from a file or SSM, with --live against
+local AWS. Fixtures under tests/fixtures/iac are shaped as the tools write them."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+import jsonschema
+import pytest
+
+from local_aws import seed
+from local_aws.stack import LocalStack
+from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures"
+IAC = FIXTURES / "iac"
+POLICY = IAC / "policy.yaml"
+SAM = IAC / "sam" / "template.yaml"
+CDK = IAC / "cdk.out"
+PLAN = IAC / "terraform" / "plan.json"
+# The OASIS schema, vendored from oasis-tcs/sarif-spec (sarif-2.1/schema, commit e058381).
+SARIF_SCHEMA = json.loads((FIXTURES / "sarif-schema-2.1.0.json").read_text())
+
+
+@dataclass(frozen=True)
+class Run:
+    status: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def check(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """``ses-pool-enforcer check ARGS`` from the repository root (SARIF paths are
+    relative to the working directory)."""
+    monkeypatch.chdir(ROOT)
+
+    def run(*args: str | Path) -> Run:
+        status = main(["check", *map(str, args)])
+        captured = capsys.readouterr()
+        return Run(status, captured.out, captured.err)
+
+    return run
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Building any AWS client fails the test: check reads no AWS unless asked to."""
+
+    @functools.cache
+    def refuse() -> Any:
+        raise AssertionError("check reached for AWS without --live or --stored")
+
+    monkeypatch.setattr(aws, "_session", refuse)
+
+
+def rows(table: str) -> dict[str, list[str]]:
+    """The table's rows keyed by RESOURCE, the other cells in order."""
+    lines = table.split("\n\n")[1].splitlines()
+    assert lines[0].split() == ["LOCATION", "RESOURCE", "SET", "POOL", "REQUIRED", "RULE", "RESULT"]
+    return {cells[1]: [cells[0], *cells[2:]] for cells in (line.split() for line in lines[1:])}
+
+
+def line_of(path: Path, text: str) -> tuple[int, int]:
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if text in line:
+            return number, line.index(text) + 1
+    raise AssertionError(f"{text!r} not in {path}")
+
+
+def only_line(err: str) -> str:
+    """A one-line error, not a traceback."""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err.strip()
+
+
+# --------------------------------------------------------------------------- table
+
+
+def test_a_sam_template_with_findings_exits_2_with_a_row_per_set(check: Any, no_aws: None) -> None:
+    # When the SAM template is checked against a policy file
+    result = check("--policy", POLICY, SAM)
+
+    # Then exit 2, and each set's pool, required pool, rule and result
+    assert result.status == 2
+    table = rows(result.out)
+    sam = str(SAM)
+    assert table == {
+        "MarketingWeeklySet": [
+            f"{sam}:39:3",
+            "mkt-weekly",
+            "marketing",
+            "marketing",
+            "marketing",
+            "compliant",
+        ],
+        "MarketingDailySet": [
+            f"{sam}:50:3",
+            "mkt-daily-dev",
+            "transactional",
+            "marketing",
+            "marketing",
+            "wrong-pool",
+        ],
+        "ReceiptsSet": [
+            f"{sam}:57:3",
+            "tx-receipts",
+            "transactional",
+            "transactional",
+            "receipts",
+            "compliant",
+        ],
+        "PasswordResetSet": [
+            f"{sam}:66:3",
+            "tx-password-reset",
+            "marketing",
+            "transactional",
+            "receipts",
+            "wrong-pool",
+        ],
+        "LegacyBillingSet": [
+            f"{sam}:73:3",
+            "legacy-billing",
+            "billing-old",
+            "-",
+            "-",
+            "undefined-pool",
+        ],
+        "DigestSet": [f"{sam}:80:3", "?", "marketing", "-", "-", "unresolved"],
+        "NewsletterSet": [
+            f"{sam}:87:3",
+            "mkt-newsletter",
+            "?",
+            "marketing",
+            "marketing",
+            "unresolved",
+        ],
+        "BulkImportSet": [f"{sam}:94:3", "?", "ses-shared-pool", "-", "-", "unresolved"],
+        "OpsAlertsSet": [
+            f"{sam}:103:3",
+            "ops-alerts",
+            "ses-default-dedicated-pool",
+            "ses-default-dedicated-pool",
+            "default",
+            "compliant",
+        ],
+    }
+    assert line_of(SAM, "OpsAlertsSet:") == (103, 3)
+    assert (
+        f"{sam}:50:3: wrong-pool: MarketingDailySet (mkt-daily-dev): on transactional; the "
+        "policy requires marketing (rule marketing); deployed as written, the enforcer "
+        "would move it and the next deploy move it back\n" in result.out
+    )
+    assert result.out.endswith(
+        "9 configuration sets in 1 file: 3 compliant, 1 undefined-pool, 3 unresolved, "
+        "2 wrong-pool; 6 with findings.\n"
+    )
+
+
+def test_parameters_fill_and_override_the_templates(check: Any, no_aws: None) -> None:
+    # When the digest's team is given and the receipts pool is renamed
+    result = check(
+        "--policy", POLICY, "--parameter", "Team=mkt", "--parameter", "ReceiptsPoolName=tx", SAM
+    )
+
+    # Then the digest is named and compliant, and the receipts set is on the wrong pool
+    table = rows(result.out)
+    assert table["DigestSet"][1:] == [
+        "mkt-digest",
+        "marketing",
+        "marketing",
+        "marketing",
+        "compliant",
+    ]
+    assert table["ReceiptsSet"][1:] == [
+        "tx-receipts",
+        "tx",
+        "transactional",
+        "receipts",
+        "wrong-pool",
+    ]
+
+
+def test_tag_rules_judge_a_set_whose_name_cloudformation_generates(
+    check: Any, no_aws: None
+) -> None:
+    # When the template is checked against rules on tags only
+    result = check("--policy", IAC / "policy-by-tag.yaml", SAM)
+
+    # Then the unnamed bulk set is judged by its tags
+    assert rows(result.out)["BulkImportSet"][1:] == [
+        "?",
+        "ses-shared-pool",
+        "ses-shared-pool",
+        "bulk-by-tag",
+        "compliant",
+    ]
+
+
+def test_a_cdk_assembly_is_checked_with_its_construct_paths(check: Any, no_aws: None) -> None:
+    # When the cdk.out folder is checked
+    result = check("--policy", POLICY, CDK)
+
+    # Then each set of the stack template, findings named by construct path
+    assert result.status == 2
+    assert {k: v[-1] for k, v in rows(result.out).items()} == {
+        "WeeklyNewsletterConfigurationSet5D1E0F6A": "compliant",
+        "ReceiptsConfigurationSet9A4C2B7E": "wrong-pool",
+        "BulkImportConfigurationSet0C6F3D85": "wrong-pool",
+        "WarmupConfigurationSetE7B91A24": "unresolved",
+    }
+    assert (
+        "wrong-pool: MailStack/BulkImport/ConfigurationSet (bulk-import): on "
+        "ses-default-dedicated-pool; the policy requires ses-shared-pool (rule bulk-by-tag)"
+        in result.out
+    )
+
+
+def test_a_terraform_plan_is_checked_unknowns_and_v1_sets_included(
+    check: Any, no_aws: None
+) -> None:
+    result = check("--policy", POLICY, PLAN)
+
+    assert result.status == 2
+    assert {k: v[-1] for k, v in rows(result.out).items()} == {
+        "aws_ses_configuration_set.newsletter": "wrong-pool",
+        "aws_sesv2_configuration_set.bulk": "compliant",
+        "aws_sesv2_configuration_set.digest": "unresolved",
+        "aws_sesv2_configuration_set.promo": "unresolved",
+        "aws_sesv2_configuration_set.receipts": "wrong-pool",
+        "aws_sesv2_configuration_set.weekly": "compliant",
+        "module.alerts.aws_sesv2_configuration_set.ops": "compliant",
+    }
+    assert (
+        "aws_ses_configuration_set.newsletter (mkt-newsletter): an aws_ses_configuration_set "
+        "(SES v1) cannot carry a pool, so it sends from ses-default-dedicated-pool" in result.out
+    )
+    assert "pool unknown (delivery_options[0].sending_pool_name is known only after apply)" in (
+        result.out
+    )
+
+
+def test_every_set_complying_exits_0(check: Any, no_aws: None) -> None:
+    result = check("--policy", POLICY, IAC / "terraform" / "state.json")
+
+    assert result.status == 0
+    assert result.out.endswith("1 configuration set in 1 file: 1 compliant; all comply.\n")
+
+
+def test_a_pool_declared_in_another_checked_file_counts(check: Any, no_aws: None) -> None:
+    # Given the pools in one stack's template and the sets that use them in another
+    sets, pools = IAC / "split" / "sets.yaml", IAC / "split" / "pools.yaml"
+
+    # When the sets are checked alone, then with the pools' template
+    alone = check("--policy", POLICY, sets)
+    together = check("--policy", POLICY, sets, pools)
+
+    # Then alone the pool is undefined; together the set complies
+    assert alone.status == 2
+    assert "pool marketing is declared in none of the checked files" in alone.out
+    assert together.status == 0
+    assert together.out.endswith("1 configuration set in 2 files: 1 compliant; all comply.\n")
+
+
+# --------------------------------------------------------------------------- nothing to check
+
+
+@pytest.mark.parametrize(
+    "path", [IAC / "bad" / "no-ses.yaml", IAC / "terraform" / "plan-google.json"]
+)
+def test_a_file_without_ses_resources_has_nothing_to_check(
+    check: Any, no_aws: None, path: Path
+) -> None:
+    result = check("--policy", POLICY, path)
+
+    assert result.status == 0
+    assert result.out == f"Nothing to check: no SES configuration set in {path}.\n"
+
+
+def test_nothing_to_check_keeps_machine_output_valid(check: Any, no_aws: None) -> None:
+    result = check("--policy", POLICY, "--format", "sarif", IAC / "bad" / "no-ses.yaml")
+
+    assert result.status == 0
+    assert json.loads(result.out)["runs"][0]["results"] == []
+    assert result.err.startswith("Nothing to check: no SES configuration set in")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            [IAC / "bad" / "release-notes.txt"],
+            "release-notes.txt: not JSON or YAML: line 2, column 1: found character '\\t' "
+            "that cannot start any token",
+        ),
+        (
+            [IAC / "bad" / "unknown-tag.yaml"],
+            "unknown-tag.yaml: not JSON or YAML: line 8, column 26: unknown tag '!Lookup' "
+            "(not a CloudFormation intrinsic function)",
+        ),
+        (
+            [IAC / "bad" / "deployment.yaml"],
+            "deployment.yaml: neither a CloudFormation template (no Resources) nor a "
+            "Terraform plan (no format_version): nothing to read",
+        ),
+        ([IAC / "missing.yaml"], "no such file: "),
+        (["--parameter", "Team", SAM], "argument --parameter: expected KEY=VALUE: 'Team'"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_1(
+    check: Any, no_aws: None, args: list[Any], message: str
+) -> None:
+    result = check("--policy", POLICY, *args)
+
+    assert result.status == 1
+    assert message in only_line(result.err)
+    assert result.out == ""
+
+
+def test_an_empty_folder_is_an_error(check: Any, no_aws: None, tmp_path: Path) -> None:
+    result = check("--policy", POLICY, tmp_path)
+
+    assert result.status == 1
+    assert only_line(result.err) == (
+        f"error: {tmp_path}: no manifest.json and no *.template.json in this folder: "
+        "nothing to read"
+    )
+
+
+def test_an_invalid_policy_is_an_error_naming_its_fields(check: Any, no_aws: None) -> None:
+    result = check("--policy", ROOT / "examples" / "invalid-policy.yaml", SAM)
+
+    assert result.status == 1
+    line = only_line(result.err)
+    assert "invalid-policy.yaml: invalid policy: rules[0].pool: String should match" in line
+
+
+def test_a_policy_source_is_required(check: Any, no_aws: None) -> None:
+    result = check(SAM)
+
+    assert result.status == 1
+    assert "one of the arguments --policy --stored is required" in only_line(result.err)
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_json_gives_each_set_its_decision_and_findings(check: Any, no_aws: None) -> None:
+    result = check("--policy", POLICY, "--format", "json", SAM)
+
+    document = json.loads(result.out)
+    sets = {s["resource"]: s for s in document["configuration_sets"]}
+    assert document["policy"] == str(POLICY)
+    assert document["files"] == [
+        {
+            "path": str(SAM),
+            "kind": "CloudFormation template",
+            "configuration_sets": 9,
+            "pools": ["marketing", "transactional"],
+        }
+    ]
+    assert document["summary"]["with_findings"] == 6
+    assert sets["PasswordResetSet"] | {"findings": None} == {
+        "file": str(SAM),
+        "line": 66,
+        "column": 3,
+        "resource": "PasswordResetSet",
+        "construct": None,
+        "name": "tx-password-reset",
+        "pool": "marketing",
+        "tags": {},
+        "unresolved": {},
+        "outcome": "violation",
+        "expected_pool": "transactional",
+        "rule_id": "receipts",
+        "reason": "on marketing, expected transactional (rule is in audit mode)",
+        "result": "wrong-pool",
+        "findings": None,
+    }
+    assert sets["BulkImportSet"]["unresolved"] == {
+        "name": "no Name: CloudFormation generates one at deploy"
+    }
+    assert sets["BulkImportSet"]["outcome"] is None
+
+
+def test_sarif_is_valid_and_points_at_each_resource(check: Any, no_aws: None) -> None:
+    # When the three kinds of input are checked as SARIF
+    result = check("--policy", POLICY, "--format", "sarif", SAM, CDK, PLAN)
+
+    # Then the log is valid SARIF 2.1.0
+    log = json.loads(result.out)
+    jsonschema.validate(log, SARIF_SCHEMA)
+    (run,) = log["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "ses-pool-enforcer"
+    assert [r["id"] for r in driver["rules"]] == ["wrong-pool", "undefined-pool", "unresolved"]
+    # one result per finding, each at its resource, the path relative to the working dir
+    assert len(run["results"]) == 6 + 3 + 4
+    located = {
+        r["message"]["text"].split(":")[0]: (
+            r["ruleId"],
+            r["level"],
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"],
+        )
+        for r in run["results"]
+    }
+    assert located["PasswordResetSet (tx-password-reset)"] == (
+        "wrong-pool",
+        "error",
+        "tests/fixtures/iac/sam/template.yaml",
+        {"startLine": 66, "startColumn": 3},
+    )
+    assert located["NewsletterSet (mkt-newsletter)"][:2] == ("unresolved", "warning")
+    line, column = line_of(CDK / "MailStack.template.json", '"ReceiptsConfigurationSet9A4C2B7E"')
+    assert located["MailStack/Receipts/ConfigurationSet (tx-receipts-prod)"][2:] == (
+        "tests/fixtures/iac/cdk.out/MailStack.template.json",
+        {"startLine": line, "startColumn": column},
+    )
+    text = PLAN.read_text()
+    address = '"address":"aws_sesv2_configuration_set.receipts"'
+    column = text.index(address, text.index('"resource_changes"')) + 1
+    assert located["aws_sesv2_configuration_set.receipts (tx-receipts)"][3] == {
+        "startLine": 1,
+        "startColumn": column,
+    }
+    for r in run["results"]:
+        assert driver["rules"][r["ruleIndex"]]["id"] == r["ruleId"]
+
+
+def test_sarif_names_a_file_outside_the_working_directory_by_its_absolute_uri(
+    check: Any, no_aws: None, tmp_path: Path
+) -> None:
+    outside = tmp_path / "template.json"
+    outside.write_text((CDK / "MailStack.template.json").read_text())
+
+    log = json.loads(check("--policy", POLICY, "--format", "sarif", outside).out)
+
+    uris = {
+        r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        for r in log["runs"][0]["results"]
+    }
+    assert uris == {outside.resolve().as_uri()}
+
+
+def test_junit_has_a_test_case_per_set_and_a_failure_per_set_with_findings(
+    check: Any, no_aws: None
+) -> None:
+    result = check("--policy", POLICY, "--format", "junit", SAM, PLAN)
+
+    root = ET.fromstring(result.out)
+    assert root.tag == "testsuites"
+    assert (root.get("tests"), root.get("failures")) == ("16", "10")
+    suites = {s.get("name"): s for s in root.iter("testsuite")}
+    sam = suites[str(SAM)]
+    assert (sam.get("tests"), sam.get("failures")) == ("9", "6")
+    cases = {c.get("name"): c for c in sam.iter("testcase")}
+    assert len(cases) == 9
+    failure = cases["PasswordResetSet (tx-password-reset)"].find("failure")
+    assert failure is not None and failure.get("type") == "wrong-pool"
+    assert cases["PasswordResetSet (tx-password-reset)"].get("line") == "66"
+    legacy = cases["LegacyBillingSet (legacy-billing)"]
+    assert legacy.find("failure") is not None
+    ok = cases["OpsAlertsSet (ops-alerts)"]
+    assert ok.find("failure") is None
+    assert ok.findtext("system-out") == "compliant: on ses-default-dedicated-pool"
+
+
+def test_output_file_gets_the_report_and_the_log_the_table(
+    check: Any, no_aws: None, tmp_path: Path
+) -> None:
+    # When SARIF is written to a file, as the GitHub Action does
+    target = tmp_path / "results.sarif"
+    result = check("--policy", POLICY, "--format", "sarif", "-o", target, SAM)
+
+    # Then the file holds the SARIF and standard output the table, for the CI log
+    assert result.status == 2
+    assert len(json.loads(target.read_text())["runs"][0]["results"]) == 6
+    assert "MarketingDailySet" in rows(result.out)
+
+
+# --------------------------------------------------------------------------- AWS: --stored, --live
+
+
+def test_the_stored_policy_is_read_from_ssm(check: Any, stack: LocalStack) -> None:
+    # Given the fixture policy published
+    version = seed.put_policy(POLICY.read_text())
+
+    # When the template is checked against the stored policy
+    result = check("--stored", SAM)
+
+    # Then the result is the same as with the file, and the version is named
+    assert result.status == 2
+    assert f"Checked against /ses-pool-enforcer/policy version {version}." in result.out
+    assert rows(result.out) == rows(check("--policy", POLICY, SAM).out)
+
+
+def test_no_stored_policy_or_an_invalid_one_is_an_error(check: Any, stack: LocalStack) -> None:
+    missing = check("--stored", SAM)
+    seed.put_policy("version: 1\nmode: enforcing\n")
+    invalid = check("--stored", SAM)
+
+    assert (missing.status, invalid.status) == (1, 1)
+    assert only_line(missing.err) == (
+        "error: no policy stored in /ses-pool-enforcer/policy: nothing to check against"
+    )
+    assert "mode: Input should be 'enforce' or 'audit'" in only_line(invalid.err)
+
+
+def test_live_accepts_the_pools_the_account_has(check: Any, local_aws: None) -> None:
+    # Given the account has the pool the legacy set names, and not the promotions pool
+    seed.create_pool("billing-old")
+
+    # When the template is checked with --live
+    result = check("--policy", POLICY, "--live", SAM, IAC / "bad" / "unknown-intrinsic.json")
+
+    # Then the legacy set is exempt, its pool found in the account
+    table = rows(result.out)
+    assert table["LegacyBillingSet"][-1] == "exempt"
+    assert "undefined-pool" not in result.out
+
+
+def test_live_names_the_account_when_a_pool_is_nowhere(check: Any, local_aws: None) -> None:
+    result = check("--policy", POLICY, "--live", SAM)
+
+    assert (
+        "pool billing-old is declared neither in the checked files nor in the account" in result.out
+    )
+
+
+def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
+    # The installed script, in a process of its own, on a file that is not a template
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "ses-pool-enforcer"
+    done = subprocess.run(
+        [script, "check", "--policy", POLICY, IAC / "bad" / "unknown-tag.yaml"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9"},
+        check=False,
+    )
+
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -1,0 +1,200 @@
+"""Issue 10: a declared set judged before deploy, by ``evaluate`` itself, and never on a
+guess about what the file leaves open."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ses_pool_enforcer.evaluation import evaluate
+from ses_pool_enforcer.iac.declared import DeclaredSet, Unresolved
+from ses_pool_enforcer.iac.verdict import Check, judge
+from ses_pool_enforcer.model import ConfigurationSet, Outcome
+from ses_pool_enforcer.policy import parse_policy
+from ses_pool_enforcer.pools import DEFAULT_POOL, SHARED_POOL
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+POOLS = {"marketing", "transactional"}
+GENERATED = Unresolved("no Name: CloudFormation generates one at deploy")
+
+POLICY = parse_policy(
+    """
+    version: 1
+    mode: enforce
+    rules:
+      - {id: marketing, match: {names: ["mkt-*"]}, pool: marketing}
+      - {id: receipts, match: {names: ["tx-*"]}, pool: transactional, mode: audit}
+      - {id: bulk, match: {tags: {stream: bulk}}, pool: ses-shared-pool}
+    exemptions:
+      - {configuration_set: legacy-*, reason: OPS-42, expires: 2026-12-31}
+    """
+)
+# The same rules with no exemption in force: a generated name no longer matters to them.
+EXPIRED = POLICY.model_copy(
+    update={
+        "exemptions": [POLICY.exemptions[0].model_copy(update={"expires": dt.date(2026, 1, 1)})]
+    }
+)
+
+
+def declared(
+    name: str | Unresolved,
+    pool: str | Unresolved = DEFAULT_POOL,
+    tags: Mapping[str, str] | Unresolved | None = None,
+    fixed_pool: str | None = None,
+) -> DeclaredSet:
+    return DeclaredSet(
+        "template.yaml", "Set", None, name, pool, {} if tags is None else tags, fixed_pool
+    )
+
+
+def test_a_set_on_its_pool_complies() -> None:
+    verdict = judge(POLICY, declared("mkt-weekly", "marketing"), POOLS, NOW)
+
+    assert verdict.findings == ()
+    assert verdict.result == "compliant"
+    assert verdict.decision is not None and verdict.decision.rule_id == "marketing"
+
+
+def test_a_set_on_the_wrong_pool_says_what_the_enforcer_would_do() -> None:
+    # When a set of an enforced rule and one of an audit rule are on the wrong pool
+    enforced = judge(POLICY, declared("mkt-weekly", "transactional"), POOLS, NOW)
+    audited = judge(POLICY, declared("tx-receipts", "marketing"), POOLS, NOW)
+
+    # Then both are wrong-pool findings; the first would be fought over at every deploy
+    assert [f.check for f in enforced.findings] == [Check.WRONG_POOL]
+    assert enforced.findings[0].message == (
+        "on transactional; the policy requires marketing (rule marketing); deployed as "
+        "written, the enforcer would move it and the next deploy move it back"
+    )
+    assert audited.findings[0].message == (
+        "on marketing; the policy requires transactional (rule receipts, audit mode: "
+        "reported, not moved)"
+    )
+
+
+def test_a_pool_nobody_declares_is_a_finding_but_the_reserved_pools_never_are() -> None:
+    # When sets name a pool no checked file declares, and the two reserved pools
+    missing = judge(POLICY, declared("legacy-billing", "billing-old"), POOLS, NOW)
+    live = judge(
+        POLICY, declared("legacy-billing", "billing-old"), POOLS, NOW, account_checked=True
+    )
+    shared = judge(POLICY, declared("bulk", SHARED_POOL, {"stream": "bulk"}), set(), NOW)
+    default = judge(POLICY, declared("ops-alerts"), set(), NOW)
+
+    # Then the undeclared pool is a finding even on an exempt set; the reserved ones not
+    assert missing.decision is not None and missing.decision.outcome is Outcome.EXEMPT
+    assert [(f.check, f.message) for f in missing.findings] == [
+        (
+            Check.UNDEFINED_POOL,
+            "pool billing-old is declared in none of the checked files (--live also looks "
+            "in the account)",
+        )
+    ]
+    assert live.findings[0].message == (
+        "pool billing-old is declared neither in the checked files nor in the account"
+    )
+    assert shared.findings == default.findings == ()
+
+
+def test_a_generated_name_is_unresolved_while_a_rule_on_names_comes_first() -> None:
+    # When a set with a generated name is tagged for the bulk rule, no exemption in force
+    verdict = judge(EXPIRED, declared(GENERATED, SHARED_POOL, {"stream": "bulk"}), POOLS, NOW)
+
+    # Then it is unresolved: the marketing rule, before the bulk rule, may match the name
+    assert verdict.result == "unresolved"
+    assert verdict.findings[0].message == (
+        "name unknown (no Name: CloudFormation generates one at deploy); rule marketing may match"
+    )
+
+
+def test_a_generated_name_is_judged_when_only_tag_rules_come_first() -> None:
+    # Given tag rules only, and no exemption
+    policy = parse_policy(
+        """
+        version: 1
+        mode: enforce
+        rules:
+          - {id: tx-tagged, match: {names: ["tx-*"], tags: {stream: receipts}}, pool: transactional}
+          - {id: bulk, match: {tags: {stream: bulk}}, pool: ses-shared-pool}
+        default: {pool: ses-default-dedicated-pool}
+        """
+    )
+
+    # When sets with generated names are judged
+    bulk = judge(policy, declared(GENERATED, DEFAULT_POOL, {"stream": "bulk"}), POOLS, NOW)
+    receipts = judge(policy, declared(GENERATED, DEFAULT_POOL, {"stream": "receipts"}), POOLS, NOW)
+
+    # Then the first skips the names rule (its tags do not hold) and is decided by tags;
+    # the second could match the names rule: unresolved
+    assert bulk.decision is not None and bulk.decision.rule_id == "bulk"
+    assert [f.check for f in bulk.findings] == [Check.WRONG_POOL]
+    assert receipts.decision is None
+    assert "rule tx-tagged may match" in receipts.findings[0].message
+
+
+def test_an_exemption_in_force_leaves_a_generated_name_undecided() -> None:
+    verdict = judge(POLICY, declared(GENERATED, SHARED_POOL, {"stream": "bulk"}), POOLS, NOW)
+
+    assert verdict.decision is None
+    assert verdict.findings[0].message == (
+        "name unknown (no Name: CloudFormation generates one at deploy); an exemption may cover it"
+    )
+
+
+def test_unknown_tags_matter_only_to_the_rules_that_read_tags() -> None:
+    tags = Unresolved("Tags: Fn::If on condition IsProd: decided at deploy")
+
+    by_name = judge(POLICY, declared("mkt-weekly", "marketing", tags), POOLS, NOW)
+    by_tags = judge(POLICY, declared("ops-alerts", DEFAULT_POOL, tags), POOLS, NOW)
+
+    assert by_name.result == "compliant"
+    assert by_tags.findings[0].message == (
+        "tags unknown (Tags: Fn::If on condition IsProd: decided at deploy); rule bulk may match"
+    )
+
+
+def test_an_unknown_pool_matters_only_when_the_set_is_managed() -> None:
+    pool = Unresolved("Fn::If on condition IsProd: decided at deploy")
+
+    exempt = judge(POLICY, declared("legacy-billing", pool), POOLS, NOW)
+    managed = judge(POLICY, declared("mkt-weekly", pool), POOLS, NOW)
+    unmanaged = judge(POLICY, declared("ops-alerts", pool), POOLS, NOW)
+
+    assert exempt.result == "exempt"
+    assert unmanaged.result == "unmanaged"
+    assert [(f.check, f.message) for f in managed.findings] == [
+        (
+            Check.UNRESOLVED,
+            "pool unknown (Fn::If on condition IsProd: decided at deploy); the policy "
+            "requires marketing (rule marketing)",
+        )
+    ]
+
+
+def test_a_set_that_cannot_carry_a_pool_says_so() -> None:
+    v1 = "an aws_ses_configuration_set (SES v1) cannot carry a pool"
+
+    wrong = judge(POLICY, declared("mkt-news", DEFAULT_POOL, fixed_pool=v1), POOLS, NOW)
+    fine = judge(POLICY, declared("ops-alerts", DEFAULT_POOL, fixed_pool=v1), POOLS, NOW)
+
+    assert wrong.findings[0].message == f"{v1}; the policy requires marketing (rule marketing)"
+    assert fine.findings == ()
+
+
+@given(
+    name=st.sampled_from(["mkt-weekly", "tx-receipts", "legacy-billing", "ops", "bulk-import"]),
+    pool=st.sampled_from([DEFAULT_POOL, SHARED_POOL, "marketing", "transactional"]),
+    stream=st.sampled_from([None, "bulk", "marketing"]),
+)
+def test_a_set_the_file_decides_gets_exactly_evaluates_decision(
+    name: str, pool: str, stream: str | None
+) -> None:
+    tags = {"stream": stream} if stream else {}
+
+    verdict = judge(POLICY, declared(name, pool, tags), POOLS, NOW)
+
+    assert verdict.decision == evaluate(POLICY, ConfigurationSet(name, pool, tags=tags), NOW)
