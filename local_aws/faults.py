@@ -40,6 +40,8 @@ class Fault:
     message: str = "injected by local_aws.faults"
     hook: Callable[[], None] | None = None  # None: fail before; else run after applying
     pid: int | None = None  # for kill hooks: the process to end, set once it is known
+    skip: int = 0  # let this many matching requests through first
+    where: dict[str, Any] = field(default_factory=dict)  # request fields that must match
     seen: int = field(default=0)
 
 
@@ -57,9 +59,12 @@ def fail(
     code: str = "InternalFailure",
     status: int = 500,
     message: str = "injected by local_aws.faults",
+    skip: int = 0,
+    where: dict[str, Any] | None = None,
 ) -> Fault:
-    """The next ``times`` ``service`` ``action`` requests fail with ``code``/``status``."""
-    fault = Fault(service, action, times, code, status, message)
+    """The next ``times`` ``service`` ``action`` requests (after ``skip`` others; whose
+    JSON body has the fields in ``where``) fail with ``code``/``status``."""
+    fault = Fault(service, action, times, code, status, message, skip=skip, where=where or {})
     with _lock:
         _faults.append(fault)
     return fault
@@ -73,10 +78,13 @@ def after(service: str, action: str, hook: Callable[[], None], *, times: int = 1
     return fault
 
 
-def kill_after(service: str, action: str) -> Fault:
+def kill_after(
+    service: str, action: str, *, skip: int = 0, where: dict[str, Any] | None = None
+) -> Fault:
     """SIGKILL the process whose pid is set on the returned fault, right after its next
-    ``action`` request is applied and before it hears the answer."""
-    fault = Fault(service, action, 1)
+    ``action`` request (after ``skip`` others; whose JSON body has the fields in
+    ``where``) is applied and before it hears the answer."""
+    fault = Fault(service, action, 1, skip=skip, where=where or {})
 
     def kill() -> None:
         if fault.pid is None:
@@ -94,10 +102,25 @@ def clear() -> None:
         _faults.clear()
 
 
-def _take(service: str, action: str) -> Fault | None:
+def _body(response: Any) -> dict[str, Any]:
+    try:
+        data = json.loads(response.body or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _take(service: str, action: str, response: Any) -> Fault | None:
     with _lock:
         for fault in _faults:
             if fault.service == service and fault.action == action and fault.times > 0:
+                if fault.where:
+                    body = _body(response)
+                    if any(body.get(k) != v for k, v in fault.where.items()):
+                        continue
+                if fault.skip > 0:
+                    fault.skip -= 1
+                    continue
                 fault.times -= 1
                 fault.seen += 1
                 return fault
@@ -138,7 +161,7 @@ def install() -> None:
                     action = str(self._get_action())
                 except Exception:
                     action = ""
-                fault = _take(str(self.service_name or ""), action) if _faults else None
+                fault = _take(str(self.service_name or ""), action, self) if _faults else None
                 if fault is not None and fault.hook is None:
                     return _error(fault)
                 response = self.call_action()
