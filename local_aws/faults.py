@@ -4,10 +4,11 @@ local AWS (moto in process or its server).
 * ``fail(service, action, times, code, status)``: the next ``times`` requests of that
   action get an AWS error, as the service would answer it (nothing is applied).
 * ``after(service, action, hook)``: once the request has been applied, ``hook`` runs
-  before the answer is sent. With the local server and a client in another process,
-  ``kill(pid)`` as the hook is a process dying right after its write reached AWS: the
-  way Lambda ends an invocation (timeout, out of memory), where no ``except`` and no
-  ``finally`` of the client runs.
+  before the answer is sent (it may make requests of its own, or wait for another
+  client's: a test can interleave two workers at the exact point it wants). With the
+  local server and a client in another process, ``kill_after`` is a process dying
+  right after its write reached AWS: the way Lambda ends an invocation (timeout, out of
+  memory), where no ``except`` and no ``finally`` of the client runs.
 * Requests are served one at a time. Real DynamoDB applies a conditional write to an
   item atomically, and real SQS hands a message to one receiver; moto's backends do
   neither under concurrent requests, so without this a test of two consumers would find
@@ -152,8 +153,6 @@ def install() -> None:
             return
         from moto.core.responses import BaseResponse
 
-        original = BaseResponse._dispatch
-
         def _dispatch(self: Any, request: Any, full_url: Any = None, headers: Any = None) -> Any:
             with _serial:
                 self.setup_class(request, full_url, headers)
@@ -165,10 +164,9 @@ def install() -> None:
                 if fault is not None and fault.hook is None:
                     return _error(fault)
                 response = self.call_action()
-                if fault is not None and fault.hook is not None:
-                    fault.hook()
-                return response
+            if fault is not None and fault.hook is not None:
+                fault.hook()  # outside the lock: a hook may wait for, or make, requests
+            return response
 
         BaseResponse._dispatch = _dispatch  # type: ignore[method-assign]
-        BaseResponse._local_aws_original_dispatch = original  # type: ignore[attr-defined]
         _installed = True

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import pytest
+from moto.sqs import models as sqs_models
 
 from functions.on_event import app
 from local_aws import call_counts, seed
@@ -47,7 +48,9 @@ def marketing_account(policy: str = MARKETING_POLICY) -> None:
 
 
 def shift_clock(monkeypatch: pytest.MonkeyPatch, to: dt.datetime) -> None:
-    """Move the enforcer's clock (and the SQS stamps the replayed events carry) so that
-    it reads ``to`` now; it goes on ticking from there."""
+    """Move the clock of the enforcer and of local SQS (its stamps, delays and visibility
+    timeouts) so that both read ``to`` now; they go on ticking from there."""
     offset = to.timestamp() - time.time()
     monkeypatch.setattr(clock.SYSTEM, "time", lambda: time.time() + offset)
+    monkeypatch.setattr(sqs_models, "unix_time", lambda *_: time.time() + offset)
+    monkeypatch.setattr(sqs_models, "unix_time_millis", lambda *_: (time.time() + offset) * 1000)

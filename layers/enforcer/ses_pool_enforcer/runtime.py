@@ -46,7 +46,8 @@ class Runtime:
             settings=settings,
             clock=clock,
             ses=ses,
-            pools=PoolDirectory(ses, clock=clock),
+            # A consumer never trusts a remembered "no such pool": it may have just been made.
+            pools=PoolDirectory(ses, negative_ttl=0.0, clock=clock),
             inventory=Inventory(settings.inventory_table) if settings.inventory_table else None,
             alerts=Alerts(settings.alert_topic_arn, settings.alert_fallback_queue_url),
             queue=WorkQueue(settings.work_queue_url, clock) if settings.work_queue_url else None,

@@ -1,0 +1,327 @@
+"""Issue 8: the work queue's promises, on local AWS through the real event function.
+
+Stingy (events on a set while it waits cost one look), serialised per set (two workers
+never act on one set), rate-limited at the source (no worker sleeps for a slot it
+cannot use before its deadline), a pool that appears is never judged missing from
+memory, another actor's option caught in the read-write window is put back, and a
+flapping hold is looked at again when it ends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.on_event import app
+from local_aws import call_counts, faults, seed
+from local_aws.event_source import drain, queue_depth
+from local_aws.replay import LambdaContext, sample_event, sqs_event
+from local_aws.stack import LocalStack, received_alerts
+from ses_pool_enforcer.adapters.inventory import Inventory
+from ses_pool_enforcer.clock import SYSTEM
+from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS
+from tests.support import invoke, marketing_account, ses_writes, shift_clock
+
+
+@pytest.fixture
+def account(stack: LocalStack) -> LocalStack:
+    marketing_account()
+    return stack
+
+
+def reads() -> int:
+    return call_counts().get("GetConfigurationSet", 0)
+
+
+def send(stack: LocalStack, events: list[dict[str, Any]]) -> None:
+    sqs = boto3.client("sqs")
+    for start in range(0, len(events), 10):
+        sqs.send_message_batch(
+            QueueUrl=stack.work_queue_url,
+            Entries=[
+                {"Id": str(i), "MessageBody": json.dumps(e)}
+                for i, e in enumerate(events[start : start + 10])
+            ],
+        )
+
+
+def queued(stack: LocalStack) -> list[dict[str, Any]]:
+    """The messages waiting on the work queue (delayed ones included: read by peeking
+    at local SQS), as JSON."""
+    from moto.sqs.models import sqs_backends
+
+    queue = sqs_backends["123456789012"]["us-east-1"].queues[
+        stack.work_queue_url.rsplit("/", 1)[-1]
+    ]
+    return [json.loads(m.body) for m in queue._messages]
+
+
+# --------------------------------------------------------------------------- stingy
+
+
+def test_fifty_events_on_five_sets_cost_five_reads(account: LocalStack) -> None:
+    # Given a tagging script that touched 5 sets 10 times each, all on the wrong pool
+    names = [f"mkt-{i}" for i in range(5)]
+    for name in names:
+        seed.create_set(name, pool="transactional")
+    send(
+        account,
+        [
+            sample_event("tag_resource.json", configuration_set=name, fresh_id=True)
+            for _ in range(10)
+            for name in names
+        ],
+    )
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)  # the event source mapping's batching window
+
+    # When the event source mapping delivers them in batches of 10
+    stats = drain(account.work_queue_url, app.handler)
+
+    # Then each set was read once and moved once, and its owners told once
+    assert stats.messages == 50 and stats.failures == 0
+    assert reads() == 5
+    assert ses_writes() == 5
+    assert sorted(a["alert"]["configuration_set"] for a in received_alerts(account)) == names
+    assert queue_depth(account.work_queue_url) == 0
+
+
+def test_an_event_sent_after_a_look_began_gets_a_look_of_its_own(account: LocalStack) -> None:
+    # Given a set looked at a moment ago
+    seed.create_set("mkt-weekly", pool="marketing")
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    assert reads() == 1
+
+    # When someone moves it and the event of that arrives
+    time.sleep(CLOCK_SKEW_SECONDS + 0.05)
+    seed.set_pool("mkt-weekly", "transactional")
+    invoke(
+        sample_event("put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True)
+    )
+
+    # Then it is looked at again and moved back
+    assert reads() == 2
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+
+
+# --------------------------------------------------------------------------- one worker a set
+
+
+def test_two_consumers_on_one_set_make_one_write_and_one_alert(account: LocalStack) -> None:
+    # Given a set on the wrong pool and two events about it, in two batches
+    seed.create_set("mkt-weekly", pool="transactional")
+    first = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    second = sample_event("tag_resource.json", configuration_set="mkt-weekly", fresh_id=True)
+    # And the first consumer paused right after its read until the second has tried to
+    # hold the set: the worst moment for two workers to meet
+    second_tried = threading.Event()
+    faults.after("sesv2", "GetConfigurationSet", lambda: second_tried.wait(10))
+    faults.after("dynamodb", "TransactWriteItems", second_tried.set).skip = 1
+    results: dict[str, Any] = {}
+
+    def consume(name: str, event: dict[str, Any]) -> None:
+        results[name] = app.handler(sqs_event([event]), LambdaContext())
+
+    # When two consumers take them at the same time
+    one = threading.Thread(target=consume, args=("one", first))
+    one.start()
+    time.sleep(0.2)
+    two = threading.Thread(target=consume, args=("two", second))
+    two.start()
+    one.join(30)
+    two.join(30)
+
+    # Then one moved it and alerted; the other put its work back for later, not failed
+    assert second_tried.is_set()
+    assert ses_writes() == 1
+    assert [a["alert"]["outcome"] for a in received_alerts(account)] == ["remediated"]
+    assert results == {"one": {"batchItemFailures": []}, "two": {"batchItemFailures": []}}
+    [put_back] = queued(account)
+    assert put_back["kind"] == "reconcile" and put_back["configuration_set"] == "mkt-weekly"
+
+
+def test_the_flap_guard_counts_every_move_of_concurrent_consumers(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set another automation moves back again and again, and two consumers
+    monkeypatch.setenv("FLAP_THRESHOLD", "10")
+    seed.create_set("mkt-weekly", pool="marketing")
+    rounds = 4
+
+    # When, each time, both consumers get an event about it at once
+    for _ in range(rounds):
+        time.sleep(CLOCK_SKEW_SECONDS + 0.05)
+        seed.set_pool("mkt-weekly", "transactional")
+        events = [
+            sample_event(
+                "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+            )
+            for _ in range(2)
+        ]
+        threads = [
+            threading.Thread(target=app.handler, args=(sqs_event([e]), LambdaContext()))
+            for e in events
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+
+    # Then each revert was undone once, and the count of moves holds every one of them
+    assert ses_writes() == 2 * rounds  # the other actor's and the enforcer's
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert len(item["moves"]["L"]) == rounds
+
+
+# --------------------------------------------------------------------------- the deadline
+
+
+def test_a_consumer_with_no_budget_slot_before_its_deadline_puts_its_work_back_at_once(
+    account: LocalStack,
+) -> None:
+    # Given the account's SES budget taken for the next two minutes (by the sweep and
+    # other consumers), and ten events about ten sets
+    boto3.client("dynamodb").put_item(
+        TableName=account.state_table,
+        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(SYSTEM.time() + 120)}},
+    )
+    names = [f"mkt-{i}" for i in range(10)]
+    for name in names:
+        seed.create_set(name, pool="transactional")
+    events = [
+        sample_event("create_configuration_set_v2.json", configuration_set=n, fresh_id=True)
+        for n in names
+    ]
+
+    # When an invocation with a minute to live gets them
+    started = time.monotonic()
+    result = app.handler(sqs_event(events), LambdaContext(remaining_ms=60_000))
+    elapsed = time.monotonic() - started
+
+    # Then it did not wait: every message went back as a new one, none toward the
+    # dead-letter queue, and no set was read or held
+    assert elapsed < 5
+    assert result == {"batchItemFailures": []}
+    assert sorted(m["configuration_set"] for m in queued(account)) == names
+    assert reads() == 0
+    rows = boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"]
+    assert all("lease_owner" not in row for row in rows)
+
+
+# --------------------------------------------------------------------------- fresh answers
+
+
+def test_a_pool_created_a_moment_ago_is_not_judged_missing_from_memory(
+    account: LocalStack,
+) -> None:
+    # Given a warm consumer that found the lists pool missing for one set
+    seed.put_policy(
+        "version: 1\nmode: enforce\nrules:\n"
+        "  - {id: lists, match: {names: ['list-*']}, pool: lists}\n"
+    )
+    seed.create_set("list-a")
+    seed.create_set("list-b")
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="list-a"))
+    [alert] = received_alerts(account)
+    assert "does not exist" in alert["alert"]["reason"]
+
+    # When the pool is created, and an event about another of its sets reaches the same
+    # consumer before the pool's own event
+    seed.create_pool("lists")
+    invoke(
+        sample_event("create_configuration_set_v2.json", configuration_set="list-b", fresh_id=True)
+    )
+
+    # Then it asks SES again and moves the set
+    assert seed.delivery_options("list-b")["SendingPoolName"] == "lists"
+
+
+def test_an_option_someone_set_while_the_enforcer_moved_the_set_is_put_back(
+    account: LocalStack,
+) -> None:
+    # Given a set on the wrong pool, with TLS optional
+    seed.create_set("mkt-weekly", pool="transactional")
+    # And a person who requires TLS on it between the enforcer's read and its write
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName="mkt-weekly", SendingPoolName="transactional", TlsPolicy="REQUIRE"
+        ),
+    )
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    # (the enforcer's write sent back what it had read: TLS optional)
+    assert "TlsPolicy" not in seed.delivery_options("mkt-weekly")
+
+    # When the person's own CloudTrail record arrives
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    invoke(theirs)
+
+    # Then their option is back, on the pool the policy demands, and the alert names it
+    assert seed.delivery_options("mkt-weekly") == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+    moved, restored = received_alerts(account)
+    assert moved["alert"]["outcome"] == "remediated"
+    assert "restored TlsPolicy=REQUIRE" in restored["alert"]["reason"]
+    assert "EmailPlatformAdmin/alice" in restored["alert"]["reason"]
+
+
+def test_a_held_set_is_looked_at_again_when_its_hold_ends(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set another automation reverted four times within the hour: held
+    monkeypatch.setenv("FLAP_THRESHOLD", "3")
+    now = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+    seed.create_set("mkt-weekly", pool="marketing")
+    for _ in range(4):
+        now += dt.timedelta(minutes=5)
+        shift_clock(monkeypatch, now)
+        seed.set_pool("mkt-weekly", "transactional")
+        invoke(
+            sample_event(
+                "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+            )
+        )
+    assert [a["alert"]["outcome"] for a in received_alerts(account)][-1] == "flapping"
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "transactional"
+
+    # When the hold's hour has passed, and the other automation has stopped
+    shift_clock(monkeypatch, now + dt.timedelta(hours=1))
+    stats = drain(account.work_queue_url, app.handler)
+
+    # Then the wake-up the hold left on the queue brings the set back, without any event
+    assert stats.messages >= 1
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert received_alerts(account)[-1]["alert"]["outcome"] == "remediated"
+
+
+def test_inventory_entries_are_let_go_after_each_look(account: LocalStack) -> None:
+    # Given sets looked at by events
+    for name in ("mkt-a", "tx-b"):
+        seed.create_set(name, pool="marketing")
+        invoke(
+            sample_event("create_configuration_set_v2.json", configuration_set=name, fresh_id=True)
+        )
+
+    # Then none is held by anyone once the looks are over
+    items = boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"]
+    assert {i["configuration_set"]["S"] for i in items} == {"mkt-a", "tx-b"}
+    assert all("lease_owner" not in i and "intent" not in i for i in items)
+    assert {r["outcome"] for r in Inventory(account.inventory_table).rows()} == {
+        "compliant",
+        "violation",
+    }
