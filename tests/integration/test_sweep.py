@@ -310,6 +310,61 @@ def test_a_sweep_stopped_midway_resumes_from_its_checkpoint_without_reading_sets
     assert len(inventory_rows(account)) == 120
 
 
+def test_a_sweep_resumed_after_its_page_shifted_neither_skips_nor_repeats_a_set(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 120 sets listed 50 to a page, and a step that stopped after 70 (20 into the
+    # second page)
+    monkeypatch.setattr(sweep, "PAGE_SIZE", 50)
+    names = create_sets("mkt-a", 120, pool="marketing")
+    state = invoke({"action": "start", "execution": "exec-1", "input": {"trigger": "manual"}})
+    state = invoke({"action": "step", "sweep": state}, CountdownContext(sets=70))
+    assert state["processed"] == 70
+    # And, before it resumes, the page it stopped in shifted: ten sets created and five
+    # deleted among those the sweep had already done
+    done, to_do = names[:70], names[70:]
+    created = [f"{name}-new" for name in done[55:65]]
+    for name in created:
+        seed.create_set(name, pool="transactional")
+    for name in done[50:55]:
+        seed.sesv2().delete_configuration_set(ConfigurationSetName=name)
+    read_before = ses_calls("GetConfigurationSet")
+
+    # When the sweep resumes
+    state = invoke({"action": "step", "sweep": state})
+
+    # Then it went on right after the last set it had done: each set it had not yet
+    # done read once, none done read again (and the new sets behind it are for events)
+    assert state["done"] is True
+    assert ses_calls("GetConfigurationSet") - read_before == len(to_do)
+    assert state["processed"] == 70 + len(to_do)
+    assert pools_of(created) == {"transactional"}
+
+
+def test_a_sweep_started_by_a_policy_change_enforces_that_version_not_a_cached_one(
+    account: LocalStack,
+) -> None:
+    # Given a warm sweep function that swept under version 1 a moment ago
+    names = create_sets("mkt", 5, pool="marketing")
+    first = run_sweep("schedule")
+    assert first.output["report"]["policy_version"] == 1
+    # And then a new version that sends marketing sets to the transactional pool
+    version = seed.put_policy(POLICY.replace("pool: marketing", "pool: transactional", 1))
+    assert version == 2
+
+    # When the Parameter Store Change starts the sweep, well within the cache's minute
+    second = run_sweep("policy-change")
+
+    # Then every set is judged by version 2, and the report says so
+    assert second.status == "SUCCEEDED", second.cause
+    assert pools_of(names) == {"transactional"}
+    assert second.output["report"]["policy_version"] == 2
+    [report] = [r for r in reports(account) if r["alert"]["sweep_id"] == second.output["sweep_id"]]
+    assert report["alert"]["policy_version"] == "2"
+    rows = inventory_rows(account)
+    assert {rows[name]["policy_version"] for name in names} == {"2"}
+
+
 def test_a_step_that_dies_between_checkpoints_is_retried_and_repeats_only_the_unsaved_sets(
     account: LocalStack,
 ) -> None:
