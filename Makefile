@@ -25,8 +25,9 @@ $(TSTAMP): requirements-tools.txt
 	$(TBIN)/pip install -q -r requirements-tools.txt
 	touch $(TSTAMP)
 
-test: dev  ## the whole test suite against local AWS
-	$(BIN)/pytest -n 2 -q
+test: dev  ## the whole test suite against local AWS (the slow, timing-sensitive part alone, after)
+	$(BIN)/pytest -n 2 -q -m "not slow"
+	$(BIN)/pytest -q -m slow
 
 unit: dev
 	$(BIN)/pytest -q tests/unit

@@ -14,7 +14,7 @@ from local_aws.stack import LocalStack, provision
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.policy_store import clear_cache
 from ses_pool_enforcer.config import get_settings
-from ses_pool_enforcer.runtime import get_runtime
+from ses_pool_enforcer.runtime import forget_runtime
 
 FAKE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -35,7 +35,7 @@ def reset_process_caches() -> None:
     """What a fresh Lambda process would start with: no clients, settings or policy."""
     aws.reset()
     get_settings.cache_clear()
-    get_runtime.cache_clear()
+    forget_runtime()
     clear_cache()
 
 

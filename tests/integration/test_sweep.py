@@ -17,7 +17,7 @@ import yaml
 from botocore.exceptions import ClientError
 
 from functions.sweep import app
-from local_aws import call_counts, seed, set_throttle, throttle_stats
+from local_aws import call_counts, faults, seed, set_throttle, throttle_stats
 from local_aws.replay import LambdaContext
 from local_aws.stack import LocalStack, received_alerts
 from local_aws.stepfunctions import Execution, sweep_state_machine
@@ -690,12 +690,34 @@ def test_a_set_ses_refuses_to_show_is_reported_as_an_error_and_the_sweep_goes_on
     assert [a["alert"]["configuration_set"] for a in errors] == ["mkt-002"]
 
 
-def test_a_step_that_fails_on_throttling_is_retried_and_resumes(
+def test_a_read_ses_still_throttles_after_the_sdk_retries_waits_within_the_step(
+    account: LocalStack,
+) -> None:
+    # Given 6 sets on the wrong pool, and SES throttling one read and both of the SDK's
+    # retries of it (another tenant spending the account's budget)
+    names = create_sets("mkt", 6, pool="transactional")
+    faults.fail(
+        "sesv2", "GetConfigurationSet", times=3, code="TooManyRequestsException", status=429
+    )
+
+    # When a sweep runs
+    execution = run_sweep()
+
+    # Then the step tried that set again a moment later instead of failing, and every
+    # set was moved once
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.entered("Step") == 1 and execution.task_attempts == 3
+    assert pools_of(names) == {"marketing"}
+    assert ses_calls("PutConfigurationSetDeliveryOptions") == 6
+    assert execution.output["report"]["counts"]["remediated"] == 6
+
+
+def test_a_step_that_fails_on_an_ses_outage_is_retried_and_resumes(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given 6 sets on the wrong pool, and SES throttling one read beyond the SDK's retries
+    # Given 6 sets on the wrong pool, and SES failing one read beyond the SDK's retries
     names = create_sets("mkt", 6, pool="transactional")
-    _failing_once(monkeypatch, "mkt-003", "TooManyRequestsException", 429, times=1)
+    _failing_once(monkeypatch, "mkt-003", "InternalFailure", 500, times=1)
 
     # When a sweep runs
     execution = run_sweep()

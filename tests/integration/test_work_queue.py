@@ -325,3 +325,29 @@ def test_inventory_entries_are_let_go_after_each_look(account: LocalStack) -> No
         "compliant",
         "violation",
     }
+
+
+def test_a_read_ses_throttles_past_the_sdk_retries_goes_back_to_the_queue_not_toward_the_dlq(
+    account: LocalStack,
+) -> None:
+    # Given another tenant of the account's SES budget: the read and both retries refused
+    seed.create_set("mkt-weekly", pool="transactional")
+    faults.fail(
+        "sesv2", "GetConfigurationSet", times=3, code="TooManyRequestsException", status=429
+    )
+
+    # When the set's event arrives
+    result = invoke(
+        sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    )
+
+    # Then the message is done with (its receive count never grows) and the work waits
+    # on the queue as a new message, the set untouched and free
+    assert result == {"batchItemFailures": []}
+    [put_back] = queued(account)
+    assert put_back["configuration_set"] == "mkt-weekly"
+    assert ses_writes() == 0
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert "lease_owner" not in item

@@ -31,7 +31,7 @@ from ses_pool_enforcer.runtime import Runtime
 from ses_pool_enforcer.work import RECONCILE_KIND, BadRequest, Work
 
 SAFETY_SECONDS = 10.0  # no set is started this close to Lambda's timeout
-MAX_WAIT_SECONDS = 10.0  # the longest a worker sleeps for an SES call slot
+MAX_WAIT_SECONDS = 10.0  # the longest a worker sleeps for the slot that starts a look
 DEFER_JITTER_SECONDS = 2.0
 # SQS stamps a message by its own clock: a claim made this much after the stamp is
 # surely after the change the message reports (AWS clocks agree to a millisecond).
@@ -94,8 +94,10 @@ def handle_batch(
             for pool in held.work.fresh_pools:
                 runtime.pools.forget(pool)
             reconciler = reconciler or runtime.reconciler()
+            # A set is started only if its read's slot comes soon; once read, its write
+            # may wait until the deadline.
             result = reconciler.reconcile(
-                held.work, not_after=min(deadline, now + MAX_WAIT_SECONDS)
+                held.work, start_by=min(deadline, now + MAX_WAIT_SECONDS), finish_by=deadline
             )
             if isinstance(result, Busy):
                 _put_back(runtime, held.work, result.retry_at, result.why)

@@ -12,9 +12,10 @@ What makes its effects happen exactly once (docs/work-queue.md):
 * **Owed effects survive.** Before a move, an intent is recorded; after it, the record
   and the alert owed; the alert is sent and the intent cleared. Whoever holds the set
   next (the retried message, the sweep) finishes what a dead process left.
-* **Within the deadline.** Every SES call takes a budget slot no later than the
-  caller's ``not_after``; when there is none, the set is given back untouched and the
-  work comes back ``Busy`` for later.
+* **Within the deadline.** A look starts only with a budget slot no later than the
+  caller's ``start_by``; a write, once the set is read and must move, may wait until
+  ``finish_by`` (the read is paid for). When there is no slot, the set is given back
+  untouched and the work comes back ``Busy`` for later.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from ses_pool_enforcer.adapters.aws import transient
+from ses_pool_enforcer.adapters.aws import throttled, transient
 from ses_pool_enforcer.adapters.budget import BudgetExhausted, SlotRequest
 from ses_pool_enforcer.adapters.inventory import (
     Claim,
@@ -64,6 +65,8 @@ from ses_pool_enforcer.work import Work
 LEASE_SECONDS = 20.0
 WRITE_SECONDS = 30.0
 READ_MARGIN_SECONDS = 5.0
+# A call SES still throttles after the SDK's retries: the set is tried again this later.
+THROTTLED_BACKOFF_SECONDS = 2.0
 # A lost option is put back only where the enforcer may write: a set it keeps on its pool.
 RESTORABLE = frozenset({Outcome.COMPLIANT, Outcome.REMEDIATED})
 
@@ -225,9 +228,13 @@ class Reconciler:
 
     # ------------------------------------------------------------------ entry
 
-    def reconcile(self, work: Work, *, not_after: float | None = None) -> Result:
-        """Bring ``work.name`` onto the pool the policy demands. SES calls take budget
-        slots no later than ``not_after``."""
+    def reconcile(
+        self, work: Work, *, start_by: float | None = None, finish_by: float | None = None
+    ) -> Result:
+        """Bring ``work.name`` onto the pool the policy demands: its read takes a budget
+        slot no later than ``start_by``, its write one no later than ``finish_by``
+        (None: as long as it takes)."""
+        finish_by = start_by if finish_by is None else finish_by
         if isinstance(self.policy, PolicyError):
             # No claim, no read: nothing is enforced under a document that is not valid.
             record = self._record(
@@ -237,7 +244,7 @@ class Reconciler:
             self._alert(record, work.trigger)
             return Done(record)
         store: SetStore = self.inventory or Unrecorded()
-        claim = self._claim(store, work, not_after)
+        claim = self._claim(store, work, start_by)
         if not isinstance(claim, Claim):
             return claim
         try:
@@ -247,6 +254,9 @@ class Reconciler:
             store.unclaim(claim)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
         except ClientError as exc:
+            if throttled(exc):  # another tenant of the account's budget: later
+                store.unclaim(claim)
+                return Busy(self.clock.time() + THROTTLED_BACKOFF_SECONDS, "SES throttled")
             if transient(exc):
                 raise  # retried later; the lease lapses by itself
             # Access denied, a request SES refuses for this set: asking again will not help.
@@ -255,7 +265,17 @@ class Reconciler:
         read_at = self.clock.time()
         # Another actor's delivery options call: was it lost under our last write?
         previous = store.load(claim) if work.observations else None
-        return self._judge(store, claim, work, cs, read_at, not_after, previous)
+        try:
+            with self._within(finish_by):  # every other SES call of the look, too
+                return self._judge(store, claim, work, cs, read_at, finish_by, previous)
+        except BudgetExhausted as exc:  # e.g. asking whether a pool exists
+            store.unclaim(claim)
+            return Busy(exc.retry_at, "no SES call slot before the deadline")
+        except ClientError as exc:
+            if not throttled(exc):
+                raise
+            store.unclaim(claim)  # (a move turns its own throttling into Busy)
+            return Busy(self.clock.time() + THROTTLED_BACKOFF_SECONDS, "SES throttled")
 
     def assess(self, cs: ConfigurationSet) -> OutcomeRecord:
         """What reconciling the snapshot ``cs`` would conclude, writing nothing: the
@@ -271,7 +291,7 @@ class Reconciler:
     # ------------------------------------------------------------------ holding
 
     def _claim(
-        self, store: SetStore, work: Work, not_after: float | None
+        self, store: SetStore, work: Work, start_by: float | None
     ) -> Claim | Busy | Coalesced:
         """Hold the set and take the slot of its first SES call, together."""
         budget = self.ses.budget
@@ -281,7 +301,7 @@ class Reconciler:
             request: SlotRequest | None = None
             if budget is not None:
                 try:
-                    with budget.within(not_after):
+                    with budget.within(start_by):
                         request = budget.request(seen)
                 except BudgetExhausted as exc:
                     return Busy(exc.retry_at, "no SES call slot before the deadline")
@@ -302,6 +322,8 @@ class Reconciler:
                 return Coalesced()
             if isinstance(claim, Leased):
                 return Busy(claim.until, "held by another worker")
+            if request is not None and budget is not None:
+                budget.taken(request)
             return claim
 
     @contextlib.contextmanager
@@ -329,7 +351,7 @@ class Reconciler:
         work: Work,
         cs: ConfigurationSet | None,
         read_at: float,
-        not_after: float | None,
+        finish_by: float | None,
         previous: Previous | None,
     ) -> Result:
         if cs is None:
@@ -372,7 +394,7 @@ class Reconciler:
                     store, claim, work, held, cs, held_until=until if new else None, alert=new
                 )
         return self._move(
-            store, claim, work, cs, target, record, read_at, not_after, options, previous
+            store, claim, work, cs, target, record, read_at, finish_by, options, previous
         )
 
     def _conclude(
@@ -414,7 +436,7 @@ class Reconciler:
         target: str,
         record: OutcomeRecord,
         read_at: float,
-        not_after: float | None,
+        finish_by: float | None,
         options: dict[str, Any] | None,
         previous: Previous,
     ) -> Result:
@@ -430,14 +452,25 @@ class Reconciler:
             read_at=read_at,
             options=dict(cs.options if options is None else options),
         )
-        store.begin_move(claim, intent, self.clock.time() + self.write_seconds)
+        budget = self.ses.budget
         try:
-            with self._within(not_after):
-                sent = self.ses.reassign(cs, target, options)
+            with self._within(finish_by):
+                slot = budget.reserve() if budget is not None else self.clock.time()
         except BudgetExhausted as exc:
+            store.unclaim(claim)
+            return Busy(exc.retry_at, "no SES call slot before the deadline")
+        # Held until the write's slot and the work after it.
+        store.begin_move(claim, intent, max(slot, self.clock.time()) + self.write_seconds)
+        try:
+            with self._within(finish_by), self._prepaid(slot):
+                sent = self.ses.reassign(cs, target, options)
+        except BudgetExhausted as exc:  # a retry of the write found no slot
             store.unclaim(claim, drop_intent=True)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
         except ClientError as exc:
+            if throttled(exc):  # refused for the rate, so not applied
+                store.unclaim(claim, drop_intent=True)
+                return Busy(self.clock.time() + THROTTLED_BACKOFF_SECONDS, "SES throttled")
             if transient(exc):
                 raise  # the write may have happened: the intent stays for whoever is next
             # Refused (4xx), so not applied: between our read and our write the set or the
@@ -493,6 +526,10 @@ class Reconciler:
     def _within(self, not_after: float | None) -> contextlib.AbstractContextManager[None]:
         budget = self.ses.budget
         return budget.within(not_after) if budget is not None else contextlib.nullcontext()
+
+    def _prepaid(self, slot: float) -> contextlib.AbstractContextManager[None]:
+        budget = self.ses.budget
+        return budget.prepaid(slot) if budget is not None else contextlib.nullcontext()
 
     def _record(self, name: str, outcome: Outcome, *, reason: str) -> OutcomeRecord:
         return OutcomeRecord(

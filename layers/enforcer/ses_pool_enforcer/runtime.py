@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from functools import cache
 
@@ -89,6 +90,20 @@ class Runtime:
         )
 
 
+_building = threading.Lock()
+
+
 @cache
-def get_runtime() -> Runtime:
+def _runtime() -> Runtime:
     return Runtime.from_settings(get_settings())
+
+
+def get_runtime() -> Runtime:
+    """The process's runtime, built once (a lock, for local runs with several threads)."""
+    with _building:
+        return _runtime()
+
+
+def forget_runtime() -> None:
+    """What a fresh process starts with: no runtime yet (tests)."""
+    _runtime.cache_clear()

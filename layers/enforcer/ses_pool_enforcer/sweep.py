@@ -237,7 +237,7 @@ class Sweeper:
         machine retries it, the checkpoint resumes it."""
         clock = self.runtime.clock
         while True:
-            result = reconciler.reconcile(Work(name, trigger), not_after=deadline)
+            result = reconciler.reconcile(Work(name, trigger), start_by=deadline)
             if not isinstance(result, Busy):
                 return None
             now = clock.time()

@@ -10,17 +10,20 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 # Throttling (429) and transient errors are retried with jittered exponential backoff.
-# Standard, not adaptive, mode: the Pacer already spaces SES calls to the budget, and
-# adaptive mode's own client-side limiter would throttle us a second time.
-# SES throttles at about 1 call/s per account, so its calls get more attempts; elsewhere a
-# failure soon sends the message back to the queue, which retries it later.
+# Standard, not adaptive, mode: the budget already spaces SES calls, and adaptive mode's
+# own client-side limiter would throttle us a second time. Three attempts everywhere:
+# backoff sleeps do not look at the invocation's deadline (ten attempts could sleep for
+# nearly two minutes), and an SES call still throttled after three is work put back on
+# the queue for later (reconciler.py), not a failure.
 RETRY_CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3}, connect_timeout=5, read_timeout=20
+    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=5, read_timeout=20
 )
-SES_RETRY_CONFIG = RETRY_CONFIG.merge(Config(retries={"mode": "standard", "max_attempts": 10}))
 # The Config rule sends up to 100 PutEvaluations in a row, and nothing retries them for
-# it until the next scheduled run: worth the same patience.
-PATIENT_SERVICES = frozenset({"sesv2", "config"})
+# it until the next scheduled run: worth more patience.
+PATIENT_RETRY_CONFIG = RETRY_CONFIG.merge(
+    Config(retries={"mode": "standard", "total_max_attempts": 10})
+)
+PATIENT_SERVICES = frozenset({"config"})
 
 
 @cache
@@ -32,7 +35,7 @@ def _session() -> Any:
 
 @cache
 def client(service: str) -> Any:
-    config = SES_RETRY_CONFIG if service in PATIENT_SERVICES else RETRY_CONFIG
+    config = PATIENT_RETRY_CONFIG if service in PATIENT_SERVICES else RETRY_CONFIG
     return _session().client(service, config=config)
 
 
@@ -58,6 +61,19 @@ TRANSIENT_CODES = frozenset(
         "InternalFailure",
     }
 )
+
+
+THROTTLING_CODES = frozenset(
+    {"TooManyRequestsException", "ThrottlingException", "Throttling", "LimitExceededException"}
+)
+
+
+def throttled(exc: BaseException) -> bool:
+    """The service refused the call for its rate: nothing was applied."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return status == 429 or error_code(exc) in THROTTLING_CODES
 
 
 def transient(exc: BaseException) -> bool:

@@ -37,9 +37,11 @@ class BudgetExhausted(Exception):
 
 @dataclass(frozen=True)
 class SlotRequest:
-    """One attempt to take ``slot``: a DynamoDB Update, alone or in a transaction."""
+    """One attempt to take ``slot`` (and leave ``following`` as the budget's next free
+    slot): a DynamoDB Update, alone or in a transaction."""
 
     slot: float
+    following: str
     update: dict[str, Any]
 
 
@@ -56,6 +58,10 @@ class Budget(Protocol):
     def prepaid(self, slot: float) -> contextlib.AbstractContextManager[None]: ...
 
     def request(self, seen: str | None) -> SlotRequest | None: ...
+
+    def taken(self, request: SlotRequest) -> None: ...
+
+    def reserve(self) -> float: ...
 
 
 class _PerThread:
@@ -121,16 +127,22 @@ class LocalBudget(_PerThread):
         """A process-local budget cannot join a claim's transaction."""
         return None
 
+    def taken(self, request: SlotRequest) -> None:
+        return None
+
+    def reserve(self) -> float:
+        """Take the next slot (now or later), or BudgetExhausted past the limit."""
+        with self._lock:
+            slot = max(self._clock.time(), self._next)
+            limit = self.not_after
+            if limit is not None and slot > limit:
+                raise BudgetExhausted(slot)
+            self._next = slot + self.interval
+            return slot
+
     def acquire(self, **_: Any) -> None:
         slot = self._take_prepaid()
-        if slot is None:
-            with self._lock:
-                slot = max(self._clock.time(), self._next)
-                limit = self.not_after
-                if limit is not None and slot > limit:
-                    raise BudgetExhausted(slot)
-                self._next = slot + self.interval
-        self._wait_for(slot)
+        self._wait_for(self.reserve() if slot is None else slot)
 
 
 class SharedBudget(_PerThread):
@@ -155,18 +167,22 @@ class SharedBudget(_PerThread):
         self.item = f"ses-budget#{lane}" if lane else "ses-budget"
         self.interval = 1.0 / rate
         self._ddb: Any = client("dynamodb")
+        self._wrote: str | None = None  # the next_at this process last set
 
     def request(self, seen: str | None) -> SlotRequest:
         """The write that takes the next slot, given the ``next_at`` last seen (None:
-        assume the budget is idle and take now). Raises BudgetExhausted when that slot
-        is later than the caller's limit."""
+        guess: the one this process left, if it is still ahead, else an idle budget).
+        Raises BudgetExhausted when that slot is later than the caller's limit."""
         now = self._clock.time()
+        if seen is None and self._wrote is not None and float(self._wrote) > now:
+            seen = self._wrote  # right unless another process took a slot since
         slot = now if seen is None else max(now, float(seen))
         limit = self.not_after
         if limit is not None and slot > limit:
             raise BudgetExhausted(slot)
+        following = repr(slot + self.interval)
         values: dict[str, Any] = {
-            ":next": {"N": repr(slot + self.interval)},
+            ":next": {"N": following},
             ":exp": {"N": str(int(now) + 86_400)},
         }
         if seen is None:
@@ -177,6 +193,7 @@ class SharedBudget(_PerThread):
             values[":seen"] = {"N": seen}
         return SlotRequest(
             slot,
+            following,
             {
                 "TableName": self.table,
                 "Key": {"id": {"S": self.item}},
@@ -186,6 +203,10 @@ class SharedBudget(_PerThread):
                 "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
             },
         )
+
+    def taken(self, request: SlotRequest) -> None:
+        """``request`` went through (alone or with a claim)."""
+        self._wrote = request.following
 
     @staticmethod
     def seen_in(item: dict[str, Any] | None) -> str:
@@ -202,6 +223,7 @@ class SharedBudget(_PerThread):
             except self._ddb.exceptions.ConditionalCheckFailedException as exc:
                 seen = self.seen_in(exc.response.get("Item"))
                 continue
+            self.taken(request)
             return request.slot
         raise RuntimeError(f"no budget slot after {self.ATTEMPTS} attempts: {self.item} is broken")
 

@@ -18,6 +18,7 @@ NOT_FOUND = "NotFoundException"
 LIST_PAGE_SIZE = 1000
 POOL_OPTION = "SendingPoolName"
 PUT_DELIVERY_OPTIONS = "PutConfigurationSetDeliveryOptions"
+BUDGET_HOOK = "ses-pool-enforcer-budget"
 
 
 class WriteRefused(RuntimeError):
@@ -32,8 +33,11 @@ class Ses:
         self.budget = budget
         self.read_only = read_only
         if budget is not None:
-            # Every HTTP attempt, retries included, spends from the budget.
-            self._client.meta.events.register("before-send.sesv2", budget.acquire)
+            # Every HTTP attempt, retries included, spends from the budget; once per
+            # client (clients are shared), whatever the number of Ses built on it.
+            self._client.meta.events.register(
+                "before-send.sesv2", budget.acquire, unique_id=BUDGET_HOOK
+            )
         # The delivery options a Put accepts, from the service model itself: whatever SES
         # adds later is read and sent back too, never silently reset.
         members = self._client.meta.service_model.operation_model(PUT_DELIVERY_OPTIONS)
