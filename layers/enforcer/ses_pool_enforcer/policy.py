@@ -7,12 +7,10 @@ Pure: no boto3, no I/O. ``parse_policy`` turns YAML or JSON text into a validate
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -22,6 +20,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from ses_pool_enforcer import documents
 
 POOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -141,28 +141,6 @@ class Policy(_Strict):
         return self.model_dump_json(exclude_none=True)
 
 
-class _PolicyLoader(yaml.SafeLoader):
-    """SafeLoader that leaves timestamps as text: the model validates dates, so a bad
-    one (``2027-02-30``) is reported against its field instead of crashing the loader.
-    It also refuses a key written twice, which YAML would silently resolve to the last."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                line = key_node.start_mark.line + 1
-                raise PolicyError(f"duplicate key {key!r} on line {line}: each key once")
-            seen.add(key)
-        return super().construct_mapping(node, deep)
-
-
-_PolicyLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
 class PolicyError(ValueError):
     """The policy document is unreadable or invalid; it must never be enforced."""
 
@@ -190,28 +168,14 @@ def describe_errors(error: ValidationError) -> list[str]:
     return lines
 
 
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise PolicyError(f"duplicate key {key!r}: each key once")
-        data[key] = value
-    return data
-
-
 def parse_policy(text: str | bytes) -> Policy:
     """Validate a policy document written as YAML or JSON (JSON is YAML)."""
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys)
-    except PolicyError:
-        raise
-    except ValueError:
-        try:
-            data = yaml.load(text, Loader=_PolicyLoader)  # noqa: S506 - a SafeLoader
-        except PolicyError:
-            raise
-        except (yaml.YAMLError, ValueError) as exc:  # ValueError: "!!int abc" and the like
-            raise PolicyError(f"policy is neither JSON nor YAML: {exc}") from exc
+        data = documents.load(text)
+    except documents.DuplicateKey as exc:
+        raise PolicyError(str(exc)) from exc
+    except documents.NotADocument as exc:
+        raise PolicyError(f"policy is {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError("policy must be a mapping with 'version', 'rules', ...")
     try:

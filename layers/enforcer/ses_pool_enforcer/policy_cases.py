@@ -20,14 +20,13 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from ses_pool_enforcer import documents
 from ses_pool_enforcer.evaluation import evaluate
 from ses_pool_enforcer.model import ConfigurationSet, Decision
 from ses_pool_enforcer.policy import POOL_NAME_PATTERN, Policy, describe_errors
 from ses_pool_enforcer.pools import normalise_pool
-from ses_pool_enforcer.yaml_text import TextDatesLoader
 
 Name = Annotated[str, StringConstraints(min_length=1)]
 PoolName = Annotated[str, StringConstraints(pattern=POOL_NAME_PATTERN)]
@@ -80,10 +79,11 @@ class CasesError(ValueError):
 
 def parse_cases(text: str) -> CasesFile:
     try:
-        data: Any = yaml.load(text, Loader=TextDatesLoader)  # noqa: S506 - a SafeLoader
-    except (yaml.YAMLError, ValueError) as exc:  # ValueError: "!!int abc" and the like
-        problem = " ".join(str(exc).split())
-        raise CasesError(f"cases file is neither JSON nor YAML: {problem}") from exc
+        data: Any = documents.load(text)
+    except documents.DuplicateKey as exc:
+        raise CasesError(str(exc)) from exc
+    except documents.NotADocument as exc:
+        raise CasesError(f"cases file is {exc}") from exc
     if not isinstance(data, dict):
         raise CasesError("cases file must be a mapping with 'cases' (and optionally 'policy')")
     try:

@@ -4,7 +4,11 @@ template's ``AWSTemplateFormatVersion: 2010-09-09`` stays the string CloudFormat
 
 from __future__ import annotations
 
+from typing import Any
+
 import yaml
+
+from ses_pool_enforcer.documents import DuplicateKey
 
 TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
@@ -17,3 +21,17 @@ TextDatesLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != TIMESTAMP]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+
+
+class OneKeyLoader(TextDatesLoader):
+    """Dates as text, and a key written twice refused with its line."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise DuplicateKey(f"duplicate key {key!r} on line {line}: each key once")
+            seen.add(key)
+        return super().construct_mapping(node, deep)

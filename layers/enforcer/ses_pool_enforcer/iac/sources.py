@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from ses_pool_enforcer.documents import DuplicateKey, unique_keys
 from ses_pool_enforcer.iac import cdk, cloudformation, terraform
 from ses_pool_enforcer.iac.cfn_yaml import load_yaml
 from ses_pool_enforcer.iac.declared import IacError, Position, Scan
@@ -50,21 +51,12 @@ def scan_file(path: str, parameters: Mapping[str, str]) -> Scan:
 def parse(text: str) -> tuple[Any, dict[KeyPath, Position]]:
     """JSON, or else YAML with CloudFormation's tags; the data and each key's position."""
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys)
-    except IacError:
-        raise
+        data = json.loads(text, object_pairs_hook=unique_keys)
+    except DuplicateKey as exc:
+        raise IacError(str(exc)) from exc
     except ValueError:
         return load_yaml(text)
     return data, json_positions(text)
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in data:
-            raise IacError(f"duplicate key {key!r}: each key once")
-        data[key] = value
-    return data
 
 
 def _synthesized_by_cdk(data: Mapping[str, Any]) -> bool:
