@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ses_pool_enforcer.evaluation import DEFAULT_RULE_ID, evaluate
+from ses_pool_enforcer.evaluation import DEFAULT_RULE_ID, evaluate, pipeline_of
 from ses_pool_enforcer.model import Action, ConfigurationSet, Decision, Outcome
 from ses_pool_enforcer.policy import Mode, Policy, parse_policy
 from ses_pool_enforcer.pools import DEFAULT_POOL, SHARED_POOL, normalise_pool
@@ -657,3 +657,49 @@ def test_evaluation_is_total_and_consistent(
     assert (decision.action is Action.REASSIGN) == (decision.outcome is Outcome.REMEDIATED)
     if enforcement is Mode.AUDIT:
         assert decision.action is Action.NONE
+
+
+# --------------------------------------------------------------------------- IaC principals
+
+
+PIPELINES = """
+version: 1
+iac_principals: ["arn:aws:iam::*:role/cdk-*-cfn-exec-role-*", "arn:aws:iam::*:user/deployer"]
+rules:
+  - {id: marketing, match: {names: ["mkt-*"]}, pool: marketing}
+  - {id: lists, match: {names: ["list-*"]}, pool: lists, iac_principals: ["*:role/terraform-ci"]}
+  - {id: quiet, match: {names: ["q-*"]}, pool: lists, iac_principals: []}
+"""
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "arns", "expected"),
+    [
+        # an assumed-role session matches through the role it was issued by
+        (
+            "marketing",
+            (
+                "arn:aws:sts::1:assumed-role/cdk-x-cfn-exec-role-1-eu/AWSCloudFormation",
+                "arn:aws:iam::1:role/cdk-x-cfn-exec-role-1-eu",
+            ),
+            "arn:aws:iam::*:role/cdk-*-cfn-exec-role-*",
+        ),
+        ("marketing", ("arn:aws:iam::1:user/deployer", None), "arn:aws:iam::*:user/deployer"),
+        (
+            "marketing",
+            ("arn:aws:sts::1:assumed-role/Admin/alice", "arn:aws:iam::1:role/Admin"),
+            None,
+        ),
+        # a rule's own list replaces the document's, an empty one included
+        ("lists", ("arn:aws:iam::1:user/deployer", None), None),
+        ("lists", ("x", "arn:aws:iam::1:role/terraform-ci"), "*:role/terraform-ci"),
+        ("quiet", ("arn:aws:iam::1:user/deployer", None), None),
+        # the default pool's decision and unmanaged sets use the document's list
+        ("default", ("arn:aws:iam::1:user/deployer", None), "arn:aws:iam::*:user/deployer"),
+        (None, (None, None), None),
+    ],
+)
+def test_a_deploy_pipeline_is_recognised_by_its_role(
+    rule_id: str | None, arns: tuple[str | None, ...], expected: str | None
+) -> None:
+    assert pipeline_of(parse_policy(PIPELINES), rule_id, *arns) == expected

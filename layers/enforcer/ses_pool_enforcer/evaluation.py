@@ -78,3 +78,18 @@ def evaluate(
     return Decision(
         Outcome.REMEDIATED, Action.REASSIGN, pool, rule_id, f"moved from {cs.pool} to {pool}"
     )
+
+
+def pipeline_of(policy: Policy, rule_id: str | None, *arns: str | None) -> str | None:
+    """The IaC principal glob (the rule's list, else the document's) that one of
+    ``arns`` (the caller's identity, the role its session came from) matches."""
+    rule = next((r for r in policy.rules if r.id == rule_id), None)
+    globs = (
+        rule.iac_principals
+        if rule is not None and rule.iac_principals is not None
+        else (policy.iac_principals or [])
+    )
+    for glob in globs:
+        if any(arn and fnmatchcase(arn, glob) for arn in arns):
+            return glob
+    return None

@@ -164,6 +164,11 @@ def change_from(event: SesCloudTrailEvent) -> Change:
     raise Ignored(f"{detail.event_name} carries no {target.value} name in requestParameters")
 
 
+def role_of(detail: CloudTrailDetail) -> str | None:
+    issuer = _lookup(detail.user_identity or {}, ("sessionContext", "sessionIssuer", "arn"))
+    return str(issuer) if issuer else None
+
+
 def actor_of(detail: CloudTrailDetail) -> str | None:
     identity = detail.user_identity or {}
     issuer = _lookup(identity, ("sessionContext", "sessionIssuer", "arn"))
@@ -178,6 +183,7 @@ def trigger_of(event: SesCloudTrailEvent) -> Trigger:
         account=detail.recipient_account_id or event.account,
         region=detail.aws_region or event.region,
         actor=actor_of(detail),
+        actor_role=role_of(detail),
         event_id=detail.event_id or event.id,
         event_name=detail.event_name,
         event_time=detail.event_time or event.time.isoformat(),

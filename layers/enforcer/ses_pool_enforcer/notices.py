@@ -16,6 +16,8 @@ class Trigger:
     account: str | None = None
     region: str | None = None
     actor: str | None = None
+    actor_role: str | None = None  # the role an assumed-role session was issued by
+    pipeline: str | None = None  # the IaC principal glob the actor matched, if any
     event_id: str | None = None
     event_name: str | None = None
     event_time: str | None = None
@@ -66,6 +68,7 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
         "outcome": record.outcome.value,
         "reason": record.reason,
         "actor": trigger.actor,
+        "pipeline": trigger.pipeline,
         "event_id": trigger.event_id,
         "event_name": trigger.event_name,
         "event_time": trigger.event_time,
@@ -84,7 +87,8 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
         f"Required pool: {record.expected_pool or '-'}",
         f"Rule:          {record.rule_id or '-'}",
         f"Account:       {trigger.account or '-'}  Region: {trigger.region or '-'}",
-        f"Changed by:    {trigger.actor or '-'}",
+        f"Changed by:    {trigger.actor or '-'}"
+        + (f" (a deploy pipeline: {trigger.pipeline})" if trigger.pipeline else ""),
         f"Trigger:       {trigger.source}"
         + (
             f" {trigger.event_name} {trigger.event_id} at {trigger.event_time}"

@@ -71,6 +71,11 @@ class Rule(_Strict):
         "or ses-shared-pool."
     )
     mode: Mode | None = Field(default=None, description="Overrides the document's mode.")
+    iac_principals: list[Glob] | None = Field(
+        default=None,
+        description="ARN globs of the roles that deploy this rule's sets (CloudFormation, "
+        "CDK, Terraform pipelines); replaces the document's list for this rule.",
+    )
 
 
 class DefaultRule(_Strict):
@@ -107,6 +112,13 @@ class Policy(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list, description="First matching rule wins.")
     exemptions: list[Exemption] = Field(default_factory=list)
+    iac_principals: list[Glob] | None = Field(
+        default=None,
+        description="ARN globs of the roles that deploy infrastructure (a CloudFormation "
+        "service role, CDK's cfn-exec role, a Terraform CI role). A set such a role "
+        "changes away from its pool is reported as the pipeline's source disagreeing with "
+        "the policy; the rule's mode still decides whether it is moved.",
+    )
 
     @field_validator("version", mode="before")
     @classmethod

@@ -44,8 +44,8 @@ from ses_pool_enforcer.adapters.inventory import (
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.conflicts import Lost, Observation, lost_options
-from ses_pool_enforcer.evaluation import evaluate
-from ses_pool_enforcer.flapping import FlapGuard, Hold
+from ses_pool_enforcer.evaluation import evaluate, pipeline_of
+from ses_pool_enforcer.flapping import FlapGuard, Hold, Move
 from ses_pool_enforcer.model import (
     ALERTING_OUTCOMES,
     Action,
@@ -69,6 +69,8 @@ READ_MARGIN_SECONDS = 5.0
 THROTTLED_BACKOFF_SECONDS = 2.0
 # A lost option is put back only where the enforcer may write: a set it keeps on its pool.
 RESTORABLE = frozenset({Outcome.COMPLIANT, Outcome.REMEDIATED})
+# A deploy pipeline's change that leaves a set off its pool (moved back, or reported).
+PIPELINE_OUTCOMES = frozenset({Outcome.REMEDIATED, Outcome.VIOLATION})
 
 
 class SetStore(Protocol):
@@ -105,7 +107,7 @@ class SetStore(Protocol):
         claim: Claim,
         record: OutcomeRecord,
         intent: Intent,
-        moves: list[float],
+        moves: list[Move],
         last_write: LastWrite,
         sweep_id: str | None = None,
     ) -> None: ...
@@ -154,7 +156,7 @@ class Unrecorded:
         claim: Claim,
         record: OutcomeRecord,
         intent: Intent,
-        moves: list[float],
+        moves: list[Move],
         last_write: LastWrite,
         sweep_id: str | None = None,
     ) -> None:
@@ -360,6 +362,7 @@ class Reconciler:
             )
             return self._conclude(store, claim, work, gone, cs)
         record, target = self._decide(cs)
+        work, record = self._from_pipeline(work, record)
         options: dict[str, Any] | None = None
         lost = self._lost(previous, work.observations, cs)
         if lost and record.outcome in RESTORABLE and self.enforcement is Mode.ENFORCE:
@@ -376,16 +379,13 @@ class Reconciler:
                 return self._conclude(store, claim, work, settled, cs, written=True)
             previous = store.load(claim)
         if self.flap is not None and options is None:
-            hold, until = self.flap.hold(previous.moves, previous.held_until, self.clock.time())
+            now = self.clock.time()
+            hold, until = self.flap.hold(previous.moves, previous.held_until, now)
             if hold is not Hold.NO:
                 held = replace(
                     record,
                     outcome=Outcome.FLAPPING,
-                    reason=(
-                        f"moved {self.flap.threshold} times within {self.flap.window:.0f}s "
-                        f"and changed back again; not moved until that window has passed "
-                        f"({record.reason})"
-                    ),
+                    reason=_holding(self.flap, self.flap.fighting(previous.moves, now), record),
                 )
                 if hold is Hold.NEW and self.wakeups is not None:
                     self.wakeups.later(work.name, until, Trigger(source="hold-ended"))
@@ -481,7 +481,7 @@ class Reconciler:
         written = LastWrite(read_at, self.clock.time(), sent)
         moves = list(previous.moves)
         if self.flap is not None and options is None:  # a restored option is no pool move
-            moves = self.flap.after_move(previous.moves, read_at)
+            moves = self.flap.after_move(previous.moves, read_at, _undid(work.trigger))
         store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
         self._done(moved, work.trigger)
         self.send(owed)
@@ -504,7 +504,7 @@ class Reconciler:
                 return None
             moves = list(previous.moves)
             if self.flap is not None:
-                moves = self.flap.after_move(previous.moves, intent.read_at)
+                moves = self.flap.after_move(previous.moves, intent.read_at, None)
             written = LastWrite(intent.read_at, self.clock.time(), intent.options)
             store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
         logger.info("finishing a move a previous attempt made", extra={"set": claim.name})
@@ -514,6 +514,24 @@ class Reconciler:
         return moved
 
     # ------------------------------------------------------------------ helpers
+
+    def _from_pipeline(self, work: Work, record: OutcomeRecord) -> tuple[Work, OutcomeRecord]:
+        """A set a deploy pipeline (an IaC principal) put on the wrong pool: say that its
+        source disagrees with the policy. The rule's mode still decides the move."""
+        trigger = work.trigger
+        if isinstance(self.policy, PolicyError) or record.outcome not in PIPELINE_OUTCOMES:
+            return work, record
+        pipeline = pipeline_of(self.policy, record.rule_id, trigger.actor, trigger.actor_role)
+        if pipeline is None:
+            return work, record
+        reason = (
+            f"{record.reason}; set by a deploy pipeline ({trigger.actor_role or trigger.actor}): "
+            "its source (template or plan) disagrees with the policy, fix it there "
+            "(ses-pool-enforcer check shows it before deploy)"
+        )
+        return replace(work, trigger=replace(trigger, pipeline=pipeline)), replace(
+            record, reason=reason
+        )
 
     def _lost(
         self, previous: Previous | None, observations: tuple[Observation, ...], cs: ConfigurationSet
@@ -581,6 +599,28 @@ class Reconciler:
         if decision.action is not Action.REASSIGN:
             return record, None
         return record, decision.expected_pool
+
+
+def _undid(trigger: Trigger) -> str | None:
+    """Whose change a move undoes, for the flap guard."""
+    if trigger.pipeline is not None:
+        return f"pipeline {trigger.actor_role or trigger.actor}"
+    return trigger.actor
+
+
+def _holding(flap: FlapGuard, fighting: str | None, record: OutcomeRecord) -> str:
+    held = (
+        f"moved {flap.threshold} times within {flap.window:.0f}s; not moved again until that "
+        f"window has passed ({record.reason})"
+    )
+    if fighting is None:
+        return f"changed back again: {held}"
+    if fighting.startswith("pipeline "):
+        return (
+            f"the deploy pipeline {fighting.removeprefix('pipeline ')} keeps putting it back: "
+            f"fix the pipeline's source, or the policy; {held}"
+        )
+    return f"{fighting} keeps changing it back: {held}"
 
 
 def _restored(record: OutcomeRecord, lost: list[Lost]) -> str:

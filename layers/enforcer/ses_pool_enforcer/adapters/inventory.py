@@ -23,6 +23,7 @@ from typing import Any
 
 from ses_pool_enforcer.adapters.aws import client
 from ses_pool_enforcer.adapters.budget import SlotRequest
+from ses_pool_enforcer.flapping import Move
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 
 EXPECTED_POOL_INDEX = "by-expected-pool"
@@ -109,7 +110,7 @@ class Previous:
 
     row: dict[str, str]  # the outcome fields, as reports read them
     intent: Intent | None = None
-    moves: tuple[float, ...] = ()
+    moves: tuple[Move, ...] = ()
     held_until: float = 0.0
     last_write: LastWrite | None = None
     claimed_at: float | None = None
@@ -121,7 +122,7 @@ class Previous:
         return cls(
             row=_row(item),
             intent=Intent.from_item(item["intent"]) if "intent" in item else None,
-            moves=tuple(float(v["N"]) for v in item.get("moves", {}).get("L", [])),
+            moves=tuple(_move(v) for v in item.get("moves", {}).get("L", [])),
             held_until=float(item.get("held_until", {}).get("N", "0")),
             last_write=LastWrite.from_item(item["last_write"]) if "last_write" in item else None,
             claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
@@ -163,6 +164,20 @@ class IntentPending:
     """An effect is still owed on the set (a previous holder died): settle it first."""
 
     previous: Previous
+
+
+def _move(value: Mapping[str, Any]) -> Move:
+    if "N" in value:  # written before moves said whose change they undid
+        return Move(float(value["N"]))
+    m = value["M"]
+    return Move(float(m["at"]["N"]), m.get("undid", {}).get("S"))
+
+
+def _move_item(move: Move) -> dict[str, Any]:
+    item: dict[str, Any] = {"at": {"N": repr(move.at)}}
+    if move.undid:
+        item["undid"] = {"S": move.undid}
+    return {"M": item}
 
 
 class _IntentFound(Exception):
@@ -397,7 +412,7 @@ class Inventory:
         claim: Claim,
         record: OutcomeRecord,
         intent: Intent,
-        moves: list[float],
+        moves: list[Move],
         last_write: LastWrite,
         sweep_id: str | None = None,
     ) -> None:
@@ -406,7 +421,7 @@ class Inventory:
             _Update()
             .outcome(record, sweep_id)
             .set("intent", replace(intent, phase="alert").to_item())
-            .set("moves", {"L": [{"N": repr(m)} for m in moves]})
+            .set("moves", {"L": [_move_item(m) for m in moves]})
             .set("last_write", last_write.to_item())
         )
         self._fenced(claim, update)
