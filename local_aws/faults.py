@@ -44,6 +44,7 @@ class Fault:
     skip: int = 0  # let this many matching requests through first
     where: dict[str, Any] = field(default_factory=dict)  # request fields that must match
     seen: int = field(default=0)
+    bodies: list[dict[str, Any]] = field(default_factory=list)  # the requests it matched
 
 
 _lock = threading.Lock()  # guards _faults
@@ -124,6 +125,7 @@ def _take(service: str, action: str, response: Any) -> Fault | None:
                     continue
                 fault.times -= 1
                 fault.seen += 1
+                fault.bodies.append(_body(response))
                 return fault
     return None
 

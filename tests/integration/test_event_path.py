@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from functions.on_event import app
-from local_aws import call_counts, seed
+from local_aws import call_counts, faults, seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.pools import DEFAULT_POOL
@@ -89,6 +89,32 @@ def test_a_set_created_in_the_wrong_pool_is_moved_and_keeps_tls_and_max_delivery
     }
     assert len(alert["alert"]["alert_id"]) == 32
     assert len(alert["subject"]) < 100 and "mkt-weekly" in alert["subject"]
+
+
+def test_a_move_sends_back_every_delivery_option_it_read(account: LocalStack) -> None:
+    # Given a set on the wrong pool with every delivery option SES has set
+    seed.create_set("mkt-weekly", pool="transactional", tls_policy="REQUIRE")
+    seed.sesv2().put_configuration_set_delivery_options(
+        ConfigurationSetName="mkt-weekly",
+        SendingPoolName="transactional",
+        TlsPolicy="REQUIRE",
+        MaxDeliverySeconds=900,
+        SharedPoolDeliveryMode="REGIONAL",
+    )
+    write = faults.after("sesv2", "PutConfigurationSetDeliveryOptions", lambda: None)
+
+    # When its event arrives
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+
+    # Then the write named each of them as it was, and only the pool changed
+    [sent] = write.bodies
+    assert sent == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+        "MaxDeliverySeconds": 900,
+        "SharedPoolDeliveryMode": "REGIONAL",
+    }
+    assert seed.delivery_options("mkt-weekly") == {**sent}
 
 
 def test_a_set_under_an_audit_rule_is_reported_not_moved(account: LocalStack) -> None:
