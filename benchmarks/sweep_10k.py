@@ -18,7 +18,7 @@ slows the run), wall time.
 The rate is limited by what local AWS adds to each set: over local HTTP a set costs
 about 6 ms besides its SES call (moto's DynamoDB write, connections), against 1 s per
 call in AWS; at 50 calls/s that leaves the sweep budget-bound, as it is in AWS, where at
-100/s it would become bound by local AWS instead (the pacer's idle share says which).
+100/s it would become bound by local AWS instead (the budget's idle share says which).
 
 Usage: python -m benchmarks.sweep_10k [--sets 10000] [--rate 50] [--tracemalloc]
 """
@@ -109,7 +109,7 @@ def worker(trace: bool) -> None:
     execution = machine.run({"trigger": "manual"})
     wall = time.perf_counter() - began
     traced = tracemalloc.get_traced_memory()[1] / MB if trace else None
-    pacer = get_runtime().ses.pacer
+    budget = get_runtime().ses.budget
     tasks = [s for s in execution.states if machine.definition["States"][s]["Type"] == "Task"]
     print(
         json.dumps(
@@ -126,7 +126,7 @@ def worker(trace: bool) -> None:
                 "rss_before_mb": rss_before,
                 "rss_peak_mb": peak_rss_mb(),
                 "tracemalloc_peak_mb": traced,
-                "pacer_waited": pacer.waited if pacer is not None else 0.0,
+                "budget_waited": budget.waited if budget is not None else 0.0,
             }
         )
     )
@@ -214,7 +214,7 @@ def main() -> None:
         f"{total / result['wall'] / args.rate:.3f} over the whole execution"
     )
     print(
-        f"  pacer idle                  {result['pacer_waited'] / step_time:.1%} of the step time "
+        f"  budget idle                 {result['budget_waited'] / step_time:.1%} of the step time "
         "(waiting for the budget: the sweep is budget-bound, not work-bound)"
     )
     print(f"  SES calls per compliant set {total / max(compliant, 1):.4f} (target <= 1.01)")

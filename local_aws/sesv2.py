@@ -25,6 +25,14 @@ What :func:`install` changes (shapes checked against the botocore ``sesv2`` mode
   ``GetDedicatedIps``: lists are sorted by name and the token names the last item
   returned, so pages are stable and complete. Default page size 100; larger requests are
   capped at 1000 (the SES v1 documented page maximum; v2 documents none).
+* Email identities: ``PutEmailIdentityConfigurationSetAttributes`` (moto: not
+  implemented) sets the identity's default configuration set, or removes it when none is
+  named; an unknown identity or set -> ``NotFoundException``. ``GetEmailIdentity``
+  returns the identity's current ``Tags`` and ``ConfigurationSetName``.
+  ``CreateEmailIdentity`` refuses an unknown ``ConfigurationSetName``. Deleting a
+  configuration set leaves the identities that used it as their default naming it, as
+  SES does (their sends then fail). ``ListEmailIdentities`` pages with ``PageSize`` and
+  ``NextToken`` like the other lists.
 * Optional throttling of every SES v2 operation (:func:`set_throttle`), answered like
   SES: HTTP 429, ``TooManyRequestsException``, ``{"message": "Rate exceeded"}``.
 * Optionally, ``ListDedicatedIpPools`` lists the special pools too
@@ -62,6 +70,7 @@ _DEDICATED_IPS_ATTR: Final = "_local_aws_dedicated_ips"
 # Nested paths moto's server URL map lacks (mock_aws itself routes by its "/v2/.*" entry).
 _EXTRA_URL_PATHS: Final = (
     "{0}/v2/email/configuration-sets/(?P<ConfigurationSetName>[^/]+)/delivery-options$",
+    "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/configuration-set$",
     "{0}/v2/email/dedicated-ips$",
     "{0}/v2/email/dedicated-ips/(?P<IP>[^/]+)/pool$",
 )
@@ -438,6 +447,47 @@ def _get_dedicated_ips(self: Any) -> str:
     return _page_response("DedicatedIps", items, token)
 
 
+def _get_identity(resp: Any, name: str) -> Any:
+    identity = _core(resp).email_identities.get(name)
+    if identity is None:
+        raise _not_found(f"Email identity <{name}> does not exist.")
+    return identity
+
+
+def _create_email_identity(self: Any) -> Any:
+    name = self._get_param("ConfigurationSetName")
+    if name is not None:
+        _get_set(self, name)
+    return _originals["create_email_identity"](self)
+
+
+def _get_email_identity(self: Any) -> str:
+    name = self._get_param("EmailIdentity")
+    identity = _get_identity(self, name)
+    out: dict[str, Any] = dict(identity.get_response_object)
+    tags = _core(self).tagger.list_tags_for_resource(_arn(self, f"identity/{name}"))
+    out["Tags"] = tags.get("Tags", []) or (identity.tags or [])
+    if not identity.configuration_set_name:
+        out.pop("ConfigurationSetName", None)
+    return json.dumps(out)
+
+
+def _put_email_identity_configuration_set_attributes(self: Any) -> str:
+    identity = _get_identity(self, self._get_param("EmailIdentity"))
+    name = _body(self).get("ConfigurationSetName")
+    if name is not None:
+        _get_set(self, str(name))
+    identity.configuration_set_name = name
+    return "{}"
+
+
+def _list_email_identities(self: Any) -> str:
+    identities = _core(self).email_identities
+    page, token = _paginate(self, list(identities))
+    items = [identities[name].list_response_object for name in page]
+    return _page_response("EmailIdentities", items, token)
+
+
 def _call_action(self: Any) -> Any:
     global _calls_seen
     with _counts_lock:
@@ -469,6 +519,12 @@ _PATCHES: Final[dict[str, Callable[..., Any]]] = {
     "list_dedicated_ip_pools": _list_dedicated_ip_pools,
     "put_dedicated_ip_in_pool": _put_dedicated_ip_in_pool,
     "get_dedicated_ips": _get_dedicated_ips,
+    "create_email_identity": _create_email_identity,
+    "get_email_identity": _get_email_identity,
+    "put_email_identity_configuration_set_attributes": (
+        _put_email_identity_configuration_set_attributes
+    ),
+    "list_email_identities": _list_email_identities,
 }
 
 

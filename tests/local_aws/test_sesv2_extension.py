@@ -572,3 +572,69 @@ def test_server_mode_serves_the_nested_paths_and_throttles(server_ses: Any) -> N
     # Then
     assert error_code(throttled) == "TooManyRequestsException"
     assert throttled.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
+
+
+# ---------------------------------------------------------------- email identities
+
+
+def test_an_identity_s_default_configuration_set_is_set_read_and_removed(ses: Any) -> None:
+    # Given an identity and a set
+    ses.create_configuration_set(ConfigurationSetName="mkt-news")
+    ses.create_email_identity(EmailIdentity="news.example.com")
+    assert "ConfigurationSetName" not in ses.get_email_identity(EmailIdentity="news.example.com")
+
+    # When the set is made its default, then GetEmailIdentity says so
+    ses.put_email_identity_configuration_set_attributes(
+        EmailIdentity="news.example.com", ConfigurationSetName="mkt-news"
+    )
+    answer = ses.get_email_identity(EmailIdentity="news.example.com")
+    assert answer["ConfigurationSetName"] == "mkt-news"
+
+    # When a call names no set, then the identity has no default any more
+    ses.put_email_identity_configuration_set_attributes(EmailIdentity="news.example.com")
+    assert "ConfigurationSetName" not in ses.get_email_identity(EmailIdentity="news.example.com")
+
+
+def test_an_unknown_identity_or_set_is_not_found(ses: Any) -> None:
+    ses.create_email_identity(EmailIdentity="news.example.com")
+    for identity, configuration_set in (("nobody.example.com", None), ("news.example.com", "nope")):
+        kwargs = {"EmailIdentity": identity}
+        if configuration_set:
+            kwargs["ConfigurationSetName"] = configuration_set
+        with pytest.raises(ClientError) as raised:
+            ses.put_email_identity_configuration_set_attributes(**kwargs)
+        assert raised.value.response["Error"]["Code"] == "NotFoundException"
+    with pytest.raises(ClientError):
+        ses.create_email_identity(EmailIdentity="x.example.com", ConfigurationSetName="nope")
+
+
+def test_a_deleted_default_set_stays_named_by_its_identities(ses: Any) -> None:
+    # Given an identity whose default set is deleted (SES lets it be)
+    ses.create_configuration_set(ConfigurationSetName="mkt-news")
+    ses.create_email_identity(EmailIdentity="news.example.com", ConfigurationSetName="mkt-news")
+    ses.delete_configuration_set(ConfigurationSetName="mkt-news")
+
+    # Then the identity still names it: its sends now fail
+    answer = ses.get_email_identity(EmailIdentity="news.example.com")
+    assert answer["ConfigurationSetName"] == "mkt-news"
+
+
+def test_identities_are_listed_in_pages_with_their_live_tags(ses: Any) -> None:
+    names = [f"user{i}@example.com" for i in range(5)]
+    for name in names:
+        ses.create_email_identity(EmailIdentity=name)
+    seen, token = [], None
+    while True:
+        page = ses.list_email_identities(PageSize=2, **({"NextToken": token} if token else {}))
+        seen += [i["IdentityName"] for i in page["EmailIdentities"]]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert seen == sorted(names)
+    ses.tag_resource(
+        ResourceArn="arn:aws:ses:us-east-1:123456789012:identity/user0@example.com",
+        Tags=[{"Key": "team", "Value": "growth"}],
+    )
+    assert ses.get_email_identity(EmailIdentity="user0@example.com")["Tags"] == [
+        {"Key": "team", "Value": "growth"}
+    ]
