@@ -9,8 +9,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ses_pool_enforcer.evaluation import DEFAULT_RULE_ID, evaluate, pipeline_of
-from ses_pool_enforcer.model import Action, ConfigurationSet, Decision, Outcome
+from ses_pool_enforcer.evaluation import (
+    DEFAULT_RULE_ID,
+    evaluate,
+    evaluate_identity,
+    pipeline_of,
+)
+from ses_pool_enforcer.model import (
+    Action,
+    ConfigurationSet,
+    Decision,
+    Identity,
+    IdentityDecision,
+    Outcome,
+)
 from ses_pool_enforcer.policy import Mode, Policy, parse_policy
 from ses_pool_enforcer.pools import DEFAULT_POOL, SHARED_POOL, normalise_pool
 
@@ -703,3 +715,105 @@ def test_a_deploy_pipeline_is_recognised_by_its_role(
     rule_id: str | None, arns: tuple[str | None, ...], expected: str | None
 ) -> None:
     assert pipeline_of(parse_policy(PIPELINES), rule_id, *arns) == expected
+
+
+# --------------------------------------------------------------------------- identities
+
+
+IDENTITIES = """
+version: 1
+mode: enforce
+identities:
+  - id: news
+    match: {identities: ["news.example.com", "*@news.example.com"]}
+    configuration_set: mkt-news
+  - id: growth
+    match: {tags: {team: growth}}
+    configuration_set: mkt-*
+  - id: receipts
+    match: {identities: ["*@shop.example.com"]}
+    configuration_set: tx-receipts
+    mode: audit
+  - id: everyone
+    match: {identities: ["*.example.com"]}
+    default_configuration_set: required
+exemptions:
+  - identity: legacy.example.com
+    reason: OPS-7 migration
+    expires: 2099-12-31
+"""
+
+
+def decide_identity(
+    name: str,
+    configuration_set: str | None = None,
+    tags: dict[str, str] | None = None,
+    *,
+    default_exists: bool = True,
+    enforcement: Mode = Mode.ENFORCE,
+) -> IdentityDecision:
+    return evaluate_identity(
+        parse_policy(IDENTITIES),
+        Identity(name, configuration_set, tags or {}),
+        NOW,
+        default_exists=default_exists,
+        enforcement=enforcement,
+    )
+
+
+def test_an_identity_without_the_named_default_set_gets_it_in_enforce_mode() -> None:
+    decision = decide_identity("news.example.com", "tx-receipts")
+    assert (decision.outcome, decision.action, decision.target) == (
+        Outcome.REMEDIATED,
+        Action.REASSIGN,
+        "mkt-news",
+    )
+    assert decision.rule_id == "news"
+    assert "from tx-receipts to mkt-news" in decision.reason
+
+
+def test_identities_match_whatever_their_case() -> None:
+    decision = decide_identity("Alice@NEWS.Example.com", "mkt-news")
+    assert (decision.outcome, decision.rule_id) == (Outcome.COMPLIANT, "news")
+
+
+def test_a_glob_requirement_is_reported_never_assigned() -> None:
+    assert decide_identity("x@other.org", "mkt-weekly", {"team": "growth"}).outcome is (
+        Outcome.COMPLIANT
+    )
+    decision = decide_identity("x@other.org", "tx-receipts", {"team": "growth"})
+    assert (decision.outcome, decision.action, decision.target) == (
+        Outcome.VIOLATION,
+        Action.NONE,
+        None,
+    )
+    assert "a glob names no one set" in decision.reason
+
+
+def test_an_audit_rule_or_deployment_reports_instead_of_assigning() -> None:
+    rule = decide_identity("orders@shop.example.com", "mkt-news")
+    assert (rule.outcome, rule.action) == (Outcome.VIOLATION, Action.NONE)
+    assert "rule is in audit mode" in rule.reason
+    deployment = decide_identity("news.example.com", None, enforcement=Mode.AUDIT)
+    assert (deployment.outcome, deployment.action) == (Outcome.VIOLATION, Action.NONE)
+    assert "deployment is in audit mode" in deployment.reason
+
+
+def test_required_means_any_default_set_but_one() -> None:
+    assert decide_identity("ops.example.com", "anything").outcome is Outcome.COMPLIANT
+    missing = decide_identity("ops.example.com", None)
+    assert (missing.outcome, missing.action) == (Outcome.VIOLATION, Action.NONE)
+    assert "no default configuration set" in missing.reason
+
+
+def test_exempt_and_unmanaged_identities() -> None:
+    exempt = decide_identity("LEGACY.example.com", None)
+    assert exempt.outcome is Outcome.EXEMPT and "OPS-7" in exempt.reason
+    assert decide_identity("someone@gmail.com", None).outcome is Outcome.UNMANAGED
+
+
+def test_a_default_set_that_no_longer_exists_is_an_error_whatever_the_policy_says() -> None:
+    for name in ("news.example.com", "legacy.example.com", "someone@gmail.com"):
+        decision = decide_identity(name, "deleted-set", default_exists=False)
+        assert decision.outcome is Outcome.ERROR, name
+        assert "deleted-set does not exist" in decision.reason

@@ -403,7 +403,42 @@ INVALID: list[tuple[str, str, str]] = [
     (
         "exemption without set",
         "version: 1\nexemptions: [{reason: r, expires: 2027-01-31}]",
-        "exemptions[0].configuration_set: Field required",
+        "exemptions[0]: an exemption names exactly one of 'configuration_set' and 'identity'",
+    ),
+    (
+        "exemption for a set and an identity at once",
+        "version: 1\nexemptions: [{configuration_set: a, identity: b, reason: r, "
+        "expires: 2027-01-31}]",
+        "exemptions[0]: an exemption names exactly one of 'configuration_set' and 'identity'",
+    ),
+    (
+        "identity rule with no requirement",
+        "version: 1\nidentities: [{id: n, match: {identities: [a.example.com]}}]",
+        "identities[0]: an identity rule needs exactly one of 'configuration_set' and "
+        "'default_configuration_set: required'",
+    ),
+    (
+        "identity rule with both requirements",
+        "version: 1\nidentities: [{id: n, match: {identities: [a.example.com]}, "
+        "configuration_set: x, default_configuration_set: required}]",
+        "identities[0]: an identity rule needs exactly one",
+    ),
+    (
+        "identity rule that matches nothing",
+        "version: 1\nidentities: [{id: n, match: {}, configuration_set: x}]",
+        "identities[0].match: match needs 'identities', 'tags' or both",
+    ),
+    (
+        "identity requirement other than required",
+        "version: 1\nidentities: [{id: n, match: {tags: {a: b}}, "
+        "default_configuration_set: optional}]",
+        "identities[0].default_configuration_set: Input should be 'required'",
+    ),
+    (
+        "rule id used by a set rule and an identity rule",
+        "version: 1\nrules: [{id: n, match: {names: [x]}, pool: p}]\n"
+        "identities: [{id: n, match: {tags: {a: b}}, configuration_set: x}]",
+        "identities: duplicate rule id 'n' (rules[0].id and identities[0].id)",
     ),
     (
         "exemption with empty set glob",

@@ -40,6 +40,17 @@ class ConfigurationSet:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Identity:
+    """A snapshot of one sending identity (a domain or an address) as
+    ``GetEmailIdentity`` returned it: the default configuration set its mail uses when
+    the mail names none."""
+
+    name: str
+    configuration_set: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
 class Action(StrEnum):
     NONE = "none"
     REASSIGN = "reassign"
@@ -53,6 +64,20 @@ class Decision:
     outcome: Outcome
     action: Action
     expected_pool: str | None
+    rule_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class IdentityDecision:
+    """What the policy says about one identity. ``required`` is the rule's
+    requirement as written (a set name, a glob, or "any"); ``target`` the set to make its
+    default when ``action`` is REASSIGN."""
+
+    outcome: Outcome
+    action: Action
+    required: str | None
+    target: str | None
     rule_id: str | None
     reason: str
 

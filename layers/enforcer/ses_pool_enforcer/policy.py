@@ -17,6 +17,7 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -83,8 +84,62 @@ class DefaultRule(_Strict):
     mode: Mode | None = None
 
 
+class IdentityMatch(_Strict):
+    identities: list[Glob] | None = Field(
+        default=None,
+        min_length=1,
+        description="Globs on the identity (a domain, news.example.com, or an address, "
+        "*@news.example.com), not case-sensitive; any may match.",
+    )
+    tags: dict[Annotated[str, StringConstraints(min_length=1)], str] | None = Field(
+        default=None,
+        min_length=1,
+        description='Every listed tag must be on the identity with this value; "*" means '
+        "any value.",
+    )
+
+    @model_validator(mode="after")
+    def _identities_or_tags(self) -> IdentityMatch:
+        if self.identities is None and self.tags is None:
+            raise ValueError("match needs 'identities', 'tags' or both")
+        return self
+
+
+class IdentityRule(_Strict):
+    """What default configuration set the mail of some identities must go out with."""
+
+    id: Annotated[str, StringConstraints(pattern=RULE_ID_PATTERN)] = Field(
+        description="Unique among every rule of the document, used in reports and alerts."
+    )
+    description: str | None = None
+    match: IdentityMatch
+    configuration_set: Glob | None = Field(
+        default=None,
+        description="The default configuration set the identity must have: a name (enforce "
+        "mode sets it) or a glob such as mkt-* (reported only: a glob names no one set).",
+    )
+    default_configuration_set: Literal["required"] | None = Field(
+        default=None,
+        description="'required': any default configuration set, as long as there is one "
+        "(reported only).",
+    )
+    mode: Mode | None = Field(default=None, description="Overrides the document's mode.")
+
+    @model_validator(mode="after")
+    def _one_requirement(self) -> IdentityRule:
+        if (self.configuration_set is None) == (self.default_configuration_set is None):
+            raise ValueError(
+                "an identity rule needs exactly one of 'configuration_set' and "
+                "'default_configuration_set: required'"
+            )
+        return self
+
+
 class Exemption(_Strict):
-    configuration_set: Glob = Field(description="Glob on the set name.")
+    configuration_set: Glob | None = Field(default=None, description="Glob on the set name.")
+    identity: Glob | None = Field(
+        default=None, description="Glob on the identity, not case-sensitive (instead of a set)."
+    )
     reason: NonEmptyText
     expires: dt.date = Field(description="Last day (UTC) on which the exemption applies.")
 
@@ -99,6 +154,12 @@ class Exemption(_Strict):
             raise ValueError("expected a date written YYYY-MM-DD")
         return value
 
+    @model_validator(mode="after")
+    def _one_target(self) -> Exemption:
+        if (self.configuration_set is None) == (self.identity is None):
+            raise ValueError("an exemption names exactly one of 'configuration_set' and 'identity'")
+        return self
+
 
 class Policy(_Strict):
     version: Literal[1]
@@ -112,6 +173,11 @@ class Policy(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list, description="First matching rule wins.")
     exemptions: list[Exemption] = Field(default_factory=list)
+    identities: list[IdentityRule] | None = Field(
+        default=None,
+        description="Rules for the identities mail is sent from: the default configuration "
+        "set their mail uses when it names none. First matching rule wins.",
+    )
     iac_principals: list[Glob] | None = Field(
         default=None,
         description="ARN globs of the roles that deploy infrastructure (a CloudFormation "
@@ -140,6 +206,27 @@ class Policy(_Strict):
                 )
             first[rule.id] = index
         return rules
+
+    @field_validator("identities")
+    @classmethod
+    def _ids_unique_across_kinds(
+        cls, identities: list[IdentityRule] | None, info: ValidationInfo
+    ) -> list[IdentityRule] | None:
+        sets = {rule.id: index for index, rule in enumerate(info.data.get("rules") or [])}
+        seen: dict[str, int] = {}
+        for index, rule in enumerate(identities or []):
+            if rule.id in sets:
+                raise ValueError(
+                    f"duplicate rule id {rule.id!r} (rules[{sets[rule.id]}].id and "
+                    f"identities[{index}].id)"
+                )
+            if rule.id in seen:
+                raise ValueError(
+                    f"duplicate rule id {rule.id!r} (identities[{seen[rule.id]}].id and "
+                    f"identities[{index}].id)"
+                )
+            seen[rule.id] = index
+        return identities
 
     def pools(self) -> set[str]:
         """Every pool the document names."""

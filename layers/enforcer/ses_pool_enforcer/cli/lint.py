@@ -134,7 +134,7 @@ def exemption_findings(
     for index, exemption in enumerate(policy.exemptions):
         left = (exemption.expires - today).days
         where = f"exemptions[{index}]"
-        glob = exemption.configuration_set
+        glob = exemption.configuration_set or exemption.identity
         if left < 0:
             message = f"{glob!r} expired on {exemption.expires}: it no longer applies"
         elif left == 0:
@@ -190,16 +190,24 @@ def lint(policy: Policy, today: dt.date) -> list[Finding]:
 
 
 def live_findings(
-    policy: Policy, set_names: Collection[str], dedicated_pools: Collection[str]
+    policy: Policy,
+    set_names: Collection[str],
+    dedicated_pools: Collection[str],
+    identities: Collection[str] = (),
 ) -> list[Finding]:
-    """Globs that match no existing set; dedicated pools that do not exist."""
+    """Globs that match no existing set or identity; dedicated pools that do not exist."""
     findings: list[Finding] = []
+    folded = [identity.lower() for identity in identities]
 
     def unmatched(glob: str, where: str) -> None:
         if not any(fnmatchcase(name, glob) for name in set_names):
             findings.append(
                 Finding(Severity.WARNING, f"{glob!r} matches no configuration set", where)
             )
+
+    def no_identity(glob: str, where: str) -> None:
+        if not any(fnmatchcase(name, glob.lower()) for name in folded):
+            findings.append(Finding(Severity.WARNING, f"{glob!r} matches no identity", where))
 
     def missing(pool: str, where: str, what: str) -> None:
         if pool not in SPECIAL_POOLS and pool not in dedicated_pools:
@@ -218,6 +226,14 @@ def live_findings(
         missing(rule.pool, f"rules[{index}].pool", "the sets it matches")
     if policy.default is not None:
         missing(policy.default.pool, "default.pool", "sets that match no rule")
+    for index, identity_rule in enumerate(policy.identities or []):
+        for k, glob in enumerate(identity_rule.match.identities or ()):
+            no_identity(glob, f"identities[{index}].match.identities[{k}]")
+        if identity_rule.configuration_set is not None:
+            unmatched(identity_rule.configuration_set, f"identities[{index}].configuration_set")
     for index, exemption in enumerate(policy.exemptions):
-        unmatched(exemption.configuration_set, f"exemptions[{index}].configuration_set")
+        if exemption.configuration_set is not None:
+            unmatched(exemption.configuration_set, f"exemptions[{index}].configuration_set")
+        if exemption.identity is not None:
+            no_identity(exemption.identity, f"exemptions[{index}].identity")
     return findings
