@@ -222,6 +222,35 @@ def test_validate_live_checks_globs_and_pools_against_the_account(
     assert result.out.count("warning:") == 2
 
 
+def test_validate_live_warns_about_identity_globs_that_match_no_identity(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given an account with two identities, and identity rules and an exemption
+    seed.sesv2().create_email_identity(EmailIdentity="news.example.com")
+    seed.sesv2().create_email_identity(EmailIdentity="Orders@Shop.example.com")
+    document = (
+        "version: 1\n"
+        "identities:\n"
+        "  - {id: news, match: {identities: [NEWS.example.com]}, configuration_set: mkt-weekly}\n"
+        "  - {id: shop, match: {identities: ['*@shop.example.com', '*@typo.example.com']},\n"
+        "     default_configuration_set: required}\n"
+        "exemptions:\n"
+        "  - {identity: gone.example.com, reason: r, expires: 2099-01-01}\n"
+    )
+
+    # When it is validated against the account
+    result = cli("validate", write(tmp_path, document), "--live")
+
+    # Then the globs that match nothing are warned about, whatever the case of the others
+    assert result.status == 0
+    assert (
+        "warning: identities[1].match.identities[1]: '*@typo.example.com' matches no identity"
+        in result.out
+    )
+    assert "warning: exemptions[0].identity: 'gone.example.com' matches no identity" in result.out
+    assert result.out.count("matches no identity") == 2
+
+
 def test_validate_live_looks_in_the_region_given(
     cli: Any, account: LocalStack, tmp_path: Path
 ) -> None:

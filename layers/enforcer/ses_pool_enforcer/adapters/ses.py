@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from ses_pool_enforcer.adapters.aws import client, error_code
 from ses_pool_enforcer.adapters.budget import Budget
 from ses_pool_enforcer.clock import SYSTEM, Clock
-from ses_pool_enforcer.model import ConfigurationSet
+from ses_pool_enforcer.model import ConfigurationSet, Identity
 from ses_pool_enforcer.pools import DEFAULT_POOL, SPECIAL_POOLS, normalise_pool
 
 NOT_FOUND = "NotFoundException"
@@ -94,6 +94,53 @@ class Ses:
     def list_configuration_sets(self) -> Iterator[str]:
         for names, _ in self.configuration_set_pages():
             yield from names
+
+    # ------------------------------------------------------------------ identities
+
+    def get_email_identity(self, name: str) -> Identity | None:
+        """The identity and its default configuration set, or None if it does not exist."""
+        try:
+            answer = self._client.get_email_identity(EmailIdentity=name)
+        except ClientError as exc:
+            if error_code(exc) == NOT_FOUND:
+                return None
+            raise
+        return Identity(
+            name=name,
+            configuration_set=answer.get("ConfigurationSetName") or None,
+            tags={t["Key"]: t.get("Value", "") for t in answer.get("Tags") or []},
+        )
+
+    def set_default_configuration_set(self, identity: str, configuration_set: str) -> None:
+        """Make ``configuration_set`` the default of ``identity``. (Never called without
+        one: that would remove the identity's default.)"""
+        if self.read_only:
+            raise WriteRefused(f"audit deployment: {identity} not given {configuration_set}")
+        self._client.put_email_identity_configuration_set_attributes(
+            EmailIdentity=identity, ConfigurationSetName=configuration_set
+        )
+
+    def identity_pages(
+        self, next_token: str | None = None, page_size: int = LIST_PAGE_SIZE
+    ) -> Iterator[tuple[list[str], str | None]]:
+        """Pages of identity names with the token that fetches the page after each one."""
+        while True:
+            kwargs: dict[str, Any] = {"PageSize": page_size}
+            if next_token:
+                kwargs["NextToken"] = next_token
+            answer = self._client.list_email_identities(**kwargs)
+            next_token = answer.get("NextToken") or None
+            names = [i["IdentityName"] for i in answer.get("EmailIdentities", [])]
+            yield names, next_token
+            if next_token is None:
+                return
+
+    def list_identities(self) -> Iterator[str]:
+        for names, _ in self.identity_pages():
+            yield from names
+
+    def configuration_set_exists(self, name: str) -> bool:
+        return self.get_configuration_set(name) is not None
 
     def list_dedicated_pools(self) -> set[str]:
         """Names of the account's dedicated pools (the two reserved names excluded)."""

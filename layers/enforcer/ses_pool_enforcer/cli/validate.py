@@ -74,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
         findings += lint(document.policy, utc_today())
         if args.live:
             ses = paced_ses(args)
-            findings += live_findings(document.policy, list_names(ses), ses.list_dedicated_pools())
+            policy = document.policy
+            wants_identities = bool(policy.identities) or any(e.identity for e in policy.exemptions)
+            identities = sorted(ses.list_identities()) if wants_identities else []
+            findings += live_findings(
+                policy, list_names(ses), ses.list_dedicated_pools(), identities
+            )
     errors = [f for f in findings if f.severity is Severity.ERROR]
     warnings = [f for f in findings if f.severity is Severity.WARNING]
     valid = not errors
