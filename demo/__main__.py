@@ -157,7 +157,10 @@ def run(stack: LocalStack, handler: Any) -> None:
         say(f"   [{doc['outcome']:<10}] {alert['subject']}")
         by = doc["actor"] or "-"
         say(f"                {doc['reason']}; rule {doc['rule_id'] or '-'}; changed by {by}")
-    say(f"   {len(alerts)} alerts; attributes on each: outcome, configuration_set")
+    say(
+        f"   {len(alerts)} alerts; attributes on each: outcome, configuration_set "
+        "(and alert_id on a remediation, the same if a retry ever sends it again)"
+    )
 
     say("\n5. A change CloudTrail never delivered: someone moves newsletter-daily to transactional")
     seed.set_pool("newsletter-daily", "transactional")
