@@ -328,8 +328,9 @@ class Sweeper:
             return {}
         started = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
         removed = inventory.remove_unseen(checkpoint.sweep_id, started)
+        read_at = self.now()  # what the rows say is true as of then
         rows = list(inventory.rows())
-        hub = self._resync_findings(rows)
+        hub = self._resync_findings(rows, read_at)
         history = ReportHistory(self.state.table)
         report = build_report(
             (Entry.from_row(row) for row in rows),
@@ -366,7 +367,7 @@ class Sweeper:
             finished["security_hub"] = hub.summary()
         return finished
 
-    def _resync_findings(self, rows: list[dict[str, str]]) -> Delivery | None:
+    def _resync_findings(self, rows: list[dict[str, str]], read_at: dt.datetime) -> Delivery | None:
         """Security Hub brought in line with the inventory: every open finding sent again,
         and the ones whose sets comply or are gone closed (None: SecurityHub=disabled)."""
         hub = self.runtime.findings
@@ -376,7 +377,7 @@ class Sweeper:
         if isinstance(held, Delivery) and held.not_enabled:
             return held
         known = held if isinstance(held, list) else []
-        sent = hub.flush(resync(rows, known, hub.product, self.now()))
+        sent = hub.flush(resync(rows, known, hub.product, read_at))
         if isinstance(held, Delivery):  # unread: nothing could be closed this time
             sent.error = sent.error or held.error
         return sent
