@@ -21,12 +21,12 @@ from local_aws.stepfunctions import Execution, sweep_state_machine
 from ses_pool_enforcer.adapters import security_hub
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
-from ses_pool_enforcer.clock import Clock
 from ses_pool_enforcer.compliance.security_hub import Product, Status, finding
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 from ses_pool_enforcer.observability import metrics
 from ses_pool_enforcer.runtime import get_runtime
 from tests.conftest import reset_process_caches
+from tests.integration.test_shared_budget import FrozenClock
 from tests.integration.test_sweep import metrics_emitted
 from tests.support import MARKETING_POLICY, invoke, marketing_account, ses_writes, shift_clock
 
@@ -383,28 +383,12 @@ def base_finding(name: str) -> dict[str, Any]:
     )
 
 
-class RecordingClock(Clock):
-    """Time that moves only when slept, recording each sleep."""
-
-    def __init__(self) -> None:
-        self.now_s = 1_000_000.0
-        self.slept: list[float] = []
-
-    def time(self) -> float:
-        return self.now_s
-
-    def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            self.slept.append(seconds)
-            self.now_s += seconds
-
-
 def test_imports_are_paced_to_a_third_of_the_account_rate(
     hub: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the sink at its real pace, on a clock that records its waits
+    # Given the sink at its real pace, on a clock that stands still and records its waits
     monkeypatch.setattr(security_hub, "IMPORT_INTERVAL_SECONDS", PACE)
-    clock = RecordingClock()
+    clock = FrozenClock()
     sink = SecurityHubFindings(Product(ACCOUNT, "us-east-1"), get_runtime().alerts, clock)
 
     # When 250 findings are flushed
@@ -414,7 +398,7 @@ def test_imports_are_paced_to_a_third_of_the_account_rate(
     # second, so three processes at once stay under the account's 10
     assert local_hub.import_calls() == [100, 100, 50]
     assert delivery.imported == 250
-    assert clock.slept == pytest.approx([0.3, 0.3])
+    assert [s for s in clock.slept if s > 0] == pytest.approx([0.3, 0.3])
 
 
 # --------------------------------------------------------------------------- not enabled

@@ -201,25 +201,26 @@ class _Update:
     names: dict[str, str] = field(default_factory=dict)
 
     def set(self, name: str, value: dict[str, Any]) -> _Update:
-        ref = f"f{len(self.names)}"
-        self.names[f"#{ref}"] = name
-        self.values[f":{ref}"] = value
+        ref = self._ref(name, value)
         self.sets.append(f"#{ref} = :{ref}")
         return self
 
     def keep_first(self, name: str, value: dict[str, Any]) -> _Update:
         """Set ``name`` unless the item already has it."""
-        ref = f"f{len(self.names)}"
-        self.names[f"#{ref}"] = name
-        self.values[f":{ref}"] = value
+        ref = self._ref(name, value)
         self.sets.append(f"#{ref} = if_not_exists(#{ref}, :{ref})")
         return self
 
     def remove(self, name: str) -> _Update:
+        self.removes.append(f"#{self._ref(name)}")
+        return self
+
+    def _ref(self, name: str, value: dict[str, Any] | None = None) -> str:
         ref = f"f{len(self.names)}"
         self.names[f"#{ref}"] = name
-        self.removes.append(f"#{ref}")
-        return self
+        if value is not None:
+            self.values[f":{ref}"] = value
+        return ref
 
     def outcome(self, record: OutcomeRecord, sweep_id: str | None) -> _Update:
         """Write ``record``'s fields; the ones it lacks are removed."""
