@@ -3,7 +3,7 @@
 Test and tooling code only; Lambda code (``layers/...``) must never import it.
 """
 
-from local_aws import config, faults, sesv2
+from local_aws import config, faults, securityhub, sesv2
 from local_aws.sesv2 import (
     SPECIAL_POOL_NAMES,
     ThrottleStats,
@@ -17,12 +17,13 @@ from local_aws.sesv2 import (
 
 
 def install() -> None:
-    """Every extension: SES v2 as SES behaves, Config's evaluations kept, and faults and
-    one-at-a-time requests for all services. Call it before ``mock_aws`` starts or the
-    local server serves."""
+    """Every extension: SES v2 as SES behaves, Config's evaluations kept, Security Hub's
+    findings imported as Security Hub does, and faults and one-at-a-time requests for all
+    services. Call it before ``mock_aws`` starts or the local server serves."""
     faults.install()
     sesv2.install()
     config.install()
+    securityhub.install()
 
 
 __all__ = [

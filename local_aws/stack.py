@@ -32,6 +32,7 @@ class LocalStack:
     inventory_table: str
     state_table: str
     report_bucket: str
+    account_id: str
 
     def environment(self) -> dict[str, str]:
         """The Lambda environment variables ``template.yaml`` sets, for local resources."""
@@ -43,6 +44,7 @@ class LocalStack:
             "INVENTORY_TABLE": self.inventory_table,
             "STATE_TABLE": self.state_table,
             "REPORT_BUCKET": self.report_bucket,
+            "ACCOUNT_ID": self.account_id,
         }
 
 
@@ -124,6 +126,7 @@ def provision(
         inventory_table=inventory,
         state_table=state,
         report_bucket=bucket,
+        account_id=str(_client("sts", region).get_caller_identity()["Account"]),
     )
 
 

@@ -9,6 +9,7 @@ from moto import mock_aws
 
 from local_aws import config as config_extension
 from local_aws import faults, install
+from local_aws import securityhub as securityhub_extension
 from local_aws import sesv2 as ses_extension
 from local_aws.stack import LocalStack, provision
 from ses_pool_enforcer.adapters import aws
@@ -56,11 +57,13 @@ def local_aws() -> Iterator[None]:
     ses_extension.reset()
     faults.clear()
     config_extension.reset()
+    securityhub_extension.reset()
     with mock_aws():
         yield
     ses_extension.reset()
     faults.clear()
     config_extension.reset()
+    securityhub_extension.reset()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from cfnlint.decode import cfn_yaml
 
 from local_aws import stack
 from ses_pool_enforcer.adapters.inventory import EXPECTED_POOL_INDEX
-from ses_pool_enforcer.config import Settings
+from ses_pool_enforcer.config import Settings, Switch
 from ses_pool_enforcer.events import EVENT_TARGETS, SES_EVENT_SOURCE
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.observability import NAMESPACE, SERVICE
@@ -174,6 +174,26 @@ EXPECTED_GRANTS: dict[str, Grants] = {
     "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
 }
 
+SECURITY_HUB = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:"
+# BatchImportFindings on the account's default product only: findings of this account.
+SECURITY_HUB_PRODUCT = SECURITY_HUB + "product/${AWS::AccountId}/default"
+SECURITY_HUB_HUB = SECURITY_HUB + "hub/default"
+IMPORT_FINDINGS = on(SECURITY_HUB_PRODUCT, "securityhub:BatchImportFindings")
+
+# Granted only when a deploy parameter turns an integration on: condition -> principal ->
+# grants (Fn::If with AWS::NoValue: nothing at all when it is off).
+CONDITIONAL_GRANTS: dict[str, dict[str, Grants]] = {
+    "HasSecurityHub": {
+        # adapters/security_hub.SecurityHubFindings.flush: findings of changed sets
+        "EventFunctionRole": IMPORT_FINDINGS,
+        "SweepFunctionRole": merge(
+            IMPORT_FINDINGS,
+            # SecurityHubFindings.open_findings: the finish closes stale findings
+            on(SECURITY_HUB_HUB, "securityhub:GetFindings"),
+        ),
+    },
+}
+
 # SAM policy templates (expanded by SAM into scoped statements): allowed only as listed.
 EXPECTED_POLICY_TEMPLATES: dict[str, list[dict[str, Any]]] = {
     "SweepStateMachine": [{"LambdaInvokePolicy": {"FunctionName": {"Ref": "SweepFunction"}}}],
@@ -197,13 +217,38 @@ def policy_entries(resource: dict[str, Any]) -> list[Any]:
     return as_list(props.get("Policies", []))
 
 
-def statements(resource: dict[str, Any]) -> list[dict[str, Any]]:
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def conditional(statement: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+    """A statement and the condition it is granted under (None: always). A conditional
+    statement is ``Fn::If`` that grants nothing when its condition is false."""
+    if "Fn::If" not in statement:
+        return None, statement
+    condition, when_true, when_false = statement["Fn::If"]
+    assert when_false == NO_VALUE, f"{condition}: the false branch must be AWS::NoValue"
+    return str(condition), when_true
+
+
+def statements(resource: dict[str, Any], condition: str | None = None) -> list[dict[str, Any]]:
+    """The statements granted under ``condition`` (None: the unconditional ones)."""
     return [
         statement
         for entry in policy_entries(resource)
         if isinstance(entry, dict) and "Statement" in entry
-        for statement in as_list(entry["Statement"])
+        for when, statement in map(conditional, as_list(entry["Statement"]))
+        if when == condition
     ]
+
+
+def conditions(resource: dict[str, Any]) -> set[str]:
+    return {
+        when
+        for entry in policy_entries(resource)
+        if isinstance(entry, dict) and "Statement" in entry
+        for when, _ in map(conditional, as_list(entry["Statement"]))
+        if when is not None
+    }
 
 
 def principals(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -228,22 +273,29 @@ def test_each_function_runs_as_its_own_role_without_sam_policies(
 
 
 def all_statements(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every statement of every principal, whatever condition it is granted under."""
     for name, resource in principals(resources):
-        for statement in statements(resource):
-            yield name, statement
+        for condition in (None, *sorted(conditions(resource))):
+            for statement in statements(resource, condition):
+                yield name, statement
 
 
-def granted(resource: dict[str, Any]) -> Grants:
+def granted(resource: dict[str, Any], condition: str | None = None) -> Grants:
+    """What ``resource`` grants under ``condition`` (None: unconditionally)."""
     return merge(
         *(
             {
                 action: frozenset(resource_name(r) for r in as_list(statement["Resource"]))
                 for action in as_list(statement["Action"])
             }
-            for statement in statements(resource)
+            for statement in statements(resource, condition)
             if statement["Effect"] == "Allow"
         )
     )
+
+
+def everything_granted(resource: dict[str, Any]) -> Grants:
+    return merge(*(granted(resource, c) for c in (None, *sorted(conditions(resource)))))
 
 
 def test_every_principal_has_declared_grants(resources: dict[str, Any]) -> None:
@@ -262,6 +314,18 @@ def test_each_principal_is_granted_exactly_what_its_code_needs(
     extra = {a: sorted(r - expected.get(a, frozenset())) for a, r in actual.items()}
     assert {a: r for a, r in missing.items() if r} == {}, "missing grants"
     assert {a: r for a, r in extra.items() if r} == {}, "grants the code does not need"
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED_GRANTS))
+def test_conditional_grants_are_exactly_what_the_integration_needs(
+    resources: dict[str, Any], name: str
+) -> None:
+    # Given the statements a principal holds only under a condition
+    resource = resources[name]
+    expected = {c: g[name] for c, g in CONDITIONAL_GRANTS.items() if name in g}
+    # Then each condition grants exactly what its integration's code calls, and no other
+    # condition grants anything
+    assert {c: granted(resource, c) for c in conditions(resource)} == expected
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_GRANTS))
@@ -286,7 +350,7 @@ def test_resource_wildcard_only_for_actions_without_resource_level_permissions(
     resources: dict[str, Any],
 ) -> None:
     for name, resource in principals(resources):
-        for action, where in granted(resource).items():
+        for action, where in everything_granted(resource).items():
             if "*" in where:
                 assert action in RESOURCE_STAR_ONLY, f"{name}: {action} on *"
 
@@ -296,7 +360,7 @@ def test_ses_writes_only_on_configuration_sets_of_this_account_and_region(
 ) -> None:
     assert "${AWS::Region}:${AWS::AccountId}:configuration-set/" in CONFIGURATION_SETS
     for name, resource in principals(resources):
-        for action, where in granted(resource).items():
+        for action, where in everything_granted(resource).items():
             service, verb = action.split(":", 1)
             if service == "ses" and not verb.startswith(("Get", "List", "Describe")):
                 assert where == {CONFIGURATION_SETS}, f"{name}: {action} on {sorted(where)}"
@@ -310,7 +374,7 @@ def test_ssm_reads_only_the_policy_parameter(
     assert parameter["Default"].startswith("/")
     assert parameter["AllowedPattern"].startswith("^/")
     for name, resource in principals(resources):
-        for action, where in granted(resource).items():
+        for action, where in everything_granted(resource).items():
             if action.startswith("ssm:"):
                 assert action == "ssm:GetParameter", name
                 assert where == {POLICY_PARAMETER}, name
@@ -536,7 +600,11 @@ SHARED_ENVIRONMENT = {
     "WORK_QUEUE_URL": {"Ref": "EventQueue"},
     "FLAP_THRESHOLD": {"Ref": "FlapThreshold"},
     "FLAP_WINDOW_SECONDS": {"Ref": "FlapWindowSeconds"},
+    "SECURITY_HUB": {"Ref": "SecurityHub"},
+    "ACCOUNT_ID": {"Ref": "AWS::AccountId"},
 }
+# What a pseudo parameter resolves to, for settings built from the template.
+PSEUDO_PARAMETERS = {"AWS::AccountId": "123456789012"}
 # Settings only one function reads, set beside it.
 OWN_SETTINGS = {
     "EventFunction": set[str](),
@@ -600,6 +668,8 @@ def settings_from(template: dict[str, Any], overrides: dict[str, Any]) -> Settin
         ref = value["Ref"]
         if ref in parameters:
             raw[name.lower()] = str(overrides.get(ref, parameters[ref]["Default"]))
+        elif ref in PSEUDO_PARAMETERS:
+            raw[name.lower()] = PSEUDO_PARAMETERS[ref]
         else:
             raw[name.lower()] = f"placeholder-{ref}"
     return Settings.model_validate(raw)
@@ -622,6 +692,7 @@ def test_parameter_bounds_are_valid_settings(template: dict[str, Any]) -> None:
         for allowed in parameter.get("AllowedValues", []):
             settings_from(template, {name: allowed})
     assert set(parameters["EnforcementMode"]["AllowedValues"]) == {mode.value for mode in Mode}
+    assert set(parameters["SecurityHub"]["AllowedValues"]) == {switch.value for switch in Switch}
 
 
 def test_local_mirror_sets_a_subset_of_the_template_environment(
@@ -786,3 +857,22 @@ def test_the_config_rule_is_periodic_custom_lambda_on_configuration_sets(
         "Principal": "config.amazonaws.com",
         "SourceAccount": {"Ref": "AWS::AccountId"},
     }
+
+
+# ---------------------------------------------------------------- AWS Security Hub (optional)
+
+
+def test_security_hub_findings_are_off_unless_asked_for(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the deploy parameter, off by default
+    parameter = template["Parameters"]["SecurityHub"]
+    assert parameter["Default"] == "disabled" == Settings().security_hub.value
+    assert template["Conditions"]["HasSecurityHub"] == {
+        "Fn::Equals": [{"Ref": "SecurityHub"}, "enabled"]
+    }
+    # Then no resource exists for it (its only grants are the conditional statements
+    # checked above), and the functions learn of it from the parameter
+    assert not [n for n, r in resources.items() if r.get("Condition") == "HasSecurityHub"]
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["SECURITY_HUB"] == {"Ref": "SecurityHub"}

@@ -28,6 +28,7 @@ from ses_pool_enforcer.report import (
     to_csv,
     to_json,
 )
+from ses_pool_enforcer.report_html import to_html
 from tests.report_page import entry
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
@@ -282,3 +283,29 @@ def test_the_summary_links_the_html_page_when_it_was_stored() -> None:
     # Then the page is linked beside the JSON and CSV
     assert "  HTML: s3://b/r.html\n        https://c/r.html" in summary.text
     assert summary.document["report"]["html_uri"] == "s3://b/r.html"
+
+
+def test_what_the_sweep_notes_is_in_every_form_of_the_report() -> None:
+    # Given a report with a note about the sweep itself (Security Hub not enabled)
+    note = "Security Hub is not enabled in account 123456789012, region us-east-1: ..."
+    report = build_report(
+        MIXED,
+        sweep_id="sweep-1",
+        trigger="schedule",
+        started_at="2026-11-26T12:00:00+00:00",
+        finished_at=NOW.isoformat(),
+        notes=[note],
+    )
+
+    # When it is rendered in full, as a summary and as the page
+    document = json.loads(to_json(report))
+    summary = render_summary(report, LINKS)
+    page = to_html(report)
+
+    # Then each says it
+    assert document["notes"] == [note] == summary.document["notes"]
+    assert f"Note:          {note}" in summary.text
+    assert f'<p class="note">{note}</p>' in page
+    # And a report with nothing to note says nothing
+    assert json.loads(to_json(report_of(MIXED)))["notes"] == []
+    assert "Note:" not in render_summary(report_of(MIXED), LINKS).text

@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ses_pool_enforcer.policy import Mode
+
+
+class Switch(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
 
 
 class Settings(BaseModel):
@@ -27,6 +33,10 @@ class Settings(BaseModel):
     flap_window_seconds: int = Field(default=3600, ge=60)
     # One sweep step's working time; a step also stops a minute before Lambda's timeout.
     sweep_step_seconds: int = Field(default=600, ge=1, le=840)
+    # Findings in AWS Security Hub (the SecurityHub deploy parameter), imported as the
+    # account the functions run in (the template sets it from AWS::AccountId).
+    security_hub: Switch = Switch.DISABLED
+    account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
 
 
 class SettingsError(RuntimeError):

@@ -116,6 +116,8 @@ def handle_batch(
             failed.extend(held.message_ids)
         finally:
             logger.remove_keys(["configuration_set"])
+    if runtime.findings is not None:
+        runtime.findings.flush()  # never raises: the outcomes are already recorded
     return list(dict.fromkeys(failed))
 
 

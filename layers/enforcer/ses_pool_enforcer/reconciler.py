@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
@@ -43,6 +43,7 @@ from ses_pool_enforcer.adapters.inventory import (
 )
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.clock import SYSTEM, Clock
+from ses_pool_enforcer.compliance.security_hub import Product, on_change
 from ses_pool_enforcer.conflicts import Lost, Observation, lost_options
 from ses_pool_enforcer.evaluation import evaluate, pipeline_of
 from ses_pool_enforcer.flapping import FlapGuard, Hold, Move
@@ -181,6 +182,16 @@ class Wakeups(Protocol):
     def later(self, name: str, at: float, trigger: Trigger) -> None: ...
 
 
+class FindingSink(Protocol):
+    """Where a set's Security Hub finding goes when its compliance changes
+    (adapters/security_hub.SecurityHubFindings; sent when the caller flushes)."""
+
+    @property
+    def product(self) -> Product: ...
+
+    def add(self, finding: dict[str, Any]) -> None: ...
+
+
 @dataclass(frozen=True)
 class Done:
     record: OutcomeRecord
@@ -223,6 +234,7 @@ class Reconciler:
     alerts: AlertSink | None = None
     flap: FlapGuard | None = None
     wakeups: Wakeups | None = None
+    findings: FindingSink | None = None
     sweep_id: str | None = None
     clock: Clock = SYSTEM
     lease_seconds: float = LEASE_SECONDS
@@ -421,6 +433,7 @@ class Reconciler:
             if isinstance(answer, IntentPending):
                 raise RuntimeError(f"{claim.name}: an owed effect reappeared while held")
         self._done(record, work.trigger)
+        self._found(record, answer)
         if alert is None:
             alert = record.outcome in ALERTING_OUTCOMES and not unchanged_problem(record, answer)
         if alert and not written:
@@ -484,6 +497,7 @@ class Reconciler:
             moves = self.flap.after_move(previous.moves, read_at, _undid(work.trigger))
         store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
         self._done(moved, work.trigger)
+        self._found(moved, previous.row)
         self.send(owed)
         store.clear_intent(claim, token, release=True)
         return Done(moved)
@@ -507,6 +521,7 @@ class Reconciler:
                 moves = self.flap.after_move(previous.moves, intent.read_at, None)
             written = LastWrite(intent.read_at, self.clock.time(), intent.options)
             store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
+            self._found(moved, previous.row)
         logger.info("finishing a move a previous attempt made", extra={"set": claim.name})
         metrics.add_metric(name="OwedEffectFinished", unit=MetricUnit.Count, value=1)
         self.send(Notice.from_dict(intent.notice))
@@ -564,6 +579,14 @@ class Reconciler:
     def _done(self, record: OutcomeRecord, trigger: Trigger) -> None:
         logger.info("reconciled", extra={"record": record.to_dict(), "trigger": trigger.source})
         metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
+
+    def _found(self, record: OutcomeRecord, previous: Mapping[str, str]) -> None:
+        """Hand the set's Security Hub finding to the sink when its compliance changed
+        against ``previous`` (the inventory row this look replaced)."""
+        if self.findings is not None:
+            finding = on_change(record, previous, self.findings.product)
+            if finding is not None:
+                self.findings.add(finding)
 
     def _alert(self, record: OutcomeRecord, trigger: Trigger) -> None:
         if record.outcome in ALERTING_OUTCOMES:

@@ -115,6 +115,8 @@ class Report:
     # Earlier sweeps, oldest first, this one excluded; None where no history was found,
     # () where there is none yet.
     trend: tuple[TrendPoint, ...] | None = None
+    # What the reader should know about the sweep itself (e.g. Security Hub not enabled).
+    notes: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -161,6 +163,7 @@ def build_report(
     removed: int = 0,
     policy_version: str | None = None,
     trend: Iterable[tuple[str, str, float | None]] | None = None,
+    notes: Iterable[str] = (),
 ) -> Report:
     ordered = tuple(sorted(entries, key=lambda e: e.configuration_set))
     counted = Counter(e.outcome for e in ordered)
@@ -179,6 +182,7 @@ def build_report(
         removed=removed,
         policy_version=policy_version,
         trend=None if trend is None else tuple(TrendPoint(*point) for point in trend),
+        notes=tuple(notes),
     )
 
 
@@ -200,6 +204,7 @@ def _overview(report: Report) -> dict[str, Any]:
         "counts": report.counts,
         "non_compliant_total": sum(1 for e in report.entries if e.non_compliant),
         "removed_from_inventory": report.removed,
+        "notes": list(report.notes),
     }
 
 
@@ -297,6 +302,7 @@ def render_summary(
         f"Non-compliant: {len(bad):,}",
         f"Sets:          {report.total:,} ({report.counts.get('unmanaged', 0):,} unmanaged)",
     ]
+    lines += [f"Note:          {note}" for note in report.notes]
     if report.trend:
         earlier = ", ".join(_percent(p.compliance_ratio) for p in report.trend[-5:])
         lines.append(f"Earlier sweeps: {earlier} (oldest first)")

@@ -150,6 +150,7 @@ PAGE = Template("""<!DOCTYPE html>
 <dt>Finished</dt><dd>$finished_at</dd>
 <dt>Policy version</dt><dd id="policy-version">$policy_version</dd>
 </dl>
+$notes
 </header>
 <main>
 <section id="compliance" aria-labelledby="compliance-title">
@@ -398,6 +399,7 @@ def to_html(report: Report) -> str:
         started_at=_e(report.started_at),
         finished_at=_e(report.finished_at),
         policy_version=_e(report.policy_version or "not recorded"),
+        notes="".join(f'<p class="note">{_e(note)}</p>' for note in report.notes),
         ratio=_percent(ratio),
         ratio_value="" if ratio is None else repr(ratio),
         ratio_sentence=_e(sentence),

@@ -6,14 +6,17 @@ import threading
 from dataclasses import dataclass
 from functools import cache
 
+from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
+from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.adapters.work_queue import WorkQueue
 from ses_pool_enforcer.clock import SYSTEM, Clock
-from ses_pool_enforcer.config import Settings, get_settings
+from ses_pool_enforcer.compliance.security_hub import Product
+from ses_pool_enforcer.config import Settings, SettingsError, Switch, get_settings
 from ses_pool_enforcer.flapping import FlapGuard
 from ses_pool_enforcer.policy import Mode, PolicyError
 from ses_pool_enforcer.reconciler import Reconciler
@@ -29,6 +32,7 @@ class Runtime:
     alerts: Alerts
     queue: WorkQueue | None
     flap: FlapGuard
+    findings: SecurityHubFindings | None = None  # None: SecurityHub=disabled
     policy_alerted_at: float = float("-inf")  # when "policy unavailable" was last alerted
 
     @classmethod
@@ -43,6 +47,7 @@ class Runtime:
         )
         # An audit deployment cannot write to SES, whatever any document says.
         ses = Ses(budget=budget, read_only=settings.enforcement_mode is Mode.AUDIT)
+        alerts = Alerts(settings.alert_topic_arn, settings.alert_fallback_queue_url)
         return cls(
             settings=settings,
             clock=clock,
@@ -50,9 +55,10 @@ class Runtime:
             # A consumer never trusts a remembered "no such pool": it may have just been made.
             pools=PoolDirectory(ses, negative_ttl=0.0, clock=clock),
             inventory=Inventory(settings.inventory_table) if settings.inventory_table else None,
-            alerts=Alerts(settings.alert_topic_arn, settings.alert_fallback_queue_url),
+            alerts=alerts,
             queue=WorkQueue(settings.work_queue_url, clock) if settings.work_queue_url else None,
             flap=FlapGuard(settings.flap_threshold, settings.flap_window_seconds),
+            findings=_findings(settings, alerts, clock),
         )
 
     def policy(
@@ -85,9 +91,26 @@ class Runtime:
             alerts=self.alerts,
             flap=self.flap,
             wakeups=self.queue,
+            findings=self.findings,
             sweep_id=sweep_id,
             clock=self.clock,
         )
+
+
+def _findings(settings: Settings, alerts: Alerts, clock: Clock) -> SecurityHubFindings | None:
+    """The Security Hub sink, when the deployment asks for findings: for the account the
+    template names and the region the functions run in (no call to find either)."""
+    if settings.security_hub is not Switch.ENABLED:
+        return None
+    region = aws.region()
+    if not settings.account_id or not region:
+        raise SettingsError(
+            "SECURITY_HUB=enabled needs ACCOUNT_ID and a region (AWS_REGION): "
+            "the template sets both"
+        )
+    return SecurityHubFindings(
+        Product(settings.account_id, region, aws.partition(region)), alerts, clock
+    )
 
 
 _building = threading.Lock()

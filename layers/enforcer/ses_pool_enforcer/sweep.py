@@ -22,8 +22,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
 from ses_pool_enforcer.adapters.reports import ReportStore
+from ses_pool_enforcer.adapters.security_hub import Delivery
 from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory
 from ses_pool_enforcer.adapters.state import Checkpoint, LockLost, StateTable
+from ses_pool_enforcer.compliance.security_hub import resync
 from ses_pool_enforcer.config import SettingsError
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
@@ -273,6 +275,9 @@ class Sweeper:
     def _save(self, checkpoint: Checkpoint) -> None:
         self.state.renew(checkpoint.owner, LEASE_SECONDS)
         self.state.save_checkpoint(checkpoint)
+        if self.runtime.findings is not None:
+            # The findings of the sets this checkpoint covers (never raises).
+            self.runtime.findings.flush()
 
     def _owned_checkpoint(self, execution: str, sweep_id: str) -> Checkpoint:
         self.state.renew(execution, LEASE_SECONDS)
@@ -323,9 +328,12 @@ class Sweeper:
             return {}
         started = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
         removed = inventory.remove_unseen(checkpoint.sweep_id, started)
+        read_at = self.now()  # what the rows say is true as of then
+        rows = list(inventory.rows())
+        hub = self._resync_findings(rows, read_at)
         history = ReportHistory(self.state.table)
         report = build_report(
-            (Entry.from_row(row) for row in inventory.rows()),
+            (Entry.from_row(row) for row in rows),
             sweep_id=checkpoint.sweep_id,
             trigger=checkpoint.trigger,
             started_at=checkpoint.started_at,
@@ -335,6 +343,7 @@ class Sweeper:
             policy_version=(
                 str(checkpoint.policy_version) if checkpoint.policy_version is not None else None
             ),
+            notes=hub.notes() if hub is not None else (),
         )
         links = self.reports.store(report) if self.reports is not None else None
         history.record(HistoryPoint.of(report))  # once: a retried finish adds nothing
@@ -343,7 +352,7 @@ class Sweeper:
             summary.title, summary.text, summary.document, summary.attributes
         )
         self._metrics(report)
-        return {
+        finished: dict[str, Any] = {
             "report": {
                 "total": report.total,
                 "managed": report.managed,
@@ -354,6 +363,24 @@ class Sweeper:
             },
             "report_uri": links.json_uri if links is not None else None,
         }
+        if hub is not None:
+            finished["security_hub"] = hub.summary()
+        return finished
+
+    def _resync_findings(self, rows: list[dict[str, str]], read_at: dt.datetime) -> Delivery | None:
+        """Security Hub brought in line with the inventory: every open finding sent again,
+        and the ones whose sets comply or are gone closed (None: SecurityHub=disabled)."""
+        hub = self.runtime.findings
+        if hub is None:
+            return None
+        held = hub.open_findings()
+        if isinstance(held, Delivery) and held.not_enabled:
+            return held
+        known = held if isinstance(held, list) else []
+        sent = hub.flush(resync(rows, known, hub.product, read_at))
+        if isinstance(held, Delivery):  # unread: nothing could be closed this time
+            sent.error = sent.error or held.error
+        return sent
 
     def _metrics(self, report: Report) -> None:
         if report.compliance_ratio is not None:

@@ -39,6 +39,18 @@ def client(service: str) -> Any:
     return _session().client(service, config=config)
 
 
+def region() -> str | None:
+    """The region the clients call (``AWS_REGION`` in Lambda)."""
+    name = _session().region_name
+    return str(name) if name else None
+
+
+def partition(region_name: str) -> str:
+    """The partition of ``region_name`` (aws, aws-cn, aws-us-gov), from botocore's own
+    endpoint data: no call."""
+    return str(_session().get_partition_for_region(region_name))
+
+
 def reset() -> None:
     """Forget the session and clients (credentials, endpoints): a fresh process's state."""
     client.cache_clear()

@@ -24,11 +24,14 @@ from typing import Any
 from ses_pool_enforcer.adapters.aws import client
 from ses_pool_enforcer.adapters.budget import SlotRequest
 from ses_pool_enforcer.flapping import Move
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.model import NON_COMPLIANT_OUTCOMES, Outcome, OutcomeRecord
 
 EXPECTED_POOL_INDEX = "by-expected-pool"
 KEY = "configuration_set"
 TEXT_FIELDS = ("outcome", "current_pool", "expected_pool", "rule_id", "reason", "checked_at")
+# When the set became non-compliant (kept while it stays so, whatever the problem): what a
+# Security Hub finding gives as its CreatedAt.
+PROBLEM_SINCE = "problem_since"
 
 
 class LeaseLost(RuntimeError):
@@ -192,7 +195,8 @@ def _refusal(item: Mapping[str, Any], now: float) -> Covered | Leased:
 
 
 def _row(item: Mapping[str, Any]) -> dict[str, str]:
-    row = {name: item[name]["S"] for name in (KEY, *TEXT_FIELDS, "sweep_id") if name in item}
+    names = (KEY, *TEXT_FIELDS, "sweep_id", PROBLEM_SINCE)
+    row = {name: item[name]["S"] for name in names if name in item}
     if "policy_version" in item:
         row["policy_version"] = item["policy_version"]["N"]
     if "claimed_at" in item and "outcome" in item:
@@ -212,17 +216,26 @@ class _Update:
     names: dict[str, str] = field(default_factory=dict)
 
     def set(self, name: str, value: dict[str, Any]) -> _Update:
-        ref = f"f{len(self.names)}"
-        self.names[f"#{ref}"] = name
-        self.values[f":{ref}"] = value
+        ref = self._ref(name, value)
         self.sets.append(f"#{ref} = :{ref}")
         return self
 
+    def keep_first(self, name: str, value: dict[str, Any]) -> _Update:
+        """Set ``name`` unless the item already has it."""
+        ref = self._ref(name, value)
+        self.sets.append(f"#{ref} = if_not_exists(#{ref}, :{ref})")
+        return self
+
     def remove(self, name: str) -> _Update:
+        self.removes.append(f"#{self._ref(name)}")
+        return self
+
+    def _ref(self, name: str, value: dict[str, Any] | None = None) -> str:
         ref = f"f{len(self.names)}"
         self.names[f"#{ref}"] = name
-        self.removes.append(f"#{ref}")
-        return self
+        if value is not None:
+            self.values[f":{ref}"] = value
+        return ref
 
     def outcome(self, record: OutcomeRecord, sweep_id: str | None) -> _Update:
         """Write ``record``'s fields; the ones it lacks are removed."""
@@ -235,6 +248,10 @@ class _Update:
             self.set("policy_version", {"N": str(record.policy_version)})
         else:
             self.remove("policy_version")
+        if record.outcome in NON_COMPLIANT_OUTCOMES:
+            self.keep_first(PROBLEM_SINCE, {"S": record.checked_at.isoformat()})
+        else:
+            self.remove(PROBLEM_SINCE)
         return self
 
     @property
