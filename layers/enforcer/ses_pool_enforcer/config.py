@@ -26,6 +26,7 @@ class Settings(BaseModel):
     alert_topic_arn: str | None = None
     alert_fallback_queue_url: str | None = None
     inventory_table: str | None = None
+    identity_table: str | None = None
     state_table: str | None = None
     report_bucket: str | None = None
     work_queue_url: str | None = None

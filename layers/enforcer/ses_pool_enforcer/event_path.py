@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
 from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
-from ses_pool_enforcer.model import Outcome
+from ses_pool_enforcer.model import Kind, Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.reconciler import Busy, Coalesced, Reconciler
@@ -60,15 +60,15 @@ def handle_batch(
     remaining = context.get_remaining_time_in_millis() / 1000 if context else 900.0
     deadline = clock.time() + remaining - SAFETY_SECONDS
     failed: list[str] = []
-    sets: dict[str, _Set] = {}
+    sets: dict[tuple[Kind, str], _Set] = {}
     for record in records:
         message_id = str(record.get("messageId", ""))
         logger.set_correlation_id(message_id)
         try:
             for work in _read(record, runtime):
-                held = sets.get(work.name)
+                held = sets.get(work.key)
                 if held is None:
-                    sets[work.name] = _Set(work, [message_id])
+                    sets[work.key] = _Set(work, [message_id])
                 else:
                     held.work = held.work.merged(work)
                     held.message_ids.append(message_id)
@@ -80,9 +80,9 @@ def handle_batch(
             failed.append(message_id)
     logger.set_correlation_id(None)
 
-    reconciler: Reconciler | None = None
-    for name, held in sets.items():
-        logger.append_keys(configuration_set=name)
+    reconcilers: dict[Kind, Reconciler] = {}
+    for (kind, name), held in sets.items():
+        logger.append_keys(**{kind.value.replace("-", "_"): name})
         try:
             if held.work.not_before is not None and held.work.not_before > clock.time():
                 _put_back(runtime, held.work, held.work.not_before, "not yet due")
@@ -93,10 +93,11 @@ def handle_batch(
                 continue
             for pool in held.work.fresh_pools:
                 runtime.pools.forget(pool)
-            reconciler = reconciler or runtime.reconciler()
+            if kind not in reconcilers:
+                reconcilers[kind] = runtime.reconciler(kind=kind)
             # A set is started only if its read's slot comes soon; once read, its write
             # may wait until the deadline.
-            result = reconciler.reconcile(
+            result = reconcilers[kind].reconcile(
                 held.work, start_by=min(deadline, now + MAX_WAIT_SECONDS), finish_by=deadline
             )
             if isinstance(result, Busy):
@@ -115,7 +116,7 @@ def handle_batch(
             logger.exception("set not reconciled; its messages will be retried")
             failed.extend(held.message_ids)
         finally:
-            logger.remove_keys(["configuration_set"])
+            logger.remove_keys(["configuration_set", "identity"])
     if runtime.findings is not None:
         runtime.findings.flush()  # never raises: the outcomes are already recorded
     return list(dict.fromkeys(failed))
@@ -152,7 +153,11 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
     sent = attributes.get("SentTimestamp")
     observed_at = None if redelivered or sent is None else int(sent) / 1000 + CLOCK_SKEW_SECONDS
     observations = (change.observation,) if change.observation is not None else ()
-    return [Work(change.name, change.trigger, observed_at, observations)]
+    kind = Kind.IDENTITY if change.target is Target.IDENTITY else Kind.CONFIGURATION_SET
+    found = [Work(change.name, change.trigger, observed_at, observations, kind=kind)]
+    if change.trigger.event_name == "DeleteConfigurationSet":
+        found += identities_using(change.name, change.trigger, runtime)
+    return found
 
 
 def _put_back(runtime: Runtime, work: Work, at: float, why: str) -> None:
@@ -198,3 +203,17 @@ def fan_out_pool_change(pool: str, trigger: Trigger, runtime: Runtime) -> int:
     logger.info("pool change fanned out", extra={"pool": pool, "sets": len(names)})
     metrics.add_metric(name="PoolChangeSetsQueued", unit=MetricUnit.Count, value=len(names))
     return len(names)
+
+
+def identities_using(configuration_set: str, trigger: Trigger, runtime: Runtime) -> list[Work]:
+    """A set was deleted: the identities whose default it was are now broken. Each is
+    looked at afresh (an error alert names it, whatever the policy says)."""
+    if runtime.identities is None:
+        return []
+    names = runtime.identities.indexed(configuration_set)
+    if names:
+        logger.info(
+            "identities lost their default configuration set",
+            extra={"configuration_set": configuration_set, "identities": len(names)},
+        )
+    return [Work(name, trigger, kind=Kind.IDENTITY) for name in names]

@@ -25,6 +25,7 @@ SES_EVENT_SOURCE = "ses.amazonaws.com"
 class Target(StrEnum):
     CONFIGURATION_SET = "configuration_set"
     POOL = "pool"
+    IDENTITY = "identity"
 
 
 # eventName -> what it touches and where its name may stand in ``requestParameters``
@@ -44,12 +45,21 @@ EVENT_TARGETS: dict[str, tuple[Target, tuple[tuple[str, ...], ...]]] = {
     ),
     "TagResource": (Target.CONFIGURATION_SET, (("resourceArn",),)),
     "UntagResource": (Target.CONFIGURATION_SET, (("resourceArn",),)),
+    # Sending identities: SES v2 (and Pinpoint Email) name them emailIdentity; SES v1
+    # creates them by verifying an address or a domain and deletes them as "identity".
+    "CreateEmailIdentity": (Target.IDENTITY, (("emailIdentity",),)),
+    "PutEmailIdentityConfigurationSetAttributes": (Target.IDENTITY, (("emailIdentity",),)),
+    "DeleteEmailIdentity": (Target.IDENTITY, (("emailIdentity",),)),
+    "VerifyEmailIdentity": (Target.IDENTITY, (("emailAddress",),)),
+    "VerifyDomainIdentity": (Target.IDENTITY, (("domain",),)),
+    "DeleteIdentity": (Target.IDENTITY, (("identity",),)),
     "CreateDedicatedIpPool": (Target.POOL, (("poolName",),)),
     "DeleteDedicatedIpPool": (Target.POOL, (("poolName",),)),
 }
 
 ARN_PATH_KEYS = frozenset({"resourcearn"})
 CONFIGURATION_SET_ARN_MARKER = ":configuration-set/"
+IDENTITY_ARN_MARKER = ":identity/"
 
 
 class CloudTrailDetail(BaseModel):
@@ -105,6 +115,18 @@ def _lookup(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return value
 
 
+def _tagged(arn: str, event_name: str) -> tuple[Target, str]:
+    """What a tag call's resource ARN names: a configuration set or an identity."""
+    name = configuration_set_from_arn(arn)
+    if name is not None:
+        return Target.CONFIGURATION_SET, name
+    if arn.startswith("arn:") and IDENTITY_ARN_MARKER in arn:
+        identity = arn.split(IDENTITY_ARN_MARKER, 1)[1]
+        if identity:
+            return Target.IDENTITY, identity
+    raise Ignored(f"{event_name} on {arn}, which is not a configuration set or an identity")
+
+
 def configuration_set_from_arn(arn: str) -> str | None:
     if not arn.startswith("arn:") or CONFIGURATION_SET_ARN_MARKER not in arn:
         return None
@@ -157,9 +179,10 @@ def change_from(event: SesCloudTrailEvent) -> Change:
         value = _lookup(params, path)
         if not isinstance(value, str) or not value:
             continue
-        name = configuration_set_from_arn(value) if path[-1].lower() in ARN_PATH_KEYS else value
-        if name is None:
-            raise Ignored(f"{detail.event_name} on {value}, which is not a configuration set")
+        if path[-1].lower() in ARN_PATH_KEYS:
+            target, name = _tagged(value, detail.event_name)
+        else:
+            name = value
         return Change(target, name, trigger_of(event), observation_of(detail))
     raise Ignored(f"{detail.event_name} carries no {target.value} name in requestParameters")
 

@@ -20,6 +20,13 @@ class Outcome(StrEnum):
     DELETED = "deleted"  # the set no longer exists: leaves the inventory, never alerted
 
 
+class Kind(StrEnum):
+    """What a record is about: the queue's keys are a kind and a name."""
+
+    CONFIGURATION_SET = "configuration-set"
+    IDENTITY = "identity"
+
+
 ALERTING_OUTCOMES = frozenset(
     {Outcome.REMEDIATED, Outcome.VIOLATION, Outcome.ERROR, Outcome.FLAPPING}
 )
@@ -84,7 +91,10 @@ class IdentityDecision:
 
 @dataclass(frozen=True)
 class OutcomeRecord:
-    """The result of reconciling one set: what reports, alerts and the inventory hold."""
+    """The result of reconciling one set (or identity): what reports, alerts and the
+    inventory hold. For an identity (``kind``), ``configuration_set`` is the identity's
+    name and the pools are its default configuration sets: current, required (as the
+    rule writes it: a name, a glob or "any") and previous."""
 
     configuration_set: str
     outcome: Outcome
@@ -95,10 +105,12 @@ class OutcomeRecord:
     checked_at: dt.datetime
     previous_pool: str | None = None
     policy_version: int | None = None  # the SSM parameter version the set was judged by
+    kind: Kind = Kind.CONFIGURATION_SET
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["outcome"] = self.outcome.value
+        data["kind"] = self.kind.value
         data["checked_at"] = self.checked_at.isoformat()
         return data
 
@@ -106,5 +118,6 @@ class OutcomeRecord:
     def from_dict(cls, data: Mapping[str, Any]) -> OutcomeRecord:
         values = dict(data)
         values["outcome"] = Outcome(values["outcome"])
+        values["kind"] = Kind(values.get("kind", Kind.CONFIGURATION_SET.value))
         values["checked_at"] = dt.datetime.fromisoformat(values["checked_at"])
         return cls(**values)

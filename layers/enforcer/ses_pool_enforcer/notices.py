@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
+from ses_pool_enforcer.model import Kind, Outcome, OutcomeRecord
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,12 @@ class Trigger:
 HEADLINES = {
     Outcome.REMEDIATED: "moved to its required pool",
     Outcome.VIOLATION: "is on the wrong pool (audit mode: not moved)",
+    Outcome.ERROR: "could not be enforced",
+    Outcome.FLAPPING: "keeps being changed back: enforcement paused",
+}
+IDENTITY_HEADLINES = {
+    Outcome.REMEDIATED: "given its required default configuration set",
+    Outcome.VIOLATION: "does not have the default configuration set the policy requires",
     Outcome.ERROR: "could not be enforced",
     Outcome.FLAPPING: "keeps being changed back: enforcement paused",
 }
@@ -55,15 +61,31 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
     """What to say about ``record``. ``alert_id`` names an alert owed after a write: if
     the process dies between publishing it and noting that it did, the retry publishes it
     again under the same id, so subscribers can drop the repeat."""
-    headline = HEADLINES.get(record.outcome, record.outcome.value)
+    identity = record.kind is Kind.IDENTITY
+    headline = (IDENTITY_HEADLINES if identity else HEADLINES).get(
+        record.outcome, record.outcome.value
+    )
     title = f"[ses-pool-enforcer] {record.outcome.value}: {record.configuration_set} {headline}"
+    about: dict[str, Any] = (
+        {
+            "kind": record.kind.value,
+            "identity": record.configuration_set,
+            "current_configuration_set": record.current_pool,
+            "required_configuration_set": record.expected_pool,
+            "previous_configuration_set": record.previous_pool,
+        }
+        if identity
+        else {
+            "configuration_set": record.configuration_set,
+            "current_pool": record.current_pool,
+            "expected_pool": record.expected_pool,
+            "previous_pool": record.previous_pool,
+        }
+    )
     document: dict[str, Any] = {
         "account": trigger.account,
         "region": trigger.region,
-        "configuration_set": record.configuration_set,
-        "current_pool": record.current_pool,
-        "expected_pool": record.expected_pool,
-        "previous_pool": record.previous_pool,
+        **about,
         "rule_id": record.rule_id,
         "outcome": record.outcome.value,
         "reason": record.reason,
@@ -77,14 +99,15 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
         "policy_version": record.policy_version,
         "alert_id": alert_id,
     }
+    what, held = ("Identity", "Default set") if identity else ("Configuration set", "Pool")
     lines = [
-        f"Configuration set {record.configuration_set} {headline}.",
+        f"{what} {record.configuration_set} {headline}.",
         "",
         f"Outcome:       {record.outcome.value}",
         f"Reason:        {record.reason}",
-        f"Pool before:   {record.previous_pool or record.current_pool or '-'}",
-        f"Pool now:      {record.current_pool or '-'}",
-        f"Required pool: {record.expected_pool or '-'}",
+        f"{held + ' before:':<15}{record.previous_pool or record.current_pool or '-'}",
+        f"{held + ' now:':<15}{record.current_pool or '-'}",
+        f"{'Required:':<15}{record.expected_pool or '-'}",
         f"Rule:          {record.rule_id or '-'}",
         f"Account:       {trigger.account or '-'}  Region: {trigger.region or '-'}",
         f"Changed by:    {trigger.actor or '-'}"
@@ -98,7 +121,8 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
         f"Checked at:    {record.checked_at.isoformat()}"
         + (f" under policy version {record.policy_version}" if record.policy_version else ""),
     ]
-    attributes = {"outcome": record.outcome.value, "configuration_set": record.configuration_set}
+    attributes = {"outcome": record.outcome.value}
+    attributes["identity" if identity else "configuration_set"] = record.configuration_set
     if alert_id:
         attributes["alert_id"] = alert_id
     return Notice(title, "\n".join(lines) + "\n", document, attributes)

@@ -45,12 +45,14 @@ from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.compliance.security_hub import Product, on_change
 from ses_pool_enforcer.conflicts import Lost, Observation, lost_options
-from ses_pool_enforcer.evaluation import evaluate, pipeline_of
+from ses_pool_enforcer.evaluation import evaluate, evaluate_identity, pipeline_of
 from ses_pool_enforcer.flapping import FlapGuard, Hold, Move
 from ses_pool_enforcer.model import (
     ALERTING_OUTCOMES,
     Action,
     ConfigurationSet,
+    Identity,
+    Kind,
     Outcome,
     OutcomeRecord,
 )
@@ -170,6 +172,20 @@ class Unrecorded:
         return None
 
 
+Snapshot = ConfigurationSet | Identity
+
+
+def position(snapshot: Snapshot) -> str | None:
+    """Where the enforcer places a set (its pool) or an identity (its default set)."""
+    return snapshot.pool if isinstance(snapshot, ConfigurationSet) else snapshot.configuration_set
+
+
+class SetLookup(Protocol):
+    def exists(self, name: str) -> bool | None:
+        """True or False when known, None when not."""
+        ...
+
+
 class AlertSink(Protocol):
     def publish(
         self, title: str, text: str, document: dict[str, object], attributes: dict[str, str]
@@ -179,7 +195,9 @@ class AlertSink(Protocol):
 class Wakeups(Protocol):
     """Asks for a look at a set at a later time (when a flapping hold ends)."""
 
-    def later(self, name: str, at: float, trigger: Trigger) -> None: ...
+    def later(
+        self, name: str, at: float, trigger: Trigger, kind: Kind = Kind.CONFIGURATION_SET
+    ) -> None: ...
 
 
 class FindingSink(Protocol):
@@ -236,6 +254,8 @@ class Reconciler:
     wakeups: Wakeups | None = None
     findings: FindingSink | None = None
     sweep_id: str | None = None
+    kind: Kind = Kind.CONFIGURATION_SET
+    sets: SetLookup | None = None  # for identities: which configuration sets exist
     clock: Clock = SYSTEM
     lease_seconds: float = LEASE_SECONDS
     write_seconds: float = WRITE_SECONDS
@@ -263,7 +283,7 @@ class Reconciler:
             return claim
         try:
             with self._read_slot(claim):
-                cs = self.ses.get_configuration_set(work.name)
+                cs = self._read(work.name)
         except BudgetExhausted as exc:  # a retry found no slot while the set is held
             store.unclaim(claim)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
@@ -363,31 +383,34 @@ class Reconciler:
         store: SetStore,
         claim: Claim,
         work: Work,
-        cs: ConfigurationSet | None,
+        cs: Snapshot | None,
         read_at: float,
         finish_by: float | None,
         previous: Previous | None,
     ) -> Result:
         if cs is None:
             gone = self._record(
-                work.name, Outcome.DELETED, reason="configuration set does not exist"
+                work.name, Outcome.DELETED, reason=f"{self.kind.value} does not exist"
             )
             return self._conclude(store, claim, work, gone, cs)
-        record, target = self._decide(cs)
-        work, record = self._from_pipeline(work, record)
         options: dict[str, Any] | None = None
-        lost = self._lost(previous, work.observations, cs)
-        if lost and record.outcome in RESTORABLE and self.enforcement is Mode.ENFORCE:
-            options = {**cs.options, **{item.option: item.value for item in lost}}
-            target = target or cs.pool
-            record = replace(record, outcome=Outcome.REMEDIATED, reason=_restored(record, lost))
+        if isinstance(cs, Identity):
+            record, target = self._decide_identity(cs)
+        else:
+            record, target = self._decide(cs)
+            work, record = self._from_pipeline(work, record)
+            lost = self._lost(previous, work.observations, cs)
+            if lost and record.outcome in RESTORABLE and self.enforcement is Mode.ENFORCE:
+                options = {**cs.options, **{item.option: item.value for item in lost}}
+                target = target or cs.pool
+                record = replace(record, outcome=Outcome.REMEDIATED, reason=_restored(record, lost))
         if target is None:
             return self._conclude(store, claim, work, record, cs)
 
         previous = previous or store.load(claim)
         if previous.intent is not None:
             settled = self._settle(store, claim, previous, cs)
-            if settled is not None and settled.current_pool == cs.pool:
+            if settled is not None and settled.current_pool == position(cs):
                 return self._conclude(store, claim, work, settled, cs, written=True)
             previous = store.load(claim)
         if self.flap is not None and options is None:
@@ -400,7 +423,7 @@ class Reconciler:
                     reason=_holding(self.flap, self.flap.fighting(previous.moves, now), record),
                 )
                 if hold is Hold.NEW and self.wakeups is not None:
-                    self.wakeups.later(work.name, until, Trigger(source="hold-ended"))
+                    self.wakeups.later(work.name, until, Trigger(source="hold-ended"), self.kind)
                 new = hold is Hold.NEW
                 return self._conclude(
                     store, claim, work, held, cs, held_until=until if new else None, alert=new
@@ -415,7 +438,7 @@ class Reconciler:
         claim: Claim,
         work: Work,
         record: OutcomeRecord,
-        cs: ConfigurationSet | None,
+        cs: Snapshot | None,
         *,
         held_until: float | None = None,
         alert: bool | None = None,
@@ -427,7 +450,7 @@ class Reconciler:
         if isinstance(answer, IntentPending):
             # A previous holder died owing an effect: pay it, then conclude.
             settled = self._settle(store, claim, answer.previous, cs)
-            if settled is not None and cs is not None and settled.current_pool == cs.pool:
+            if settled is not None and cs is not None and settled.current_pool == position(cs):
                 record, written, alert = settled, True, False
             answer = store.release(claim, None if written else record, self.sweep_id, held_until)
             if isinstance(answer, IntentPending):
@@ -445,7 +468,7 @@ class Reconciler:
         store: SetStore,
         claim: Claim,
         work: Work,
-        cs: ConfigurationSet,
+        cs: Snapshot,
         target: str,
         record: OutcomeRecord,
         read_at: float,
@@ -453,17 +476,19 @@ class Reconciler:
         options: dict[str, Any] | None,
         previous: Previous,
     ) -> Result:
-        moved = replace(record, current_pool=target, previous_pool=cs.pool)
+        moved = replace(record, current_pool=target, previous_pool=position(cs))
         token = uuid.uuid4().hex
         owed = notice(moved, work.trigger, alert_id=token)
         intent = Intent(
             token=token,
             phase="move",
-            from_pool=cs.pool,
+            from_pool=position(cs) or "",
             to_pool=target,
             notice={"record": moved.to_dict(), **owed.to_dict()},
             read_at=read_at,
-            options=dict(cs.options if options is None else options),
+            options=dict(cs.options if options is None else options)
+            if isinstance(cs, ConfigurationSet)
+            else {},
         )
         budget = self.ses.budget
         try:
@@ -476,7 +501,7 @@ class Reconciler:
         store.begin_move(claim, intent, max(slot, self.clock.time()) + self.write_seconds)
         try:
             with self._within(finish_by), self._prepaid(slot):
-                sent = self.ses.reassign(cs, target, options)
+                sent = self._write(cs, target, options)
         except BudgetExhausted as exc:  # a retry of the write found no slot
             store.unclaim(claim, drop_intent=True)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
@@ -503,7 +528,7 @@ class Reconciler:
         return Done(moved)
 
     def _settle(
-        self, store: SetStore, claim: Claim, previous: Previous, cs: ConfigurationSet | None
+        self, store: SetStore, claim: Claim, previous: Previous, cs: Snapshot | None
     ) -> OutcomeRecord | None:
         """Finish what a previous holder of the set left: the record it moved the set to
         (its alert now sent), or None when that move never happened."""
@@ -512,7 +537,7 @@ class Reconciler:
             return None
         moved = OutcomeRecord.from_dict(intent.notice["record"])
         if intent.phase == "move":
-            if cs is None or cs.pool != intent.to_pool:
+            if cs is None or position(cs) != intent.to_pool:
                 logger.info("an owed move never happened", extra={"set": claim.name})
                 store.drop_intent(claim)
                 return None
@@ -527,6 +552,55 @@ class Reconciler:
         self.send(Notice.from_dict(intent.notice))
         store.clear_intent(claim, intent.token, release=False)
         return moved
+
+    # ------------------------------------------------------------------ the kinds
+
+    def _read(self, name: str) -> Snapshot | None:
+        if self.kind is Kind.IDENTITY:
+            return self.ses.get_email_identity(name)
+        return self.ses.get_configuration_set(name)
+
+    def _write(self, cs: Snapshot, target: str, options: dict[str, Any] | None) -> dict[str, Any]:
+        if isinstance(cs, Identity):
+            self.ses.set_default_configuration_set(cs.name, target)
+            return {"ConfigurationSetName": target}
+        return self.ses.reassign(cs, target, options)
+
+    def _set_exists(self, name: str) -> bool:
+        """Whether configuration set ``name`` exists: the set inventory says so when it
+        has the set, SES otherwise (a set created a moment ago)."""
+        known = self.sets.exists(name) if self.sets is not None else None
+        return self.ses.configuration_set_exists(name) if known is None else known
+
+    def _decide_identity(self, identity: Identity) -> tuple[OutcomeRecord, str | None]:
+        """The record for ``identity``, and the set to make its default, if one is due."""
+        assert not isinstance(self.policy, PolicyError)  # reconcile() stops before
+        current = identity.configuration_set
+        now = self.clock.now()
+        decision = evaluate_identity(
+            self.policy,
+            identity,
+            now,
+            default_exists=current is None or self._set_exists(current),
+            enforcement=self.enforcement,
+        )
+        record = OutcomeRecord(
+            identity.name,
+            decision.outcome,
+            current,
+            decision.required,
+            decision.rule_id,
+            decision.reason,
+            now,
+            policy_version=self.policy_version,
+            kind=Kind.IDENTITY,
+        )
+        if decision.action is not Action.REASSIGN or decision.target is None:
+            return record, None
+        if not self._set_exists(decision.target):
+            missing = f"required configuration set {decision.target} does not exist; not assigned"
+            return replace(record, outcome=Outcome.ERROR, reason=missing), None
+        return record, decision.target
 
     # ------------------------------------------------------------------ helpers
 
@@ -574,6 +648,7 @@ class Reconciler:
             reason,
             self.clock.now(),
             policy_version=self.policy_version,
+            kind=self.kind,
         )
 
     def _done(self, record: OutcomeRecord, trigger: Trigger) -> None:
@@ -581,6 +656,8 @@ class Reconciler:
         metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
 
     def _found(self, record: OutcomeRecord, previous: Mapping[str, str]) -> None:
+        if record.kind is not Kind.CONFIGURATION_SET:
+            return  # Security Hub findings are about configuration sets
         """Hand the set's Security Hub finding to the sink when its compliance changed
         against ``previous`` (the inventory row this look replaced)."""
         if self.findings is not None:

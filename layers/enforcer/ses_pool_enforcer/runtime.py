@@ -9,7 +9,7 @@ from functools import cache
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
-from ses_pool_enforcer.adapters.inventory import Inventory
+from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
 from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
@@ -18,6 +18,7 @@ from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.compliance.security_hub import Product
 from ses_pool_enforcer.config import Settings, SettingsError, Switch, get_settings
 from ses_pool_enforcer.flapping import FlapGuard
+from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.policy import Mode, PolicyError
 from ses_pool_enforcer.reconciler import Reconciler
 
@@ -33,6 +34,7 @@ class Runtime:
     queue: WorkQueue | None
     flap: FlapGuard
     findings: SecurityHubFindings | None = None  # None: SecurityHub=disabled
+    identities: Inventory | None = None  # the identity inventory
     policy_alerted_at: float = float("-inf")  # when "policy unavailable" was last alerted
 
     @classmethod
@@ -59,6 +61,9 @@ class Runtime:
             queue=WorkQueue(settings.work_queue_url, clock) if settings.work_queue_url else None,
             flap=FlapGuard(settings.flap_threshold, settings.flap_window_seconds),
             findings=_findings(settings, alerts, clock),
+            identities=(
+                Inventory(settings.identity_table, IDENTITIES) if settings.identity_table else None
+            ),
         )
 
     def policy(
@@ -79,20 +84,24 @@ class Runtime:
         policy: PolicySnapshot | PolicyError | None = None,
         pools: PoolDirectory | None = None,
         sweep_id: str | None = None,
+        kind: Kind = Kind.CONFIGURATION_SET,
     ) -> Reconciler:
         snapshot = self.policy() if policy is None else policy
+        identity = kind is Kind.IDENTITY
         return Reconciler(
             ses=self.ses,
             pools=pools or self.pools,
             policy=snapshot if isinstance(snapshot, PolicyError) else snapshot.policy,
             policy_version=None if isinstance(snapshot, PolicyError) else snapshot.version,
             enforcement=self.settings.enforcement_mode,
-            inventory=self.inventory,
+            inventory=self.identities if identity else self.inventory,
             alerts=self.alerts,
             flap=self.flap,
             wakeups=self.queue,
             findings=self.findings,
             sweep_id=sweep_id,
+            kind=kind,
+            sets=self.inventory if identity else None,
             clock=self.clock,
         )
 

@@ -12,9 +12,11 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ses_pool_enforcer.conflicts import Observation
+from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.notices import Trigger
 
 RECONCILE_KIND = "reconcile"
+NAME_FIELDS = {Kind.CONFIGURATION_SET: "configuration_set", Kind.IDENTITY: "identity"}
 
 
 class BadRequest(ValueError):
@@ -23,7 +25,7 @@ class BadRequest(ValueError):
 
 @dataclass(frozen=True)
 class Work:
-    """Look at set ``name``.
+    """Look at set (or identity, by ``kind``) ``name``.
 
     ``observed_at``: the change being reported had surely happened by then, so a look
     that began later covers it (None: look whatever earlier looks saw). ``observations``:
@@ -38,11 +40,16 @@ class Work:
     not_before: float | None = None
     fresh_pools: tuple[str, ...] = ()
     deferrals: int = 0
+    kind: Kind = Kind.CONFIGURATION_SET
+
+    @property
+    def key(self) -> tuple[Kind, str]:
+        return self.kind, self.name
 
     def to_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {
             "kind": RECONCILE_KIND,
-            "configuration_set": self.name,
+            NAME_FIELDS[self.kind]: self.name,
             "trigger": {k: v for k, v in asdict(self.trigger).items() if v is not None},
         }
         if self.observed_at is not None:
@@ -59,9 +66,10 @@ class Work:
 
     @classmethod
     def from_message(cls, data: Mapping[str, Any]) -> Work:
-        name = data.get("configuration_set")
+        kind = Kind.IDENTITY if "identity" in data else Kind.CONFIGURATION_SET
+        name = data.get(NAME_FIELDS[kind])
         if not isinstance(name, str) or not name:
-            raise BadRequest("reconcile request without a configuration_set")
+            raise BadRequest("reconcile request without a configuration_set or identity")
         try:
             trigger = Trigger(**(data.get("trigger") or {"source": "request"}))
             observed = data.get("observed_at")
@@ -76,6 +84,7 @@ class Work:
                 not_before=None if not_before is None else float(not_before),
                 fresh_pools=tuple(str(p) for p in data.get("fresh_pools") or ()),
                 deferrals=int(data.get("deferrals") or 0),
+                kind=kind,
             )
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise BadRequest(f"reconcile request for {name} is malformed: {exc}") from exc
@@ -101,4 +110,5 @@ class Work:
             observations=self.observations + other.observations,
             fresh_pools=tuple(dict.fromkeys(self.fresh_pools + other.fresh_pools)),
             deferrals=max(self.deferrals, other.deferrals),
+            kind=self.kind,
         )

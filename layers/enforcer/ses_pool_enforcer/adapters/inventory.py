@@ -34,6 +34,33 @@ TEXT_FIELDS = ("outcome", "current_pool", "expected_pool", "rule_id", "reason", 
 PROBLEM_SINCE = "problem_since"
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a table names what the enforcer keeps: its key, and the attributes some of the
+    record's fields are stored under (an identity's pools are its default sets)."""
+
+    key: str = KEY
+    stored: Mapping[str, str] = field(default_factory=dict)  # field -> attribute
+    index: str = EXPECTED_POOL_INDEX
+    index_field: str = "expected_pool"
+
+    def attr(self, name: str) -> str:
+        return self.stored.get(name, name)
+
+    def public(self, row: Mapping[str, str]) -> dict[str, str]:
+        """A row as reports read it: the table's own names."""
+        return {(self.key if k == KEY else self.attr(k)): v for k, v in row.items()}
+
+
+SETS = Layout()
+IDENTITIES = Layout(
+    key="identity",
+    stored={"current_pool": "default_configuration_set", "expected_pool": "required"},
+    index="by-default-configuration-set",
+    index_field="current_pool",
+)
+
+
 class LeaseLost(RuntimeError):
     """Another worker holds the set now (our lease ran out): whatever we were about to
     do is left to it, and our message is retried."""
@@ -119,11 +146,11 @@ class Previous:
     claimed_at: float | None = None
 
     @classmethod
-    def from_item(cls, item: Mapping[str, Any] | None) -> Previous:
+    def from_item(cls, item: Mapping[str, Any] | None, layout: Layout | None = None) -> Previous:
         if not item:
             return cls({})
         return cls(
-            row=_row(item),
+            row=_row(item, layout or SETS),
             intent=Intent.from_item(item["intent"]) if "intent" in item else None,
             moves=tuple(_move(v) for v in item.get("moves", {}).get("L", [])),
             held_until=float(item.get("held_until", {}).get("N", "0")),
@@ -194,9 +221,15 @@ def _refusal(item: Mapping[str, Any], now: float) -> Covered | Leased:
     return Leased(until) if until >= now else Covered()
 
 
-def _row(item: Mapping[str, Any]) -> dict[str, str]:
-    names = (KEY, *TEXT_FIELDS, "sweep_id", PROBLEM_SINCE)
-    row = {name: item[name]["S"] for name in names if name in item}
+def _row(item: Mapping[str, Any], layout: Layout) -> dict[str, str]:
+    """The item's outcome fields, by the record's names."""
+    row = {
+        name: item[layout.attr(name)]["S"]
+        for name in (*TEXT_FIELDS, "sweep_id", PROBLEM_SINCE)
+        if layout.attr(name) in item
+    }
+    if layout.key in item:
+        row[KEY] = item[layout.key]["S"]
     if "policy_version" in item:
         row["policy_version"] = item["policy_version"]["N"]
     if "claimed_at" in item and "outcome" in item:
@@ -237,13 +270,14 @@ class _Update:
             self.values[f":{ref}"] = value
         return ref
 
-    def outcome(self, record: OutcomeRecord, sweep_id: str | None) -> _Update:
+    def outcome(self, record: OutcomeRecord, sweep_id: str | None, layout: Layout) -> _Update:
         """Write ``record``'s fields; the ones it lacks are removed."""
         values = record.to_dict()
         texts = {name: values.get(name) for name in TEXT_FIELDS}
         texts["sweep_id"] = sweep_id
         for name, text in texts.items():
-            self.set(name, {"S": str(text)}) if text else self.remove(name)
+            attribute = layout.attr(name)
+            self.set(attribute, {"S": str(text)}) if text else self.remove(attribute)
         if record.policy_version is not None:
             self.set("policy_version", {"N": str(record.policy_version)})
         else:
@@ -265,12 +299,13 @@ class _Update:
 
 
 class Inventory:
-    def __init__(self, table: str) -> None:
+    def __init__(self, table: str, layout: Layout = SETS) -> None:
         self.table = table
+        self.layout = layout
         self._ddb: Any = client("dynamodb")
 
     def _key(self, name: str) -> dict[str, Any]:
-        return {KEY: {"S": name}}
+        return {self.layout.key: {"S": name}}
 
     # ------------------------------------------------------------------ the queue
 
@@ -346,7 +381,7 @@ class Inventory:
         item = self._ddb.get_item(
             TableName=self.table, Key=self._key(claim.name), ConsistentRead=True
         )
-        return Previous.from_item(item.get("Item"))
+        return Previous.from_item(item.get("Item"), self.layout)
 
     def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None:
         """Give the set back untouched: the look did not count, so it covers nothing."""
@@ -374,7 +409,7 @@ class Inventory:
         except self._ddb.exceptions.ConditionalCheckFailedException as exc:
             item = exc.response.get("Item") or {}
             if item.get("lease_owner", {}).get("S") == claim.owner and "intent" in item:
-                raise _IntentFound(Previous.from_item(item)) from exc
+                raise _IntentFound(Previous.from_item(item, self.layout)) from exc
             raise LeaseLost(f"{claim.name} is held by another worker now") from exc
         return answer.get("Attributes") or {}
 
@@ -401,19 +436,19 @@ class Inventory:
             except self._ddb.exceptions.ConditionalCheckFailedException as exc:
                 item = exc.response.get("Item") or {}
                 if item.get("lease_owner", {}).get("S") == claim.owner:
-                    return IntentPending(Previous.from_item(item))
+                    return IntentPending(Previous.from_item(item, self.layout))
                 raise LeaseLost(f"{claim.name} is held by another worker now") from exc
-            return _row(answer.get("Attributes") or {})
+            return _row(answer.get("Attributes") or {}, self.layout)
         update = _Update().remove("lease_owner").remove("lease_until").remove("prior_claimed_at")
         if record is not None:
-            update.outcome(record, sweep_id)
+            update.outcome(record, sweep_id, self.layout)
         if held_until is not None:
             update.set("held_until", {"N": repr(held_until)})
         try:
             old = self._fenced(claim, update, "lease_owner = :me AND attribute_not_exists(intent)")
         except _IntentFound as found:
             return IntentPending(found.previous)
-        return _row(old)
+        return _row(old, self.layout)
 
     # ------------------------------------------------------------------ effects
 
@@ -436,7 +471,7 @@ class Inventory:
         """The move happened: record it, count it, and leave only its alert owed."""
         update = (
             _Update()
-            .outcome(record, sweep_id)
+            .outcome(record, sweep_id, self.layout)
             .set("intent", replace(intent, phase="alert").to_item())
             .set("moves", {"L": [_move_item(m) for m in moves]})
             .set("last_write", last_write.to_item())
@@ -479,25 +514,40 @@ class Inventory:
     # ------------------------------------------------------------------ reading
 
     def rows(self) -> Iterator[dict[str, str]]:
-        """Every set's latest outcome (items a worker claimed but never judged: skipped)."""
+        """Every entry's latest outcome, by the table's own names (entries a worker
+        claimed but never judged: skipped)."""
         paginator = self._ddb.get_paginator("scan")
         for page in paginator.paginate(TableName=self.table):
             for item in page.get("Items", []):
                 if "outcome" in item:
-                    yield _row(item)
+                    yield self.layout.public(_row(item, self.layout))
 
-    def sets_expecting(self, pool: str) -> list[str]:
+    def exists(self, name: str) -> bool | None:
+        """True when the entry holds an outcome; None when there is no entry."""
+        item = self._ddb.get_item(
+            TableName=self.table, Key=self._key(name), ProjectionExpression="outcome"
+        ).get("Item")
+        return True if item and "outcome" in item else None
+
+    def indexed(self, value: str) -> list[str]:
+        """The names whose indexed field (a set's required pool, an identity's default
+        set) is ``value``."""
+        attribute = self.layout.attr(self.layout.index_field)
         paginator = self._ddb.get_paginator("query")
         names: list[str] = []
         for page in paginator.paginate(
             TableName=self.table,
-            IndexName=EXPECTED_POOL_INDEX,
-            KeyConditionExpression="expected_pool = :pool",
-            ExpressionAttributeValues={":pool": {"S": pool}},
-            ProjectionExpression=KEY,
+            IndexName=self.layout.index,
+            KeyConditionExpression="#field = :value",
+            ExpressionAttributeNames={"#field": attribute, "#key": self.layout.key},
+            ExpressionAttributeValues={":value": {"S": value}},
+            ProjectionExpression="#key",
         ):
-            names.extend(item[KEY]["S"] for item in page.get("Items", []))
+            names.extend(item[self.layout.key]["S"] for item in page.get("Items", []))
         return names
+
+    def sets_expecting(self, pool: str) -> list[str]:
+        return self.indexed(pool)
 
     def remove_unseen(self, sweep_id: str, started_at: float) -> int:
         """Delete the entries a finished sweep did not see and nothing looked at since it
@@ -512,7 +562,7 @@ class Inventory:
                 try:
                     self._ddb.delete_item(
                         TableName=self.table,
-                        Key={KEY: item[KEY]},
+                        Key={self.layout.key: item[self.layout.key]},
                         ConditionExpression=(
                             "(attribute_not_exists(claimed_at) OR claimed_at < :t)"
                             " AND attribute_not_exists(intent)"

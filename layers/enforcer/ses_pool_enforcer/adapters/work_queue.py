@@ -12,6 +12,7 @@ from typing import Any
 
 from ses_pool_enforcer.adapters.aws import client
 from ses_pool_enforcer.clock import SYSTEM, Clock
+from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.work import Work
 
@@ -50,6 +51,8 @@ class WorkQueue:
             if answer.get("Failed"):
                 raise QueueError(f"SQS refused {len(answer['Failed'])} reconcile requests")
 
-    def later(self, name: str, at: float, trigger: Trigger) -> None:
+    def later(
+        self, name: str, at: float, trigger: Trigger, kind: Kind = Kind.CONFIGURATION_SET
+    ) -> None:
         """Look at ``name`` again at ``at`` (epoch seconds)."""
-        self.send([Work(name, trigger, not_before=at)], at - self._clock.time())
+        self.send([Work(name, trigger, not_before=at, kind=kind)], at - self._clock.time())
