@@ -1,7 +1,7 @@
-"""What the report tests share: inventory entries made in one line, and the HTML
-compliance report read back as a person (or a test) would, without a browser: chart
-segments and totals, texts by id, the non-compliant table's rows, and the page's script
-and style elements."""
+"""What the report tests share: inventory entries (sets and identities) made in one
+line, and the HTML compliance report read back as a person (or a test) would, without a
+browser: chart segments and totals, texts by id, the rows of each table, and the page's
+script and style elements."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import datetime as dt
 from html.parser import HTMLParser
 
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
-from ses_pool_enforcer.report import Entry
+from ses_pool_enforcer.report import Entry, IdentityEntry
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 
@@ -23,6 +23,17 @@ def entry(
     reason: str = "why",
 ) -> Entry:
     return Entry.from_record(OutcomeRecord(name, outcome, current, expected, rule, reason, NOW))
+
+
+def identity(
+    name: str,
+    outcome: Outcome,
+    default: str | None = "mkt-a",
+    required: str | None = "mkt-*",
+    rule: str | None = "newsletters",
+    reason: str = "why",
+) -> IdentityEntry:
+    return IdentityEntry(name, outcome.value, default, required, rule, reason, NOW.isoformat())
 
 
 class Page(HTMLParser):
