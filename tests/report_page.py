@@ -38,14 +38,14 @@ def identity(
 
 class Page(HTMLParser):
     """What a reader (or a browser) gets from the page: chart segments, texts by id,
-    the non-compliant table's rows, and every script and style element."""
+    each table's rows by the table's id, and every script and style element."""
 
     def __init__(self, text: str) -> None:
         super().__init__()
         self.charts: dict[str, dict[str, dict[str, int]]] = {}
         self.totals: dict[str, dict[str, int]] = {}
         self.texts: dict[str, str] = {}
-        self.rows: list[list[str]] = []
+        self.tables: dict[str, list[list[str]]] = {}
         self.scripts: list[str] = []
         self.styles: list[str] = []
         self.tags: list[str] = []
@@ -72,9 +72,9 @@ class Page(HTMLParser):
             self.charts[self._chart][self._group][a["data-outcome"]] = int(a["data-count"])
         elif tag == "table":
             self._table = a.get("id")
-        elif tag == "tr" and self._in == "tbody" and self._table == "non-compliant-table":
-            self.rows.append([])
-        elif tag == "td" and self._in == "tbody" and self._table == "non-compliant-table":
+        elif tag == "tr" and self._in == "tbody" and self._table:
+            self.tables.setdefault(self._table, []).append([])
+        elif tag == "td" and self._in == "tbody" and self._table:
             self._cell = []
         elif tag in ("tbody", "script", "style"):
             self._in = tag
@@ -89,16 +89,21 @@ class Page(HTMLParser):
             self._chart = None
         elif tag == "g":
             self._group = None
-        elif tag == "td" and self._cell is not None and self.rows:
-            self.rows[-1].append("".join(self._cell))
+        elif tag == "td" and self._cell is not None and self._table in self.tables:
+            self.tables[self._table][-1].append("".join(self._cell))
             self._cell = None
         elif tag in ("script", "style") and self._cell is not None:
             (self.scripts if tag == "script" else self.styles).append("".join(self._cell))
             self._cell, self._in = None, None
         elif tag == "tbody":
             self._in = None
-        if self._id is not None and tag in ("dd", "p", "h2"):
+        if self._id is not None and tag in ("dd", "p", "h2", "h3"):
             self._id = None
+
+    @property
+    def rows(self) -> list[list[str]]:
+        """The non-compliant sets' rows."""
+        return self.tables.get("non-compliant-table", [])
 
     def handle_data(self, data: str) -> None:
         if self._cell is not None:
