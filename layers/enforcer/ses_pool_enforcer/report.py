@@ -12,9 +12,9 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ses_pool_enforcer.model import NON_COMPLIANT_OUTCOMES, Outcome, OutcomeRecord
 
@@ -69,6 +69,8 @@ SNS_BUDGET = 240_000
 LISTED_STEPS = (100, 50, 25, 10, 5, 0)
 TABLE_ROW_STEPS = (50, 20, 5)
 REASON_WIDTH = 120
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -473,17 +475,17 @@ def render_summary(
     current = {pool: {"sets": n} for pool, n in report.by_current_pool.items()}
     _render_table("By current pool", current, table_rows, lines)
 
-    if bad:
-        lines.append(f"Non-compliant sets ({len(shown):,} of {len(bad):,} listed)")
-        for e in shown:
-            lines.append(
-                f"  {e.outcome:<10} {e.configuration_set}: on {e.current_pool or '-'}, "
-                f"required {e.expected_pool or '-'} (rule {e.rule_id or '-'}): "
-                f"{_clip(e.reason, REASON_WIDTH)}"
-            )
-        if len(bad) > len(shown):
-            lines.append(f"  ... and {len(bad) - len(shown):,} more: see the full report")
-        lines.append("")
+    _render_list(
+        "Non-compliant sets",
+        bad,
+        lambda e: (
+            f"{e.outcome:<10} {e.configuration_set}: on {e.current_pool or '-'}, "
+            f"required {e.expected_pool or '-'} (rule {e.rule_id or '-'}): "
+            f"{_clip(e.reason, REASON_WIDTH)}"
+        ),
+        listed,
+        lines,
+    )
     if section is not None:
         _render_identities(section, bad_identities, listed, lines)
     if links is not None:
@@ -563,39 +565,26 @@ def _render_identities(
     lines.append("")
     _render_list(
         "Non-compliant identities",
-        [
+        bad,
+        lambda e: (
             f"{e.outcome:<10} {e.identity}: default {e.default_configuration_set or '-'}, "
             f"required {e.required or '-'} (rule {e.rule_id or '-'}): "
             f"{_clip(e.reason, REASON_WIDTH)}"
-            for e in bad
-        ],
-        listed,
-        lines,
-    )
-    _render_list(
-        "Identities whose default set is on the wrong pool",
-        [
-            f"{d.identity}: default {d.configuration_set} ({d.set_outcome}) on "
-            f"{d.current_pool or '-'}, required {d.expected_pool or '-'}"
-            for d in section.wrong_pool_defaults
-        ],
-        listed,
-        lines,
-    )
-    _render_list(
-        "Identities without a default configuration set",
-        [f"{e.identity} ({e.outcome})" for e in section.without_default],
+        ),
         listed,
         lines,
     )
 
 
-def _render_list(title: str, items: list[str], listed: int, lines: list[str]) -> None:
+def _render_list(
+    title: str, items: Sequence[T], line: Callable[[T], str], listed: int, lines: list[str]
+) -> None:
+    """The first ``listed`` items, a line each, and how many more the full report has."""
     if not items:
         return
     shown = items[:listed]
     lines.append(f"{title} ({len(shown):,} of {len(items):,} listed)")
-    lines += [f"  {item}" for item in shown]
+    lines += [f"  {line(item)}" for item in shown]
     if len(items) > len(shown):
         lines.append(f"  ... and {len(items) - len(shown):,} more: see the full report")
     lines.append("")
@@ -617,10 +606,6 @@ def _identities_document(
             for e in bad[:listed]
         ],
         "non_compliant_not_listed": max(0, len(bad) - listed),
-        "wrong_pool_defaults": [asdict(d) for d in section.wrong_pool_defaults[:listed]],
-        "wrong_pool_defaults_not_listed": max(0, len(section.wrong_pool_defaults) - listed),
-        "without_default": [e.identity for e in section.without_default[:listed]],
-        "without_default_not_listed": max(0, len(section.without_default) - listed),
     }
 
 
