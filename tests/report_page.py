@@ -6,10 +6,11 @@ script and style elements."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from html.parser import HTMLParser
 
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
-from ses_pool_enforcer.report import Entry, IdentityEntry
+from ses_pool_enforcer.report import Entry, IdentityEntry, Report, build_report
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 
@@ -34,6 +35,21 @@ def identity(
     reason: str = "why",
 ) -> IdentityEntry:
     return IdentityEntry(name, outcome.value, default, required, rule, reason, NOW.isoformat())
+
+
+def report_of(
+    sets: Iterable[Entry], identities: Iterable[IdentityEntry] | None, **extra: object
+) -> Report:
+    """The report of sweep-1, finished at NOW, of these sets and identities."""
+    fields: dict[str, object] = {
+        "sweep_id": "sweep-1",
+        "trigger": "schedule",
+        "started_at": "2026-11-26T12:00:00+00:00",
+        "finished_at": NOW.isoformat(),
+        "identities": identities,
+        **extra,
+    }
+    return build_report(sets, **fields)  # type: ignore[arg-type]
 
 
 class Page(HTMLParser):

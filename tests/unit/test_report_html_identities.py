@@ -11,13 +11,9 @@ import time
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.report import (
     IDENTITY_RATIO_DEFINITION,
-    Entry,
-    IdentityEntry,
-    Report,
-    build_report,
 )
 from ses_pool_enforcer.report_html import CONTENT_SECURITY_POLICY, to_html
-from tests.report_page import NOW, Page, entry, identity
+from tests.report_page import NOW, Page, entry, identity, report_of
 
 SETS = [
     entry("mkt-a", Outcome.COMPLIANT),
@@ -33,18 +29,6 @@ IDENTITIES = [
     identity("b@news.example.com", Outcome.VIOLATION, default=None, reason="no default"),
     identity("lists.example.com", Outcome.ERROR, default="gone", reason="gone is deleted"),
 ]
-
-
-def report_of(sets: list[Entry], identities: list[IdentityEntry] | None, **extra: object) -> Report:
-    fields: dict[str, object] = {
-        "sweep_id": "sweep-1",
-        "trigger": "schedule",
-        "started_at": "2026-11-26T12:00:00+00:00",
-        "finished_at": NOW.isoformat(),
-        "identities": identities,
-        **extra,
-    }
-    return build_report(sets, **fields)  # type: ignore[arg-type]
 
 
 def test_the_identities_section_carries_their_counts_ratio_and_three_lists() -> None:

@@ -21,9 +21,7 @@ from ses_pool_enforcer.report import (
     Entry,
     IdentityEntry,
     Links,
-    Report,
     WrongPoolDefault,
-    build_report,
     envelope_bytes,
     fit_summary,
     render_summary,
@@ -31,7 +29,7 @@ from ses_pool_enforcer.report import (
     to_identities_csv,
     to_json,
 )
-from tests.report_page import NOW, entry, identity
+from tests.report_page import NOW, entry, identity, report_of
 
 LINKS = Links(
     json_uri="s3://reports-bucket/reports/2026-11-26/sweep-1.json",
@@ -64,18 +62,6 @@ IDENTITIES = [
     identity("flap.example.com", Outcome.FLAPPING, default="mkt-c"),
     identity("x@lists.example.com", Outcome.COMPLIANT, default="list-a", required="any"),
 ]
-
-
-def report_of(sets: list[Entry], identities: list[IdentityEntry] | None, **extra: object) -> Report:
-    fields: dict[str, object] = {
-        "sweep_id": "sweep-1",
-        "trigger": "schedule",
-        "started_at": "2026-11-26T12:00:00+00:00",
-        "finished_at": NOW.isoformat(),
-        "identities": identities,
-        **extra,
-    }
-    return build_report(sets, **fields)  # type: ignore[arg-type]
 
 
 def test_identities_are_counted_per_outcome_with_a_ratio_of_their_own() -> None:
