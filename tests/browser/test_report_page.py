@@ -1,6 +1,7 @@
 """Issue 11: the HTML compliance report in a real browser (Debian's headless Chromium,
 driven by Playwright's Python package): it renders offline without a console error or
 a request, its charts show the report's numbers, and its table sorts both ways.
+Issue 12: so does its identities section.
 
 Skipped, with the reason, where /usr/bin/chromium or the playwright package is missing
 (``apt-get install chromium``; ``.ci/run`` installs it when it can)."""
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
-from ses_pool_enforcer.report import Entry, Report, build_report
+from ses_pool_enforcer.report import Entry, IdentityEntry, Report, build_report
 from ses_pool_enforcer.report_html import to_html
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -42,12 +43,17 @@ pytestmark = [
 
 NOW = dt.datetime(2026, 11, 26, 15, 30, tzinfo=dt.UTC)
 HOSTILE = '<img src=x onerror="alert(1)">'
+HOSTILE_IDENTITY = "<script>@x.com"
 
 
 def entry(name: str, outcome: Outcome, rule: str | None, pool: str | None) -> Entry:
     return Entry.from_record(
         OutcomeRecord(name, outcome, "marketing", pool, rule, f"{name} is {outcome}", NOW)
     )
+
+
+def identity(name: str, outcome: Outcome, default: str | None) -> IdentityEntry:
+    return IdentityEntry(name, outcome.value, default, "mkt-*", "senders", f"{name} is {outcome}")
 
 
 def sample_report() -> Report:
@@ -69,6 +75,15 @@ def sample_report() -> Report:
         finished_at=NOW.isoformat(),
         policy_version="7",
         trend=[(f"s{i}", f"2026-11-{i + 1:02d}T15:00:00+00:00", 0.5 + i / 50) for i in range(12)],
+        identities=[
+            identity("news.example.com", Outcome.COMPLIANT, "mkt-a"),
+            identity("user-10@news.example.com", Outcome.VIOLATION, None),
+            identity("user-9@news.example.com", Outcome.VIOLATION, "set-9"),
+            identity("Alpha@example.com", Outcome.FLAPPING, "mkt-b"),
+            identity(HOSTILE_IDENTITY, Outcome.ERROR, "gone"),
+            identity("misc@example.com", Outcome.UNMANAGED, None),
+            identity("old.example.com", Outcome.EXEMPT, "Alpha"),
+        ],
     )
 
 
@@ -101,8 +116,8 @@ def opened(browser: Any, tmp_path: Path) -> Iterator[tuple[Any, Report, dict[str
     page.close()
 
 
-def column(page: Any, index: int) -> list[str]:
-    cells: list[str] = page.locator(f"#non-compliant-table tbody tr td:nth-child({index})")
+def column(page: Any, index: int, table: str = "non-compliant-table") -> list[str]:
+    cells: list[str] = page.locator(f"#{table} tbody tr td:nth-child({index})")
     return [str(text) for text in cells.all_inner_texts()]  # type: ignore[attr-defined]
 
 
@@ -190,3 +205,80 @@ def test_clicking_a_header_sorts_the_table_and_clicking_again_reverses_it(opened
     assert by_set.get_attribute("aria-sort") == "none"
     by_outcome.locator("button").click()
     assert column(page, 2) == ["violation", "violation", "flapping", "error"]
+
+
+def test_the_identities_section_shows_their_numbers(opened: Any) -> None:
+    page, report, _ = opened
+    section = report.identities
+    assert section is not None
+
+    # When the identities' chart, ratio and tables are read from the rendered page
+    counts = page.evaluate(
+        """() => Object.fromEntries(Array.from(
+            document.querySelectorAll("#identities-by-outcome rect"))
+            .map(r => [r.dataset.outcome, Number(r.dataset.count)]))"""
+    )
+    widths = page.evaluate(
+        """() => Array.from(document.querySelectorAll("#identities-by-outcome rect"))
+            .map(r => r.getBoundingClientRect().width)"""
+    )
+
+    # Then the chart draws their counts, and their ratio is theirs, not the sets'
+    assert counts == {o: n for o, n in section.counts.items() if n}
+    assert all(width > 0 for width in widths)
+    assert page.locator("#identity-ratio").inner_text() == "33.33%"
+    assert page.locator("#ratio").inner_text() == "42.86%"
+    # And each list shows its identities, hostile names as text, counted in its heading
+    assert column(page, 1, "non-compliant-identities-table") == [
+        HOSTILE_IDENTITY, "Alpha@example.com", "user-10@news.example.com",
+        "user-9@news.example.com",
+    ]  # fmt: skip
+    assert column(page, 1, "wrong-pool-defaults-table") == [
+        "old.example.com", "user-9@news.example.com",
+    ]  # fmt: skip
+    assert column(page, 3, "wrong-pool-defaults-table") == ["flapping", "violation"]
+    assert column(page, 1, "without-default-table") == [
+        "misc@example.com", "user-10@news.example.com",
+    ]  # fmt: skip
+    assert page.locator("#non-compliant-identities-title").inner_text() == (
+        "Non-compliant identities (4)"
+    )
+    assert page.locator("#wrong-pool-defaults-title").inner_text().endswith("(2)")
+    assert page.locator("#without-default-title").inner_text().endswith("(2)")
+    assert page.locator("script").count() == 1
+
+
+def test_clicking_an_identities_header_sorts_that_table_only(opened: Any) -> None:
+    page, _, _ = opened
+    table = "non-compliant-identities-table"
+    by_identity = page.locator(f"#{table} th", has_text="Identity")
+    by_outcome = page.locator(f"#{table} th", has_text="Outcome")
+    sets_before = column(page, 1)
+
+    # When Identity is clicked: names ascend, numbers in them counted as numbers
+    by_identity.locator("button").click()
+    ascending = column(page, 1, table)
+    assert ascending == [
+        HOSTILE_IDENTITY, "Alpha@example.com", "user-9@news.example.com",
+        "user-10@news.example.com",
+    ]  # fmt: skip
+    assert by_identity.get_attribute("aria-sort") == "ascending"
+
+    # When it is clicked again: they descend
+    by_identity.locator("button").click()
+    assert column(page, 1, table) == list(reversed(ascending))
+    assert by_identity.get_attribute("aria-sort") == "descending"
+
+    # When Outcome is clicked twice: most severe first, then last
+    by_outcome.locator("button").click()
+    assert column(page, 2, table) == ["error", "flapping", "violation", "violation"]
+    assert by_identity.get_attribute("aria-sort") == "none"
+    by_outcome.locator("button").click()
+    assert column(page, 2, table) == ["violation", "violation", "flapping", "error"]
+    # And the sets' table did not move
+    assert column(page, 1) == sets_before
+
+    # When Outcome is clicked in the table of identities without a default set: by
+    # severity (a violation before an unmanaged identity), not alphabetically
+    page.locator("#without-default-table th", has_text="Outcome").locator("button").click()
+    assert column(page, 2, "without-default-table") == ["violation", "unmanaged"]

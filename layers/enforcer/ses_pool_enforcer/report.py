@@ -1,5 +1,7 @@
 """The compliance report of a sweep: built from the inventory, rendered for people (an
 SNS summary that fits one message for any account size) and in full (JSON and CSV).
+Where the deployment looks at sending identities too, the report gains an identities
+section, built from the identity inventory's rows the same way.
 
 Pure: no boto3, no I/O, no clock.
 """
@@ -10,9 +12,9 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from ses_pool_enforcer.model import NON_COMPLIANT_OUTCOMES, Outcome, OutcomeRecord
 
@@ -22,6 +24,13 @@ RATIO_DEFINITION = (
     "compliance ratio = (compliant + remediated + exempt) / managed sets; managed = every "
     "set except the unmanaged ones (no rule and no default applies to them); undefined "
     "when no set is managed"
+)
+# Identities have a ratio of their own: the sets' ratio above stays about sets only, so
+# it reads the same with or without identities.
+IDENTITY_RATIO_DEFINITION = (
+    "identity compliance ratio = (compliant + remediated + exempt) / managed identities; "
+    "managed = every identity except the unmanaged ones (no identity rule applies to "
+    "them); undefined when no identity is managed; identities never count in the sets' ratio"
 )
 NO_RULE = "(no rule)"
 NO_POOL = "(none)"
@@ -37,6 +46,19 @@ ENTRY_COLUMNS = (
 # The policy version is the same on every row: a last column keeps the CSV one plain
 # table for spreadsheets and csv readers (a comment line above the header would not).
 CSV_COLUMNS = (*ENTRY_COLUMNS, "policy_version")
+IDENTITY_COLUMNS = (
+    "identity",
+    "outcome",
+    "default_configuration_set",
+    "required",
+    "rule_id",
+    "reason",
+    "checked_at",
+)
+IDENTITY_CSV_COLUMNS = (*IDENTITY_COLUMNS, "policy_version")
+# Identities go in a CSV file of their own (``<sweep>-identities.csv``): one row kind per
+# file keeps each a plain table whose header names every column.
+IDENTITIES_PART = "identities"
 # The listed sets come first by severity, then by name.
 SEVERITY = {Outcome.ERROR.value: 0, Outcome.FLAPPING.value: 1, Outcome.VIOLATION.value: 2}
 
@@ -47,6 +69,8 @@ SNS_BUDGET = 240_000
 LISTED_STEPS = (100, 50, 25, 10, 5, 0)
 TABLE_ROW_STEPS = (50, 20, 5)
 REASON_WIDTH = 120
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,33 +114,55 @@ class Entry:
         return self.outcome in NON_COMPLIANT_OUTCOMES
 
 
-class TrendPoint(NamedTuple):
-    """One earlier sweep's compliance, for the report's trend."""
+@dataclass(frozen=True)
+class IdentityEntry:
+    """One sending identity's latest outcome, as the identity inventory holds it.
+    ``required`` is the rule's requirement as written: a set name, a glob, or "any"."""
 
-    sweep_id: str
-    finished_at: str
-    compliance_ratio: float | None
+    identity: str
+    outcome: str
+    default_configuration_set: str | None = None
+    required: str | None = None
+    rule_id: str | None = None
+    reason: str = ""
+    checked_at: str = ""
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> IdentityEntry:
+        return cls(
+            identity=row["identity"],
+            outcome=row.get("outcome", Outcome.ERROR.value),
+            default_configuration_set=row.get("default_configuration_set") or None,
+            required=row.get("required") or None,
+            rule_id=row.get("rule_id") or None,
+            reason=row.get("reason", ""),
+            checked_at=row.get("checked_at", ""),
+        )
+
+    @property
+    def non_compliant(self) -> bool:
+        return self.outcome in NON_COMPLIANT_OUTCOMES
 
 
 @dataclass(frozen=True)
-class Report:
-    sweep_id: str
-    trigger: str
-    started_at: str
-    finished_at: str
-    entries: tuple[Entry, ...]
+class WrongPoolDefault:
+    """An identity whose default configuration set is one the policy would move: the
+    set's own entry is non-compliant (on the wrong pool and not moved), so the identity's
+    mail that names no set leaves from ``current_pool`` instead of ``expected_pool``."""
+
+    identity: str
+    configuration_set: str
+    set_outcome: str
+    current_pool: str | None
+    expected_pool: str | None
+
+
+class Tally:
+    """Counts per outcome and the compliance ratio over them, defined alike for sets
+    (``RATIO_DEFINITION``) and identities (``IDENTITY_RATIO_DEFINITION``)."""
+
+    entries: tuple[Any, ...]
     counts: dict[str, int]
-    by_rule: dict[str, dict[str, int]]
-    by_pool: dict[str, dict[str, int]]
-    by_current_pool: dict[str, int]
-    removed: int = 0
-    # The policy version the sets were judged under; None where it is not known.
-    policy_version: str | None = None
-    # Earlier sweeps, oldest first, this one excluded; None where no history was found,
-    # () where there is none yet.
-    trend: tuple[TrendPoint, ...] | None = None
-    # What the reader should know about the sweep itself (e.g. Security Hub not enabled).
-    notes: tuple[str, ...] = ()
 
     @property
     def total(self) -> int:
@@ -134,13 +180,63 @@ class Report:
     def compliance_ratio(self) -> float | None:
         return self.compliant / self.managed if self.managed else None
 
+
+@dataclass(frozen=True)
+class IdentitySection(Tally):
+    """The report's identities: every one in name order, counts per outcome, those
+    without a default configuration set, and those whose default set is on the wrong
+    pool (worst set outcome first, then by set and identity)."""
+
+    entries: tuple[IdentityEntry, ...]
+    counts: dict[str, int]
+    without_default: tuple[IdentityEntry, ...]
+    wrong_pool_defaults: tuple[WrongPoolDefault, ...]
+
+    def non_compliant(self) -> list[IdentityEntry]:
+        found = [e for e in self.entries if e.non_compliant]
+        return sorted(found, key=lambda e: (SEVERITY.get(e.outcome, 9), e.identity))
+
+
+class TrendPoint(NamedTuple):
+    """One earlier sweep's compliance, for the report's trend."""
+
+    sweep_id: str
+    finished_at: str
+    compliance_ratio: float | None
+
+
+@dataclass(frozen=True)
+class Report(Tally):
+    sweep_id: str
+    trigger: str
+    started_at: str
+    finished_at: str
+    entries: tuple[Entry, ...]
+    counts: dict[str, int]
+    by_rule: dict[str, dict[str, int]]
+    by_pool: dict[str, dict[str, int]]
+    by_current_pool: dict[str, int]
+    removed: int = 0
+    # The policy version the sets were judged under; None where it is not known.
+    policy_version: str | None = None
+    # Earlier sweeps, oldest first, this one excluded; None where no history was found,
+    # () where there is none yet.
+    trend: tuple[TrendPoint, ...] | None = None
+    # The sending identities; None where the deployment does not look at them (the
+    # report then says nothing about identities).
+    identities: IdentitySection | None = None
+    # What the reader should know about the sweep itself (e.g. Security Hub not enabled).
+    notes: tuple[str, ...] = ()
+
     def non_compliant(self) -> list[Entry]:
         found = [e for e in self.entries if e.non_compliant]
         return sorted(found, key=lambda e: (SEVERITY.get(e.outcome, 9), e.configuration_set))
 
-    def key(self, extension: str) -> str:
-        """Where the full report lives in the report bucket."""
-        return f"reports/{self.finished_at[:10]}/{self.sweep_id}.{extension}"
+    def key(self, extension: str, part: str | None = None) -> str:
+        """Where the full report lives in the report bucket; ``part`` names a file of
+        its own beside it (``<sweep>-identities.csv``)."""
+        name = f"{self.sweep_id}-{part}" if part else self.sweep_id
+        return f"reports/{self.finished_at[:10]}/{name}.{extension}"
 
 
 def _table(entries: Iterable[Entry], key_of: Any) -> dict[str, dict[str, int]]:
@@ -151,6 +247,36 @@ def _table(entries: Iterable[Entry], key_of: Any) -> dict[str, dict[str, int]]:
         key: {"sets": sum(c.values()), **{o: c[o] for o in REPORTED_OUTCOMES if c[o]}}
         for key, c in sorted(table.items())
     }
+
+
+def _counts(outcomes: Iterable[str]) -> dict[str, int]:
+    """Every reported outcome, zero or not, then any other outcome found."""
+    counted = Counter(outcomes)
+    counts = {o: counted.get(o, 0) for o in REPORTED_OUTCOMES}
+    counts.update({o: n for o, n in counted.items() if o not in counts})
+    return counts
+
+
+def _identity_section(
+    identities: Iterable[IdentityEntry], sets: Iterable[Entry]
+) -> IdentitySection:
+    ordered = tuple(sorted(identities, key=lambda e: e.identity))
+    non_compliant_sets = {e.configuration_set: e for e in sets if e.non_compliant}
+    wrong_pool = [
+        WrongPoolDefault(
+            e.identity, s.configuration_set, s.outcome, s.current_pool, s.expected_pool
+        )
+        for e in ordered
+        if e.default_configuration_set is not None
+        and (s := non_compliant_sets.get(e.default_configuration_set)) is not None
+    ]
+    wrong_pool.sort(key=lambda d: (SEVERITY.get(d.set_outcome, 9), d.configuration_set, d.identity))
+    return IdentitySection(
+        entries=ordered,
+        counts=_counts(e.outcome for e in ordered),
+        without_default=tuple(e for e in ordered if e.default_configuration_set is None),
+        wrong_pool_defaults=tuple(wrong_pool),
+    )
 
 
 def build_report(
@@ -164,18 +290,18 @@ def build_report(
     policy_version: str | None = None,
     trend: Iterable[tuple[str, str, float | None]] | None = None,
     notes: Iterable[str] = (),
+    identities: Iterable[IdentityEntry] | None = None,
 ) -> Report:
+    """``identities``: the identity inventory's entries; None where the deployment does
+    not look at identities."""
     ordered = tuple(sorted(entries, key=lambda e: e.configuration_set))
-    counted = Counter(e.outcome for e in ordered)
-    counts = {o: counted.get(o, 0) for o in REPORTED_OUTCOMES}
-    counts.update({o: n for o, n in counted.items() if o not in counts})
     return Report(
         sweep_id=sweep_id,
         trigger=trigger,
         started_at=started_at,
         finished_at=finished_at,
         entries=ordered,
-        counts=counts,
+        counts=_counts(e.outcome for e in ordered),
         by_rule=_table(ordered, lambda e: e.rule_id or NO_RULE),
         by_pool=_table(ordered, lambda e: e.expected_pool or NO_POOL),
         by_current_pool=dict(sorted(Counter(e.current_pool or NO_POOL for e in ordered).items())),
@@ -183,6 +309,7 @@ def build_report(
         policy_version=policy_version,
         trend=None if trend is None else tuple(TrendPoint(*point) for point in trend),
         notes=tuple(notes),
+        identities=None if identities is None else _identity_section(identities, ordered),
     )
 
 
@@ -208,6 +335,19 @@ def _overview(report: Report) -> dict[str, Any]:
     }
 
 
+def _identity_overview(section: IdentitySection) -> dict[str, Any]:
+    return {
+        "total": section.total,
+        "managed": section.managed,
+        "compliance_ratio": section.compliance_ratio,
+        "compliance_ratio_definition": IDENTITY_RATIO_DEFINITION,
+        "counts": section.counts,
+        "non_compliant_total": sum(1 for e in section.entries if e.non_compliant),
+        "without_default_total": len(section.without_default),
+        "wrong_pool_defaults_total": len(section.wrong_pool_defaults),
+    }
+
+
 def to_json(report: Report) -> str:
     document = {
         **_overview(report),
@@ -217,18 +357,37 @@ def to_json(report: Report) -> str:
         "trend": None if report.trend is None else [p._asdict() for p in report.trend],
         "sets": [asdict(e) for e in report.entries],
     }
+    if (section := report.identities) is not None:
+        document["identities"] = {
+            **_identity_overview(section),
+            "non_compliant": [e.identity for e in section.non_compliant()],
+            "without_default": [e.identity for e in section.without_default],
+            "wrong_pool_defaults": [asdict(d) for d in section.wrong_pool_defaults],
+            "entries": [asdict(e) for e in section.entries],
+        }
     return json.dumps(document, indent=1, sort_keys=False)
 
 
-def to_csv(report: Report) -> str:
+def _csv(columns: tuple[str, ...], entries: Iterable[object], version: str | None) -> str:
+    """One row per entry, absent values empty, the policy version in a last column."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    version = report.policy_version or ""
-    for entry in report.entries:
-        cells = ["" if (v := getattr(entry, c)) is None else v for c in ENTRY_COLUMNS]
-        writer.writerow([*cells, version])
+    writer.writerow((*columns, "policy_version"))
+    for entry in entries:
+        cells = ["" if (v := getattr(entry, c)) is None else v for c in columns]
+        writer.writerow([*cells, version or ""])
     return out.getvalue()
+
+
+def to_csv(report: Report) -> str:
+    return _csv(ENTRY_COLUMNS, report.entries, report.policy_version)
+
+
+def to_identities_csv(report: Report) -> str | None:
+    """The identities as a CSV of their own; None where the report has no identities."""
+    if report.identities is None:
+        return None
+    return _csv(IDENTITY_COLUMNS, report.identities.entries, report.policy_version)
 
 
 # --------------------------------------------------------------------------- summary
@@ -244,6 +403,8 @@ class Links:
     csv_console_url: str
     html_uri: str | None = None
     html_console_url: str | None = None
+    identities_csv_uri: str | None = None
+    identities_csv_console_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -291,6 +452,10 @@ def render_summary(
         f"[ses-pool-enforcer] compliance report: {_percent(ratio)} compliant, "
         f"{len(bad):,} non-compliant"
     )
+    section = report.identities
+    bad_identities = section.non_compliant() if section is not None else []
+    if bad_identities and len(more := f"{title} (+{len(bad_identities):,} identities)") < 100:
+        title = more
 
     lines = [
         f"Compliance report of sweep {report.sweep_id} (trigger: {report.trigger})",
@@ -316,17 +481,19 @@ def render_summary(
     current = {pool: {"sets": n} for pool, n in report.by_current_pool.items()}
     _render_table("By current pool", current, table_rows, lines)
 
-    if bad:
-        lines.append(f"Non-compliant sets ({len(shown):,} of {len(bad):,} listed)")
-        for e in shown:
-            lines.append(
-                f"  {e.outcome:<10} {e.configuration_set}: on {e.current_pool or '-'}, "
-                f"required {e.expected_pool or '-'} (rule {e.rule_id or '-'}): "
-                f"{_clip(e.reason, REASON_WIDTH)}"
-            )
-        if len(bad) > len(shown):
-            lines.append(f"  ... and {len(bad) - len(shown):,} more: see the full report")
-        lines.append("")
+    _render_list(
+        "Non-compliant sets",
+        bad,
+        lambda e: (
+            f"{e.outcome:<10} {e.configuration_set}: on {e.current_pool or '-'}, "
+            f"required {e.expected_pool or '-'} (rule {e.rule_id or '-'}): "
+            f"{_clip(e.reason, REASON_WIDTH)}"
+        ),
+        listed,
+        lines,
+    )
+    if section is not None:
+        _render_identities(section, bad_identities, listed, lines)
     if links is not None:
         lines += [
             "Full report (every set):",
@@ -337,10 +504,17 @@ def render_summary(
         ]
         if links.html_uri is not None:
             lines += [f"  HTML: {links.html_uri}", f"        {links.html_console_url}"]
+        if links.identities_csv_uri is not None:
+            lines += [
+                f"  CSV of the identities: {links.identities_csv_uri}",
+                f"        {links.identities_csv_console_url}",
+            ]
         lines.append("")
     else:
         lines += ["The full report was not stored: no report bucket is configured.", ""]
     lines.append(RATIO_DEFINITION[:1].upper() + RATIO_DEFINITION[1:] + ".")
+    if section is not None:
+        lines.append(IDENTITY_RATIO_DEFINITION[:1].upper() + IDENTITY_RATIO_DEFINITION[1:] + ".")
 
     def rows(table: Mapping[str, Any]) -> dict[str, Any]:
         return dict(list(table.items())[:table_rows])
@@ -364,9 +538,81 @@ def render_summary(
             for e in shown
         ],
         "non_compliant_not_listed": len(bad) - len(shown),
-        "report": asdict(links) if links is not None else None,
+        "report": _links_document(links),
     }
+    if section is not None:
+        document["identities"] = _identities_document(section, bad_identities, listed)
     return Summary(title, "\n".join(lines) + "\n", document, len(shown))
+
+
+def _links_document(links: Links | None) -> dict[str, str | None] | None:
+    """The links; those of the identities CSV only where it was stored."""
+    if links is None:
+        return None
+    stored = links.identities_csv_uri is not None
+    return {k: v for k, v in asdict(links).items() if stored or not k.startswith("identities_")}
+
+
+def _render_identities(
+    section: IdentitySection, bad: list[IdentityEntry], listed: int, lines: list[str]
+) -> None:
+    lines += [
+        "Identities",
+        f"  Compliance:    {_percent(section.compliance_ratio)} ({section.compliant:,} of "
+        f"{section.managed:,} managed identities compliant, remediated or exempt)",
+        f"  Non-compliant: {len(bad):,}",
+        f"  Identities:    {section.total:,} ({section.counts.get('unmanaged', 0):,} unmanaged, "
+        f"{len(section.without_default):,} without a default configuration set, "
+        f"{len(section.wrong_pool_defaults):,} whose default set is on the wrong pool)",
+        "",
+        "Identities by outcome",
+    ]
+    lines += [f"  {o:<12} {n:>9,}" for o, n in section.counts.items()]
+    lines.append("")
+    _render_list(
+        "Non-compliant identities",
+        bad,
+        lambda e: (
+            f"{e.outcome:<10} {e.identity}: default {e.default_configuration_set or '-'}, "
+            f"required {e.required or '-'} (rule {e.rule_id or '-'}): "
+            f"{_clip(e.reason, REASON_WIDTH)}"
+        ),
+        listed,
+        lines,
+    )
+
+
+def _render_list(
+    title: str, items: Sequence[T], line: Callable[[T], str], listed: int, lines: list[str]
+) -> None:
+    """The first ``listed`` items, a line each, and how many more the full report has."""
+    if not items:
+        return
+    shown = items[:listed]
+    lines.append(f"{title} ({len(shown):,} of {len(items):,} listed)")
+    lines += [f"  {line(item)}" for item in shown]
+    if len(items) > len(shown):
+        lines.append(f"  ... and {len(items) - len(shown):,} more: see the full report")
+    lines.append("")
+
+
+def _identities_document(
+    section: IdentitySection, bad: list[IdentityEntry], listed: int
+) -> dict[str, Any]:
+    return {
+        **_identity_overview(section),
+        "non_compliant": [
+            {
+                "identity": e.identity,
+                "outcome": e.outcome,
+                "default_configuration_set": e.default_configuration_set,
+                "required": e.required,
+                "rule_id": e.rule_id,
+            }
+            for e in bad[:listed]
+        ],
+        "non_compliant_not_listed": max(0, len(bad) - listed),
+    }
 
 
 def envelope_bytes(summary: Summary) -> int:

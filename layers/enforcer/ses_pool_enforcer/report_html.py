@@ -1,6 +1,8 @@
 """The compliance report as one self-contained HTML page, for people: the ratio and its
 trend over the last sweeps, outcomes per rule and per required pool, and the
-non-compliant sets in a table sortable by any column.
+non-compliant sets in a table sortable by any column; where the report has identities,
+a section of their own (their ratio, outcomes, and three sortable tables: the
+non-compliant ones, those whose default set is on the wrong pool, those with none).
 
 Everything is inline (CSS, SVG charts, a small script) and a Content-Security-Policy
 forbids loading anything else, so the page works offline, from S3 or as an email
@@ -20,9 +22,11 @@ from string import Template
 
 from ses_pool_enforcer import __version__
 from ses_pool_enforcer.report import (
+    IDENTITY_RATIO_DEFINITION,
     RATIO_DEFINITION,
     REPORTED_OUTCOMES,
     SEVERITY,
+    IdentitySection,
     Report,
     TrendPoint,
 )
@@ -175,7 +179,7 @@ $pool_chart
 <section aria-labelledby="non-compliant-title">
 <h2 id="non-compliant-title">Non-compliant sets ($non_compliant_count)</h2>
 $non_compliant
-</section>
+</section>$identities
 </main>
 <footer>
 <p>$definition.</p>
@@ -294,9 +298,11 @@ def _legend(outcomes: Iterable[str]) -> str:
     return f'<ul class="legend">{items}</ul>'
 
 
-def _outcome_chart(counts: Mapping[str, int]) -> str:
+def _outcome_chart(
+    counts: Mapping[str, int], chart: str = "by-outcome", title: str = "Sets per outcome"
+) -> str:
     rows = [(outcome, {"sets": n, outcome: n}) for outcome, n in counts.items()]
-    return _bars("by-outcome", "Sets per outcome", rows, "outcomes")
+    return _bars(chart, title, rows, "outcomes")
 
 
 def _ordered(table: Mapping[str, Mapping[str, int]]) -> list[tuple[str, Mapping[str, int]]]:
@@ -353,27 +359,121 @@ def _bars(chart: str, title: str, rows: Sequence[tuple[str, Mapping[str, int]]],
 # --------------------------------------------------------------------------- table
 
 COLUMNS = ("Set", "Outcome", "Current pool", "Expected pool", "Rule", "Reason", "Checked at")
+IDENTITY_COLUMNS = (
+    "Identity",
+    "Outcome",
+    "Default set",
+    "Required",
+    "Rule",
+    "Reason",
+    "Checked at",
+)
+WRONG_POOL_COLUMNS = ("Identity", "Default set", "Set outcome", "Current pool", "Expected pool")
+NO_DEFAULT_COLUMNS = ("Identity", "Outcome", "Required", "Rule")
+SORT_NOTE = '<p class="note">Click a column header to sort by it; click again to reverse.</p>'
+
+
+def _sortable(table: str, columns: Iterable[str], rows: str) -> str:
+    """A table the page's script sorts by the column whose header is clicked."""
+    head = "".join(
+        f'<th scope="col" aria-sort="none"><button type="button">{c}</button></th>' for c in columns
+    )
+    return (
+        f'<table id="{table}" class="sortable"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
+
+
+def _outcome_cell(outcome: str) -> str:
+    """An outcome that sorts by severity, most severe first."""
+    return f'<td class="outcome" data-sort="{SEVERITY.get(outcome, 9)}">{_e(outcome)}</td>'
 
 
 def _non_compliant(report: Report) -> str:
     bad = report.non_compliant()
     if not bad:
         return '<p id="all-compliant">Every managed set is compliant, remediated or exempt.</p>'
-    head = "".join(
-        f'<th scope="col" aria-sort="none"><button type="button">{c}</button></th>' for c in COLUMNS
-    )
     rows = "".join(
-        f"<tr><td>{_e(e.configuration_set)}</td>"
-        f'<td class="outcome" data-sort="{SEVERITY.get(e.outcome, 9)}">{_e(e.outcome)}</td>'
+        f"<tr><td>{_e(e.configuration_set)}</td>{_outcome_cell(e.outcome)}"
         f"<td>{_e(e.current_pool or '-')}</td><td>{_e(e.expected_pool or '-')}</td>"
         f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td><td>{_e(e.checked_at)}</td></tr>"
         for e in bad
     )
-    return (
-        '<p class="note">Click a column header to sort by it; click again to reverse.</p>'
-        f'<table id="non-compliant-table" class="sortable"><thead><tr>{head}</tr></thead>'
-        f"<tbody>{rows}</tbody></table>"
+    return SORT_NOTE + _sortable("non-compliant-table", COLUMNS, rows)
+
+
+# --------------------------------------------------------------------------- identities
+
+
+def _identity_tables(section: IdentitySection) -> list[str]:
+    """The three lists, each a heading and a sortable table, or a line saying it is empty."""
+    bad = section.non_compliant()
+    non_compliant = "".join(
+        f"<tr><td>{_e(e.identity)}</td>{_outcome_cell(e.outcome)}"
+        f"<td>{_e(e.default_configuration_set or '-')}</td><td>{_e(e.required or '-')}</td>"
+        f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td><td>{_e(e.checked_at)}</td></tr>"
+        for e in bad
     )
+    wrong_pool = "".join(
+        f"<tr><td>{_e(d.identity)}</td><td>{_e(d.configuration_set)}</td>"
+        f"{_outcome_cell(d.set_outcome)}<td>{_e(d.current_pool or '-')}</td>"
+        f"<td>{_e(d.expected_pool or '-')}</td></tr>"
+        for d in section.wrong_pool_defaults
+    )
+    no_default = "".join(
+        f"<tr><td>{_e(e.identity)}</td>{_outcome_cell(e.outcome)}"
+        f"<td>{_e(e.required or '-')}</td><td>{_e(e.rule_id or '-')}</td></tr>"
+        for e in section.without_default
+    )
+    lists = (
+        ("non-compliant-identities", "Non-compliant identities", bad, IDENTITY_COLUMNS,
+         non_compliant, "Every managed identity is compliant, remediated or exempt."),
+        ("wrong-pool-defaults", "Identities whose default set is on the wrong pool",
+         section.wrong_pool_defaults, WRONG_POOL_COLUMNS, wrong_pool,
+         "No identity's default set is on the wrong pool."),
+        ("without-default", "Identities without a default configuration set",
+         section.without_default, NO_DEFAULT_COLUMNS, no_default,
+         "Every identity has a default configuration set."),
+    )  # fmt: skip
+    parts = [SORT_NOTE] if any(items for _, _, items, *_ in lists) else []
+    for table, title, items, columns, rows, empty in lists:
+        parts.append(f'<h3 id="{table}-title">{title} ({len(items):,})</h3>')
+        parts.append(_sortable(f"{table}-table", columns, rows) if items else f"<p>{empty}</p>")
+    return parts
+
+
+def _identities(report: Report) -> str:
+    """The identities section; nothing where the report has no identities."""
+    section = report.identities
+    if section is None:
+        return ""
+    ratio = section.compliance_ratio
+    sentence = (
+        f"{section.compliant:,} of {section.managed:,} managed identities are compliant, "
+        f"remediated or exempt; {section.total:,} identities in all, "
+        f"{section.counts.get('unmanaged', 0):,} of them unmanaged."
+        if ratio is not None
+        else f"No identity is managed ({section.total:,} in all): their ratio is undefined."
+    )
+    counts = {o: n for o, n in section.counts.items() if n}
+    definition = IDENTITY_RATIO_DEFINITION[:1].upper() + IDENTITY_RATIO_DEFINITION[1:]
+    parts = [
+        '\n<section id="identities" aria-labelledby="identities-title">',
+        '<h2 id="identities-title">Identities</h2>',
+        '<p class="note">Mail that names no configuration set uses its sending identity\'s '
+        "default set, so it leaves from that set's pool (from ses-default-dedicated-pool "
+        "when the identity has none).</p>",
+        f'<p class="ratio" id="identity-ratio" data-ratio="{"" if ratio is None else repr(ratio)}">'
+        f"{_percent(ratio)}</p>",
+        f'<p id="identity-ratio-sentence">{_e(sentence)}</p>',
+        _legend(o for o in REPORTED_OUTCOMES if counts.get(o)),
+        _outcome_chart(counts, "identities-by-outcome", "Identities per outcome"),
+        *_identity_tables(section),
+        f'<p class="note" id="identities-definition">{_e(definition)}. Every identity, '
+        "with every field, is in the JSON report and the identities CSV of the same sweep.</p>",
+        "</section>",
+    ]
+    return "\n".join(parts)
 
 
 # --------------------------------------------------------------------------- page
@@ -412,6 +512,7 @@ def to_html(report: Report) -> str:
         ),
         non_compliant_count=f"{len(report.non_compliant()):,}",
         non_compliant=_non_compliant(report),
+        identities=_identities(report),
         definition=_e(RATIO_DEFINITION[:1].upper() + RATIO_DEFINITION[1:]),
         version=_e(__version__),
     )

@@ -1,12 +1,19 @@
-"""The full compliance report in S3, as JSON, CSV and a self-contained HTML page,
-encrypted at rest (SSE-S3)."""
+"""The full compliance report in S3, as JSON, CSV and a self-contained HTML page, and,
+where the report has identities, their CSV beside them; encrypted at rest (SSE-S3)."""
 
 from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
 from ses_pool_enforcer.adapters.aws import client
-from ses_pool_enforcer.report import Links, Report, to_csv, to_json
+from ses_pool_enforcer.report import (
+    IDENTITIES_PART,
+    Links,
+    Report,
+    to_csv,
+    to_identities_csv,
+    to_json,
+)
 from ses_pool_enforcer.report_html import to_html
 
 CONTENT_TYPES = {
@@ -27,24 +34,42 @@ class ReportStore:
         self._s3 = client("s3")
 
     def store(self, report: Report) -> Links:
-        """Write ``reports/<date>/<sweep_id>.json``, ``.csv`` and ``.html``; a retried
-        sweep finish overwrites the same keys."""
-        bodies = {"json": to_json(report), "csv": to_csv(report), "html": to_html(report)}
-        keys = {extension: report.key(extension) for extension in bodies}
-        for extension, body in bodies.items():
+        """Write ``reports/<date>/<sweep_id>.json``, ``.csv`` and ``.html``, and
+        ``<sweep_id>-identities.csv`` where the report has identities; a retried sweep
+        finish overwrites the same keys."""
+        files = {
+            report.key("json"): to_json(report),
+            report.key("csv"): to_csv(report),
+            report.key("html"): to_html(report),
+        }
+        identities = to_identities_csv(report)
+        identities_key = report.key("csv", IDENTITIES_PART)
+        if identities is not None:
+            files[identities_key] = identities
+        for key, body in files.items():
             self._s3.put_object(
                 Bucket=self.bucket,
-                Key=keys[extension],
+                Key=key,
                 Body=body.encode(),
-                ContentType=CONTENT_TYPES[extension],
+                ContentType=CONTENT_TYPES[key.rsplit(".", 1)[1]],
                 ServerSideEncryption="AES256",
             )
         region = str(self._s3.meta.region_name)
+
+        def uri(key: str) -> str:
+            return f"s3://{self.bucket}/{key}"
+
+        def console(key: str) -> str:
+            return console_url(self.bucket, key, region)
+
+        stored = identities is not None
         return Links(
-            json_uri=f"s3://{self.bucket}/{keys['json']}",
-            csv_uri=f"s3://{self.bucket}/{keys['csv']}",
-            json_console_url=console_url(self.bucket, keys["json"], region),
-            csv_console_url=console_url(self.bucket, keys["csv"], region),
-            html_uri=f"s3://{self.bucket}/{keys['html']}",
-            html_console_url=console_url(self.bucket, keys["html"], region),
+            json_uri=uri(report.key("json")),
+            csv_uri=uri(report.key("csv")),
+            json_console_url=console(report.key("json")),
+            csv_console_url=console(report.key("csv")),
+            html_uri=uri(report.key("html")),
+            html_console_url=console(report.key("html")),
+            identities_csv_uri=uri(identities_key) if stored else None,
+            identities_csv_console_url=console(identities_key) if stored else None,
         )
