@@ -16,6 +16,9 @@ import boto3
 INVENTORY_KEY = "configuration_set"
 INVENTORY_INDEX = "by-expected-pool"
 INVENTORY_INDEX_KEY = "expected_pool"
+IDENTITY_KEY = "identity"
+IDENTITY_INDEX = "by-default-configuration-set"
+IDENTITY_INDEX_KEY = "default_configuration_set"
 STATE_KEY = "id"
 STATE_TTL = "expiration"
 
@@ -30,6 +33,7 @@ class LocalStack:
     work_queue_url: str
     dead_letter_queue_url: str
     inventory_table: str
+    identity_table: str
     state_table: str
     report_bucket: str
     account_id: str
@@ -42,6 +46,7 @@ class LocalStack:
             "ALERT_FALLBACK_QUEUE_URL": self.alert_fallback_queue_url,
             "WORK_QUEUE_URL": self.work_queue_url,
             "INVENTORY_TABLE": self.inventory_table,
+            "IDENTITY_TABLE": self.identity_table,
             "STATE_TABLE": self.state_table,
             "REPORT_BUCKET": self.report_bucket,
             "ACCOUNT_ID": self.account_id,
@@ -81,22 +86,27 @@ def provision(
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=alert_queue_arn)
 
     inventory = f"{prefix}-inventory"
-    ddb.create_table(
-        TableName=inventory,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": INVENTORY_KEY, "KeyType": "HASH"}],
-        AttributeDefinitions=[
-            {"AttributeName": INVENTORY_KEY, "AttributeType": "S"},
-            {"AttributeName": INVENTORY_INDEX_KEY, "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": INVENTORY_INDEX,
-                "KeySchema": [{"AttributeName": INVENTORY_INDEX_KEY, "KeyType": "HASH"}],
-                "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
-        ],
-    )
+    identities = f"{prefix}-identities"
+    for table, key, index, index_key in (
+        (inventory, INVENTORY_KEY, INVENTORY_INDEX, INVENTORY_INDEX_KEY),
+        (identities, IDENTITY_KEY, IDENTITY_INDEX, IDENTITY_INDEX_KEY),
+    ):
+        ddb.create_table(
+            TableName=table,
+            BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[
+                {"AttributeName": key, "AttributeType": "S"},
+                {"AttributeName": index_key, "AttributeType": "S"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": index,
+                    "KeySchema": [{"AttributeName": index_key, "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"},
+                }
+            ],
+        )
     state = f"{prefix}-state"
     ddb.create_table(
         TableName=state,
@@ -124,6 +134,7 @@ def provision(
         work_queue_url=work,
         dead_letter_queue_url=dlq,
         inventory_table=inventory,
+        identity_table=identities,
         state_table=state,
         report_bucket=bucket,
         account_id=str(_client("sts", region).get_caller_identity()["Account"]),

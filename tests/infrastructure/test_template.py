@@ -18,7 +18,7 @@ from cfnlint.api import lint_file
 from cfnlint.decode import cfn_yaml
 
 from local_aws import stack
-from ses_pool_enforcer.adapters.inventory import EXPECTED_POOL_INDEX
+from ses_pool_enforcer.adapters.inventory import EXPECTED_POOL_INDEX, IDENTITIES
 from ses_pool_enforcer.config import Settings, Switch
 from ses_pool_enforcer.events import EVENT_TARGETS, SES_EVENT_SOURCE
 from ses_pool_enforcer.model import Outcome
@@ -80,14 +80,16 @@ def resource_name(value: Any) -> str:
 SES = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:"
 CONFIGURATION_SETS = SES + "configuration-set/*"
 POOLS = SES + "dedicated-ip-pool/*"
+IDENTITIES_ARN = SES + "identity/*"
 POLICY_PARAMETER = (
     "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameterName}"
 )
 INVENTORY_INDEX = "${InventoryTable.Arn}/index/" + stack.INVENTORY_INDEX
+IDENTITY_INDEX = "${IdentityTable.Arn}/index/" + stack.IDENTITY_INDEX
 REPORTS = "${ReportBucket.Arn}/reports/*"
 
 # Actions that support no resource-level permission: the only ones granted on "*".
-SES_LISTS = ("ses:ListConfigurationSets", "ses:ListDedicatedIpPools")
+SES_LISTS = ("ses:ListConfigurationSets", "ses:ListDedicatedIpPools", "ses:ListEmailIdentities")
 LOG_DELIVERY = (
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -130,9 +132,13 @@ RECONCILE = merge(
     on("AlertTopic", "sns:Publish"),  # alerts.Alerts.publish
     on("AlertKey.Arn", "kms:GenerateDataKey", "kms:Decrypt"),  # ... to a KMS-encrypted topic
     on("AlertFallbackQueue.Arn", "sqs:SendMessage"),  # ... parked when SNS refuses
-    # adapters/inventory.Inventory: claim, fenced writes (UpdateItem), a vanished set's
-    # entry deleted (DeleteItem)
-    on("InventoryTable.Arn", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+    # adapters/inventory.Inventory, for sets and for identities: claim (in a
+    # transaction, authorised per item), fenced writes (UpdateItem), a vanished entry
+    # deleted (DeleteItem), the item read before a move and a set looked up (GetItem)
+    on("InventoryTable.Arn", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+    on("IdentityTable.Arn", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
+    # adapters/ses.py: Ses.get_email_identity, Ses.set_default_configuration_set
+    on(IDENTITIES_ARN, "ses:GetEmailIdentity", "ses:PutEmailIdentityConfigurationSetAttributes"),
     on("StateTable.Arn", "dynamodb:UpdateItem"),  # adapters/budget.SharedBudget.reserve
     # adapters/work_queue.WorkQueue: work put back for later, a flapping hold's wake-up
     on("EventQueue.Arn", "sqs:SendMessage"),
@@ -155,13 +161,17 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         # the SQS event source mapping polls with the function's role
         on("EventQueue.Arn", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
         on(INVENTORY_INDEX, "dynamodb:Query"),  # Inventory.sets_expecting (pool fan-out)
+        # Inventory.indexed: the identities a deleted set leaves without a default
+        on(IDENTITY_INDEX, "dynamodb:Query"),
     ),
     "SweepFunctionRole": merge(
         RECONCILE,
         running("SweepFunction"),
         # Ses.configuration_set_pages; PoolDirectory.listed (Ses.list_dedicated_pools)
         on("*", *SES_LISTS),
-        on("InventoryTable.Arn", "dynamodb:Scan"),  # Inventory.rows, Inventory.remove_unseen
+        # Inventory.rows, Inventory.remove_unseen, for sets and identities
+        on("InventoryTable.Arn", "dynamodb:Scan"),
+        on("IdentityTable.Arn", "dynamodb:Scan"),
         # adapters/state.StateTable: the sweep's lock and checkpoint
         on("StateTable.Arn", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
         on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store
@@ -355,15 +365,24 @@ def test_resource_wildcard_only_for_actions_without_resource_level_permissions(
                 assert action in RESOURCE_STAR_ONLY, f"{name}: {action} on *"
 
 
-def test_ses_writes_only_on_configuration_sets_of_this_account_and_region(
+# The only SES writes, and what each may touch: sets and identities of this account and
+# region.
+SES_WRITES = {
+    "ses:PutConfigurationSetDeliveryOptions": {CONFIGURATION_SETS},
+    "ses:PutEmailIdentityConfigurationSetAttributes": {IDENTITIES_ARN},
+}
+
+
+def test_ses_writes_only_on_sets_and_identities_of_this_account_and_region(
     resources: dict[str, Any],
 ) -> None:
     assert "${AWS::Region}:${AWS::AccountId}:configuration-set/" in CONFIGURATION_SETS
+    assert "${AWS::Region}:${AWS::AccountId}:identity/" in IDENTITIES_ARN
     for name, resource in principals(resources):
         for action, where in everything_granted(resource).items():
             service, verb = action.split(":", 1)
             if service == "ses" and not verb.startswith(("Get", "List", "Describe")):
-                assert where == {CONFIGURATION_SETS}, f"{name}: {action} on {sorted(where)}"
+                assert where == SES_WRITES[action], f"{name}: {action} on {sorted(where)}"
 
 
 def test_ssm_reads_only_the_policy_parameter(
@@ -399,7 +418,7 @@ def test_topics_queues_tables_and_buckets_are_encrypted(resources: dict[str, Any
 
 def test_tables_have_point_in_time_recovery(resources: dict[str, Any]) -> None:
     tables = of_type(resources, "AWS::DynamoDB::Table")
-    assert set(tables) == {"InventoryTable", "StateTable"}
+    assert set(tables) == {"InventoryTable", "IdentityTable", "StateTable"}
     for name, table in tables.items():
         pitr = table["Properties"]["PointInTimeRecoverySpecification"]
         assert pitr["PointInTimeRecoveryEnabled"] is True, name
@@ -571,6 +590,20 @@ def test_inventory_table_matches_the_local_mirror(resources: dict[str, Any]) -> 
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
 
 
+def test_identity_table_matches_the_local_mirror_and_the_adapter(
+    resources: dict[str, Any],
+) -> None:
+    table = resources["IdentityTable"]
+    props = table["Properties"]
+    assert props["KeySchema"] == key_schema(stack.IDENTITY_KEY) == key_schema(IDENTITIES.key)
+    (index,) = props["GlobalSecondaryIndexes"]
+    assert index["IndexName"] == stack.IDENTITY_INDEX == IDENTITIES.index
+    assert index["KeySchema"] == key_schema(stack.IDENTITY_INDEX_KEY)
+    assert IDENTITIES.attr(IDENTITIES.index_field) == stack.IDENTITY_INDEX_KEY
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
 def test_state_table_matches_the_local_mirror(resources: dict[str, Any]) -> None:
     props = resources["StateTable"]["Properties"]
     assert props["KeySchema"] == key_schema(stack.STATE_KEY)
@@ -595,6 +628,7 @@ SHARED_ENVIRONMENT = {
     "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"},
     "ALERT_FALLBACK_QUEUE_URL": {"Ref": "AlertFallbackQueue"},
     "INVENTORY_TABLE": {"Ref": "InventoryTable"},
+    "IDENTITY_TABLE": {"Ref": "IdentityTable"},
     "STATE_TABLE": {"Ref": "StateTable"},
     "REPORT_BUCKET": {"Ref": "ReportBucket"},
     "WORK_QUEUE_URL": {"Ref": "EventQueue"},

@@ -306,14 +306,22 @@ def test_a_tag_that_a_rule_matches_moves_the_set(account: LocalStack) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        sample_event("tag_resource_identity.json"),
+        {
+            **sample_event("tag_resource.json"),
+            "detail": {
+                **sample_event("tag_resource.json")["detail"],
+                "requestParameters": {
+                    "resourceArn": "arn:aws:ses:us-east-1:123456789012:contact-list/news"
+                },
+            },
+        },
         sample_event("put_delivery_options_failed.json"),
         sample_event("parameter_store_change.json"),
         "not json at all",
         {"detail-type": "AWS API Call via CloudTrail", "detail": {}},
         {"kind": "reconcile"},
     ],
-    ids=["identity-tag", "failed-call", "foreign-event", "not-json", "no-detail", "bad-request"],
+    ids=["other-tag", "failed-call", "foreign-event", "not-json", "no-detail", "bad-request"],
 )
 def test_events_that_name_no_set_are_dropped_with_a_log_line(
     account: LocalStack, body: dict[str, Any] | str, caplog: pytest.LogCaptureFixture

@@ -331,12 +331,13 @@ class Reconciler:
         budget = self.ses.budget
         owner = uuid.uuid4().hex
         seen: str | None = None
+        first = True
         while True:
             request: SlotRequest | None = None
             if budget is not None:
                 try:
                     with budget.within(start_by):
-                        request = budget.request(seen)
+                        request = budget.request(seen, guess=first)
                 except BudgetExhausted as exc:
                     return Busy(exc.retry_at, "no SES call slot before the deadline")
             claim = store.claim(
@@ -349,15 +350,15 @@ class Reconciler:
                 slot=request,
             )
             if isinstance(claim, SlotTaken):
-                seen = claim.seen
+                seen, first = claim.seen, False
                 continue
             if isinstance(claim, Covered):
                 metrics.add_metric(name="WorkCoalesced", unit=MetricUnit.Count, value=1)
                 return Coalesced()
             if isinstance(claim, Leased):
                 return Busy(claim.until, "held by another worker")
-            if request is not None and budget is not None:
-                budget.taken(request)
+            if request is not None and budget is not None and claim.slot is not None:
+                budget.taken(request)  # (a store with no table takes no slot with a claim)
             return claim
 
     @contextlib.contextmanager

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -27,11 +27,12 @@ from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory
 from ses_pool_enforcer.adapters.state import Checkpoint, LockLost, StateTable
 from ses_pool_enforcer.compliance.security_hub import resync
 from ses_pool_enforcer.config import SettingsError
+from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.policy import PolicyError
 from ses_pool_enforcer.reconciler import Busy, Reconciler
-from ses_pool_enforcer.report import Entry, Report, build_report, fit_summary
+from ses_pool_enforcer.report import Entry, IdentityEntry, Report, build_report, fit_summary
 from ses_pool_enforcer.runtime import Runtime
 from ses_pool_enforcer.work import Work
 
@@ -42,6 +43,8 @@ SAFETY_MARGIN_MS = 60_000  # a step stops this long before Lambda would kill it
 CHECKPOINT_EVERY_SETS = 25
 CHECKPOINT_EVERY_SECONDS = 10.0
 PAGE_SIZE = LIST_PAGE_SIZE
+PHASES = ("sets", "identities")
+Pages = Callable[[str | None, int], Iterator[tuple[list[str], str | None]]]
 START_ATTEMPTS = 3
 
 TRIGGERS = frozenset({"schedule", "policy-change", "manual"})
@@ -196,39 +199,65 @@ class Sweeper:
         trigger = Trigger(source="sweep")
         at_start = checkpoint.processed
         saved_at, unsaved = began, 0
-        resuming = checkpoint.offset > 0
-        for names, next_token in self.runtime.ses.configuration_set_pages(
-            checkpoint.page_token, PAGE_SIZE
-        ):
-            first = resume_index(names, checkpoint) if resuming else 0
-            resuming = False
-            for index in range(first, len(names)):
-                # The last moment to start an SES call: the step's end, or a minute
-                # before Lambda would end the invocation.
-                deadline = min(step_end, clock.time() + (remaining_ms() - SAFETY_MARGIN_MS) / 1000)
-                wait = self._reconcile(reconciler, names[index], trigger, deadline)
-                if wait is not None:  # no time for this set: it is the next step's first
-                    self._save(checkpoint)
-                    return self._paused(checkpoint, at_start, began, wait)
+        for phase, pages, walker in self._phases(checkpoint, reconciler):
+            if checkpoint.phase != phase:
                 checkpoint = replace(
-                    checkpoint,
-                    offset=index + 1,
-                    last_name=names[index],
-                    processed=checkpoint.processed + 1,
+                    checkpoint, phase=phase, page_token=None, offset=0, last_name=None
                 )
-                unsaved += 1
-                now = clock.time()
-                if unsaved >= CHECKPOINT_EVERY_SETS or now - saved_at >= CHECKPOINT_EVERY_SECONDS:
-                    self._save(checkpoint)
-                    saved_at, unsaved = now, 0
-            checkpoint = replace(checkpoint, page_token=next_token, offset=0, last_name=None)
-            if next_token is not None:
                 self._save(checkpoint)
-                saved_at, unsaved = clock.time(), 0
+            resuming = checkpoint.offset > 0
+            for names, next_token in pages(checkpoint.page_token, PAGE_SIZE):
+                first = resume_index(names, checkpoint) if resuming else 0
+                resuming = False
+                for index in range(first, len(names)):
+                    # The last moment to start an SES call: the step's end, or a minute
+                    # before Lambda would end the invocation.
+                    deadline = min(
+                        step_end, clock.time() + (remaining_ms() - SAFETY_MARGIN_MS) / 1000
+                    )
+                    wait = self._reconcile(walker, names[index], trigger, deadline)
+                    if wait is not None:  # no time for this one: the next step's first
+                        self._save(checkpoint)
+                        return self._paused(checkpoint, at_start, began, wait)
+                    checkpoint = replace(
+                        checkpoint,
+                        offset=index + 1,
+                        last_name=names[index],
+                        processed=checkpoint.processed + 1,
+                    )
+                    unsaved += 1
+                    now = clock.time()
+                    if (
+                        unsaved >= CHECKPOINT_EVERY_SETS
+                        or now - saved_at >= CHECKPOINT_EVERY_SECONDS
+                    ):
+                        self._save(checkpoint)
+                        saved_at, unsaved = now, 0
+                checkpoint = replace(checkpoint, page_token=next_token, offset=0, last_name=None)
+                if next_token is not None:
+                    self._save(checkpoint)
+                    saved_at, unsaved = clock.time(), 0
         checkpoint = replace(checkpoint, complete=True)
         self._save(checkpoint)
         self._log_step(checkpoint, at_start, began, "reconciled")
         return _state(checkpoint, "reconciled")
+
+    def _phases(
+        self, checkpoint: Checkpoint, sets: Reconciler
+    ) -> Iterator[tuple[str, Pages, Reconciler]]:
+        """What a sweep walks, in order, from the checkpoint's phase on: every set, then
+        every sending identity (when the deployment keeps an identity inventory)."""
+        ses = self.runtime.ses
+        if checkpoint.phase == PHASES[0]:
+            yield PHASES[0], ses.configuration_set_pages, sets
+        if self.runtime.identities is None:
+            return
+        identities = self.runtime.reconciler(
+            policy=self._pinned_policy(checkpoint),
+            sweep_id=checkpoint.sweep_id,
+            kind=Kind.IDENTITY,
+        )
+        yield PHASES[1], ses.identity_pages, identities
 
     def _reconcile(
         self, reconciler: Reconciler, name: str, trigger: Trigger, deadline: float
@@ -328,6 +357,12 @@ class Sweeper:
             return {}
         started = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
         removed = inventory.remove_unseen(checkpoint.sweep_id, started)
+        identities = self.runtime.identities
+        if identities is not None:
+            gone = identities.remove_unseen(checkpoint.sweep_id, started)
+            logger.info(
+                "identities removed", extra={"sweep_id": checkpoint.sweep_id, "count": gone}
+            )
         read_at = self.now()  # what the rows say is true as of then
         rows = list(inventory.rows())
         hub = self._resync_findings(rows, read_at)
@@ -344,6 +379,11 @@ class Sweeper:
                 str(checkpoint.policy_version) if checkpoint.policy_version is not None else None
             ),
             notes=hub.notes() if hub is not None else (),
+            identities=(
+                (IdentityEntry.from_row(row) for row in identities.rows())
+                if identities is not None
+                else None
+            ),
         )
         links = self.reports.store(report) if self.reports is not None else None
         history.record(HistoryPoint.of(report))  # once: a retried finish adds nothing

@@ -57,7 +57,7 @@ class Budget(Protocol):
 
     def prepaid(self, slot: float) -> contextlib.AbstractContextManager[None]: ...
 
-    def request(self, seen: str | None) -> SlotRequest | None: ...
+    def request(self, seen: str | None, *, guess: bool = True) -> SlotRequest | None: ...
 
     def taken(self, request: SlotRequest) -> None: ...
 
@@ -123,7 +123,7 @@ class LocalBudget(_PerThread):
         self._next = 0.0
         self._lock = threading.Lock()
 
-    def request(self, seen: str | None) -> SlotRequest | None:
+    def request(self, seen: str | None, *, guess: bool = True) -> SlotRequest | None:
         """A process-local budget cannot join a claim's transaction."""
         return None
 
@@ -169,12 +169,12 @@ class SharedBudget(_PerThread):
         self._ddb: Any = client("dynamodb")
         self._wrote: str | None = None  # the next_at this process last set
 
-    def request(self, seen: str | None) -> SlotRequest:
-        """The write that takes the next slot, given the ``next_at`` last seen (None:
-        guess: the one this process left, if it is still ahead, else an idle budget).
+    def request(self, seen: str | None, *, guess: bool = True) -> SlotRequest:
+        """The write that takes the next slot, given the ``next_at`` last seen (None: an
+        idle budget, or, with ``guess``, the one this process left if it is still ahead).
         Raises BudgetExhausted when that slot is later than the caller's limit."""
         now = self._clock.time()
-        if seen is None and self._wrote is not None and float(self._wrote) > now:
+        if guess and seen is None and self._wrote is not None and float(self._wrote) > now:
             seen = self._wrote  # right unless another process took a slot since
         slot = now if seen is None else max(now, float(seen))
         limit = self.not_after
@@ -209,15 +209,17 @@ class SharedBudget(_PerThread):
         self._wrote = request.following
 
     @staticmethod
-    def seen_in(item: dict[str, Any] | None) -> str:
-        """The ``next_at`` a refused request found (from the failure's ALL_OLD item)."""
-        return str((item or {}).get("next_at", {}).get("N", "0"))
+    def seen_in(item: dict[str, Any] | None) -> str | None:
+        """The ``next_at`` a refused request found (from the failure's ALL_OLD item);
+        None when there is none yet."""
+        seen = (item or {}).get("next_at", {}).get("N")
+        return str(seen) if seen is not None else None
 
     def reserve(self) -> float:
         """Take the next slot on its own (not with a claim); may be in the future."""
         seen: str | None = None
-        for _attempt in range(self.ATTEMPTS):
-            request = self.request(seen)
+        for attempt in range(self.ATTEMPTS):
+            request = self.request(seen, guess=attempt == 0)
             try:
                 self._ddb.update_item(**request.update)
             except self._ddb.exceptions.ConditionalCheckFailedException as exc:

@@ -184,9 +184,10 @@ class Leased:
 
 @dataclass(frozen=True)
 class SlotTaken:
-    """The set was free but the budget slot was not: ``seen`` is the budget's next_at."""
+    """The set was free but the budget slot was not: ``seen`` is the budget's next_at
+    (None: the budget has none yet)."""
 
-    seen: str
+    seen: str | None
 
 
 @dataclass(frozen=True)
@@ -370,9 +371,8 @@ class Inventory:
             if set_reason.get("Code") == "ConditionalCheckFailed":
                 return _refusal(set_reason.get("Item") or {}, now)
             if slot_reason.get("Code") == "ConditionalCheckFailed":
-                return SlotTaken(
-                    str((slot_reason.get("Item") or {}).get("next_at", {}).get("N", "0"))
-                )
+                seen = (slot_reason.get("Item") or {}).get("next_at", {}).get("N")
+                return SlotTaken(None if seen is None else str(seen))
             raise  # a conflict with another write: worth a retry like any transient failure
         return Claim(name, owner, lease_until, slot.slot)
 

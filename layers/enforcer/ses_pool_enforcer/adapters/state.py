@@ -51,6 +51,7 @@ class Checkpoint:
     complete: bool = False  # every page was processed: what is left is the report
     stopped: str | None = None  # why the sweep ended early (an unusable policy)
     policy_version: int | None = None  # the policy version every set is judged by
+    phase: str = "sets"  # what the page token and offset walk: "sets", then "identities"
 
 
 def _s(value: str) -> dict[str, str]:
@@ -212,6 +213,7 @@ class StateTable:
             "offset": {"N": str(checkpoint.offset)},
             "processed": {"N": str(checkpoint.processed)},
             "complete": {"BOOL": checkpoint.complete},
+            "phase": _s(checkpoint.phase),
             "expiration": {"N": str(int(self.clock() + CHECKPOINT_KEEP_SECONDS))},
         }
         for name in ("page_token", "last_name", "stopped"):
