@@ -14,6 +14,16 @@ from ses_pool_enforcer.clock import SYSTEM
 
 EVENTS_DIR = Path(__file__).resolve().parent.parent / "events"
 SET_NAME_KEYS = frozenset({"configurationsetname"})
+IDENTITY_KEYS = frozenset({"emailidentity", "emailaddress", "domain", "identity"})
+
+
+def _rename_identity(node: dict[str, Any], identity: str) -> None:
+    for key, value in node.items():
+        folded = key.lower()
+        if folded in IDENTITY_KEYS:
+            node[key] = identity
+        elif folded == "resourcearn" and ":identity/" in value:
+            node[key] = value.split(":identity/")[0] + f":identity/{identity}"
 
 
 def _rename(node: Any, configuration_set: str | None, pool: str | None) -> None:
@@ -38,13 +48,18 @@ def sample_event(
     *,
     configuration_set: str | None = None,
     pool: str | None = None,
+    identity: str | None = None,
     fresh_id: bool = False,
 ) -> dict[str, Any]:
-    """A sample event from ``events/``, optionally about another set or pool, or with new
-    ids (a distinct CloudTrail record rather than a redelivery of the same one)."""
+    """A sample event from ``events/``, optionally about another set, pool or identity,
+    or with new ids (a distinct CloudTrail record rather than a redelivery of the same
+    one)."""
     event: dict[str, Any] = json.loads((EVENTS_DIR / file).read_text())
     event = copy.deepcopy(event)
-    _rename(event["detail"].get("requestParameters") or {}, configuration_set, pool)
+    parameters = event["detail"].get("requestParameters") or {}
+    _rename(parameters, configuration_set, pool)
+    if identity:
+        _rename_identity(parameters, identity)
     if fresh_id:
         event["id"] = str(uuid.uuid4())
         event["detail"]["eventID"] = str(uuid.uuid4())

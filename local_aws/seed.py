@@ -80,3 +80,33 @@ def inventory_entry(table: str, name: str, region: str = "us-east-1", **fields: 
     """An inventory entry as an earlier run left it (outcome fields only, no holder)."""
     item = {"configuration_set": {"S": name}, **{k: {"S": v} for k, v in fields.items()}}
     boto3.client("dynamodb", region_name=region).put_item(TableName=table, Item=item)
+
+
+def create_identity(
+    name: str,
+    *,
+    configuration_set: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    region: str = "us-east-1",
+) -> None:
+    """A sending identity (a domain, or an address), with a default configuration set."""
+    kwargs: dict[str, Any] = {"EmailIdentity": name}
+    if configuration_set:
+        kwargs["ConfigurationSetName"] = configuration_set
+    if tags:
+        kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+    sesv2(region).create_email_identity(**kwargs)
+
+
+def default_set(identity: str, region: str = "us-east-1") -> str | None:
+    """The identity's default configuration set, as SES answers it."""
+    answer = sesv2(region).get_email_identity(EmailIdentity=identity)
+    name: str | None = answer.get("ConfigurationSetName")
+    return name
+
+
+def set_default(identity: str, configuration_set: str, region: str = "us-east-1") -> None:
+    """Another actor changes an identity's default configuration set."""
+    sesv2(region).put_email_identity_configuration_set_attributes(
+        EmailIdentity=identity, ConfigurationSetName=configuration_set
+    )

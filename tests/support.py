@@ -7,6 +7,7 @@ import datetime as dt
 import time
 from typing import Any
 
+import boto3
 import pytest
 from moto.sqs import models as sqs_models
 
@@ -54,3 +55,10 @@ def shift_clock(monkeypatch: pytest.MonkeyPatch, to: dt.datetime) -> None:
     monkeypatch.setattr(clock.SYSTEM, "time", lambda: time.time() + offset)
     monkeypatch.setattr(sqs_models, "unix_time", lambda *_: time.time() + offset)
     monkeypatch.setattr(sqs_models, "unix_time_millis", lambda *_: (time.time() + offset) * 1000)
+
+
+def s3_object(uri: str) -> str:
+    """The text of the S3 object at ``s3://bucket/key``."""
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    body = boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key=key)["Body"]
+    return str(body.read().decode())

@@ -369,6 +369,67 @@ def test_plan_as_json(cli: Any, account: LocalStack, tmp_path: Path) -> None:
     assert ops["after"]["reason"] == "target pool ops-pool-not-created does not exist; not moved"
 
 
+IDENTITY_RULES = """\
+identities:
+  - id: news
+    match: {identities: ["news.example.com"]}
+    configuration_set: mkt-daily
+  - id: shop
+    match: {identities: ["*@shop.example.com"]}
+    configuration_set: tx-*
+"""
+
+
+def test_plan_covers_identities_when_a_document_has_identity_rules(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given the set policy stored, and three identities
+    seed.put_policy(POLICY)
+    seed.create_identity("news.example.com", configuration_set="mkt-weekly")
+    seed.create_identity("orders@shop.example.com", configuration_set="mkt-daily")
+    seed.create_identity("other.example.org")
+
+    # When the same document with identity rules is planned
+    result = cli("plan", write(tmp_path, POLICY + IDENTITY_RULES), "--calls-per-second", "20")
+
+    # Then the sets keep their outcome, and each identity read changes as the rules say
+    assert result.status == 2
+    assert "No changes: all 6 configuration sets keep their outcome." in result.out
+    assert rows_of(result.out) == {
+        "news.example.com": [
+            "mkt-weekly", "mkt-daily", "news", "unmanaged", "remediated", "assign",
+        ],
+        "orders@shop.example.com": [
+            "mkt-daily", "tx-*", "shop", "unmanaged", "violation", "report",
+        ],
+    }  # fmt: skip
+    assert "Plan: 1 to assign a default set, 1 to report; 2 of 3 identities change." in result.out
+    # And each identity was read once, nothing written
+    assert call_counts()["GetEmailIdentity"] == 3
+    assert call_counts().get("PutEmailIdentityConfigurationSetAttributes", 0) == 0
+
+    # And as JSON
+    plan = json.loads(cli("plan", write(tmp_path, POLICY + IDENTITY_RULES), "--format", "json").out)
+    assert plan["identities_read"] == 3
+    [news, shop] = plan["identity_changes"]
+    assert (news["identity"], news["action"]) == ("news.example.com", "assign")
+    assert news["after"]["required"] == "mkt-daily"
+    assert shop["after"]["outcome"] == "violation"
+
+
+def test_plan_reads_no_identity_when_neither_document_has_identity_rules(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    seed.put_policy(POLICY)
+    seed.create_identity("news.example.com")
+
+    result = cli("plan", write(tmp_path, POLICY))
+
+    assert result.status == 0
+    assert "identities" not in result.out
+    assert call_counts().get("ListEmailIdentities", 0) == 0
+
+
 def test_plan_against_an_invalid_stored_policy_says_so(
     cli: Any, account: LocalStack, tmp_path: Path
 ) -> None:

@@ -22,13 +22,13 @@ import boto3
 import pytest
 
 from functions.on_event import app
-from local_aws import faults, seed
+from local_aws import call_counts, faults, seed
 from local_aws.faults import Fault
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.server import LocalAws, start_local_aws
 from local_aws.stack import LocalStack, received_alerts
-from ses_pool_enforcer.adapters.inventory import Inventory
-from tests.support import marketing_account, ses_writes, shift_clock
+from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
+from tests.support import MARKETING_POLICY, marketing_account, ses_writes, shift_clock
 
 VISIBILITY_TIMEOUT = dt.timedelta(seconds=361)
 RETRIES_EXHAUSTED = 10  # more failures in a row than the SDK retries
@@ -224,3 +224,43 @@ def test_the_one_window_left_repeats_the_alert_under_the_same_id(
     [again] = received_alerts(account)
     assert again["attributes"]["alert_id"] == first["attributes"]["alert_id"]
     assert ses_writes() == 1
+
+
+def test_an_identity_whose_process_died_after_its_write_is_alerted_once(
+    account: LocalStack, server: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a policy that gives newsletter domains the mkt-news set, and a new domain
+    seed.put_policy(
+        MARKETING_POLICY
+        + "identities:\n"
+        + "  - {id: news, match: {identities: [news.example.com]}, configuration_set: mkt-news}\n"
+    )
+    seed.create_set("mkt-news", pool="marketing")
+    seed.create_identity("news.example.com")
+    event = sqs_event([sample_event("create_email_identity.json", identity="news.example.com")])
+
+    # When the event function dies right after SES set the identity's default
+    crash = faults.kill_after("sesv2", "PutEmailIdentityConfigurationSetAttributes")
+    assert run_killed(server, event, crash) == -signal.SIGKILL
+
+    # Then the default is set, nobody has been told, and the assignment is owed
+    assert seed.default_set("news.example.com") == "mkt-news"
+    assert received_alerts(account) == []
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.identity_table, Key={"identity": {"S": "news.example.com"}}
+    )["Item"]
+    assert item["intent"]["M"]["phase"]["S"] == "move"
+
+    # When SQS redelivers the message: one alert, and no second write
+    redeliver(event, monkeypatch, VISIBILITY_TIMEOUT)
+    [alert] = received_alerts(account)
+    assert alert["attributes"] == {
+        "outcome": "remediated",
+        "identity": "news.example.com",
+        "alert_id": alert["alert"]["alert_id"],
+    }
+    assert alert["alert"]["current_configuration_set"] == "mkt-news"
+    assert call_counts()["PutEmailIdentityConfigurationSetAttributes"] == 1
+    # And the identity inventory keeps what happened, not what the retry found
+    [row] = Inventory(account.identity_table, layout=IDENTITIES).rows()
+    assert (row["identity"], row["outcome"]) == ("news.example.com", "remediated")

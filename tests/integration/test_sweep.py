@@ -30,6 +30,7 @@ from ses_pool_enforcer.adapters.state import LockLost
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 from ses_pool_enforcer.report import SNS_MESSAGE_LIMIT, Entry, build_report, fit_summary
 from tests.conftest import reset_process_caches
+from tests.support import s3_object
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 RATE = 50  # SES calls per second: the highest budget Settings accepts
@@ -107,12 +108,6 @@ def inventory_rows(stack: LocalStack) -> dict[str, dict[str, str]]:
 
 def reports(stack: LocalStack) -> list[dict[str, Any]]:
     return [a for a in received_alerts(stack) if a["attributes"].get("outcome") == "report"]
-
-
-def s3_object(uri: str) -> str:
-    bucket, key = uri.removeprefix("s3://").split("/", 1)
-    body = boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key=key)["Body"]
-    return str(body.read().decode())
 
 
 def metrics_emitted(stdout: str) -> dict[str, list[float]]:

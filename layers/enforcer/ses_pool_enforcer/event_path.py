@@ -113,7 +113,7 @@ def handle_batch(
             failed.extend(i for s in list(sets.values()) for i in s.message_ids)
             break
         except Exception:
-            logger.exception("set not reconciled; its messages will be retried")
+            logger.exception("not reconciled; its messages will be retried")
             failed.extend(held.message_ids)
         finally:
             logger.remove_keys(["configuration_set", "identity"])

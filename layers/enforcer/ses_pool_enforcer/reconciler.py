@@ -311,11 +311,14 @@ class Reconciler:
             store.unclaim(claim)  # (a move turns its own throttling into Busy)
             return Busy(self.clock.time() + THROTTLED_BACKOFF_SECONDS, "SES throttled")
 
-    def assess(self, cs: ConfigurationSet) -> OutcomeRecord:
-        """What reconciling the snapshot ``cs`` would conclude, writing nothing: the
-        policy's decision and the target pool's existence check. For callers that read
-        sets themselves (the CLI's plan and live report)."""
-        record, _ = self._decide(cs)
+    def assess(self, snapshot: Snapshot) -> OutcomeRecord:
+        """What reconciling ``snapshot`` (a set or an identity) would conclude, writing
+        nothing: the policy's decision and the target's existence check. For callers that
+        read sets themselves (the CLI's plan and live report)."""
+        if isinstance(snapshot, Identity):
+            record, _ = self._decide_identity(snapshot)
+        else:
+            record, _ = self._decide(snapshot)
         return record
 
     def send(self, message: Notice) -> None:
@@ -568,8 +571,8 @@ class Reconciler:
         return self.ses.reassign(cs, target, options)
 
     def _set_exists(self, name: str) -> bool:
-        """Whether configuration set ``name`` exists: the set inventory says so when it
-        has the set, SES otherwise (a set created a moment ago)."""
+        """Whether configuration set ``name`` exists: the sets a sweep saw say so (no
+        call), SES otherwise."""
         known = self.sets.exists(name) if self.sets is not None else None
         return self.ses.configuration_set_exists(name) if known is None else known
 

@@ -9,7 +9,7 @@ from functools import cache
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
-from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
+from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory, SeenInSweep
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
 from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
@@ -101,7 +101,12 @@ class Runtime:
             findings=self.findings,
             sweep_id=sweep_id,
             kind=kind,
-            sets=self.inventory if identity else None,
+            # An identity's default set: a sweep trusts the sets it saw; events ask SES.
+            sets=(
+                SeenInSweep(self.inventory, sweep_id)
+                if identity and self.inventory is not None and sweep_id is not None
+                else None
+            ),
             clock=self.clock,
         )
 

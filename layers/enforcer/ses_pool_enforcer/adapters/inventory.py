@@ -522,12 +522,13 @@ class Inventory:
                 if "outcome" in item:
                     yield self.layout.public(_row(item, self.layout))
 
-    def exists(self, name: str) -> bool | None:
-        """True when the entry holds an outcome; None when there is no entry."""
+    def seen_by(self, name: str, sweep_id: str) -> bool | None:
+        """True when sweep ``sweep_id`` saw the entry's set (so it existed then); None
+        when it did not: the inventory cannot tell, ask SES."""
         item = self._ddb.get_item(
-            TableName=self.table, Key=self._key(name), ProjectionExpression="outcome"
+            TableName=self.table, Key=self._key(name), ProjectionExpression="seen_by"
         ).get("Item")
-        return True if item and "outcome" in item else None
+        return True if item and item.get("seen_by", {}).get("S") == sweep_id else None
 
     def indexed(self, value: str) -> list[str]:
         """The names whose indexed field (a set's required pool, an identity's default
@@ -577,3 +578,15 @@ class Inventory:
                 except self._ddb.exceptions.ConditionalCheckFailedException:
                     continue
         return removed
+
+
+@dataclass(frozen=True)
+class SeenInSweep:
+    """Which configuration sets exist, as a sweep knows once it has walked them all: the
+    ones it saw. (An older row may be a set deleted since: not trusted.)"""
+
+    inventory: Inventory
+    sweep_id: str
+
+    def exists(self, name: str) -> bool | None:
+        return self.inventory.seen_by(name, self.sweep_id)

@@ -1,7 +1,10 @@
-"""``plan FILE``: which sets would change outcome if FILE replaced the stored policy.
+"""``plan FILE``: which sets (and identities) would change outcome if FILE replaced the
+stored policy.
 
 Each set is read once and judged under both documents by the reconciler's own decision
-code (``Reconciler.assess``), target pool existence included; nothing is written.
+code (``Reconciler.assess``), target pool existence included; nothing is written. When
+either document has identity rules, each identity is read once too and judged the same
+way, against the sets just listed.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from ses_pool_enforcer.adapters.ses import PoolDirectory
+from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -25,19 +28,21 @@ from ses_pool_enforcer.cli.common import (
     scanning,
 )
 from ses_pool_enforcer.cli.output import json_text, table
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
-from ses_pool_enforcer.policy import Mode, Policy
+from ses_pool_enforcer.model import Kind, Outcome, OutcomeRecord
+from ses_pool_enforcer.policy import Mode, Policy, PolicyError
 from ses_pool_enforcer.reconciler import Reconciler
 
 DESCRIPTION = """\
 Compare a policy document with the policy stored in SSM, set by set, against the live
 account: read every configuration set once, decide under both documents with the
 enforcer's own reconciler (target pools checked), and list the sets whose outcome,
-required pool or deciding rule would change. Nothing is written.
+required pool or deciding rule would change. When either document has identity rules,
+every sending identity is read once too and listed the same way. Nothing is written.
 
 ACTION says what the enforcer would do under the new document: move (reassign the
-set), report (audit mode: a violation alert), error (e.g. its pool does not exist),
-none (compliant, exempt or unmanaged).
+set), assign (set an identity's default configuration set), report (audit mode or a
+glob: a violation alert), error (e.g. its pool does not exist), none (compliant, exempt
+or unmanaged).
 
 Exit status: 0 no changes, 2 changes, 1 error (terraform-style)."""
 
@@ -47,8 +52,8 @@ examples:
   ses-pool-enforcer plan policy.yaml --calls-per-second 0.5 --region eu-west-1
   ses-pool-enforcer plan policy.yaml --format json > plan.json
 
-The scan reads one set per call, paced like the sweep: about three hours for 10,000
-sets at the default 1 call/s."""
+The scan reads one set (or identity) per call, paced like the sweep: about three hours
+for 10,000 sets at the default 1 call/s."""
 
 ACTIONS = {
     Outcome.REMEDIATED: "move",
@@ -66,7 +71,23 @@ class Change:
 
     @property
     def action(self) -> str:
+        if self.after.kind is Kind.IDENTITY and self.after.outcome is Outcome.REMEDIATED:
+            return "assign"
         return ACTIONS.get(self.after.outcome, "none")
+
+
+@dataclass(frozen=True)
+class Listed:
+    """Which configuration sets exist, as the plan's own listing found them."""
+
+    names: frozenset[str]
+
+    def exists(self, name: str) -> bool:
+        return name in self.names
+
+
+def covers_identities(*policies: Policy | PolicyError | None) -> bool:
+    return any(isinstance(p, Policy) and p.identities is not None for p in policies)
 
 
 def _key(record: OutcomeRecord) -> tuple[Outcome, str | None, str | None]:
@@ -121,11 +142,51 @@ def run(args: argparse.Namespace) -> int:
         if _key(change.before) != _key(change.after):
             changes.append(change)
 
+    identities: Identities | None = None
+    if covers_identities(stored.policy, document.policy):
+        identities = _plan_identities(ses, pools, names, stored, document.policy, args)
+
     if args.format == "json":
-        print(json_text(_document(args, stored, read, changes, enforcement)), end="")
+        print(json_text(_document(args, stored, read, changes, enforcement, identities)), end="")
     else:
-        _print_table(args, stored, read, changes, enforcement)
-    return EXIT_CHANGES if changes else EXIT_OK
+        _print_table(args, stored, read, changes, enforcement, identities)
+    some = changes or (identities is not None and identities.changes)
+    return EXIT_CHANGES if some else EXIT_OK
+
+
+@dataclass(frozen=True)
+class Identities:
+    read: int
+    changes: list[Change]
+
+
+def _plan_identities(
+    ses: Ses,
+    pools: PoolDirectory,
+    set_names: list[str],
+    stored: Stored,
+    policy: Policy,
+    args: argparse.Namespace,
+) -> Identities:
+    """Every identity read once and judged under both documents."""
+    enforcement = Mode(args.enforcement or args.settings.enforcement_mode)
+    sets = Listed(frozenset(set_names))
+    old = stored.policy if isinstance(stored.policy, Policy) else NO_POLICY
+    before, after = (
+        Reconciler(ses, pools, p, enforcement=enforcement, kind=Kind.IDENTITY, sets=sets)
+        for p in (old, policy)
+    )
+    changes: list[Change] = []
+    read = 0
+    for name in scanning(sorted(ses.list_identities()), args, "identities read"):
+        identity = ses.get_email_identity(name)
+        if identity is None:  # deleted since it was listed
+            continue
+        read += 1
+        change = Change(before.assess(identity), after.assess(identity))
+        if _key(change.before) != _key(change.after):
+            changes.append(change)
+    return Identities(read, changes)
 
 
 def _record(record: OutcomeRecord) -> dict[str, Any]:
@@ -138,9 +199,14 @@ def _record(record: OutcomeRecord) -> dict[str, Any]:
 
 
 def _document(
-    args: argparse.Namespace, stored: Stored, read: int, changes: list[Change], mode: Mode
+    args: argparse.Namespace,
+    stored: Stored,
+    read: int,
+    changes: list[Change],
+    mode: Mode,
+    identities: Identities | None,
 ) -> dict[str, Any]:
-    return {
+    document = {
         "document": args.file,
         "parameter": args.policy_parameter,
         "stored_version": stored.stored.version if stored.stored else None,
@@ -158,13 +224,77 @@ def _document(
             for c in changes
         ],
     }
+    if identities is not None:
+        document["identities_read"] = identities.read
+        document["identity_changes"] = [
+            {
+                "identity": c.after.configuration_set,
+                "default_configuration_set": c.after.current_pool,
+                "action": c.action,
+                "before": _identity_record(c.before),
+                "after": _identity_record(c.after),
+            }
+            for c in identities.changes
+        ]
+    return document
+
+
+def _identity_record(record: OutcomeRecord) -> dict[str, Any]:
+    return {
+        "outcome": record.outcome.value,
+        "required": record.expected_pool,
+        "rule_id": record.rule_id,
+        "reason": record.reason,
+    }
 
 
 def _print_table(
-    args: argparse.Namespace, stored: Stored, read: int, changes: list[Change], mode: Mode
+    args: argparse.Namespace,
+    stored: Stored,
+    read: int,
+    changes: list[Change],
+    mode: Mode,
+    identities: Identities | None,
 ) -> None:
     audit = " (deployment in audit mode)" if mode is Mode.AUDIT else ""
     print(f"Comparing {args.file} with {stored.describe()}{audit}.")
+    _print_sets(read, changes)
+    if identities is not None:
+        _print_identities(identities)
+
+
+def _summary(changes: list[Change]) -> str:
+    return ", ".join(
+        label.format(n=n)
+        for action, label in SUMMARY.items()
+        if (n := sum(c.action == action for c in changes))
+    )
+
+
+def _print_identities(identities: Identities) -> None:
+    changes = identities.changes
+    if not changes:
+        print(f"No changes: all {identities.read} identities keep their outcome.")
+        return
+    print()
+    rows = [
+        [
+            c.after.configuration_set,
+            c.after.current_pool or "-",
+            c.after.expected_pool or "-",
+            c.after.rule_id or "-",
+            c.before.outcome.value,
+            c.after.outcome.value,
+            c.action,
+        ]
+        for c in changes
+    ]
+    headers = ["identity", "default set", "required", "rule", "before", "after", "action"]
+    print(table(headers, rows))
+    print(f"Plan: {_summary(changes)}; {len(changes)} of {identities.read} identities change.")
+
+
+def _print_sets(read: int, changes: list[Change]) -> None:
     if not changes:
         print(f"No changes: all {read} configuration sets keep their outcome.")
         return
@@ -184,16 +314,12 @@ def _print_table(
     print(
         table(["set", "current pool", "expected pool", "rule", "before", "after", "action"], rows)
     )
-    parts = [
-        label.format(n=n)
-        for action, label in SUMMARY.items()
-        if (n := sum(c.action == action for c in changes))
-    ]
-    print(f"Plan: {', '.join(parts)}; {len(changes)} of {read} configuration sets change.")
+    print(f"Plan: {_summary(changes)}; {len(changes)} of {read} configuration sets change.")
 
 
 SUMMARY = {
     "move": "{n} to move",
+    "assign": "{n} to assign a default set",
     "report": "{n} to report",
     "error": "{n} in error",
     "none": "{n} with nothing to do (compliant, exempt or unmanaged)",
