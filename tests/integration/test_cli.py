@@ -22,10 +22,12 @@ from ses_pool_enforcer import __version__
 from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.cli import main
+from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.policy import parse_policy
 from ses_pool_enforcer.runtime import get_runtime
 from ses_pool_enforcer.work import Work
+from tests.conftest import reset_process_caches
 from tests.report_page import Page
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -671,6 +673,62 @@ def test_report_live_judges_every_set_now_and_writes_nothing(
     assert bad == ["mkt-weekly", "tx-reset"]
     assert call_counts().get("PutConfigurationSetDeliveryOptions", 0) == 0
     assert list(Inventory(account.inventory_table).rows()) == []
+
+
+def test_report_from_the_inventory_has_the_identities_the_enforcer_recorded(
+    cli: Any, recorded: LocalStack
+) -> None:
+    # Given two identities the enforcer has looked at under identity rules
+    seed.put_policy(POLICY + IDENTITY_RULES)
+    seed.create_identity("news.example.com", configuration_set="mkt-daily")
+    seed.create_identity("orders@shop.example.com", configuration_set="mkt-daily")
+    reset_process_caches()  # a fresh process, which reads the new policy
+    reconciler = get_runtime().reconciler(kind=Kind.IDENTITY)
+    for name in ("news.example.com", "orders@shop.example.com"):
+        reconciler.reconcile(Work(name, Trigger("test"), kind=Kind.IDENTITY))
+
+    # When the report is asked for, as a table and as JSON
+    text = cli("report").out
+    report = json.loads(cli("report", "--format", "json").out)
+
+    # Then both have the identities section, read from the identity table
+    assert "Identities: 2, compliance 50.00% (1 of 2 managed)." in text
+    assert "Non-compliant identities (1):" in text
+    assert rows_of(text)["orders@shop.example.com"][:4] == [
+        "violation",
+        "mkt-daily",
+        "tx-*",
+        "shop",
+    ]
+    assert report["identities"]["counts"]["compliant"] == 1
+    assert report["identities"]["non_compliant"] == ["orders@shop.example.com"]
+
+
+def test_report_from_the_inventory_has_no_identities_section_when_none_were_recorded(
+    cli: Any, recorded: LocalStack
+) -> None:
+    assert "Identities" not in cli("report").out
+    assert "identities" not in json.loads(cli("report", "--format", "json").out)
+
+
+def test_report_live_reads_identities_when_the_policy_has_identity_rules(
+    cli: Any, account: LocalStack
+) -> None:
+    # Given identity rules stored, and an identity that lacks its required default
+    seed.put_policy(POLICY + IDENTITY_RULES)
+    seed.create_identity("news.example.com")
+
+    # When a live report is asked for
+    report = json.loads(cli("report", "--live", "--format", "json").out)
+
+    # Then the identity is a violation now (the enforcer would assign its default), and
+    # nothing was written
+    [entry] = report["identities"]["entries"]
+    assert (entry["identity"], entry["outcome"]) == ("news.example.com", "violation")
+    assert entry["reason"] == (
+        "default configuration set none, expected mkt-daily (the enforcer assigns it)"
+    )
+    assert call_counts().get("PutEmailIdentityConfigurationSetAttributes", 0) == 0
 
 
 def test_report_as_an_html_page_from_the_inventory_with_the_sweeps_trend(

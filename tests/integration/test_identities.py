@@ -423,3 +423,48 @@ def test_a_set_deleted_unseen_breaks_its_identities_in_the_same_sweep(
     assert row["outcome"] == "error"
     [alert] = [a for a in identity_alerts(account) if a["attributes"]["outcome"] == "error"]
     assert alert["attributes"]["identity"] == "support.example.com"
+
+
+SETS_ONLY = """
+version: 1
+mode: enforce
+rules:
+  - id: marketing
+    match: {names: ["mkt-*"]}
+    pool: marketing
+"""
+
+
+def test_a_policy_without_identities_costs_a_sweep_no_identity_call(account: LocalStack) -> None:
+    # Given a policy that says nothing of identities, and an identity
+    seed.put_policy(SETS_ONLY)
+    seed.create_identity("news.example.com")
+
+    # When a sweep runs
+    execution = run_sweep()
+
+    # Then no identity was listed or read, and the report has no identities section
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert ses_calls("ListEmailIdentities") == ses_calls("GetEmailIdentity") == 0
+    report = json.loads(s3_object(execution.output["report_uri"]))
+    assert "identities" not in report
+
+
+def test_an_empty_identities_list_asks_for_the_broken_default_checks_alone(
+    account: LocalStack,
+) -> None:
+    # Given a policy with no identity rules but an empty identities list, and an
+    # identity whose default set was deleted
+    seed.put_policy(SETS_ONLY + "identities: []\n")
+    seed.create_identity("support.example.com", configuration_set="tx-receipts")
+    seed.sesv2().delete_configuration_set(ConfigurationSetName="tx-receipts")
+
+    # When a sweep runs
+    execution = run_sweep()
+
+    # Then the identity is read and reported broken
+    assert execution.status == "SUCCEEDED", execution.cause
+    row = identity_rows(account)["support.example.com"]
+    assert row["outcome"] == "error"
+    [alert] = identity_alerts(account)
+    assert "tx-receipts does not exist" in alert["alert"]["reason"]

@@ -267,6 +267,14 @@ def describe_errors(error: ValidationError) -> list[str]:
     return lines
 
 
+def governs_identities(*policies: Policy | PolicyError | None) -> bool:
+    """Whether any of ``policies`` governs sending identities: it has an ``identities``
+    list, even an empty one (which asks only for the checks every identity gets: a
+    default configuration set that no longer exists). Only then do the sweep and the
+    CLI's scans read every identity, one SES call each."""
+    return any(isinstance(p, Policy) and p.identities is not None for p in policies)
+
+
 def parse_policy(text: str | bytes) -> Policy:
     """Validate a policy document written as YAML or JSON (JSON is YAML)."""
     try:

@@ -30,7 +30,7 @@ from ses_pool_enforcer.config import SettingsError
 from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
-from ses_pool_enforcer.policy import PolicyError
+from ses_pool_enforcer.policy import Policy, PolicyError, governs_identities
 from ses_pool_enforcer.reconciler import Busy, Reconciler
 from ses_pool_enforcer.report import Entry, IdentityEntry, Report, build_report, fit_summary
 from ses_pool_enforcer.runtime import Runtime
@@ -167,6 +167,10 @@ class Sweeper:
         snapshot = self.runtime.policy(max_age=0)
         return snapshot.version if isinstance(snapshot, PolicySnapshot) else None
 
+    def _policy_of(self, checkpoint: Checkpoint) -> Policy | PolicyError:
+        snapshot = self._pinned_policy(checkpoint)
+        return snapshot if isinstance(snapshot, PolicyError) else snapshot.policy
+
     def _pinned_policy(self, checkpoint: Checkpoint) -> PolicySnapshot | PolicyError:
         if checkpoint.policy_version is None:
             return self.runtime.policy(max_age=0)
@@ -246,11 +250,12 @@ class Sweeper:
         self, checkpoint: Checkpoint, sets: Reconciler
     ) -> Iterator[tuple[str, Pages, Reconciler]]:
         """What a sweep walks, in order, from the checkpoint's phase on: every set, then
-        every sending identity (when the deployment keeps an identity inventory)."""
+        every sending identity when the policy governs them (it has ``identities``, even
+        an empty list) and the deployment keeps an identity inventory."""
         ses = self.runtime.ses
         if checkpoint.phase == PHASES[0]:
             yield PHASES[0], ses.configuration_set_pages, sets
-        if self.runtime.identities is None:
+        if self.runtime.identities is None or not governs_identities(sets.policy):
             return
         identities = self.runtime.reconciler(
             policy=self._pinned_policy(checkpoint),
@@ -358,6 +363,8 @@ class Sweeper:
         started = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
         removed = inventory.remove_unseen(checkpoint.sweep_id, started)
         identities = self.runtime.identities
+        if not governs_identities(self._policy_of(checkpoint)):
+            identities = None  # not walked: no section (last sweep's rows are left as they are)
         if identities is not None:
             gone = identities.remove_unseen(checkpoint.sweep_id, started)
             logger.info(

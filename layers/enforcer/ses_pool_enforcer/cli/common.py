@@ -83,6 +83,17 @@ class Stored:
         return f"{self.parameter} version {self.stored.version}{state}"
 
 
+@dataclass(frozen=True)
+class Listed:
+    """Which configuration sets exist, as a command's own listing found them (for
+    judging identities' default sets without asking SES again)."""
+
+    names: frozenset[str]
+
+    def exists(self, name: str) -> bool:
+        return name in self.names
+
+
 def paced_ses(args: argparse.Namespace) -> Ses:
     """SES access spending from the same call budget as the sweep."""
     return Ses(budget=LocalBudget(args.calls_per_second))

@@ -19,6 +19,7 @@ from ses_pool_enforcer.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
     EXIT_OK,
+    Listed,
     Stored,
     add_scan_options,
     list_names,
@@ -29,7 +30,7 @@ from ses_pool_enforcer.cli.common import (
 )
 from ses_pool_enforcer.cli.output import json_text, table
 from ses_pool_enforcer.model import Kind, Outcome, OutcomeRecord
-from ses_pool_enforcer.policy import Mode, Policy, PolicyError
+from ses_pool_enforcer.policy import Mode, Policy, governs_identities
 from ses_pool_enforcer.reconciler import Reconciler
 
 DESCRIPTION = """\
@@ -74,20 +75,6 @@ class Change:
         if self.after.kind is Kind.IDENTITY and self.after.outcome is Outcome.REMEDIATED:
             return "assign"
         return ACTIONS.get(self.after.outcome, "none")
-
-
-@dataclass(frozen=True)
-class Listed:
-    """Which configuration sets exist, as the plan's own listing found them."""
-
-    names: frozenset[str]
-
-    def exists(self, name: str) -> bool:
-        return name in self.names
-
-
-def covers_identities(*policies: Policy | PolicyError | None) -> bool:
-    return any(isinstance(p, Policy) and p.identities is not None for p in policies)
 
 
 def _key(record: OutcomeRecord) -> tuple[Outcome, str | None, str | None]:
@@ -143,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
             changes.append(change)
 
     identities: Identities | None = None
-    if covers_identities(stored.policy, document.policy):
+    if governs_identities(stored.policy, document.policy):
         identities = _plan_identities(ses, pools, names, stored, document.policy, args)
 
     if args.format == "json":

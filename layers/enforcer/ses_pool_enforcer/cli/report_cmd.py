@@ -14,11 +14,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ses_pool_enforcer.adapters.history import ReportHistory
-from ses_pool_enforcer.adapters.inventory import Inventory
-from ses_pool_enforcer.adapters.ses import PoolDirectory
+from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
+from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.cli.common import (
     EXIT_OK,
     CliError,
+    Listed,
     Stored,
     add_scan_options,
     list_names,
@@ -26,10 +27,18 @@ from ses_pool_enforcer.cli.common import (
     scanning,
 )
 from ses_pool_enforcer.cli.output import table
-from ses_pool_enforcer.model import Outcome, OutcomeRecord
-from ses_pool_enforcer.policy import Mode, PolicyError
+from ses_pool_enforcer.model import Kind, Outcome, OutcomeRecord
+from ses_pool_enforcer.policy import Mode, PolicyError, governs_identities
 from ses_pool_enforcer.reconciler import Reconciler
-from ses_pool_enforcer.report import Entry, Report, TrendPoint, build_report, to_csv, to_json
+from ses_pool_enforcer.report import (
+    Entry,
+    IdentityEntry,
+    Report,
+    TrendPoint,
+    build_report,
+    to_csv,
+    to_json,
+)
 from ses_pool_enforcer.report_html import to_html
 
 NONE = "-"
@@ -43,6 +52,10 @@ enforcer records the latest outcome of every set: fast, and as fresh as the last
 event or sweep. With --live every set is read now and judged by the reconciler in
 dry-run mode (nothing is written), paced like the sweep. In a live report a set that
 the enforcer would move is counted as a violation: it is on the wrong pool now.
+
+Sending identities get a section of their own: from the identity table
+(--identity-table, default IDENTITY_TABLE) when there is one, or, with --live, read
+now when the stored policy has identity rules. The CSV form lists the sets only.
 
 The JSON, CSV and HTML forms are those of the reports the sweep stores in S3. The
 HTML page shows the trend over the last sweeps when it can read their history from
@@ -77,6 +90,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
         action="store_true",
         help="read every set now and judge it with the reconciler (dry run, paced)",
     )
+    parser.add_argument(
+        "--identity-table",
+        metavar="NAME",
+        default=None,
+        help="the identity inventory, for the identities section (default: IDENTITY_TABLE)",
+    )
     parser.add_argument("--format", choices=["table", "json", "csv", "html"], default="table")
     parser.add_argument(
         "-o",
@@ -98,8 +117,9 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
 def run(args: argparse.Namespace) -> int:
     started = _now()
     policy_version = None  # the inventory does not record which version judged each set
+    identities: list[IdentityEntry] | None = None
     if args.live:
-        entries, source, policy_version = _live_entries(args)
+        entries, identities, source, policy_version = _live_entries(args)
     else:
         table_name = args.inventory_table or args.settings.inventory_table
         if not table_name:
@@ -109,6 +129,11 @@ def run(args: argparse.Namespace) -> int:
             )
         rows = Inventory(table_name).rows()
         entries, source = [Entry.from_row(row) for row in rows], f"inventory {table_name}"
+        identity_table = args.identity_table or args.settings.identity_table
+        if identity_table:
+            found = Inventory(identity_table, layout=IDENTITIES).rows()
+            # None when the table is empty: a deployment whose policy has no identities
+            identities = [IdentityEntry.from_row(row) for row in found] or None
     report = build_report(
         entries,
         sweep_id="cli",
@@ -117,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         finished_at=_now(),
         policy_version=policy_version,
         trend=_trend(args) if args.format == "html" else None,
+        identities=identities,
     )
     text = {
         "json": lambda: to_json(report) + "\n",
@@ -148,7 +174,9 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
-def _live_entries(args: argparse.Namespace) -> tuple[list[Entry], str, str | None]:
+def _live_entries(
+    args: argparse.Namespace,
+) -> tuple[list[Entry], list[IdentityEntry] | None, str, str | None]:
     stored = Stored.read(args.policy_parameter)
     if stored.policy is None:
         raise CliError(
@@ -172,8 +200,45 @@ def _live_entries(args: argparse.Namespace) -> tuple[list[Entry], str, str | Non
         cs = ses.get_configuration_set(name)
         if cs is not None:  # else deleted since it was listed
             entries.append(live_entry(reconciler.assess(cs)))
+    identities = None
+    if governs_identities(stored.policy):
+        identities = _live_identities(ses, replace(reconciler, kind=Kind.IDENTITY), names, args)
     version = str(stored.stored.version) if stored.stored is not None else None
-    return entries, f"live scan under {stored.describe()}", version
+    return entries, identities, f"live scan under {stored.describe()}", version
+
+
+def _live_identities(
+    ses: Ses, reconciler: Reconciler, set_names: list[str], args: argparse.Namespace
+) -> list[IdentityEntry]:
+    """Every identity read now and judged (dry run), its default set's existence taken
+    from the sets just listed."""
+    reconciler = replace(reconciler, sets=Listed(frozenset(set_names)))
+    entries = []
+    for name in scanning(sorted(ses.list_identities()), args, "identities read"):
+        identity = ses.get_email_identity(name)
+        if identity is not None:  # else deleted since it was listed
+            entries.append(live_identity_entry(reconciler.assess(identity)))
+    return entries
+
+
+def live_identity_entry(record: OutcomeRecord) -> IdentityEntry:
+    """A dry-run identity record as an inventory entry: one the enforcer would give its
+    required default set lacks it now (a violation)."""
+    remediable = record.outcome is Outcome.REMEDIATED
+    return IdentityEntry(
+        identity=record.configuration_set,
+        outcome=(Outcome.VIOLATION if remediable else record.outcome).value,
+        default_configuration_set=record.current_pool,
+        required=record.expected_pool,
+        rule_id=record.rule_id,
+        reason=(
+            f"default configuration set {record.current_pool or 'none'}, expected "
+            f"{record.expected_pool} (the enforcer assigns it)"
+            if remediable
+            else record.reason
+        ),
+        checked_at=record.checked_at.isoformat(),
+    )
 
 
 def live_entry(record: OutcomeRecord) -> Entry:
@@ -237,4 +302,36 @@ def render_table(report: Report) -> str:
         )
     else:
         parts.append("Every managed set is compliant, remediated or exempt.\n")
+    if report.identities is not None:
+        parts.append(_identities_table(report))
     return "\n".join(parts)
+
+
+def _identities_table(report: Report) -> str:
+    section = report.identities
+    assert section is not None
+    ratio = section.compliance_ratio
+    text = f"Identities: {section.total}" + (
+        f", compliance {ratio:.2%} ({section.compliant} of {section.managed} managed).\n"
+        if ratio is not None
+        else " (none managed).\n"
+    )
+    counts = [[o, str(n)] for o, n in section.counts.items() if n]
+    if counts:
+        text += table(["outcome", "identities"], counts)
+    bad = section.non_compliant()
+    if bad:
+        rows = [
+            [
+                e.identity,
+                e.outcome,
+                e.default_configuration_set or NONE,
+                e.required or NONE,
+                e.rule_id or NONE,
+                e.reason,
+            ]
+            for e in bad
+        ]
+        headers = ["identity", "outcome", "default set", "required", "rule", "reason"]
+        text += f"\nNon-compliant identities ({len(bad)}):\n" + table(headers, rows)
+    return text
