@@ -74,7 +74,14 @@ SCENARIO: list[tuple[str, str, str]] = [
         "CloudTrail echoes the enforcer's own write",
     ),
     ("delete_configuration_set.json", "tx-retired", "someone deleted tx-retired (already gone)"),
+    (
+        "create_email_identity.json",
+        "news.example.com",
+        "alice added the sending domain news.example.com with no default configuration set\n"
+        "     (its mail that names no set would escape the pool policy)",
+    ),
 ]
+IDENTITY_EVENTS = frozenset({"create_email_identity.json"})
 
 
 def say(text: str = "") -> None:
@@ -113,20 +120,25 @@ def show_sets(
     table(rows, ["CONFIGURATION SET", "POOL", "TLS", "MAX DELIVERY", "CHANGE"])
 
 
-def inventory_entry(stack: LocalStack, name: str) -> str:
-    """What the enforcer recorded for ``name`` in the compliance inventory."""
-    item = (
-        boto3.client("dynamodb")
-        .get_item(TableName=stack.inventory_table, Key={"configuration_set": {"S": name}})
-        .get("Item")
+def inventory_entry(stack: LocalStack, name: str, identity: bool = False) -> str:
+    """What the enforcer recorded for ``name`` in the compliance inventory (or, for an
+    identity, in the identity table)."""
+    table, key = (
+        (stack.identity_table, "identity")
+        if identity
+        else (stack.inventory_table, "configuration_set")
     )
+    item = boto3.client("dynamodb").get_item(TableName=table, Key={key: {"S": name}}).get("Item")
     if item is None:
         return "not in the inventory (no such set)"
     return f"{item['outcome']['S']}: {item['reason']['S']}"
 
 
 def run(stack: LocalStack, handler: Any) -> None:
-    say("1. The account: two dedicated pools, seven configuration sets, a policy in SSM")
+    say(
+        "1. The account: two dedicated pools, seven configuration sets, a sending domain,\n"
+        "   a policy in SSM"
+    )
     seed.create_pool("marketing")
     seed.create_pool("transactional")
     for name, pool, tls, max_seconds, tags in SETS:
@@ -139,13 +151,16 @@ def run(stack: LocalStack, handler: Any) -> None:
     show_sets(before)
 
     say("\n2. CloudTrail events arrive (EventBridge -> SQS -> the event function)")
+    seed.create_identity("news.example.com")
     for file, name, story in SCENARIO:
-        event = sample_event(file, configuration_set=name, fresh_id=True)
+        identity = file in IDENTITY_EVENTS
+        about = {"identity": name} if identity else {"configuration_set": name}
+        event = sample_event(file, fresh_id=True, **about)
         with contextlib.redirect_stdout(io.StringIO()):  # its JSON logs and EMF metrics
             result = handler(sqs_event([event]), LambdaContext())
         failed = " (failed: will be retried)" if result["batchItemFailures"] else ""
         say(f"   - {story}{failed}")
-        say(f"       -> {inventory_entry(stack, name)}")
+        say(f"       -> {inventory_entry(stack, name, identity)}")
 
     say("\n3. The sets afterwards")
     show_sets(snapshot(), before)
@@ -158,8 +173,8 @@ def run(stack: LocalStack, handler: Any) -> None:
         by = doc["actor"] or "-"
         say(f"                {doc['reason']}; rule {doc['rule_id'] or '-'}; changed by {by}")
     say(
-        f"   {len(alerts)} alerts; attributes on each: outcome, configuration_set "
-        "(and alert_id on a remediation, the same if a retry ever sends it again)"
+        f"   {len(alerts)} alerts; attributes on each: outcome, configuration_set (or "
+        "identity), and alert_id on a remediation, the same if a retry ever sends it again"
     )
 
     say("\n5. A change CloudTrail never delivered: someone moves newsletter-daily to transactional")
@@ -191,6 +206,11 @@ def run(stack: LocalStack, handler: Any) -> None:
         say(f"\n   Compliance report (SNS): {alert['subject']}")
         counts = ", ".join(f"{n} {o}" for o, n in doc["counts"].items() if n)
         say(f"   {doc['total']} sets: {counts}")
+        if "identities" in doc:
+            mine = doc["identities"]
+            counted = ", ".join(f"{n} {o}" for o, n in mine["counts"].items() if n)
+            noun = "identity" if mine["total"] == 1 else "identities"
+            say(f"   {mine['total']} {noun}: {counted}")
         for entry in doc["non_compliant"]:
             say(
                 f"     non-compliant: {entry['configuration_set']} ({entry['outcome']}, on "

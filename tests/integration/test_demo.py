@@ -32,4 +32,6 @@ def test_the_demo_shows_the_enforcer_at_work_on_embedded_local_aws() -> None:
     assert "older SES v1 API created legacy-promo" in out
     assert "newsletter-daily is now on marketing" in out
     assert "compliance report: 85.71% compliant, 1 non-compliant" in out
+    assert "news.example.com given its required default configuration set" in out
+    assert "1 identity: 1 compliant" in out
     assert "Traceback" not in done.stderr
