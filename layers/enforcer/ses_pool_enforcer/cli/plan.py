@@ -245,9 +245,9 @@ def _print_table(
 ) -> None:
     audit = " (deployment in audit mode)" if mode is Mode.AUDIT else ""
     print(f"Comparing {args.file} with {stored.describe()}{audit}.")
-    _print_sets(read, changes)
+    _print_changes(read, changes, "configuration sets", SET_COLUMNS)
     if identities is not None:
-        _print_identities(identities)
+        _print_changes(identities.read, identities.changes, "identities", IDENTITY_COLUMNS)
 
 
 def _summary(changes: list[Change]) -> str:
@@ -258,10 +258,14 @@ def _summary(changes: list[Change]) -> str:
     )
 
 
-def _print_identities(identities: Identities) -> None:
-    changes = identities.changes
+SET_COLUMNS = ["set", "current pool", "expected pool", "rule", "before", "after", "action"]
+IDENTITY_COLUMNS = ["identity", "default set", "required", "rule", "before", "after", "action"]
+
+
+def _print_changes(read: int, changes: list[Change], noun: str, columns: list[str]) -> None:
+    """The changes as a table (``noun``: what was read), or a line saying there are none."""
     if not changes:
-        print(f"No changes: all {identities.read} identities keep their outcome.")
+        print(f"No changes: all {read} {noun} keep their outcome.")
         return
     print()
     rows = [
@@ -276,32 +280,8 @@ def _print_identities(identities: Identities) -> None:
         ]
         for c in changes
     ]
-    headers = ["identity", "default set", "required", "rule", "before", "after", "action"]
-    print(table(headers, rows))
-    print(f"Plan: {_summary(changes)}; {len(changes)} of {identities.read} identities change.")
-
-
-def _print_sets(read: int, changes: list[Change]) -> None:
-    if not changes:
-        print(f"No changes: all {read} configuration sets keep their outcome.")
-        return
-    print()
-    rows = [
-        [
-            c.after.configuration_set,
-            c.after.current_pool or "-",
-            c.after.expected_pool or "-",
-            c.after.rule_id or "-",
-            c.before.outcome.value,
-            c.after.outcome.value,
-            c.action,
-        ]
-        for c in changes
-    ]
-    print(
-        table(["set", "current pool", "expected pool", "rule", "before", "after", "action"], rows)
-    )
-    print(f"Plan: {_summary(changes)}; {len(changes)} of {read} configuration sets change.")
+    print(table(columns, rows))
+    print(f"Plan: {_summary(changes)}; {len(changes)} of {read} {noun} change.")
 
 
 SUMMARY = {
