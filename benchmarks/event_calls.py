@@ -1,5 +1,6 @@
 """AWS calls per event: how many API calls the event function makes for one CloudTrail
-event about a compliant set, a non-compliant set (moved), and the enforcer's own echo.
+event about a compliant set, a non-compliant set (moved), and the enforcer's own echo;
+and about an identity: compliant, given its default set, and a deleted set's fan-out.
 
 Counts every botocore API call (all services) made while the real handler runs against
 local AWS (moto in process). Usage: python -m benchmarks.event_calls
@@ -30,6 +31,10 @@ rules:
   - id: marketing
     match: {names: ["mkt-*"]}
     pool: marketing
+identities:
+  - id: news
+    match: {identities: ["*.example.com"]}
+    configuration_set: mkt-good
 """
 
 calls: Counter[str] = Counter()
@@ -66,6 +71,11 @@ def main() -> None:
         seed.create_set("mkt-good", pool="marketing")
         seed.create_set("mkt-bad", pool="transactional", tls_policy="REQUIRE")
         seed.create_set("mkt-cold", pool="marketing")
+        seed.create_set("mkt-doomed", pool="marketing")
+        seed.create_identity("ok.example.com", configuration_set="mkt-good")
+        seed.create_identity("new.example.com")
+        seed.create_identity("a.example.org", configuration_set="mkt-doomed")
+        seed.create_identity("b.example.org", configuration_set="mkt-doomed")
         from functions.on_event.app import handler
 
         BaseClient._make_api_call = _counting  # type: ignore[method-assign]
@@ -79,6 +89,21 @@ def main() -> None:
                 ]
             )
 
+        def identity_event(name: str, file: str = "create_email_identity.json") -> dict[str, Any]:
+            return sqs_event([sample_event(file, identity=name, fresh_id=True)])
+
+        def deletion() -> dict[str, Any]:
+            event = sample_event(
+                "delete_configuration_set.json", configuration_set="mkt-doomed", fresh_id=True
+            )
+            return sqs_event([event])
+
+        with contextlib.redirect_stdout(io.StringIO()):  # the deleted set's identities, known
+            handler(identity_event("a.example.org"), LambdaContext())
+            handler(identity_event("b.example.org"), LambdaContext())
+        BaseClient._make_api_call = _original  # type: ignore[method-assign]
+        seed.sesv2().delete_configuration_set(ConfigurationSetName="mkt-doomed")
+        BaseClient._make_api_call = _counting  # type: ignore[method-assign]
         stale = event_about("mkt-good")  # stamped by SQS before the look below began
         time.sleep(0.5)
         cases = [
@@ -87,6 +112,9 @@ def main() -> None:
             ("an event a look that began later covers", lambda: stale),
             ("non-compliant set: moved", lambda: event_about("mkt-bad")),
             ("the enforcer's own write echoed back", lambda: event_about("mkt-bad")),
+            ("identity on its required set", lambda: identity_event("ok.example.com")),
+            ("identity given its default set", lambda: identity_event("new.example.com")),
+            ("set deleted: 2 identities alerted", deletion),
         ]
         print("AWS API calls per event (event function, warm caches unless stated)")
         for label, message in cases:
