@@ -26,10 +26,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ses_pool_enforcer.adapters.aws import client, error_code
 from ses_pool_enforcer.clock import SYSTEM, Clock
-from ses_pool_enforcer.compliance.config_rule import MAX_BATCH
 from ses_pool_enforcer.compliance.security_hub import GENERATOR, Product
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.observability import logger, metrics
+
+# BatchImportFindings takes at most 100 findings a call; GetFindings returns 100 a page.
+MAX_BATCH = 100
 
 IMPORT_INTERVAL_SECONDS = 0.3  # 3.3 calls/s: three processes stay under 10/s
 READ_INTERVAL_SECONDS = 0.5  # 2 calls/s of the account's 3 (only a sweep's finish reads)
