@@ -337,6 +337,57 @@ def test_events_that_name_no_set_are_dropped_with_a_log_line(
     assert "event ignored" in caplog.text
 
 
+def _from(event: dict[str, Any], account: str, region: str) -> dict[str, Any]:
+    # As a forwarding rule delivers it: the record names the lane its call was made in.
+    event["detail"]["recipientAccountId"] = account
+    event["detail"]["awsRegion"] = region
+    return event
+
+
+@pytest.mark.parametrize(
+    ("lane_account", "lane_region", "cause"),
+    [
+        ("210987654321", "us-east-1", "event from account 210987654321"),
+        ("123456789012", "eu-west-1", "event from region eu-west-1"),
+    ],
+    ids=["another-account", "another-region"],
+)
+def test_an_event_from_another_account_or_region_never_touches_this_one(
+    account: LocalStack,
+    caplog: pytest.LogCaptureFixture,
+    lane_account: str,
+    lane_region: str,
+    cause: str,
+) -> None:
+    # Given a set here on the wrong pool, and a pool that sets here are expected on
+    seed.create_set("mkt-weekly", pool="transactional")
+    seed.inventory_entry(account.inventory_table, "mkt-weekly", expected_pool="marketing")
+    events = [
+        _from(
+            sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"),
+            lane_account,
+            lane_region,
+        ),
+        _from(
+            sample_event("delete_dedicated_ip_pool.json", pool="marketing", fresh_id=True),
+            lane_account,
+            lane_region,
+        ),
+    ]
+
+    # When records of another lane's calls arrive (a forwarding rule wider than it should be)
+    result = app.handler(sqs_event(events), LambdaContext())
+
+    # Then the same-named set here is neither read nor moved, and the log names the lane
+    assert result == {"batchItemFailures": []}
+    assert ses_writes() == 0
+    assert call_counts().get("GetConfigurationSet", 0) == 0
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "transactional"
+    causes = [getattr(r, "cause", "") for r in caplog.records if r.getMessage() == "event ignored"]
+    assert len(causes) == 2
+    assert all(c.startswith(cause) for c in causes)
+
+
 def test_a_batch_with_a_transient_failure_reports_only_that_message(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

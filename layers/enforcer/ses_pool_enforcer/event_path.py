@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import ValidationError
 
+from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
 from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
 from ses_pool_enforcer.model import Kind, Outcome
@@ -147,6 +148,7 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
         ) from exc
     change = change_from(event)
     logger.append_keys(event_name=change.trigger.event_name, event_id=change.trigger.event_id)
+    _in_this_lane(change.trigger, runtime)
     if change.target is Target.POOL:
         fan_out_pool_change(change.name, change.trigger, runtime)
         return []
@@ -158,6 +160,17 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
     if change.trigger.event_name == "DeleteConfigurationSet":
         found += identities_using(change.name, change.trigger, runtime)
     return found
+
+
+def _in_this_lane(trigger: Trigger, runtime: Runtime) -> None:
+    """A deployment governs its own account and region: a record of another account's or
+    region's SES (an EventBridge rule forwarding more than it should) names a set this
+    deployment cannot see, and a set of the same name here is not the one changed."""
+    account, region = runtime.settings.account_id, aws.region()
+    if account and trigger.account and trigger.account != account:
+        raise Ignored(f"event from account {trigger.account}; this deployment governs {account}")
+    if region and trigger.region and trigger.region != region:
+        raise Ignored(f"event from region {trigger.region}; this deployment governs {region}")
 
 
 def _put_back(runtime: Runtime, work: Work, at: float, why: str) -> None:
