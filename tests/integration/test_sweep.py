@@ -1,6 +1,6 @@
 """Issue 3: the full reconciliation sweep on local AWS: the real state machine definition
-run by the local runner, the real sweep function, SES paced and counted, the lock,
-the checkpoint, the inventory and the compliance report."""
+run by moto's Step Functions engine through StartExecution, the real sweep function, SES
+paced and counted, the lock, the checkpoint, the inventory and the compliance report."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import yaml
 from botocore.exceptions import ClientError
 
 from functions.sweep import app
-from local_aws import call_counts, faults, seed, set_throttle, throttle_stats
+from local_aws import call_counts, faults, seed, set_throttle, sfn, throttle_stats
 from local_aws.replay import LambdaContext
+from local_aws.sfn import Execution
 from local_aws.stack import LocalStack, received_alerts
-from local_aws.stepfunctions import Execution, sweep_state_machine
 from ses_pool_enforcer import sweep
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.inventory import Inventory
@@ -95,7 +95,8 @@ def invoke(payload: dict[str, Any], context: LambdaContext | None = None) -> dic
 
 
 def run_sweep(trigger: str = "manual", execution: str | None = None) -> Execution:
-    return sweep_state_machine(invoke).run({"trigger": trigger}, execution_id=execution)
+    """One execution of the real state machine, the sweep function bound to its handler."""
+    return sfn.run_sweep(app.handler, {"trigger": trigger}, name=execution)
 
 
 def ses_calls(operation: str) -> int:
@@ -367,12 +368,12 @@ def test_a_step_that_dies_between_checkpoints_is_retried_and_repeats_only_the_un
     create_sets("mkt", 60, pool="marketing")
     contexts = iter([KilledAfter(sets=30)])
 
-    def flaky(payload: dict[str, Any]) -> dict[str, Any]:
+    def flaky(payload: dict[str, Any], _context: Any) -> dict[str, Any]:
         context = next(contexts, None) if payload["action"] == "step" else None
         return invoke(payload, context)
 
     # When the state machine runs
-    execution = sweep_state_machine(flaky).run({"trigger": "manual"})
+    execution = sfn.run_sweep(flaky, {"trigger": "manual"})
 
     # Then its retry resumed from the last checkpoint and the sweep succeeded
     assert execution.status == "SUCCEEDED", execution.cause
@@ -423,13 +424,14 @@ def test_a_policy_change_during_a_sweep_runs_one_more_sweep_after_it_never_besid
     create_sets("mkt", 10, pool="marketing")
     concurrent: list[Execution] = []
 
-    def function(payload: dict[str, Any]) -> dict[str, Any]:
+    def function(payload: dict[str, Any], _context: Any) -> dict[str, Any]:
         if payload["action"] == "step" and not concurrent:
-            concurrent.extend(run_sweep("policy-change") for _ in range(2))
+            machine = sfn.sweep_state_machine(function)
+            concurrent.extend(sfn.run(machine, {"trigger": "policy-change"}) for _ in range(2))
         return invoke(payload)
 
     # When the scheduled execution runs
-    execution = sweep_state_machine(function).run({"trigger": "schedule"})
+    execution = sfn.run_sweep(function, {"trigger": "schedule"})
 
     # Then the executions the policy changes started ended at once, leaving it to this one
     assert [c.status for c in concurrent] == ["SUCCEEDED", "SUCCEEDED"]
@@ -558,7 +560,7 @@ def test_a_policy_change_starts_a_sweep(account: LocalStack) -> None:
     assert event["detail"]["name"] == account.policy_parameter
     assert sweep.trigger_from(event) == "policy-change"  # were the event passed unchanged
     # And the state machine, given the rule's input, sweeps the account
-    execution = sweep_state_machine(invoke).run(rule_input if rule_input is not None else event)
+    execution = sfn.run_sweep(app.handler, rule_input if rule_input is not None else event)
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output["report"]["counts"]["remediated"] == 5
     [report] = reports(account)
