@@ -52,6 +52,15 @@ _scale: list[float | None] = [1.0]
 _installed = False
 
 
+class FunctionError(Exception):
+    """A function error named by ``error_type`` rather than by this exception's class: for
+    a handler that runs elsewhere (a process of its own) and reports its error's name."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+
 def bind(function_name: str, handler: Handler) -> None:
     """Lambda tasks that invoke ``function_name`` (a name or any of its ARNs) run
     ``handler(event, context)`` in this process."""
@@ -121,7 +130,7 @@ def _invoke(parameters: dict[str, Any], region: str, state_credentials: Any = No
         answer["FunctionError"] = "Unhandled"
         answer["Payload"] = {
             "errorMessage": str(exc),
-            "errorType": type(exc).__name__,
+            "errorType": exc.error_type if isinstance(exc, FunctionError) else type(exc).__name__,
             "stackTrace": traceback.format_tb(exc.__traceback__),
         }
     return answer
