@@ -383,6 +383,48 @@ def test_a_step_that_dies_between_checkpoints_is_retried_and_repeats_only_the_un
     assert execution.output["report"]["counts"]["compliant"] == 60
 
 
+def test_a_step_that_keeps_dying_fails_the_execution_and_the_next_one_resumes_its_checkpoint(
+    account: LocalStack,
+) -> None:
+    # Given 60 sets, and a step function that dies after 30 sets (past the checkpoint at
+    # 25), then at every retry before reaching the next checkpoint
+    create_sets("mkt", 60, pool="marketing")
+    lives = iter([30])
+
+    def dying(payload: dict[str, Any], _context: Any) -> dict[str, Any]:
+        if payload["action"] != "step":
+            return invoke(payload)
+        return invoke(payload, KilledAfter(sets=next(lives, 2)))
+
+    # When the state machine runs
+    failed = sfn.run_sweep(dying, {"trigger": "schedule"})
+
+    # Then the retries ran out and Catch took it to the Fail state, naming the error
+    assert failed.status == "FAILED"
+    assert failed.error == "LambdaKilled" and "mid-step" in (failed.cause or "")
+    assert failed.states[-1] == "Failed" and failed.entered("Finish") == 0
+    assert failed.entered("Step") == 1 and failed.task_attempts == 1 + 5  # start, 1 + 4 retries
+    assert failed.history[-1]["type"] == "ExecutionFailed"
+    read_by_failed = ses_calls("GetConfigurationSet")
+
+    # When the lock's lease has run out and the next execution starts, healthy
+    boto3.client("dynamodb", region_name="us-east-1").update_item(
+        TableName=account.state_table,
+        Key={"id": {"S": "sweep#lock"}},
+        UpdateExpression="SET lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+    resumed = run_sweep("schedule")
+
+    # Then it resumed the failed sweep from its checkpoint and finished it
+    assert resumed.status == "SUCCEEDED", resumed.cause
+    [started] = [e for e in resumed.history if e["type"] == "TaskSucceeded"][:1]
+    start_answer = json.loads(started["taskSucceededEventDetails"]["output"])["Payload"]
+    assert start_answer["status"] == "resumed" and start_answer["processed"] == 25
+    assert ses_calls("GetConfigurationSet") - read_by_failed == 60 - 25
+    assert resumed.output["report"]["counts"]["compliant"] == 60
+
+
 # --------------------------------------------------------------------------- one at a time
 
 
