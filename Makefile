@@ -55,7 +55,7 @@ demo: dev  ## the enforcer at work on an embedded local AWS
 	$(BIN)/python -m demo
 
 LOCAL_AWS_PORT ?= 5005
-local-aws: dev  ## a local AWS endpoint (moto + the SES v2 and Config extensions) on LOCAL_AWS_PORT
+local-aws: dev  ## a local AWS endpoint (moto + the local_aws extensions, its Step Functions engine on) on LOCAL_AWS_PORT
 	@echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
 	$(BIN)/python -m local_aws.server --port $(LOCAL_AWS_PORT)
 

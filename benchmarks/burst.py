@@ -30,7 +30,7 @@ from typing import Any
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from local_aws import call_counts, install, seed, set_throttle, throttle_stats
+from local_aws import MOTO_CONFIG, call_counts, install, seed, set_throttle, sfn, throttle_stats
 from local_aws.event_source import queue_depth
 from local_aws.lambda_service import Context, EventSourceMapping, ScaledClock
 from local_aws.replay import sample_event
@@ -112,7 +112,7 @@ def run(events: int, rate: float, scale: float, consumers: int, timeout: float) 
             POWERTOOLS_METRICS_DISABLED="1",
             POWERTOOLS_LOG_LEVEL="ERROR",
         ),
-        mock_aws(),
+        mock_aws(config=MOTO_CONFIG),
         counting(),
     ):
         from ses_pool_enforcer.adapters.aws import reset as reset_clients
@@ -140,12 +140,13 @@ def run(events: int, rate: float, scale: float, consumers: int, timeout: float) 
         ]
         from functions.on_event import app as on_event
         from functions.sweep import app as sweep_app
-        from local_aws.stepfunctions import sweep_state_machine
 
         clock = ScaledClock(scale)
         set_throttle(rate * scale, burst=2)  # SES's own limit, in real calls per second
         before = call_counts()
         quiet = io.StringIO()
+        # moto's engine waits (retries, the Wait state) on the scaled clock too.
+        sfn.set_time_scale(scale)
         with clock.installed(), contextlib.redirect_stdout(quiet):
             started = clock.time()
             real_started = time.monotonic()
@@ -153,11 +154,11 @@ def run(events: int, rate: float, scale: float, consumers: int, timeout: float) 
             sweep: dict[str, Any] = {}
 
             def run_sweep() -> None:
-                machine = sweep_state_machine(
-                    lambda payload: sweep_app.handler(payload, Context.for_timeout(900)),
-                    sleep=clock.sleep,
+                execution = sfn.run_sweep(
+                    lambda payload, _context: sweep_app.handler(payload, Context.for_timeout(900)),
+                    {"trigger": "schedule"},
+                    timeout=24 * 3600.0,
                 )
-                execution = machine.run({"trigger": "schedule"})
                 sweep.update(
                     status=execution.status,
                     cause=execution.cause,
@@ -181,6 +182,7 @@ def run(events: int, rate: float, scale: float, consumers: int, timeout: float) 
                     drained_at = clock.time()
             stats = mapping.stop()
             finished = clock.time()
+        sfn.set_time_scale(1)
         sent = {k: v - before.get(k, 0) for k, v in call_counts().items()}
         set_throttle(None)
         alerts = received_alerts(stack)

@@ -1,10 +1,11 @@
 """A full sweep of 10,000 configuration sets against local AWS, at a simulated SES limit.
 
-Two processes, as in AWS: this one is "AWS" (moto's server with the SES v2 extension,
-seeded with 10,000 compliant sets; SES throttles the account at ``--rate`` calls per
-second, answering HTTP 429 beyond it); a child process is "Lambda and Step Functions":
-it runs ``statemachine/sweep.asl.json`` through the local ASL runner, which invokes the
-real sweep function (start, step ... step, finish) in process, over HTTP to local AWS.
+Two processes, as in AWS: this one is "AWS" (moto's server with the local_aws
+extensions, seeded with 10,000 compliant sets; SES throttles the account at ``--rate``
+calls per second, answering HTTP 429 beyond it), and Step Functions: moto's engine runs
+``statemachine/sweep.asl.json``, started through StartExecution. A child process is
+"Lambda": the sweep function's warm process, which each Lambda task of the execution
+invokes (start, step ... step, finish), calling local AWS over HTTP.
 The sweep's budget (SES_CALLS_PER_SECOND) is the same rate: the deployed 1 call/s
 scaled up so that the run takes minutes, not hours; steps are scaled alike (600 s at
 1/s is 600 sets a step: ``600 / rate`` seconds here). The child's memory is the
@@ -33,15 +34,16 @@ import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
 
-from local_aws import call_counts, seed, set_throttle, throttle_stats
+from local_aws import call_counts, seed, set_throttle, sfn, throttle_stats
 from local_aws.server import start_local_aws
+from local_aws.sfn import HISTORY_LIMIT
 from local_aws.stack import provision
-from local_aws.stepfunctions import HISTORY_LIMIT
 
 POLICY = """
 version: 1
@@ -82,54 +84,76 @@ def peak_rss_mb() -> float:
 
 
 def worker(trace: bool) -> None:
-    """Run one sweep execution as Step Functions and Lambda would; print a JSON result."""
+    """The sweep function's warm process: one invocation per line of standard input (the
+    event), one answer per line of standard output (its result, or its error's type and
+    message); at the end of the input, a line of figures about this process."""
     from functions.sweep import app
     from local_aws.replay import LambdaContext
-    from local_aws.stepfunctions import sweep_state_machine
     from ses_pool_enforcer.observability import logger
     from ses_pool_enforcer.runtime import get_runtime
 
     # The function logs a JSON line per set: keep the cost, drop the text.
     logger.registered_handler.setStream(open(os.devnull, "w"))  # noqa: SIM115, PTH123
-    step_times: list[float] = []
-
-    def invoke(payload: dict[str, Any]) -> Any:
-        began = time.perf_counter()
-        with contextlib.redirect_stdout(io.StringIO()):  # metrics (EMF) go to stdout
-            result = app.handler(payload, LambdaContext(remaining_ms=900_000))
-        if payload["action"] == "step":
-            step_times.append(time.perf_counter() - began)
-        return result
-
-    machine = sweep_state_machine(invoke)
+    answers = sys.stdout
     rss_before = peak_rss_mb()
     if trace:
         tracemalloc.start()
-    began = time.perf_counter()
-    execution = machine.run({"trigger": "manual"})
-    wall = time.perf_counter() - began
-    traced = tracemalloc.get_traced_memory()[1] / MB if trace else None
+    for line in sys.stdin:
+        event = json.loads(line)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):  # metrics (EMF) go to stdout
+                answer = {"result": app.handler(event, LambdaContext(remaining_ms=900_000))}
+        except Exception as exc:  # a function error: Step Functions decides what follows
+            answer = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
     budget = get_runtime().ses.budget
-    tasks = [s for s in execution.states if machine.definition["States"][s]["Type"] == "Task"]
-    print(
-        json.dumps(
-            {
-                "status": execution.status,
-                "error": execution.error,
-                "cause": execution.cause,
-                "output": execution.output,
-                "wall": wall,
-                "step_times": step_times,
-                "failed_attempts": execution.task_attempts - len(tasks),
-                "transitions": len(execution.states),
-                "history_events": execution.history_events,
-                "rss_before_mb": rss_before,
-                "rss_peak_mb": peak_rss_mb(),
-                "tracemalloc_peak_mb": traced,
-                "budget_waited": budget.waited if budget is not None else 0.0,
-            }
+    figures = {
+        "rss_before_mb": rss_before,
+        "rss_peak_mb": peak_rss_mb(),
+        "tracemalloc_peak_mb": tracemalloc.get_traced_memory()[1] / MB if trace else None,
+        "budget_waited": budget.waited if budget is not None else 0.0,
+    }
+    answers.write(json.dumps(figures) + "\n")
+
+
+class FunctionProcess:
+    """The sweep function as Lambda runs it: a warm process of its own (``worker``), which
+    the state machine's Lambda tasks invoke one at a time."""
+
+    def __init__(self, command: list[str], environment: dict[str, str]) -> None:
+        self._process = subprocess.Popen(
+            command, env=environment, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
         )
-    )
+        self._lock = threading.Lock()
+        self.step_times: list[float] = []
+
+    def __call__(self, event: dict[str, Any], _context: Any) -> Any:
+        from local_aws.sfn import FunctionError
+
+        process = self._process
+        assert process.stdin is not None and process.stdout is not None
+        with self._lock:
+            began = time.perf_counter()
+            process.stdin.write(json.dumps(event) + "\n")
+            process.stdin.flush()
+            line = process.stdout.readline()
+            if event.get("action") == "step":
+                self.step_times.append(time.perf_counter() - began)
+        if not line:
+            raise FunctionError("Runtime.ExitError", "the function's process ended")
+        answer = json.loads(line)
+        if "errorType" in answer:
+            raise FunctionError(answer["errorType"], answer["errorMessage"])
+        return answer["result"]
+
+    def close(self) -> dict[str, Any]:
+        """End the process; its figures."""
+        stdout, _ = self._process.communicate(timeout=60)
+        if self._process.returncode != 0:
+            sys.exit(f"the function's process failed (exit {self._process.returncode})")
+        figures: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        return figures
 
 
 # --------------------------------------------------------------------------- local AWS
@@ -182,14 +206,19 @@ def main() -> None:
         command = [sys.executable, "-m", "benchmarks.sweep_10k", WORKER_FLAG]
         if args.tracemalloc:
             command.append("--tracemalloc")
+        function = FunctionProcess(command, environment)
         began = time.perf_counter()
-        child = subprocess.run(command, env=environment, capture_output=True, text=True)
-        elapsed = time.perf_counter() - began
+        execution = sfn.run_sweep(function, {"trigger": "manual"}, timeout=24 * 3600.0)
+        wall = time.perf_counter() - began
         set_throttle(None)
-        if child.returncode != 0:
-            sys.exit(f"the sweep process failed:\n{child.stderr[-4000:]}")
-        result = json.loads(child.stdout.strip().splitlines()[-1])
+        figures = function.close()
         counts_after, stats_after = call_counts(), throttle_stats()
+        if execution.status != "SUCCEEDED":
+            print(f"the execution {execution.status}: {execution.error} {execution.cause}")
+        # The history of a Standard workflow holds at most 25,000 events.
+        history_events = len(execution.history)
+        failed_attempts = sum(1 for e in execution.history if e["type"] == "TaskFailed")
+        transitions = len(execution.states)
 
     calls = {
         op: n - counts_before.get(op, 0)
@@ -198,46 +227,48 @@ def main() -> None:
     }
     total = sum(calls.values())
     throttled = stats_after.throttled - stats_before.throttled
-    output = result["output"] or {}
+    output = execution.output or {}
     report = output.get("report") or {}
     compliant = (report.get("counts") or {}).get("compliant", 0)
-    step_time = sum(result["step_times"])
+    step_time = sum(function.step_times)
     steps_at_1_per_s = -(-args.sets // REAL_STEP_SECONDS)
 
     print(f"\nSweep of {args.sets:,} sets; SES limit and sweep budget {args.rate:g} calls/s")
-    print(f"  execution                   {result['status']} {result['error'] or ''}")
+    print(f"  execution                   {execution.status} {execution.error or ''}")
     print(f"  sets compliant (report)     {compliant:,} of {report.get('total', 0):,}")
     print(f"  SES calls                   {total:,} {dict(sorted(calls.items()))}")
     print(
         f"  achieved SES call rate      {total / step_time:.1f}/s while stepping = "
         f"{total / step_time / args.rate:.3f} of the budget (target >= 0.95); "
-        f"{total / result['wall'] / args.rate:.3f} over the whole execution"
+        f"{total / wall / args.rate:.3f} over the whole execution"
     )
     print(
-        f"  budget idle                 {result['budget_waited'] / step_time:.1%} of the step time "
+        f"  budget idle                 {figures['budget_waited'] / step_time:.1%} of the step "
+        "time "
         "(waiting for the budget: the sweep is budget-bound, not work-bound)"
     )
     print(f"  SES calls per compliant set {total / max(compliant, 1):.4f} (target <= 1.01)")
     print(f"  throttled answers (429)     {throttled} (the SDK retries them)")
     print(
-        f"  throttling not recovered    {result['failed_attempts']} failed invocations, "
+        f"  throttling not recovered    {failed_attempts} failed invocations, "
         f"{args.sets - compliant} sets not compliant (target 0)"
     )
     print(
-        f"  peak memory (peak RSS)      {result['rss_peak_mb']:.1f} MB, the function's process "
-        f"({result['rss_before_mb']:.1f} MB once imported) (target < 128 MB)"
+        f"  peak memory (peak RSS)      {figures['rss_peak_mb']:.1f} MB, the function's process "
+        f"({figures['rss_before_mb']:.1f} MB once imported) (target < 128 MB)"
     )
-    if result["tracemalloc_peak_mb"] is not None:
+    if figures["tracemalloc_peak_mb"] is not None:
         print(
-            f"  peak memory (tracemalloc)   {result['tracemalloc_peak_mb']:.1f} MB during the run"
+            f"  peak memory (tracemalloc)   {figures['tracemalloc_peak_mb']:.1f} MB during the run"
         )
     print(
-        f"  wall time                   {result['wall']:.1f} s for the execution "
-        f"({len(result['step_times'])} steps, {step_time:.1f} s), {elapsed:.1f} s with start-up"
+        f"  wall time                   {wall:.1f} s for the execution "
+        f"({len(function.step_times)} steps, {step_time:.1f} s)"
     )
     print(
-        f"  state machine               {result['transitions']} transitions, "
-        f"~{result['history_events']} history events (Standard limit {HISTORY_LIMIT:,}); "
+        f"  state machine               {transitions} transitions, "
+        f"{history_events} history events (GetExecutionHistory; Standard limit "
+        f"{HISTORY_LIMIT:,}); "
         f"at 1 call/s: {steps_at_1_per_s} steps of {REAL_STEP_SECONDS} s, ~{total / 3600:.1f} h"
     )
     print(f"  report                      {output.get('report_uri')}")

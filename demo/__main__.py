@@ -1,6 +1,6 @@
 """Start local AWS (moto's server mode), build the account, replay CloudTrail events
-through the real event handler, run a full sweep through the real state machine
-definition, and show what the enforcer changed and said."""
+through the real event handler, run a full sweep (an execution of the real state machine
+definition on moto's Step Functions engine), and show what the enforcer changed and said."""
 
 from __future__ import annotations
 
@@ -15,11 +15,10 @@ from typing import Any
 
 import boto3
 
-from local_aws import seed
+from local_aws import seed, sfn
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.server import start_local_aws
 from local_aws.stack import LocalStack, provision, received_alerts
-from local_aws.stepfunctions import sweep_state_machine
 
 HERE = Path(__file__).resolve().parent
 
@@ -181,16 +180,17 @@ def run(stack: LocalStack, handler: Any) -> None:
     seed.set_pool("newsletter-daily", "transactional")
     say("   (no event arrives; the set stays on the wrong pool until the sweep)")
 
-    say("\n6. The scheduled sweep runs: statemachine/sweep.asl.json, run locally, calls the")
-    say("   sweep function (start, step until every set is done, finish with the report)")
+    say("\n6. The scheduled sweep runs: statemachine/sweep.asl.json, run by local Step Functions")
+    say("   (moto's engine), calls the sweep function (start, step until every set is done,")
+    say("   finish with the report)")
     from functions.sweep.app import handler as sweep_handler
 
-    def invoke(payload: dict[str, Any]) -> Any:
+    def invoke(payload: dict[str, Any], context: Any) -> Any:
         with contextlib.redirect_stdout(io.StringIO()):
-            return sweep_handler(payload, LambdaContext())
+            return sweep_handler(payload, context)
 
-    execution = sweep_state_machine(invoke).run({"trigger": "schedule"})
-    steps = execution.states.count("Step")
+    execution = sfn.run_sweep(invoke, {"trigger": "schedule"})
+    steps = execution.entered("Step")
     swept = (execution.output or {}).get("report", {}).get("total", 0)
     say(
         f"   sweep {execution.status.lower()}: {swept} sets read in {steps} "

@@ -3,7 +3,7 @@
 Test and tooling code only; Lambda code (``layers/...``) must never import it.
 """
 
-from local_aws import config, faults, securityhub, sesv2
+from local_aws import config, faults, securityhub, sesv2, sfn
 from local_aws.sesv2 import (
     SPECIAL_POOL_NAMES,
     ThrottleStats,
@@ -14,19 +14,23 @@ from local_aws.sesv2 import (
     set_throttle_every,
     throttle_stats,
 )
+from local_aws.sfn import MOTO_CONFIG
 
 
 def install() -> None:
     """Every extension: SES v2 as SES behaves, Config's evaluations kept, Security Hub's
-    findings imported as Security Hub does, and faults and one-at-a-time requests for all
-    services. Call it before ``mock_aws`` starts or the local server serves."""
+    findings imported as Security Hub does, Step Functions' Lambda tasks run in process,
+    and faults and one-at-a-time requests for all services. Call it before ``mock_aws``
+    starts (with ``config=MOTO_CONFIG``) or the local server serves."""
     faults.install()
     sesv2.install()
     config.install()
     securityhub.install()
+    sfn.install()
 
 
 __all__ = [
+    "MOTO_CONFIG",
     "SPECIAL_POOL_NAMES",
     "ThrottleStats",
     "call_counts",

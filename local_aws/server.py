@@ -1,4 +1,5 @@
-"""A local AWS endpoint: moto's threaded server with the SES v2 extension installed.
+"""A local AWS endpoint: moto's threaded server with the local_aws extensions installed
+and its Step Functions engine on (state machines run; their Lambda tasks run in process).
 
 In-process use::
 
@@ -12,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import logging
 import threading
+import urllib.request
 from types import TracebackType
 from typing import Any
 
-from local_aws import install
+from local_aws import MOTO_CONFIG, install
 
 
 class LocalAws:
@@ -46,7 +49,8 @@ class LocalAws:
 
 
 def start_local_aws(port: int = 0) -> LocalAws:
-    """Install the SES v2 and Config extensions, then start moto's server (port 0 = a free port).
+    """Install the extensions, start moto's server (port 0 = a free port) and turn its
+    Step Functions engine on.
 
     The server thread shares this process's moto backends (the state ``mock_aws`` uses).
     """
@@ -58,7 +62,17 @@ def start_local_aws(port: int = 0) -> LocalAws:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()
-    return LocalAws(server, f"http://{host}:{bound_port}")
+    endpoint_url = f"http://{host}:{bound_port}"
+    # Server mode takes moto's config through its API, as mock_aws(config=...) does in process.
+    request = urllib.request.Request(  # noqa: S310 - http, our own server
+        f"{endpoint_url}/moto-api/config",
+        data=json.dumps(MOTO_CONFIG).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - as above
+        answer.read()
+    return LocalAws(server, endpoint_url)
 
 
 def main(argv: list[str] | None = None) -> None:

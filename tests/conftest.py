@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
+from local_aws import MOTO_CONFIG, faults, install, sfn
 from local_aws import config as config_extension
-from local_aws import faults, install
 from local_aws import securityhub as securityhub_extension
 from local_aws import sesv2 as ses_extension
 from local_aws.stack import LocalStack, provision
@@ -58,8 +58,11 @@ def local_aws() -> Iterator[None]:
     faults.clear()
     config_extension.reset()
     securityhub_extension.reset()
-    with mock_aws():
+    sfn.set_time_scale(None)  # retry intervals and Wait states pass at once
+    with mock_aws(config=MOTO_CONFIG):
         yield
+    sfn.unbind_all()
+    sfn.set_time_scale(1)
     ses_extension.reset()
     faults.clear()
     config_extension.reset()

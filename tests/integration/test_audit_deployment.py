@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from functions.sweep import app as sweep_function
-from local_aws import call_counts, seed
+from local_aws import call_counts, seed, sfn
 from local_aws.event_source import drain
-from local_aws.replay import LambdaContext, sample_event
+from local_aws.replay import sample_event
 from local_aws.stack import LocalStack, received_alerts
-from local_aws.stepfunctions import sweep_state_machine
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.adapters.ses import Ses, WriteRefused
 from ses_pool_enforcer.model import ConfigurationSet
@@ -64,9 +63,7 @@ def test_an_audit_deployment_reports_every_wrong_pool_and_never_writes(
         lambda event, context: invoke(*[r["body"] for r in event["Records"]]),
     )
     # And a full sweep runs
-    execution = sweep_state_machine(
-        lambda payload: sweep_function.handler(payload, LambdaContext())
-    ).run({"trigger": "manual"})
+    execution = sfn.run_sweep(sweep_function.handler, {"trigger": "manual"})
 
     # Then nothing was written to SES
     assert execution.status == "SUCCEEDED", execution.cause

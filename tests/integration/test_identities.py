@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from functions.sweep import app as sweep_app
-from local_aws import call_counts, faults, seed
+from local_aws import call_counts, faults, seed, sfn
 from local_aws.replay import LambdaContext, sample_event
+from local_aws.sfn import Execution
 from local_aws.stack import LocalStack, received_alerts
-from local_aws.stepfunctions import Execution, sweep_state_machine
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
 from ses_pool_enforcer.reconciler import LEASE_SECONDS
 from tests.conftest import reset_process_caches
@@ -327,7 +327,7 @@ def invoke_sweep(payload: dict[str, Any], context: LambdaContext | None = None) 
 
 
 def run_sweep() -> Execution:
-    return sweep_state_machine(invoke_sweep).run({"trigger": "manual"})
+    return sfn.run_sweep(sweep_app.handler, {"trigger": "manual"})
 
 
 def test_the_sweep_walks_identities_after_the_sets_and_reports_them(account: LocalStack) -> None:

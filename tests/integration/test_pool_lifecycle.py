@@ -14,10 +14,9 @@ import pytest
 
 from functions.on_event import app as on_event
 from functions.sweep import app as sweep_function
-from local_aws import call_counts, seed
+from local_aws import call_counts, seed, sfn
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
-from local_aws.stepfunctions import sweep_state_machine
 from ses_pool_enforcer.adapters.inventory import Inventory
 from tests.conftest import reset_process_caches
 
@@ -83,9 +82,7 @@ def swept(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
         seed.create_set(name, tls_policy="REQUIRE", max_delivery_seconds=900)
     for name in RECEIPTS:
         seed.create_set(name, pool="transactional")
-    execution = sweep_state_machine(
-        lambda payload: sweep_function.handler(payload, LambdaContext())
-    ).run({"trigger": "manual"})
+    execution = sfn.run_sweep(sweep_function.handler, {"trigger": "manual"})
     assert execution.status == "SUCCEEDED", execution.cause
     assert outcomes(stack) == {
         **dict.fromkeys(MARKETING, "compliant"),

@@ -10,10 +10,10 @@ import boto3
 import pytest
 
 from functions.sweep import app
-from local_aws import seed
+from local_aws import seed, sfn
 from local_aws.replay import LambdaContext
+from local_aws.sfn import Execution
 from local_aws.stack import LocalStack, received_alerts
-from local_aws.stepfunctions import Execution, sweep_state_machine
 from ses_pool_enforcer.adapters.history import HISTORY_ID, HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.state import StateTable
 from tests.conftest import reset_process_caches
@@ -27,7 +27,7 @@ def invoke(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_sweep(trigger: str = "manual") -> Execution:
-    return sweep_state_machine(invoke).run({"trigger": trigger})
+    return sfn.run_sweep(app.handler, {"trigger": trigger})
 
 
 def s3_get(uri: str) -> dict[str, Any]:

@@ -13,11 +13,11 @@ import boto3
 import pytest
 
 from functions.sweep import app as sweep_app
-from local_aws import faults, seed
+from local_aws import faults, seed, sfn
 from local_aws import securityhub as local_hub
-from local_aws.replay import LambdaContext, sample_event
+from local_aws.replay import sample_event
+from local_aws.sfn import Execution
 from local_aws.stack import LocalStack, received_alerts
-from local_aws.stepfunctions import Execution, sweep_state_machine
 from ses_pool_enforcer.adapters import security_hub
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
@@ -100,11 +100,7 @@ def changed(name: str) -> dict[str, Any]:
 
 
 def run_sweep() -> Execution:
-    def invoke_sweep(payload: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = sweep_app.handler(payload, LambdaContext())
-        return result
-
-    execution = sweep_state_machine(invoke_sweep).run({"trigger": "manual"})
+    execution = sfn.run_sweep(sweep_app.handler, {"trigger": "manual"})
     assert execution.status == "SUCCEEDED", execution.cause
     return execution
 

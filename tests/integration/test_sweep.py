@@ -1,6 +1,6 @@
 """Issue 3: the full reconciliation sweep on local AWS: the real state machine definition
-run by the local runner, the real sweep function, SES paced and counted, the lock,
-the checkpoint, the inventory and the compliance report."""
+run by moto's Step Functions engine through StartExecution, the real sweep function, SES
+paced and counted, the lock, the checkpoint, the inventory and the compliance report."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ import yaml
 from botocore.exceptions import ClientError
 
 from functions.sweep import app
-from local_aws import call_counts, faults, seed, set_throttle, throttle_stats
+from local_aws import call_counts, faults, seed, set_throttle, sfn, throttle_stats
 from local_aws.replay import LambdaContext
+from local_aws.sfn import Execution
 from local_aws.stack import LocalStack, received_alerts
-from local_aws.stepfunctions import Execution, sweep_state_machine
 from ses_pool_enforcer import sweep
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.inventory import Inventory
@@ -95,7 +95,8 @@ def invoke(payload: dict[str, Any], context: LambdaContext | None = None) -> dic
 
 
 def run_sweep(trigger: str = "manual", execution: str | None = None) -> Execution:
-    return sweep_state_machine(invoke).run({"trigger": trigger}, execution_id=execution)
+    """One execution of the real state machine, the sweep function bound to its handler."""
+    return sfn.run_sweep(app.handler, {"trigger": trigger}, name=execution)
 
 
 def ses_calls(operation: str) -> int:
@@ -367,12 +368,12 @@ def test_a_step_that_dies_between_checkpoints_is_retried_and_repeats_only_the_un
     create_sets("mkt", 60, pool="marketing")
     contexts = iter([KilledAfter(sets=30)])
 
-    def flaky(payload: dict[str, Any]) -> dict[str, Any]:
+    def flaky(payload: dict[str, Any], _context: Any) -> dict[str, Any]:
         context = next(contexts, None) if payload["action"] == "step" else None
         return invoke(payload, context)
 
     # When the state machine runs
-    execution = sweep_state_machine(flaky).run({"trigger": "manual"})
+    execution = sfn.run_sweep(flaky, {"trigger": "manual"})
 
     # Then its retry resumed from the last checkpoint and the sweep succeeded
     assert execution.status == "SUCCEEDED", execution.cause
@@ -380,6 +381,48 @@ def test_a_step_that_dies_between_checkpoints_is_retried_and_repeats_only_the_un
     repeated = 30 % sweep.CHECKPOINT_EVERY_SETS
     assert ses_calls("GetConfigurationSet") == 60 + repeated
     assert execution.output["report"]["counts"]["compliant"] == 60
+
+
+def test_a_step_that_keeps_dying_fails_the_execution_and_the_next_one_resumes_its_checkpoint(
+    account: LocalStack,
+) -> None:
+    # Given 60 sets, and a step function that dies after 30 sets (past the checkpoint at
+    # 25), then at every retry before reaching the next checkpoint
+    create_sets("mkt", 60, pool="marketing")
+    lives = iter([30])
+
+    def dying(payload: dict[str, Any], _context: Any) -> dict[str, Any]:
+        if payload["action"] != "step":
+            return invoke(payload)
+        return invoke(payload, KilledAfter(sets=next(lives, 2)))
+
+    # When the state machine runs
+    failed = sfn.run_sweep(dying, {"trigger": "schedule"})
+
+    # Then the retries ran out and Catch took it to the Fail state, naming the error
+    assert failed.status == "FAILED"
+    assert failed.error == "LambdaKilled" and "mid-step" in (failed.cause or "")
+    assert failed.states[-1] == "Failed" and failed.entered("Finish") == 0
+    assert failed.entered("Step") == 1 and failed.task_attempts == 1 + 5  # start, 1 + 4 retries
+    assert failed.history[-1]["type"] == "ExecutionFailed"
+    read_by_failed = ses_calls("GetConfigurationSet")
+
+    # When the lock's lease has run out and the next execution starts, healthy
+    boto3.client("dynamodb", region_name="us-east-1").update_item(
+        TableName=account.state_table,
+        Key={"id": {"S": "sweep#lock"}},
+        UpdateExpression="SET lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+    resumed = run_sweep("schedule")
+
+    # Then it resumed the failed sweep from its checkpoint and finished it
+    assert resumed.status == "SUCCEEDED", resumed.cause
+    [started] = [e for e in resumed.history if e["type"] == "TaskSucceeded"][:1]
+    start_answer = json.loads(started["taskSucceededEventDetails"]["output"])["Payload"]
+    assert start_answer["status"] == "resumed" and start_answer["processed"] == 25
+    assert ses_calls("GetConfigurationSet") - read_by_failed == 60 - 25
+    assert resumed.output["report"]["counts"]["compliant"] == 60
 
 
 # --------------------------------------------------------------------------- one at a time
@@ -423,13 +466,14 @@ def test_a_policy_change_during_a_sweep_runs_one_more_sweep_after_it_never_besid
     create_sets("mkt", 10, pool="marketing")
     concurrent: list[Execution] = []
 
-    def function(payload: dict[str, Any]) -> dict[str, Any]:
+    def function(payload: dict[str, Any], _context: Any) -> dict[str, Any]:
         if payload["action"] == "step" and not concurrent:
-            concurrent.extend(run_sweep("policy-change") for _ in range(2))
+            machine = sfn.sweep_state_machine(function)
+            concurrent.extend(sfn.run(machine, {"trigger": "policy-change"}) for _ in range(2))
         return invoke(payload)
 
     # When the scheduled execution runs
-    execution = sweep_state_machine(function).run({"trigger": "schedule"})
+    execution = sfn.run_sweep(function, {"trigger": "schedule"})
 
     # Then the executions the policy changes started ended at once, leaving it to this one
     assert [c.status for c in concurrent] == ["SUCCEEDED", "SUCCEEDED"]
@@ -558,7 +602,7 @@ def test_a_policy_change_starts_a_sweep(account: LocalStack) -> None:
     assert event["detail"]["name"] == account.policy_parameter
     assert sweep.trigger_from(event) == "policy-change"  # were the event passed unchanged
     # And the state machine, given the rule's input, sweeps the account
-    execution = sweep_state_machine(invoke).run(rule_input if rule_input is not None else event)
+    execution = sfn.run_sweep(app.handler, rule_input if rule_input is not None else event)
     assert execution.status == "SUCCEEDED", execution.cause
     assert execution.output["report"]["counts"]["remediated"] == 5
     [report] = reports(account)
