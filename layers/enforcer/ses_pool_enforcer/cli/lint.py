@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 
 from ses_pool_enforcer.adapters.policy_store import ADVANCED_TIER_BYTES, STANDARD_TIER_BYTES
 from ses_pool_enforcer.evaluation import ANY_VALUE
-from ses_pool_enforcer.policy import Match, Policy, PolicyError
+from ses_pool_enforcer.policy import Match, Policy, PolicyError, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
 
 EXPIRY_HORIZON_DAYS = 14
@@ -79,10 +79,29 @@ def tags_implied(earlier: Mapping[str, str] | None, later: Mapping[str, str] | N
     )
 
 
+def scope_implied(earlier: Scope, later: Scope) -> bool:
+    """True if every lane inside ``later``'s scope is certainly inside ``earlier``'s: each
+    key ``earlier`` gives, ``later`` gives too, within it. (An OU of ``later`` below one of
+    ``earlier``'s would also be inside, but that takes the organization to know.)"""
+    if earlier.accounts is not None and not (
+        later.accounts is not None and set(later.accounts) <= set(earlier.accounts)
+    ):
+        return False
+    if earlier.organizational_units is not None and not (
+        later.organizational_units is not None
+        and set(later.organizational_units) <= set(earlier.organizational_units)
+    ):
+        return False
+    return earlier.regions is None or (
+        later.regions is not None
+        and all(any(glob_covers(e, g) for e in earlier.regions) for g in later.regions)
+    )
+
+
 def covers(earlier: Match, later: Match, glob: str | None) -> bool:
     """Does ``earlier`` match every set that ``later`` matches through ``glob`` (one of
-    its names, or None when ``later`` has no names)?"""
-    if not tags_implied(earlier.tags, later.tags):
+    its names, or None when ``later`` has no names), in every lane ``later`` applies in?"""
+    if not tags_implied(earlier.tags, later.tags) or not scope_implied(earlier, later):
         return False
     if earlier.names is None:
         return True
