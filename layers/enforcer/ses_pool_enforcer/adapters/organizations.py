@@ -128,6 +128,8 @@ def unknown_ids(accounts: Iterable[str], units: Iterable[str]) -> Unknown:
     organizations = aws.client("organizations")
     missing: list[str] = []
     try:
+        # Any account of an organization may ask this; none outside one.
+        organizations.describe_organization()
         roots: set[str] | None = None
         for account in accounts:
             try:

@@ -13,7 +13,8 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from ses_pool_enforcer.adapters.policy_store import ADVANCED_TIER_BYTES, STANDARD_TIER_BYTES
-from ses_pool_enforcer.evaluation import ANY_VALUE
+from ses_pool_enforcer.evaluation import ANY_VALUE, Undecidable, in_scope
+from ses_pool_enforcer.model import UNKNOWN_LANE, Lane
 from ses_pool_enforcer.policy import Match, Policy, PolicyError, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
 
@@ -213,9 +214,19 @@ def live_findings(
     set_names: Collection[str],
     dedicated_pools: Collection[str],
     identities: Collection[str] = (),
+    lane: Lane = UNKNOWN_LANE,
 ) -> list[Finding]:
-    """Globs that match no existing set or identity; dedicated pools that do not exist."""
+    """Globs that match no existing set or identity; dedicated pools that do not exist.
+    A rule or exemption scoped away from ``lane`` (another account or region) is not
+    checked against this account's sets and pools: they are not its."""
     findings: list[Finding] = []
+
+    def elsewhere(scope: Scope) -> bool:
+        try:
+            return not in_scope(scope, lane, "")
+        except Undecidable:
+            return False
+
     folded = [identity.lower() for identity in identities]
 
     def unmatched(glob: str, where: str) -> None:
@@ -240,17 +251,23 @@ def live_findings(
             )
 
     for index, rule in enumerate(policy.rules):
+        if elsewhere(rule.match):
+            continue
         for k, glob in enumerate(rule.match.names or ()):
             unmatched(glob, f"rules[{index}].match.names[{k}]")
         missing(rule.pool, f"rules[{index}].pool", "the sets it matches")
     if policy.default is not None:
         missing(policy.default.pool, "default.pool", "sets that match no rule")
     for index, identity_rule in enumerate(policy.identities or []):
+        if elsewhere(identity_rule.match):
+            continue
         for k, glob in enumerate(identity_rule.match.identities or ()):
             no_identity(glob, f"identities[{index}].match.identities[{k}]")
         if identity_rule.configuration_set is not None:
             unmatched(identity_rule.configuration_set, f"identities[{index}].configuration_set")
     for index, exemption in enumerate(policy.exemptions):
+        if elsewhere(exemption):
+            continue
         if exemption.configuration_set is not None:
             unmatched(exemption.configuration_set, f"exemptions[{index}].configuration_set")
         if exemption.identity is not None:
