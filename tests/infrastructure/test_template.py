@@ -107,7 +107,11 @@ XRAY = (
     "xray:GetSamplingTargets",
 )
 CONFIG_EVALUATIONS = ("config:PutEvaluations",)
-RESOURCE_STAR_ONLY = frozenset((*SES_LISTS, *LOG_DELIVERY, *XRAY, *CONFIG_EVALUATIONS))
+# adapters/organizations.Organization: the account's OUs, when the policy names some.
+ORGANIZATION_PARENTS = ("organizations:ListParents",)
+RESOURCE_STAR_ONLY = frozenset(
+    (*SES_LISTS, *LOG_DELIVERY, *XRAY, *CONFIG_EVALUATIONS, *ORGANIZATION_PARENTS)
+)
 
 
 def on(resource: str, *actions: str) -> Grants:
@@ -142,6 +146,9 @@ RECONCILE = merge(
     on("StateTable.Arn", "dynamodb:UpdateItem"),  # adapters/budget.SharedBudget.reserve
     # adapters/work_queue.WorkQueue: work put back for later, a flapping hold's wake-up
     on("EventQueue.Arn", "sqs:SendMessage"),
+    # adapters/organizations.Organization.ancestry: a policy naming organizational_units
+    # (sts:GetCallerIdentity, its fallback for the account id, needs no grant)
+    on("*", *ORGANIZATION_PARENTS),
 )
 
 

@@ -157,7 +157,10 @@ def test_validate_names_every_invalid_field_and_exits_1(cli: Any) -> None:
     # Then each error names its field path and what was expected
     assert result.status == 1
     assert "error: rules[0].pool: String should match pattern" in result.out
-    assert "error: rules[1].match: match needs 'names', 'tags' or both" in result.out
+    assert (
+        "error: rules[1].match: match needs at least one of 'names', 'tags', "
+        "'accounts', 'organizational_units', 'regions'" in result.out
+    )
     assert "error: rules[1].mode: Input should be 'enforce' or 'audit'" in result.out
     assert "error: exemptions[0].reason:" in result.out
     assert "error: exemptions[0].expires:" in result.out

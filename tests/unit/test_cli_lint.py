@@ -156,6 +156,48 @@ def test_an_earlier_rule_with_a_tag_condition_does_not_shadow_a_rule_without_it(
     assert shadowed_rules(policy) == []
 
 
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        "{match: {names: ['*'], accounts: ['111122223333']}}",
+        "{match: {names: ['*'], regions: [eu-*]}}",
+        "{match: {organizational_units: [ou-ab12-prod0001]}}",
+    ],
+)
+def test_a_scoped_rule_does_not_shadow_an_unscoped_one(earlier: str) -> None:
+    # Issue 9: a set of another account, region or OU reaches the second rule.
+    assert shadowed_rules(_rules(earlier, "{match: {names: [mkt-weekly]}}")) == []
+
+
+@pytest.mark.parametrize(
+    ("earlier", "later"),
+    [
+        ("{match: {names: ['*']}}", "{match: {names: [a], accounts: ['111122223333']}}"),
+        (
+            "{match: {names: ['*'], accounts: ['111122223333', '444455556666']}}",
+            "{match: {names: [a], accounts: ['444455556666']}}",
+        ),
+        ("{match: {regions: ['eu-*']}}", "{match: {regions: [eu-west-1, eu-central-*]}}"),
+        (
+            "{match: {organizational_units: [ou-ab12-prod0001, r-ab12]}}",
+            "{match: {names: [a], organizational_units: [r-ab12]}}",
+        ),
+    ],
+)
+def test_a_rule_inside_an_earlier_scope_is_shadowed(earlier: str, later: str) -> None:
+    assert _paths(shadowed_rules(_rules(earlier, later))) == ["rules[1]"]
+
+
+def test_a_rule_partly_outside_an_earlier_scope_is_not_shadowed() -> None:
+    policy = _rules(
+        "{match: {names: ['*'], accounts: ['111122223333']}}",
+        "{match: {names: [a], accounts: ['111122223333', '444455556666']}}",
+    )
+    assert shadowed_rules(policy) == []
+    regions = _rules("{match: {regions: [eu-west-1]}}", "{match: {regions: ['eu-*']}}")
+    assert shadowed_rules(regions) == []
+
+
 def test_a_tags_only_rule_is_shadowed_by_a_rule_for_every_name_with_fewer_tags() -> None:
     by_tags = _rules("{match: {tags: {stream: '*'}}}", "{match: {tags: {stream: bulk}}}")
     by_names = _rules("{match: {names: ['*']}}", "{match: {tags: {stream: bulk}}}")

@@ -337,7 +337,8 @@ INVALID: list[tuple[str, str, str]] = [
     (
         "match with neither names nor tags",
         "version: 1\nrules: [{id: a, match: {}, pool: p}]",
-        "rules[0].match: match needs 'names', 'tags' or both",
+        "rules[0].match: match needs at least one of 'names', 'tags', 'accounts', "
+        "'organizational_units', 'regions'",
     ),
     (
         "match with names and tags both null",
@@ -426,7 +427,8 @@ INVALID: list[tuple[str, str, str]] = [
     (
         "identity rule that matches nothing",
         "version: 1\nidentities: [{id: n, match: {}, configuration_set: x}]",
-        "identities[0].match: match needs 'identities', 'tags' or both",
+        "identities[0].match: match needs at least one of 'identities', 'tags', "
+        "'accounts', 'organizational_units', 'regions'",
     ),
     (
         "identity requirement other than required",

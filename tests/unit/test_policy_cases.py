@@ -116,3 +116,36 @@ def test_an_invalid_cases_file_names_the_field(text: str, error: str) -> None:
 def test_what_is_not_a_cases_mapping_is_refused(text: str) -> None:
     with pytest.raises(CasesError, match="cases file"):
         parse_cases(text)
+
+
+def test_a_case_may_say_where_its_set_lives_for_scoped_rules() -> None:
+    # Given a rule for one OU and the root's id, and cases in and out of it
+    policy = parse_policy(
+        "version: 1\nmode: enforce\nrules:\n"
+        "  - {id: prod, match: {names: [mkt-*], organizational_units: [ou-ab12-prod0001],"
+        " regions: [eu-*]}, pool: marketing}\n"
+        "default: {pool: ses-shared-pool}\n"
+    )
+    cases = parse_cases(
+        """
+cases:
+  - set: {name: mkt-a, pool: marketing, account: '111122223333', region: eu-west-1,
+          organizational_units: [ou-ab12-prodeu01, ou-ab12-prod0001, r-ab12]}
+    expect: {outcome: compliant, rule: prod}
+  - set: {name: mkt-a, pool: marketing, region: us-east-1,
+          organizational_units: [ou-ab12-prod0001, r-ab12]}
+    expect: {outcome: remediated, rule: default}
+  - set: {name: mkt-a, pool: marketing, region: eu-west-1}
+    expect: {outcome: compliant, rule: prod}
+"""
+    )
+    today = dt.date(2026, 11, 26)
+
+    # When each is run
+    results = [run_case(policy, case, i, today) for i, case in enumerate(cases.cases)]
+
+    # Then the lane decides, and a case that does not give the OUs the rule needs fails
+    # with the reason, not with a guess
+    assert [r.passed for r in results] == [True, True, False]
+    assert results[2].differences == ["outcome: expected compliant, got error"]
+    assert "not given in the case" in results[2].decision.reason

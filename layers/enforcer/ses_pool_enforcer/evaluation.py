@@ -1,7 +1,15 @@
-"""The decision for one set: ``evaluate(policy, configuration_set, now) -> Decision``.
+"""The decision for one set: ``evaluate(policy, configuration_set, now, lane=...) ->
+Decision``.
 
 Pure: no boto3, no I/O, no clock. Order: exemptions, then rules (first match wins),
 then the default; a set that reaches none of them is unmanaged.
+
+The lane (model.Lane) is the account and region the set lives in and the account's
+organizational units: a rule or an exemption with scope keys (accounts,
+organizational_units, regions) applies only where all of them hold. When one depends on
+what the lane does not know (the OUs, when Organizations cannot be read), the set is not
+decided at all (an ``error``, no write): skipping to a later rule or the default could
+move a set the skipped rule would have kept.
 """
 
 from __future__ import annotations
@@ -11,11 +19,13 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 
 from ses_pool_enforcer.model import (
+    UNKNOWN_LANE,
     Action,
     ConfigurationSet,
     Decision,
     Identity,
     IdentityDecision,
+    Lane,
     Outcome,
 )
 from ses_pool_enforcer.policy import (
@@ -26,34 +36,112 @@ from ses_pool_enforcer.policy import (
     Mode,
     Policy,
     Rule,
+    Scope,
 )
 
 ANY_VALUE = "*"
 DEFAULT_RULE_ID = "default"
 
 
-def matches(match: Match, name: str, tags: Mapping[str, str]) -> bool:
+class Undecidable(Exception):
+    """Whether a rule or an exemption applies depends on what the lane does not know."""
+
+    def __init__(self, message: str, rule_id: str | None = None) -> None:
+        super().__init__(message)
+        self.rule_id = rule_id
+
+
+def in_scope(scope: Scope, lane: Lane, what: str, rule_id: str | None = None) -> bool:
+    """Whether ``lane`` is within ``scope``: its account one of ``accounts``, its region
+    matching one of the ``regions`` globs, its account in one of the
+    ``organizational_units`` or below. A key that is absent does not narrow. Raises
+    Undecidable when the answer depends on something the lane does not know (what is
+    known and false already answers no)."""
+    unknown: list[str] = []
+    if scope.accounts is not None:
+        if lane.account is None:
+            unknown.append("accounts, and the account is unknown")
+        elif lane.account not in scope.accounts:
+            return False
+    if scope.regions is not None:
+        if lane.region is None:
+            unknown.append("regions, and the region is unknown")
+        elif not any(fnmatchcase(lane.region, glob) for glob in scope.regions):
+            return False
+    if scope.organizational_units is not None:
+        if lane.organizational_units is None:
+            where = f"account {lane.account}" if lane.account else "the account"
+            unknown.append(
+                f"organizational_units, and where {where} sits in the organization is "
+                f"unknown ({lane.unknown_because})"
+            )
+        elif lane.organizational_units.isdisjoint(scope.organizational_units):
+            return False
+    if unknown:
+        raise Undecidable(f"{what} names {'; and '.join(unknown)}", rule_id)
+    return True
+
+
+def matches(
+    match: Match,
+    name: str,
+    tags: Mapping[str, str],
+    lane: Lane = UNKNOWN_LANE,
+    *,
+    what: str = "the rule",
+    rule_id: str | None = None,
+) -> bool:
+    """Whether a set named ``name`` with ``tags``, in ``lane``, matches: names, tags and
+    scope must all hold. Raises Undecidable (see ``in_scope``) only when the names and tags
+    hold."""
     if match.names is not None and not any(fnmatchcase(name, glob) for glob in match.names):
         return False
     if match.tags is not None:
         for key, wanted in match.tags.items():
             if key not in tags or (wanted != ANY_VALUE and tags[key] != wanted):
                 return False
-    return True
+    return in_scope(match, lane, what, rule_id)
 
 
-def active_exemption(policy: Policy, name: str, now: dt.datetime) -> Exemption | None:
-    """The first exemption that covers ``name`` on ``now``'s UTC date, expiry day included."""
+def _exemption_name(exemption: Exemption) -> str:
+    return f"the exemption for {exemption.configuration_set or exemption.identity!r}"
+
+
+def active_exemption(
+    policy: Policy, name: str, now: dt.datetime, lane: Lane = UNKNOWN_LANE
+) -> Exemption | None:
+    """The first exemption that covers ``name`` in ``lane`` on ``now``'s UTC date, expiry
+    day included. Raises Undecidable when one whose glob matches may or may not apply."""
     today = now.astimezone(dt.UTC).date()
     for exemption in policy.exemptions:
         glob = exemption.configuration_set
-        if glob is not None and today <= exemption.expires and fnmatchcase(name, glob):
+        if (
+            glob is not None
+            and today <= exemption.expires
+            and fnmatchcase(name, glob)
+            and in_scope(exemption, lane, _exemption_name(exemption))
+        ):
             return exemption
     return None
 
 
-def matching_rule(policy: Policy, cs: ConfigurationSet) -> Rule | None:
-    return next((rule for rule in policy.rules if matches(rule.match, cs.name, cs.tags)), None)
+def matching_rule(policy: Policy, cs: ConfigurationSet, lane: Lane = UNKNOWN_LANE) -> Rule | None:
+    """The first rule that matches ``cs`` in ``lane``. Raises Undecidable when a rule
+    before any that matches may or may not match: never a later rule in its place."""
+    return next(
+        (
+            rule
+            for rule in policy.rules
+            if matches(
+                rule.match, cs.name, cs.tags, lane, what=f"rule {rule.id!r}", rule_id=rule.id
+            )
+        ),
+        None,
+    )
+
+
+def _undecided(exc: Undecidable) -> str:
+    return f"not decided: {exc}; nothing is changed until it can be"
 
 
 def evaluate(
@@ -61,11 +149,16 @@ def evaluate(
     cs: ConfigurationSet,
     now: dt.datetime,
     *,
+    lane: Lane = UNKNOWN_LANE,
     enforcement: Mode = Mode.ENFORCE,
 ) -> Decision:
-    """Decide what ``cs`` must use. ``enforcement=AUDIT`` (a deployment-wide dry run)
-    turns every reassignment into a reported violation."""
-    exemption = active_exemption(policy, cs.name, now)
+    """Decide what ``cs``, in ``lane``, must use. ``enforcement=AUDIT`` (a
+    deployment-wide dry run) turns every reassignment into a reported violation."""
+    try:
+        exemption = active_exemption(policy, cs.name, now, lane)
+        rule = matching_rule(policy, cs, lane) if exemption is None else None
+    except Undecidable as exc:
+        return Decision(Outcome.ERROR, Action.NONE, None, exc.rule_id, _undecided(exc))
     if exemption is not None:
         return Decision(
             Outcome.EXEMPT,
@@ -75,7 +168,6 @@ def evaluate(
             f"exempt until {exemption.expires.isoformat()}: {exemption.reason}",
         )
 
-    rule = matching_rule(policy, cs)
     if rule is not None:
         rule_id, pool, mode = rule.id, rule.pool, rule.mode or policy.mode
     elif policy.default is not None:
@@ -117,8 +209,16 @@ GLOB_CHARACTERS = frozenset("*?[")
 ANY_SET = "any"
 
 
-def identity_matches(match: IdentityMatch, identity: Identity) -> bool:
-    """Identities (domains and addresses) are not case-sensitive; tags are."""
+def identity_matches(
+    match: IdentityMatch,
+    identity: Identity,
+    lane: Lane = UNKNOWN_LANE,
+    *,
+    what: str = "the identity rule",
+    rule_id: str | None = None,
+) -> bool:
+    """Identities (domains and addresses) are not case-sensitive; tags are. The scope as
+    for sets (``in_scope``)."""
     name = identity.name.lower()
     if match.identities is not None and not any(
         fnmatchcase(name, glob.lower()) for glob in match.identities
@@ -128,22 +228,37 @@ def identity_matches(match: IdentityMatch, identity: Identity) -> bool:
         for key, wanted in match.tags.items():
             if key not in identity.tags or (wanted != ANY_VALUE and identity.tags[key] != wanted):
                 return False
-    return True
+    return in_scope(match, lane, what, rule_id)
 
 
-def identity_exemption(policy: Policy, identity: Identity, now: dt.datetime) -> Exemption | None:
+def identity_exemption(
+    policy: Policy, identity: Identity, now: dt.datetime, lane: Lane = UNKNOWN_LANE
+) -> Exemption | None:
     today = now.astimezone(dt.UTC).date()
     name = identity.name.lower()
     for exemption in policy.exemptions:
         glob = exemption.identity
-        if glob is not None and today <= exemption.expires and fnmatchcase(name, glob.lower()):
+        if (
+            glob is not None
+            and today <= exemption.expires
+            and fnmatchcase(name, glob.lower())
+            and in_scope(exemption, lane, _exemption_name(exemption))
+        ):
             return exemption
     return None
 
 
-def matching_identity_rule(policy: Policy, identity: Identity) -> IdentityRule | None:
+def matching_identity_rule(
+    policy: Policy, identity: Identity, lane: Lane = UNKNOWN_LANE
+) -> IdentityRule | None:
     return next(
-        (rule for rule in policy.identities or [] if identity_matches(rule.match, identity)),
+        (
+            rule
+            for rule in policy.identities or []
+            if identity_matches(
+                rule.match, identity, lane, what=f"identity rule {rule.id!r}", rule_id=rule.id
+            )
+        ),
         None,
     )
 
@@ -153,6 +268,7 @@ def evaluate_identity(
     identity: Identity,
     now: dt.datetime,
     *,
+    lane: Lane = UNKNOWN_LANE,
     default_exists: bool = True,
     enforcement: Mode = Mode.ENFORCE,
 ) -> IdentityDecision:
@@ -170,11 +286,16 @@ def evaluate_identity(
             f"its default configuration set {current} does not exist: mail from it that "
             "names no configuration set fails to send",
         )
-    exemption = identity_exemption(policy, identity, now)
+    try:
+        exemption = identity_exemption(policy, identity, now, lane)
+        rule = matching_identity_rule(policy, identity, lane) if exemption is None else None
+    except Undecidable as exc:
+        return IdentityDecision(
+            Outcome.ERROR, Action.NONE, None, None, exc.rule_id, _undecided(exc)
+        )
     if exemption is not None:
         reason = f"exempt until {exemption.expires.isoformat()}: {exemption.reason}"
         return IdentityDecision(Outcome.EXEMPT, Action.NONE, None, None, None, reason)
-    rule = matching_identity_rule(policy, identity)
     if rule is None:
         return IdentityDecision(
             Outcome.UNMANAGED, Action.NONE, None, None, None, "no identity rule matches"

@@ -58,6 +58,24 @@ class Identity:
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Lane:
+    """Where the sets being judged live: an account and a region, and where that account
+    sits in the organization (``organizational_units``: the ids of every OU above it and
+    the root's; None when unknown, ``unknown_because`` saying why). A rule scoped by
+    something the lane does not know is not decided (evaluation.Undecidable)."""
+
+    account: str | None = None
+    region: str | None = None
+    organizational_units: frozenset[str] | None = None
+    unknown_because: str = "not read"
+
+
+# Nothing known: what pure callers (policy tests, pre-deploy checks) judge in. A policy
+# without scope keys decides exactly as before; a scoped rule is undecidable, not skipped.
+UNKNOWN_LANE = Lane()
+
+
 class Action(StrEnum):
     NONE = "none"
     REASSIGN = "reassign"

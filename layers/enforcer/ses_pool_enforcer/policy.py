@@ -27,6 +27,21 @@ from ses_pool_enforcer import documents
 POOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
 RULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+# The patterns AWS Organizations documents for its ids (ListParents' ChildId, a root's Id).
+ACCOUNT_ID = re.compile(r"[0-9]{12}")
+ORGANIZATIONAL_UNIT_ID = re.compile(r"ou-[0-9a-z]{4,32}-[0-9a-z]{8,32}")
+ROOT_ID = re.compile(r"r-[0-9a-z]{4,32}")
+# A region name (eu-west-1) or a glob on region names (eu-*, us-*-1): lower case.
+REGION_GLOB = re.compile(r"[a-z0-9*?\[\]!-]{1,32}")
+
+# The same patterns in the JSON Schema, for editors; the validators below say which value
+# is wrong and what it should look like.
+AccountId = Annotated[str, StringConstraints(pattern=f"^{ACCOUNT_ID.pattern}$")]
+OrganizationalUnitId = Annotated[
+    str,
+    StringConstraints(pattern=f"^({ORGANIZATIONAL_UNIT_ID.pattern}|{ROOT_ID.pattern})$"),
+]
+RegionGlob = Annotated[str, StringConstraints(pattern=f"^{REGION_GLOB.pattern}$")]
 
 PoolName = Annotated[str, StringConstraints(pattern=POOL_NAME_PATTERN)]
 Glob = Annotated[str, StringConstraints(min_length=1, max_length=256)]
@@ -42,7 +57,95 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Match(_Strict):
+def _account_ids(values: Any) -> Any:
+    """Account ids are twelve-digit strings. YAML reads an unquoted id as a number (and
+    drops a leading zero), so a number is refused with how to write it."""
+    if not isinstance(values, list):
+        return values
+    for value in values:
+        if isinstance(value, int) and not isinstance(value, bool):
+            raise ValueError(f"account id {value} must be a quoted string: '{value}'")
+        if isinstance(value, str) and not ACCOUNT_ID.fullmatch(value):
+            raise ValueError(f"{value!r} is not an AWS account id (12 digits)")
+    return values
+
+
+def _organizational_unit_ids(values: Any) -> Any:
+    if not isinstance(values, list):
+        return values
+    for value in values:
+        if isinstance(value, str) and not (
+            ORGANIZATIONAL_UNIT_ID.fullmatch(value) or ROOT_ID.fullmatch(value)
+        ):
+            raise ValueError(
+                f"{value!r} is not an organizational unit id (ou-xxxx-xxxxxxxx) or a root id "
+                "(r-xxxx)"
+            )
+    return values
+
+
+def _region_globs(values: Any) -> Any:
+    if not isinstance(values, list):
+        return values
+    for value in values:
+        if isinstance(value, str) and not REGION_GLOB.fullmatch(value):
+            raise ValueError(
+                f"{value!r} is not a region or a glob on region names (eu-west-1, eu-*), "
+                "in lower case"
+            )
+    return values
+
+
+class Scope(_Strict):
+    """Where a rule or an exemption applies: which accounts, organizational units and
+    regions. Absent keys do not narrow it: a rule without any applies everywhere, as every
+    version 1 document without them always did. Given keys must all hold together."""
+
+    accounts: list[AccountId] | None = Field(
+        default=None,
+        min_length=1,
+        description="AWS account ids (12 digits, quoted); the set's account must be one.",
+    )
+    organizational_units: list[OrganizationalUnitId] | None = Field(
+        default=None,
+        min_length=1,
+        description="Organizational unit ids (ou-xxxx-xxxxxxxx) or a root id (r-xxxx); the "
+        "set's account must be in one of them or below it.",
+    )
+    regions: list[RegionGlob] | None = Field(
+        default=None,
+        min_length=1,
+        description="Globs on the region name (eu-west-1, eu-*); any may match.",
+    )
+
+    @field_validator("accounts", mode="before")
+    @classmethod
+    def _check_accounts(cls, value: Any) -> Any:
+        return _account_ids(value)
+
+    @field_validator("organizational_units", mode="before")
+    @classmethod
+    def _check_ous(cls, value: Any) -> Any:
+        return _organizational_unit_ids(value)
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _check_regions(cls, value: Any) -> Any:
+        return _region_globs(value)
+
+    def scoped(self) -> bool:
+        """Whether any scope key is given."""
+        return (
+            self.accounts is not None
+            or self.organizational_units is not None
+            or self.regions is not None
+        )
+
+
+SCOPE_KEYS = "'accounts', 'organizational_units', 'regions'"
+
+
+class Match(Scope):
     names: list[Glob] | None = Field(
         default=None,
         min_length=1,
@@ -56,8 +159,9 @@ class Match(_Strict):
 
     @model_validator(mode="after")
     def _names_or_tags(self) -> Match:
-        if self.names is None and self.tags is None:
-            raise ValueError("match needs 'names', 'tags' or both")
+        # A match with only scope keys is every set of those accounts, OUs or regions.
+        if self.names is None and self.tags is None and not self.scoped():
+            raise ValueError(f"match needs at least one of 'names', 'tags', {SCOPE_KEYS}")
         return self
 
 
@@ -84,7 +188,7 @@ class DefaultRule(_Strict):
     mode: Mode | None = None
 
 
-class IdentityMatch(_Strict):
+class IdentityMatch(Scope):
     identities: list[Glob] | None = Field(
         default=None,
         min_length=1,
@@ -100,8 +204,8 @@ class IdentityMatch(_Strict):
 
     @model_validator(mode="after")
     def _identities_or_tags(self) -> IdentityMatch:
-        if self.identities is None and self.tags is None:
-            raise ValueError("match needs 'identities', 'tags' or both")
+        if self.identities is None and self.tags is None and not self.scoped():
+            raise ValueError(f"match needs at least one of 'identities', 'tags', {SCOPE_KEYS}")
         return self
 
 
@@ -135,7 +239,10 @@ class IdentityRule(_Strict):
         return self
 
 
-class Exemption(_Strict):
+class Exemption(Scope):
+    """An exemption covers the sets (or identities) its glob matches, in its scope
+    (accounts, organizational_units, regions; absent = everywhere)."""
+
     configuration_set: Glob | None = Field(default=None, description="Glob on the set name.")
     identity: Glob | None = Field(
         default=None, description="Glob on the identity, not case-sensitive (instead of a set)."
@@ -227,6 +334,24 @@ class Policy(_Strict):
                 )
             seen[rule.id] = index
         return identities
+
+    def scopes(self) -> list[Scope]:
+        """Every rule's match and every exemption: whatever may narrow where it applies."""
+        return [
+            *(rule.match for rule in self.rules),
+            *(rule.match for rule in self.identities or []),
+            *self.exemptions,
+        ]
+
+    def names_accounts(self) -> bool:
+        """Whether deciding needs the account id: some scope names accounts or OUs."""
+        return any(
+            s.accounts is not None or s.organizational_units is not None for s in self.scopes()
+        )
+
+    def names_organizational_units(self) -> bool:
+        """Whether deciding needs the account's place in the organization."""
+        return any(s.organizational_units is not None for s in self.scopes())
 
     def pools(self) -> set[str]:
         """Every pool the document names."""

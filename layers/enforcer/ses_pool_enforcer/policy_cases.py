@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from ses_pool_enforcer import documents
 from ses_pool_enforcer.evaluation import evaluate
-from ses_pool_enforcer.model import ConfigurationSet, Decision
+from ses_pool_enforcer.model import ConfigurationSet, Decision, Lane
 from ses_pool_enforcer.policy import POOL_NAME_PATTERN, Policy, describe_errors
 from ses_pool_enforcer.pools import normalise_pool
 
@@ -45,6 +45,13 @@ class CaseSet(_Strict):
     tags: dict[Name, str] = Field(default_factory=dict)
     pool: PoolName | None = Field(
         default=None, description="Its pool now; absent means no pool (the default pool)."
+    )
+    # Where it lives, for rules scoped by accounts, organizational_units or regions; what
+    # a scoped rule needs and the case does not give leaves the set undecided (error).
+    account: Name | None = None
+    region: Name | None = None
+    organizational_units: list[Name] | None = Field(
+        default=None, description="Every OU above the set's account, and the root's id."
     )
 
 
@@ -108,7 +115,10 @@ def run_case(policy: Policy, case: Case, index: int, today: dt.date) -> CaseResu
     """``evaluate`` on the case's set, compared with what the case expects."""
     now = dt.datetime.combine(case.date or today, NOON)
     cs = ConfigurationSet(case.set.name, normalise_pool(case.set.pool), tags=case.set.tags)
-    decision = evaluate(policy, cs, now)
+    where = case.set
+    units = None if where.organizational_units is None else frozenset(where.organizational_units)
+    lane = Lane(where.account, where.region, units, "not given in the case")
+    decision = evaluate(policy, cs, now, lane=lane)
     expect = case.expect
     compared = [
         ("outcome", expect.outcome, decision.outcome.value),

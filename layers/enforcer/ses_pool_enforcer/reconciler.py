@@ -49,10 +49,12 @@ from ses_pool_enforcer.evaluation import evaluate, evaluate_identity, pipeline_o
 from ses_pool_enforcer.flapping import FlapGuard, Hold, Move
 from ses_pool_enforcer.model import (
     ALERTING_OUTCOMES,
+    UNKNOWN_LANE,
     Action,
     ConfigurationSet,
     Identity,
     Kind,
+    Lane,
     Outcome,
     OutcomeRecord,
 )
@@ -256,6 +258,9 @@ class Reconciler:
     sweep_id: str | None = None
     kind: Kind = Kind.CONFIGURATION_SET
     sets: SetLookup | None = None  # for identities: which configuration sets exist
+    # Where the sets live (account, region, the account's OUs): what scoped rules are
+    # judged against. Unknown parts leave the rules that name them undecided (no write).
+    lane: Lane = UNKNOWN_LANE
     clock: Clock = SYSTEM
     lease_seconds: float = LEASE_SECONDS
     write_seconds: float = WRITE_SECONDS
@@ -585,6 +590,7 @@ class Reconciler:
             self.policy,
             identity,
             now,
+            lane=self.lane,
             default_exists=current is None or self._set_exists(current),
             enforcement=self.enforcement,
         )
@@ -678,7 +684,9 @@ class Reconciler:
         if isinstance(self.policy, PolicyError):
             reason = f"policy not enforced: {self.policy}"
             return self._record(cs.name, Outcome.ERROR, reason=reason), None
-        decision = evaluate(self.policy, cs, self.clock.now(), enforcement=self.enforcement)
+        decision = evaluate(
+            self.policy, cs, self.clock.now(), lane=self.lane, enforcement=self.enforcement
+        )
         record = OutcomeRecord(
             cs.name,
             decision.outcome,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory, SeenInSweep
+from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
 from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
@@ -35,6 +36,9 @@ class Runtime:
     flap: FlapGuard
     findings: SecurityHubFindings | None = None  # None: SecurityHub=disabled
     identities: Inventory | None = None  # the identity inventory
+    # This process's lane: account (ACCOUNT_ID, else STS), region, the account's OUs; each
+    # read only when a policy's scope needs it.
+    organization: Organization = field(default_factory=Organization)
     policy_alerted_at: float = float("-inf")  # when "policy unavailable" was last alerted
 
     @classmethod
@@ -64,6 +68,7 @@ class Runtime:
             identities=(
                 Inventory(settings.identity_table, IDENTITIES) if settings.identity_table else None
             ),
+            organization=Organization(settings.account_id, clock),
         )
 
     def policy(
@@ -88,10 +93,11 @@ class Runtime:
     ) -> Reconciler:
         snapshot = self.policy() if policy is None else policy
         identity = kind is Kind.IDENTITY
+        judged = snapshot if isinstance(snapshot, PolicyError) else snapshot.policy
         return Reconciler(
             ses=self.ses,
             pools=pools or self.pools,
-            policy=snapshot if isinstance(snapshot, PolicyError) else snapshot.policy,
+            policy=judged,
             policy_version=None if isinstance(snapshot, PolicyError) else snapshot.version,
             enforcement=self.settings.enforcement_mode,
             inventory=self.identities if identity else self.inventory,
@@ -107,6 +113,7 @@ class Runtime:
                 if identity and self.inventory is not None and sweep_id is not None
                 else None
             ),
+            lane=self.organization.lane(judged),
             clock=self.clock,
         )
 

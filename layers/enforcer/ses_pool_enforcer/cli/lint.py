@@ -13,8 +13,9 @@ from enum import StrEnum
 from fnmatch import fnmatchcase
 
 from ses_pool_enforcer.adapters.policy_store import ADVANCED_TIER_BYTES, STANDARD_TIER_BYTES
-from ses_pool_enforcer.evaluation import ANY_VALUE
-from ses_pool_enforcer.policy import Match, Policy, PolicyError
+from ses_pool_enforcer.evaluation import ANY_VALUE, Undecidable, in_scope
+from ses_pool_enforcer.model import UNKNOWN_LANE, Lane
+from ses_pool_enforcer.policy import Match, Policy, PolicyError, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
 
 EXPIRY_HORIZON_DAYS = 14
@@ -79,10 +80,29 @@ def tags_implied(earlier: Mapping[str, str] | None, later: Mapping[str, str] | N
     )
 
 
+def scope_implied(earlier: Scope, later: Scope) -> bool:
+    """True if every lane inside ``later``'s scope is certainly inside ``earlier``'s: each
+    key ``earlier`` gives, ``later`` gives too, within it. (An OU of ``later`` below one of
+    ``earlier``'s would also be inside, but that takes the organization to know.)"""
+    if earlier.accounts is not None and not (
+        later.accounts is not None and set(later.accounts) <= set(earlier.accounts)
+    ):
+        return False
+    if earlier.organizational_units is not None and not (
+        later.organizational_units is not None
+        and set(later.organizational_units) <= set(earlier.organizational_units)
+    ):
+        return False
+    return earlier.regions is None or (
+        later.regions is not None
+        and all(any(glob_covers(e, g) for e in earlier.regions) for g in later.regions)
+    )
+
+
 def covers(earlier: Match, later: Match, glob: str | None) -> bool:
     """Does ``earlier`` match every set that ``later`` matches through ``glob`` (one of
-    its names, or None when ``later`` has no names)?"""
-    if not tags_implied(earlier.tags, later.tags):
+    its names, or None when ``later`` has no names), in every lane ``later`` applies in?"""
+    if not tags_implied(earlier.tags, later.tags) or not scope_implied(earlier, later):
         return False
     if earlier.names is None:
         return True
@@ -194,9 +214,19 @@ def live_findings(
     set_names: Collection[str],
     dedicated_pools: Collection[str],
     identities: Collection[str] = (),
+    lane: Lane = UNKNOWN_LANE,
 ) -> list[Finding]:
-    """Globs that match no existing set or identity; dedicated pools that do not exist."""
+    """Globs that match no existing set or identity; dedicated pools that do not exist.
+    A rule or exemption scoped away from ``lane`` (another account or region) is not
+    checked against this account's sets and pools: they are not its."""
     findings: list[Finding] = []
+
+    def elsewhere(scope: Scope) -> bool:
+        try:
+            return not in_scope(scope, lane, "")
+        except Undecidable:
+            return False
+
     folded = [identity.lower() for identity in identities]
 
     def unmatched(glob: str, where: str) -> None:
@@ -221,17 +251,23 @@ def live_findings(
             )
 
     for index, rule in enumerate(policy.rules):
+        if elsewhere(rule.match):
+            continue
         for k, glob in enumerate(rule.match.names or ()):
             unmatched(glob, f"rules[{index}].match.names[{k}]")
         missing(rule.pool, f"rules[{index}].pool", "the sets it matches")
     if policy.default is not None:
         missing(policy.default.pool, "default.pool", "sets that match no rule")
     for index, identity_rule in enumerate(policy.identities or []):
+        if elsewhere(identity_rule.match):
+            continue
         for k, glob in enumerate(identity_rule.match.identities or ()):
             no_identity(glob, f"identities[{index}].match.identities[{k}]")
         if identity_rule.configuration_set is not None:
             unmatched(identity_rule.configuration_set, f"identities[{index}].configuration_set")
     for index, exemption in enumerate(policy.exemptions):
+        if elsewhere(exemption):
+            continue
         if exemption.configuration_set is not None:
             unmatched(exemption.configuration_set, f"exemptions[{index}].configuration_set")
         if exemption.identity is not None:

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.cli.common import (
     EXIT_CHANGES,
@@ -115,8 +116,13 @@ def run(args: argparse.Namespace) -> int:
     ses = paced_ses(args)
     names = list_names(ses)
     pools = PoolDirectory.listed(ses)
-    before = Reconciler(ses, pools, stored.policy or NO_POLICY, enforcement=enforcement)
-    after = Reconciler(ses, pools, document.policy, enforcement=enforcement)
+    # Judged in the caller's lane: its account and region (and OUs if a document names any).
+    here = Organization(args.settings.account_id)
+    old = stored.policy or NO_POLICY
+    before = Reconciler(ses, pools, old, enforcement=enforcement, lane=here.lane(old))
+    after = Reconciler(
+        ses, pools, document.policy, enforcement=enforcement, lane=here.lane(document.policy)
+    )
 
     changes: list[Change] = []
     read = 0
@@ -159,8 +165,17 @@ def _plan_identities(
     enforcement = Mode(args.enforcement or args.settings.enforcement_mode)
     sets = Listed(frozenset(set_names))
     old = stored.policy if isinstance(stored.policy, Policy) else NO_POLICY
+    here = Organization(args.settings.account_id)
     before, after = (
-        Reconciler(ses, pools, p, enforcement=enforcement, kind=Kind.IDENTITY, sets=sets)
+        Reconciler(
+            ses,
+            pools,
+            p,
+            enforcement=enforcement,
+            kind=Kind.IDENTITY,
+            sets=sets,
+            lane=here.lane(p),
+        )
         for p in (old, policy)
     )
     changes: list[Change] = []

@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from ses_pool_enforcer.adapters.history import ReportHistory
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
+from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.cli.common import (
     EXIT_OK,
@@ -194,6 +195,7 @@ def _live_entries(
         PoolDirectory.listed(ses),
         stored.policy,
         enforcement=Mode(args.settings.enforcement_mode),
+        lane=Organization(args.settings.account_id).lane(stored.policy),
     )
     entries = []
     for name in scanning(names, args, "sets read"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ses_pool_enforcer.adapters.organizations import Organization, unknown_ids
 from ses_pool_enforcer.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -25,6 +26,7 @@ from ses_pool_enforcer.cli.lint import (
     tier,
 )
 from ses_pool_enforcer.cli.output import json_text
+from ses_pool_enforcer.policy import Policy
 
 DESCRIPTION = """\
 Check a policy document (YAML or JSON) without publishing it.
@@ -34,7 +36,9 @@ path and what was expected, and a document over SSM's 8 KB limit.
 Warnings (valid, but probably not meant): rules that can never apply because earlier
 rules match every set they match, exemptions expired or expiring within
 {days} days, a document over SSM's 4 KB standard tier; with --live also globs that match
-no configuration set and dedicated pools that do not exist in the account.
+no configuration set and dedicated pools that do not exist in the account (rules scoped
+to other accounts or regions are skipped), and accounts and organizational units the
+organization does not hold (when AWS Organizations can be read from here).
 
 Exit status: 0 valid (warnings allowed), 1 invalid or failed."""
 
@@ -77,9 +81,15 @@ def run(args: argparse.Namespace) -> int:
             policy = document.policy
             wants_identities = bool(policy.identities) or any(e.identity for e in policy.exemptions)
             identities = sorted(ses.list_identities()) if wants_identities else []
+            here = Organization(args.settings.account_id)
             findings += live_findings(
-                policy, list_names(ses), ses.list_dedicated_pools(), identities
+                policy,
+                list_names(ses),
+                ses.list_dedicated_pools(),
+                identities,
+                here.lane(policy),
             )
+            findings += scope_findings(policy)
     errors = [f for f in findings if f.severity is Severity.ERROR]
     warnings = [f for f in findings if f.severity is Severity.WARNING]
     valid = not errors
@@ -111,3 +121,42 @@ def run(args: argparse.Namespace) -> int:
         stored = f"; {size} bytes as stored ({tier(size)} tier)" if size is not None else ""
         print(f"{args.file}: {verdict}" + (f" ({counts})" if counts else "") + stored)
     return EXIT_OK if valid else EXIT_ERROR
+
+
+def _scope_paths(policy: Policy) -> list[tuple[str, str]]:
+    """(path, id) of every account and OU id the document names."""
+    named = [
+        *(f"rules[{i}].match" for i in range(len(policy.rules))),
+        *(f"identities[{i}].match" for i in range(len(policy.identities or []))),
+        *(f"exemptions[{i}]" for i in range(len(policy.exemptions))),
+    ]
+    found: list[tuple[str, str]] = []
+    for path, scope in zip(named, policy.scopes(), strict=True):
+        for key in ("accounts", "organizational_units"):
+            found += [(f"{path}.{key}[{k}]", v) for k, v in enumerate(getattr(scope, key) or ())]
+    return found
+
+
+def scope_findings(policy: Policy) -> list[Finding]:
+    """Accounts and OUs the organization does not hold; or why they were not checked."""
+    named = _scope_paths(policy)
+    if not named:
+        return []
+    ids = {value for _, value in named}
+    unknown = unknown_ids(
+        sorted(i for i in ids if not i.startswith(("ou-", "r-"))),
+        sorted(i for i in ids if i.startswith(("ou-", "r-"))),
+    )
+    if unknown.unreadable is not None:
+        return [
+            Finding(
+                Severity.WARNING,
+                "accounts and organizational units not checked against the organization: "
+                f"{unknown.unreadable}",
+            )
+        ]
+    return [
+        Finding(Severity.WARNING, f"{value!r} is not in the organization", path)
+        for path, value in named
+        if value in unknown.missing
+    ]
