@@ -206,6 +206,40 @@ def test_tag_rules_judge_a_set_whose_name_cloudformation_generates(
     ]
 
 
+SCOPED_POLICY = """
+version: 1
+mode: enforce
+rules:
+  - id: prod-only
+    match: {names: ["mkt-*"], accounts: ["111111111111"]}
+    pool: marketing
+"""
+
+
+def test_a_rule_scoped_to_an_account_is_judged_in_the_account_given(
+    check: Any, no_aws: None, tmp_path: Path
+) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(SCOPED_POLICY)
+
+    # Without an account, a set the rule may govern is unresolved, never passed
+    unplaced = check("--policy", policy, SAM)
+    assert unplaced.status == 2
+    assert rows(unplaced.out)["MarketingDailySet"][-1] == "unresolved"
+    assert "pass --account and --region" in unplaced.out
+
+    # In the rule's account it is on the wrong pool; in another account, unmanaged
+    in_prod = check("--policy", policy, SAM, "--account", "111111111111")
+    assert rows(in_prod.out)["MarketingDailySet"][-3:] == ["marketing", "prod-only", "wrong-pool"]
+    elsewhere = check("--policy", policy, SAM, "--parameter", "AWS::AccountId=222222222222")
+    assert rows(elsewhere.out)["MarketingDailySet"][-1] == "unmanaged"
+
+    # And an account id that is not one is refused, naming it
+    bad = check("--policy", policy, SAM, "--account", "12345")
+    assert bad.status == 1
+    assert "not an AWS account id (12 digits): '12345'" in only_line(bad.err)
+
+
 def test_a_cdk_assembly_is_checked_with_its_construct_paths(check: Any, no_aws: None) -> None:
     # When the cdk.out folder is checked
     result = check("--policy", POLICY, CDK)

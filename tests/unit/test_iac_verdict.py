@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ses_pool_enforcer.evaluation import evaluate
 from ses_pool_enforcer.iac.declared import DeclaredSet, Unresolved
 from ses_pool_enforcer.iac.verdict import Check, judge
-from ses_pool_enforcer.model import ConfigurationSet, Outcome
+from ses_pool_enforcer.model import ConfigurationSet, Lane, Outcome
 from ses_pool_enforcer.policy import parse_policy
 from ses_pool_enforcer.pools import DEFAULT_POOL, SHARED_POOL
 
@@ -198,3 +198,73 @@ def test_a_set_the_file_decides_gets_exactly_evaluates_decision(
     verdict = judge(POLICY, declared(name, pool, tags), POOLS, NOW)
 
     assert verdict.decision == evaluate(POLICY, ConfigurationSet(name, pool, tags=tags), NOW)
+
+
+SCOPED = parse_policy(
+    """
+    version: 1
+    mode: enforce
+    rules:
+      - {id: eu-marketing, match: {names: ["mkt-*"], regions: ["eu-*"]}, pool: marketing-eu}
+      - {id: prod-marketing, match: {names: ["mkt-*"], accounts: ["111111111111"]},
+         pool: marketing}
+      - {id: by-ou, match: {names: ["ou-*"], organizational_units: ["ou-ab12-cd34ef56"]},
+         pool: marketing}
+    exemptions:
+      - {configuration_set: "*", accounts: ["222222222222"], reason: sandbox,
+         expires: 2026-12-31}
+    """
+)
+SCOPED_POOLS = {"marketing", "marketing-eu"}
+
+
+def test_a_scoped_rule_the_check_cannot_place_leaves_the_set_unresolved() -> None:
+    # Given no account or region for the sets: the sandbox exemption may or may not apply
+    verdict = judge(SCOPED, declared("mkt-weekly", "transactional"), SCOPED_POOLS, NOW)
+
+    # Then the set is unresolved, saying which rule and what to give; never compliant
+    assert [f.check for f in verdict.findings] == [Check.UNRESOLVED, Check.UNDEFINED_POOL]
+    assert "the exemption for '*' names accounts" in verdict.findings[0].message
+    assert "--account and --region" in verdict.findings[0].message
+
+
+def test_a_known_lane_decides_scoped_rules_in_order() -> None:
+    in_eu = Lane("111111111111", "eu-west-1")
+    in_us = Lane("111111111111", "us-east-1")
+    elsewhere = Lane("333333333333", "us-east-1")
+    set_ = declared("mkt-weekly", "marketing")
+
+    # In Europe the first rule wants marketing-eu; in the US the account's rule decides;
+    # in another account no rule applies
+    eu = judge(SCOPED, set_, SCOPED_POOLS, NOW, lane=in_eu)
+    assert [f.check for f in eu.findings] == [Check.WRONG_POOL]
+    assert "marketing-eu (rule eu-marketing" in eu.findings[0].message
+    us = judge(SCOPED, set_, SCOPED_POOLS, NOW, lane=in_us)
+    assert us.findings == () and us.decision is not None
+    assert us.decision.rule_id == "prod-marketing"
+    other = judge(SCOPED, set_, SCOPED_POOLS, NOW, lane=elsewhere)
+    assert other.result == "unmanaged"
+
+
+def test_an_ou_rule_is_unresolved_without_the_organization_and_an_exemption_is_scoped() -> None:
+    lane = Lane("111111111111", "us-east-1", None, "check does not read the organization")
+    by_ou = judge(SCOPED, declared("ou-set", "transactional"), SCOPED_POOLS, NOW, lane=lane)
+    assert [f.check for f in by_ou.findings] == [Check.UNRESOLVED, Check.UNDEFINED_POOL]
+    assert "organizational_units" in by_ou.findings[0].message
+
+    # The sandbox exemption covers its own account only: a generated name in a known lane
+    # that no rule is scoped to is unmanaged; in the sandbox the exemption may cover it
+    generated = declared(GENERATED)
+    assert (
+        judge(
+            SCOPED,
+            generated,
+            SCOPED_POOLS,
+            NOW,
+            lane=Lane("333333333333", "us-east-1", frozenset({"r-ab12"})),
+        ).result
+        == "unmanaged"
+    )
+    sandbox = judge(SCOPED, generated, SCOPED_POOLS, NOW, lane=Lane("222222222222", "us-east-1"))
+    assert sandbox.result == Check.UNRESOLVED.value
+    assert "an exemption may cover it" in sandbox.findings[0].message

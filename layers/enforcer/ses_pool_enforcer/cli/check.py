@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from ses_pool_enforcer.iac.junit import to_junit
 from ses_pool_enforcer.iac.sarif import to_sarif
 from ses_pool_enforcer.iac.sources import scan_path
 from ses_pool_enforcer.iac.verdict import Verdict, judge
+from ses_pool_enforcer.model import Lane
 from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
 
 DESCRIPTION = """\
@@ -87,6 +89,15 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
         help="a template parameter's value (repeatable); AWS::Region and the other "
         "pseudo parameters too",
     )
+    parser.add_argument(
+        "--account",
+        metavar="ID",
+        type=_account,
+        help="the account the sets will be deployed to, for rules scoped by accounts "
+        "(default: the AWS::AccountId --parameter; without either, such a rule leaves "
+        "a set unresolved); --region, or the AWS::Region --parameter, for rules scoped "
+        "by regions",
+    )
     parser.add_argument("--format", choices=FORMATS, default="table")
     parser.add_argument(
         "-o",
@@ -96,6 +107,12 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
         "still goes to standard output, for the log",
     )
     parser.set_defaults(run=run)
+
+
+def _account(text: str) -> str:
+    if not re.fullmatch(r"[0-9]{12}", text):
+        raise argparse.ArgumentTypeError(f"not an AWS account id (12 digits): {text!r}")
+    return text
 
 
 def _parameter(text: str) -> tuple[str, str]:
@@ -118,7 +135,18 @@ def run(args: argparse.Namespace) -> int:
     if args.live and declared:
         pools |= Ses().list_dedicated_pools()
     now = dt.datetime.now(dt.UTC)
-    verdicts = [judge(policy, s, pools, now, account_checked=args.live) for s in declared]
+    # The lane the sets are bound for, as given (or as the pseudo parameters say); check
+    # reads no organization: a rule scoped by OUs leaves its sets unresolved.
+    given = dict(args.parameter)
+    lane = Lane(
+        args.account or given.get("AWS::AccountId"),
+        getattr(args, "region", None) or given.get("AWS::Region"),
+        None,
+        "check does not read the organization",
+    )
+    verdicts = [
+        judge(policy, s, pools, now, account_checked=args.live, lane=lane) for s in declared
+    ]
     _write(args, verdicts, scans, policy_source)
     return EXIT_CHANGES if any(v.findings for v in verdicts) else EXIT_OK
 

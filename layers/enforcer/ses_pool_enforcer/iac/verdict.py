@@ -12,10 +12,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ses_pool_enforcer.evaluation import evaluate, matches
+from ses_pool_enforcer.evaluation import Undecidable, evaluate, in_scope, matches
 from ses_pool_enforcer.iac.declared import DeclaredSet, Unresolved
-from ses_pool_enforcer.model import ConfigurationSet, Decision, Outcome
-from ses_pool_enforcer.policy import Match, Policy, Rule
+from ses_pool_enforcer.model import UNKNOWN_LANE, ConfigurationSet, Decision, Lane, Outcome
+from ses_pool_enforcer.policy import Match, Policy, Rule, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
 
 NO_POOL = ""  # stands for a pool the file does not decide: equal to no pool name
@@ -59,9 +59,12 @@ def judge(
     now: dt.datetime,
     *,
     account_checked: bool = False,
+    lane: Lane = UNKNOWN_LANE,
 ) -> Verdict:
     """``defined_pools``: those the checked files declare, and the account's if
-    ``account_checked``."""
+    ``account_checked``; ``lane``: the account and region the set is bound for, as far as
+    the caller knows them (a rule scoped by what it does not know leaves the set
+    unresolved)."""
     findings: list[Finding] = []
     pool = declared.pool
     if isinstance(pool, str) and pool not in SPECIAL_POOLS and pool not in defined_pools:
@@ -71,7 +74,7 @@ def judge(
             else "in none of the checked files (--live also looks in the account)"
         )
         findings.append(Finding(Check.UNDEFINED_POOL, f"pool {pool} is declared {where}"))
-    unknown = depends_on_unknown(policy, declared.name, declared.tags, now)
+    unknown = depends_on_unknown(policy, declared.name, declared.tags, now, lane)
     if unknown is not None:
         return Verdict(declared, None, (Finding(Check.UNRESOLVED, unknown), *findings))
     decision = evaluate(
@@ -82,7 +85,13 @@ def judge(
             tags=declared.tags if not isinstance(declared.tags, Unresolved) else {},
         ),
         now,
+        lane=lane,
     )
+    if decision.outcome is Outcome.ERROR:  # a scoped rule the lane does not decide
+        hint = "; pass --account and --region to judge it where it will be deployed"
+        return Verdict(
+            declared, None, (Finding(Check.UNRESOLVED, decision.reason + hint), *findings)
+        )
     if decision.outcome in (Outcome.REMEDIATED, Outcome.VIOLATION):
         findings.insert(0, _off_policy(declared, decision))
     return Verdict(declared, decision, tuple(findings))
@@ -108,14 +117,20 @@ def depends_on_unknown(
     name: str | Unresolved,
     tags: Mapping[str, str] | Unresolved,
     now: dt.datetime,
+    lane: Lane = UNKNOWN_LANE,
 ) -> str | None:
     """Why ``evaluate``'s answer depends on a name or tags the file does not decide, or
     None when it does not: every exemption and rule before the deciding one is known
-    not to match, and the deciding one is known to."""
+    not to match, and the deciding one is known to. Exemptions and rules scoped away
+    from ``lane`` are known not to match."""
     today = now.astimezone(dt.UTC).date()
-    if isinstance(name, Unresolved) and any(today <= e.expires for e in policy.exemptions):
+    if isinstance(name, Unresolved) and any(
+        today <= e.expires and _may_apply(e, lane) for e in policy.exemptions
+    ):
         return f"name unknown ({name.reason}); an exemption may cover it"
     for rule in policy.rules:
+        if not _may_apply(rule.match, lane):
+            continue
         by_name, by_tags = _by_name(rule, name), _by_tags(rule, tags)
         if by_name is False or by_tags is False:
             continue
@@ -125,6 +140,14 @@ def depends_on_unknown(
             return f"tags unknown ({by_tags.reason}); rule {rule.id} may match"
         return None  # this rule decides, whatever the file leaves open
     return None
+
+
+def _may_apply(scope: Scope, lane: Lane) -> bool:
+    """False only when ``lane`` is known to be outside ``scope``."""
+    try:
+        return in_scope(scope, lane, "")
+    except Undecidable:
+        return True
 
 
 def _by_name(rule: Rule, name: str | Unresolved) -> bool | Unresolved:
