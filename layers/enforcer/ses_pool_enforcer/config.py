@@ -44,6 +44,8 @@ class Settings(BaseModel):
     member_role_name: str | None = Field(default=None, pattern=r"^[\w+=,.@-]{1,64}$")
     member_regions: tuple[str, ...] = ()
     member_ous: tuple[str, ...] = ()
+    # How many lanes (account, region) a sweep runs side by side (the Map's MaxConcurrency).
+    lane_concurrency: int = Field(default=10, ge=1, le=40)
 
     @field_validator("member_regions", "member_ous", mode="before")
     @classmethod

@@ -22,7 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer import lanes
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
 from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
 from ses_pool_enforcer.model import Kind, Outcome
@@ -191,41 +191,11 @@ def _lane_runtime(runtime: Runtime, lane: LaneKey | None) -> Runtime | None:
     try:
         return runtime.for_lane(lane)
     except ClientError as exc:
-        if aws.error_code(exc) in aws.TRANSIENT_CODES | aws.THROTTLING_CODES:
+        cause = lanes.unreachable_cause(exc)
+        if cause is None or lane is None:
             raise
-        assert lane is not None  # the deployment's own lane assumes no role
-        logger.error("member lane unreachable", extra={**_lane_keys(lane), "cause": str(exc)})
-        metrics.add_metric(name="LaneUnreachable", unit=MetricUnit.Count, value=1)
-        alert_lane_unreachable(runtime, lane, str(exc))
+        lanes.alert_unreachable(runtime, lane, cause, trigger="event")
         return None
-
-
-def alert_lane_unreachable(runtime: Runtime, lane: LaneKey, cause: str) -> None:
-    now = runtime.clock.time()
-    if now - runtime.lane_alerted_at.get(lane, float("-inf")) < POLICY_ALERT_SECONDS:
-        return
-    runtime.lane_alerted_at[lane] = now
-    account, region = lane
-    role = runtime.settings.member_role_name
-    text = (
-        f"The enforcer cannot act in account {account}, region {region}: assuming its role "
-        f"{role} failed: {cause}\n\n"
-        "Nothing is read or changed in that account until the role can be assumed; the other "
-        "accounts are enforced as usual. Check that the member stack (the StackSet "
-        "instance) exists there and that its role trusts the hub's function roles.\n"
-    )
-    runtime.alerts.publish(
-        f"[ses-pool-enforcer] error: account {account} ({region}) unreachable",
-        text,
-        {
-            "outcome": Outcome.ERROR.value,
-            "reason": f"member role {role} unavailable: {cause}",
-            "account": account,
-            "region": region,
-            "trigger": "event",
-        },
-        {"outcome": Outcome.ERROR.value},
-    )
 
 
 def _put_back(runtime: Runtime, work: Work, at: float, why: str) -> None:

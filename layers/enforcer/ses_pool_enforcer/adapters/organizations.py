@@ -113,6 +113,28 @@ class Organization:
         raise BotoCoreError(msg=f"no root above {account} within {MAX_DEPTH} levels")
 
 
+def member_accounts(parents: Iterable[str]) -> dict[str, str]:
+    """The active accounts in ``parents`` (OU or root ids) and every OU below them, by id,
+    with their names (the hub's sweep: which accounts to govern). Raises ClientError."""
+    organizations = aws.client("organizations")
+    accounts: dict[str, str] = {}
+    pending, seen = list(parents), set()
+    while pending:
+        parent = pending.pop()
+        if parent in seen:
+            continue
+        seen.add(parent)
+        pages = organizations.get_paginator("list_accounts_for_parent")
+        for page in pages.paginate(ParentId=parent):
+            for account in page["Accounts"]:
+                if account.get("Status", "ACTIVE") == "ACTIVE":
+                    accounts[str(account["Id"])] = str(account.get("Name", ""))
+        units = organizations.get_paginator("list_organizational_units_for_parent")
+        for page in units.paginate(ParentId=parent):
+            pending.extend(str(unit["Id"]) for unit in page["OrganizationalUnits"])
+    return accounts
+
+
 # --------------------------------------------------------------------------- the CLI
 
 
