@@ -114,8 +114,14 @@ ORGANIZATION_PARENTS = ("organizations:ListParents",)
 # management account's id, unknown to a delegated administrator's stack.
 ORGANIZATION_WALK = ("organizations:ListAccountsForParent", "organizations:ListChildren")
 RESOURCE_STAR_ONLY = frozenset(
-    (*SES_LISTS, *LOG_DELIVERY, *XRAY, *CONFIG_EVALUATIONS, *ORGANIZATION_PARENTS)
-    + ORGANIZATION_WALK
+    (
+        *SES_LISTS,
+        *LOG_DELIVERY,
+        *XRAY,
+        *CONFIG_EVALUATIONS,
+        *ORGANIZATION_PARENTS,
+        *ORGANIZATION_WALK,
+    )
 )
 
 
