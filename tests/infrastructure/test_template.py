@@ -677,6 +677,7 @@ SHARED_ENVIRONMENT = {
     "ENFORCEMENT_MODE": {"Ref": "EnforcementMode"},
     "POLICY_CACHE_SECONDS": {"Ref": "PolicyCacheSeconds"},
     "SES_CALLS_PER_SECOND": {"Ref": "SesCallsPerSecond"},
+    "LANE_CONCURRENCY": {"Ref": "LaneConcurrency"},
     "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"},
     "ALERT_FALLBACK_QUEUE_URL": {"Ref": "AlertFallbackQueue"},
     "INVENTORY_TABLE": {"Ref": "InventoryTable"},

@@ -7,7 +7,7 @@ lane that fails or cannot be reached never stops the others.
 * ``summarize``: after every lane: whether any failed, and in organization mode the one
   organization report (counts per account and region, ComplianceRatio per account).
 * ``alert_unreachable``: one error alert per member whose role cannot be assumed (at most
-  one an hour per lane and process).
+  one an hour per account and process).
 """
 
 from __future__ import annotations
@@ -76,11 +76,12 @@ def alert_unreachable(runtime: Runtime, lane: LaneKey, cause: str, trigger: str)
     deleted); nothing is read or written there until it can."""
     logger.error("member lane unreachable", extra={"account": lane[0], "region": lane[1]})
     metrics.add_metric(name="LaneUnreachable", unit=MetricUnit.Count, value=1)
-    now = runtime.clock.time()
-    if now - runtime.lane_alerted_at.get(lane, float("-inf")) < ALERT_SECONDS:
-        return
-    runtime.lane_alerted_at[lane] = now
+    # One alert an account, whatever the number of its regions and events.
     account, region = lane
+    now = runtime.clock.time()
+    if now - runtime.lane_alerted_at.get(account, float("-inf")) < ALERT_SECONDS:
+        return
+    runtime.lane_alerted_at[account] = now
     role = runtime.settings.member_role_name
     text = (
         f"The enforcer cannot act in account {account}, region {region}: assuming its role "

@@ -52,7 +52,7 @@ class Runtime:
     # Member lanes (organization mode), built on first use and again before their
     # credentials expire: (runtime, good until).
     lanes: dict[LaneKey, tuple[Runtime, float]] = field(default_factory=dict)
-    lane_alerted_at: dict[LaneKey, float] = field(default_factory=dict)
+    lane_alerted_at: dict[str, float] = field(default_factory=dict)  # account -> when
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = SYSTEM) -> Runtime:
