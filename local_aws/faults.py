@@ -105,11 +105,16 @@ def clear() -> None:
 
 
 def _body(response: Any) -> dict[str, Any]:
+    """The request's fields: its JSON body, or a query-protocol request's parameters (STS,
+    SNS, IAM: ``RoleArn``, ``TopicArn``...)."""
     try:
         data = json.loads(response.body or "{}")
     except (TypeError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+        data = None
+    if isinstance(data, dict) and data:
+        return data
+    query = getattr(response, "querystring", None) or {}
+    return {k: v[0] for k, v in query.items() if isinstance(v, list) and v}
 
 
 def _take(service: str, action: str, response: Any) -> Fault | None:

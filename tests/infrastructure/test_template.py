@@ -5,6 +5,7 @@ drift from the package (settings, CloudTrail event names, metric names) or from
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import json
 import re
@@ -109,8 +110,18 @@ XRAY = (
 CONFIG_EVALUATIONS = ("config:PutEvaluations",)
 # adapters/organizations.Organization: the account's OUs, when the policy names some.
 ORGANIZATION_PARENTS = ("organizations:ListParents",)
+# A hub's sweep walks the member OUs down to their accounts: the OU and root ARNs hold the
+# management account's id, unknown to a delegated administrator's stack.
+ORGANIZATION_WALK = ("organizations:ListAccountsForParent", "organizations:ListChildren")
 RESOURCE_STAR_ONLY = frozenset(
-    (*SES_LISTS, *LOG_DELIVERY, *XRAY, *CONFIG_EVALUATIONS, *ORGANIZATION_PARENTS)
+    (
+        *SES_LISTS,
+        *LOG_DELIVERY,
+        *XRAY,
+        *CONFIG_EVALUATIONS,
+        *ORGANIZATION_PARENTS,
+        *ORGANIZATION_WALK,
+    )
 )
 
 
@@ -197,6 +208,16 @@ SECURITY_HUB_PRODUCT = SECURITY_HUB + "product/${AWS::AccountId}/default"
 SECURITY_HUB_HUB = SECURITY_HUB + "hub/default"
 IMPORT_FINDINGS = on(SECURITY_HUB_PRODUCT, "securityhub:BatchImportFindings")
 
+# A hub acts in member accounts through the member role, by its name only (and only in
+# accounts of the organization: the statement's condition, checked below), and names the
+# member accounts in alerts and reports.
+MEMBER_ROLES = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
+ORGANIZATION_ACCOUNTS = "arn:${AWS::Partition}:organizations::*:account/${OrganizationId}/*"
+ACT_IN_MEMBERS = merge(
+    on(MEMBER_ROLES, "sts:AssumeRole"),
+    on(ORGANIZATION_ACCOUNTS, "organizations:DescribeAccount"),
+)
+
 # Granted only when a deploy parameter turns an integration on: condition -> principal ->
 # grants (Fn::If with AWS::NoValue: nothing at all when it is off).
 CONDITIONAL_GRANTS: dict[str, dict[str, Grants]] = {
@@ -208,6 +229,12 @@ CONDITIONAL_GRANTS: dict[str, dict[str, Grants]] = {
             # SecurityHubFindings.open_findings: the finish closes stale findings
             on(SECURITY_HUB_HUB, "securityhub:GetFindings"),
         ),
+    },
+    "IsHub": {
+        "EventFunctionRole": ACT_IN_MEMBERS,
+        # the sweep also finds the accounts of the member OUs; the Config rule's function
+        # reads only the inventory and gets nothing
+        "SweepFunctionRole": merge(ACT_IN_MEMBERS, on("*", *ORGANIZATION_WALK)),
     },
 }
 
@@ -522,8 +549,12 @@ def test_rule_delivers_to_the_event_queue_and_parks_what_it_cannot(
         for s in policy["Properties"]["PolicyDocument"]["Statement"]
         if s["Principal"] == {"Service": "events.amazonaws.com"}
     }
-    rule = {"Fn::GetAtt": ["SesChangeRule", "Arn"]}
-    assert allowed == {"EventQueue.Arn": rule, "EventDeadLetterQueue.Arn": rule}
+    # this account's rule, and the hub's rule only in a hub (nothing at all otherwise)
+    rules = [
+        {"Fn::GetAtt": ["SesChangeRule", "Arn"]},
+        {"Fn::If": ["IsHub", {"Fn::GetAtt": ["HubSesChangeRule", "Arn"]}, NO_VALUE]},
+    ]
+    assert allowed == {"EventQueue.Arn": rules, "EventDeadLetterQueue.Arn": rules}
 
 
 def test_event_function_consumes_the_queue_with_partial_batch_failures(
@@ -625,6 +656,20 @@ def test_state_table_matches_the_local_mirror(resources: dict[str, Any]) -> None
 
 SETTING_NAMES = {field.upper() for field in Settings.model_fields}
 
+# The organization hub's settings (issue 9), set in Globals for every function. Every value
+# is "" in a single-account stack (no OrganizationId): the functions behave as before.
+ORGANIZATION_ENVIRONMENT = {
+    "ORGANIZATION_ID": {"Ref": "OrganizationId"},
+    "MEMBER_ROLE_NAME": {"Fn::If": ["IsHub", {"Ref": "MemberRoleName"}, ""]},
+    "MEMBER_REGIONS": {"Fn::If": ["IsHub", {"Fn::Join": [",", {"Ref": "MemberRegions"}]}, ""]},
+    "MEMBER_OUS": {
+        "Fn::If": ["IsHub", {"Fn::Join": [",", {"Ref": "MemberOrganizationalUnitIds"}]}, ""]
+    },
+}
+# Names a function may be given: the Settings fields, and the organization's, which the
+# functions' side of issue 9 adds to Settings (the checks below hold before and after).
+KNOWN_NAMES = SETTING_NAMES | set(ORGANIZATION_ENVIRONMENT)
+
 # Where each setting points: a template parameter or a resource (Ref gives a topic's ARN,
 # a queue's URL, a table's or bucket's name). Shared settings are set in Globals.
 SHARED_ENVIRONMENT = {
@@ -632,6 +677,7 @@ SHARED_ENVIRONMENT = {
     "ENFORCEMENT_MODE": {"Ref": "EnforcementMode"},
     "POLICY_CACHE_SECONDS": {"Ref": "PolicyCacheSeconds"},
     "SES_CALLS_PER_SECOND": {"Ref": "SesCallsPerSecond"},
+    "LANE_CONCURRENCY": {"Ref": "LaneConcurrency"},
     "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"},
     "ALERT_FALLBACK_QUEUE_URL": {"Ref": "AlertFallbackQueue"},
     "INVENTORY_TABLE": {"Ref": "InventoryTable"},
@@ -664,8 +710,10 @@ def environment(template: dict[str, Any], function: str) -> dict[str, Any]:
 
 
 def test_every_setting_is_accounted_for() -> None:
-    # A new Settings field needs a line in SHARED_ENVIRONMENT or OWN_SETTINGS.
-    assert set(SHARED_ENVIRONMENT).union(*OWN_SETTINGS.values()) == SETTING_NAMES
+    # A new Settings field needs a line in SHARED_ENVIRONMENT, ORGANIZATION_ENVIRONMENT or
+    # OWN_SETTINGS.
+    declared = set(SHARED_ENVIRONMENT) | set(ORGANIZATION_ENVIRONMENT)
+    assert declared.union(*OWN_SETTINGS.values()) == KNOWN_NAMES
 
 
 def test_functions_are_the_expected_ones(resources: dict[str, Any]) -> None:
@@ -675,7 +723,7 @@ def test_functions_are_the_expected_ones(resources: dict[str, Any]) -> None:
 @pytest.mark.parametrize("function", FUNCTIONS)
 def test_every_variable_is_a_setting_or_powertools(template: dict[str, Any], function: str) -> None:
     for name in environment(template, function):
-        assert name.startswith("POWERTOOLS_") or name in SETTING_NAMES, name
+        assert name.startswith("POWERTOOLS_") or name in KNOWN_NAMES, name
 
 
 @pytest.mark.parametrize("function", FUNCTIONS)
@@ -683,7 +731,11 @@ def test_every_setting_a_function_reads_is_set(template: dict[str, Any], functio
     variables = environment(template, function)
     shared = {k: v for k, v in variables.items() if k in SHARED_ENVIRONMENT}
     assert shared == SHARED_ENVIRONMENT
-    assert set(variables) & SETTING_NAMES == set(SHARED_ENVIRONMENT) | OWN_SETTINGS[function]
+    organization = {k: v for k, v in variables.items() if k in ORGANIZATION_ENVIRONMENT}
+    assert organization == ORGANIZATION_ENVIRONMENT
+    assert set(variables) & KNOWN_NAMES == (
+        set(SHARED_ENVIRONMENT) | set(ORGANIZATION_ENVIRONMENT) | OWN_SETTINGS[function]
+    )
 
 
 def test_sweep_step_ends_before_the_function_times_out(resources: dict[str, Any]) -> None:
@@ -917,3 +969,194 @@ def test_security_hub_findings_are_off_unless_asked_for(
     assert not [n for n, r in resources.items() if r.get("Condition") == "HasSecurityHub"]
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     assert variables["SECURITY_HUB"] == {"Ref": "SecurityHub"}
+
+
+# ---------------------------------------------------------------- AWS Organizations hub (optional)
+
+MEMBER_TEMPLATE = ROOT / "templates" / "member.yaml"
+ORGANIZATION_PARAMETERS = [
+    "OrganizationId",
+    "MemberOrganizationalUnitIds",
+    "MemberRegions",
+    "MemberRoleName",
+    "MemberStackSetCallAs",
+]
+# Every resource and output of the hub, and under which condition: nothing else of the
+# template depends on the organization, so without OrganizationId it deploys as before.
+HUB_RESOURCES = {
+    "HubEventBus": "IsHub",
+    "HubEventBusPolicy": "IsHub",
+    "HubSesChangeRule": "IsHub",
+    "MemberStackSet": "DeploysMembers",
+}
+HUB_OUTPUTS = {"HubEventBusArn": "IsHub", "MemberStackSetName": "DeploysMembers"}
+IN_THE_ORGANIZATION = {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}
+
+
+def test_organization_parameters_default_to_a_single_account(template: dict[str, Any]) -> None:
+    parameters = template["Parameters"]
+    groups = template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+    assert {"Label": {"default": "Organization"}, "Parameters": ORGANIZATION_PARAMETERS} in groups
+    organization = parameters["OrganizationId"]
+    assert organization["Default"] == ""
+    assert organization["AllowedPattern"] == "^(o-[a-z0-9]{10,32})?$"
+    for name in ("MemberOrganizationalUnitIds", "MemberRegions"):
+        assert parameters[name] == parameters[name] | {"Type": "CommaDelimitedList", "Default": ""}
+    role = parameters["MemberRoleName"]
+    assert role["Default"] == "ses-pool-enforcer-member"
+    assert re.fullmatch(role["AllowedPattern"], role["Default"])
+    assert not re.fullmatch(role["AllowedPattern"], "x" * 65)  # IAM: at most 64
+    assert set(parameters["MemberStackSetCallAs"]["AllowedValues"]) == {"SELF", "DELEGATED_ADMIN"}
+    assert template["Conditions"]["IsHub"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]
+    }
+    # A StackSet needs an OU and a region, and only a hub has one.
+    deploys = template["Conditions"]["DeploysMembers"]["Fn::And"]
+    assert deploys[0] == {"Condition": "IsHub"}
+    assert {json.dumps(c) for c in deploys[1:]} == {
+        json.dumps({"Fn::Not": [{"Fn::Equals": [{"Fn::Join": ["", {"Ref": name}]}, ""]}]})
+        for name in ("MemberOrganizationalUnitIds", "MemberRegions")
+    }
+
+
+def test_every_organization_resource_exists_only_in_a_hub(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    hub = {
+        name: resource["Condition"]
+        for name, resource in resources.items()
+        if resource.get("Condition") in ("IsHub", "DeploysMembers")
+    }
+    assert hub == HUB_RESOURCES
+    outputs = {
+        name: output["Condition"]
+        for name, output in template["Outputs"].items()
+        if output.get("Condition") in ("IsHub", "DeploysMembers")
+    }
+    assert outputs == HUB_OUTPUTS
+    # Whatever else names the organization's parameters or resources does so under IsHub
+    # (checked where it happens: grants, queue policies, environment) or is a hub resource.
+    names = set(ORGANIZATION_PARAMETERS) | set(HUB_RESOURCES)
+    for name, original in resources.items():
+        if name in HUB_RESOURCES:
+            continue
+        resource = copy.deepcopy(original)  # the loaded template is shared between tests
+        for node in walk(resource):
+            if "Fn::If" in node and node["Fn::If"][0] == "IsHub":
+                node.clear()  # granted or set only in a hub
+        mentioned = {m for m in names if re.search(rf"\b{m}\b", json.dumps(resource))}
+        assert not mentioned, f"{name} depends on {mentioned} outside IsHub"
+
+
+def if_not_hub(value: Any) -> Any:
+    """``value`` as CloudFormation resolves it with IsHub false."""
+    if isinstance(value, dict) and "Fn::If" in value and value["Fn::If"][0] == "IsHub":
+        return value["Fn::If"][2]
+    return value
+
+
+def test_a_single_account_stack_gives_the_functions_empty_organization_settings(
+    template: dict[str, Any],
+) -> None:
+    parameters = template["Parameters"]
+    for function in FUNCTIONS:
+        variables = environment(template, function)
+        for name in ORGANIZATION_ENVIRONMENT:
+            value = if_not_hub(variables[name])
+            if value == {"Ref": "OrganizationId"}:
+                value = parameters["OrganizationId"]["Default"]
+            assert value == "", f"{function}: {name} is {value!r} without an organization"
+
+
+def test_the_hub_bus_accepts_events_from_the_organization_only(
+    resources: dict[str, Any],
+) -> None:
+    bus = resources["HubEventBus"]["Properties"]
+    assert "Policy" not in bus, "the bus's one policy is HubEventBusPolicy"
+    policies = of_type(resources, "AWS::Events::EventBusPolicy")
+    assert set(policies) == {"HubEventBusPolicy"}
+    props = policies["HubEventBusPolicy"]["Properties"]
+    assert props["EventBusName"] == {"Ref": "HubEventBus"}
+    statement = props["Statement"]
+    assert set(props) == {"EventBusName", "StatementId", "Statement"}  # no Principal/Condition
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == {"Fn::GetAtt": ["HubEventBus", "Arn"]}
+    # Any principal is allowed only under the organization condition, and the condition
+    # holds nothing that could widen it (no other operator, key or value).
+    assert statement["Principal"] == "*"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}
+    }
+
+
+def test_the_hub_rule_is_the_account_rule_on_the_hub_bus(resources: dict[str, Any]) -> None:
+    mine = resources["SesChangeRule"]["Properties"]
+    hub = resources["HubSesChangeRule"]["Properties"]
+    assert hub["EventBusName"] == {"Ref": "HubEventBus"}
+    assert "EventBusName" not in mine  # the default bus, where CloudTrail delivers
+    assert hub["EventPattern"] == mine["EventPattern"]
+    assert hub["Targets"] == mine["Targets"]
+    assert hub["State"] == mine["State"] == "ENABLED"
+
+
+def test_hub_functions_assume_only_the_member_role_in_the_organization(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    assumes = {}
+    for name, resource in principals(resources):
+        for condition in (None, *sorted(conditions(resource))):
+            for statement in statements(resource, condition):
+                actions = as_list(statement["Action"])
+                if not any(a.startswith("sts:") for a in actions):
+                    continue
+                assert actions == ["sts:AssumeRole"], f"{name}: {actions}"
+                assert condition == "IsHub", f"{name} assumes roles outside a hub"
+                assert [resource_name(r) for r in as_list(statement["Resource"])] == [
+                    MEMBER_ROLES
+                ], name
+                assert statement.get("Condition") == IN_THE_ORGANIZATION, name
+                assumes[name] = statement
+    assert set(assumes) == {"EventFunctionRole", "SweepFunctionRole"}
+    # a role's name, never a pattern: no wildcard can creep in through the parameter
+    pattern = template["Parameters"]["MemberRoleName"]["AllowedPattern"]
+    assert not re.fullmatch(pattern, "*") and not re.fullmatch(pattern, "ses-*")
+
+
+def test_the_member_stack_set_deploys_the_member_template_to_the_member_ous(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    stack_set = resources["MemberStackSet"]
+    props = stack_set["Properties"]
+    assert stack_set["DependsOn"] == "HubEventBusPolicy"
+    assert props["PermissionModel"] == "SERVICE_MANAGED"
+    assert props["CallAs"] == {"Ref": "MemberStackSetCallAs"}
+    assert props["AutoDeployment"] == {"Enabled": True, "RetainStacksOnAccountRemoval": False}
+    assert props["Capabilities"] == ["CAPABILITY_NAMED_IAM"]
+    assert props["OperationPreferences"]["RegionConcurrencyType"] == "PARALLEL"
+    # sam package and sam deploy upload a StackSet's local TemplateURL (samcli's
+    # RESOURCES_WITH_LOCAL_PATHS lists AWS::CloudFormation::StackSet: TemplateURL)
+    assert ROOT / props["TemplateURL"] == MEMBER_TEMPLATE
+    assert MEMBER_TEMPLATE.is_file()
+    [group] = props["StackInstancesGroup"]
+    assert group == {
+        "DeploymentTargets": {"OrganizationalUnitIds": {"Ref": "MemberOrganizationalUnitIds"}},
+        "Regions": {"Ref": "MemberRegions"},
+    }
+    # Every parameter the member template declares is passed, and nothing else.
+    given = {p["ParameterKey"]: p["ParameterValue"] for p in props["Parameters"]}
+    member = json.loads(json.dumps(cfn_yaml.load(str(MEMBER_TEMPLATE))))
+    assert set(given) == set(member["Parameters"])
+    assert given["HubEventBusArn"] == {"Fn::GetAtt": ["HubEventBus", "Arn"]}
+    assert given["HubRoleArns"] == {
+        "Fn::Join": [
+            ",",
+            [
+                {"Fn::GetAtt": ["EventFunctionRole", "Arn"]},
+                {"Fn::GetAtt": ["SweepFunctionRole", "Arn"]},
+            ],
+        ]
+    }
+    assert given["MemberRoleName"] == {"Ref": "MemberRoleName"}
+    assert given["MemberRegions"] == {"Fn::Join": [",", {"Ref": "MemberRegions"}]}
+    assert given["MemberRoleRegion"] == {"Fn::Select": [0, {"Ref": "MemberRegions"}]}

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from local_aws import sfn
-from local_aws.sfn import SWEEP_DEFINITION
+from local_aws.sfn import SWEEP_DEFINITION, Handler
 
 INVOKE = "arn:aws:states:::lambda:invoke"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:f"
@@ -122,6 +122,21 @@ def test_waiting_for_an_execution_gives_up_after_its_timeout(local_aws: None) ->
 # --------------------------------------------------------------------------- the sweep
 
 
+def one_lane(function: Handler) -> Handler:
+    """A fake sweep function's lane actions, for a deployment of one lane: Lanes lists it,
+    Summary finds nothing failed, and every lane action answers with its lane, as the
+    real handler does."""
+
+    def lanes(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+        if payload["action"] == "lanes":
+            return {"lanes": [{"lane": None, "input": payload["input"]}], "max_concurrency": 1}
+        if payload["action"] == "summary":
+            return {"failed": 0}
+        return {**function(payload, context), "lane": None}
+
+    return lanes
+
+
 def test_the_sweep_definition_needs_its_substitution_and_every_task_retries_and_catches() -> None:
     # Given the project's sweep definition, as SAM would substitute it
     with pytest.raises(ValueError, match="no substitution for SweepFunctionArn"):
@@ -129,9 +144,11 @@ def test_the_sweep_definition_needs_its_substitution_and_every_task_retries_and_
     text = sfn.definition(SWEEP_DEFINITION, {"SweepFunctionArn": FUNCTION})
     definition = json.loads(text)
 
-    # Then every task invokes the function, retries what a retry can cure, catches the rest
-    tasks = [s for s in definition["States"].values() if s["Type"] == "Task"]
-    assert len(tasks) == 3
+    # Then every task (Lanes, Summary, and each lane's Start, Step and Finish) invokes the
+    # function, retries what a retry can cure, catches the rest
+    lane = definition["States"]["Each lane"]["ItemProcessor"]["States"]
+    tasks = [s for s in [*definition["States"].values(), *lane.values()] if s["Type"] == "Task"]
+    assert len(tasks) == 5
     for state in tasks:
         assert state["Parameters"]["FunctionName"] == FUNCTION
         assert state["Catch"][0]["ErrorEquals"] == ["States.ALL"]
@@ -148,6 +165,7 @@ def test_the_sweep_definition_loops_steps_until_done_and_reruns_when_asked(
     reruns = iter([True, False])
     payloads: list[dict[str, Any]] = []
 
+    @one_lane
     def function(payload: dict[str, Any], _context: Any) -> dict[str, Any]:
         payloads.append(payload)
         if payload["action"] == "start":
@@ -155,7 +173,7 @@ def test_the_sweep_definition_loops_steps_until_done_and_reruns_when_asked(
         if payload["action"] == "step":
             return {**payload["sweep"], "done": next(steps)}
         rerun = next(reruns)
-        return {"rerun": rerun, "trigger": "policy-change" if rerun else None}
+        return {"rerun": rerun, "input": {"trigger": "policy-change" if rerun else None}}
 
     # When it runs
     result = sfn.run_sweep(function, {"trigger": "schedule"}, name="e1")
@@ -178,6 +196,7 @@ def test_the_sweep_definition_waits_for_the_budget_when_a_step_could_start_no_se
     # Given a first step that found the SES budget taken for 40 seconds
     steps = iter([{"done": False, "wait_seconds": 40}, {"done": True}])
 
+    @one_lane
     def function(payload: dict[str, Any], _context: Any) -> dict[str, Any]:
         if payload["action"] == "start":
             return {"status": "started", "sweep_id": "s"}
@@ -196,10 +215,12 @@ def test_the_sweep_definition_waits_for_the_budget_when_a_step_could_start_no_se
 
 
 def test_the_sweep_definition_ends_at_once_when_another_sweep_runs(local_aws: None) -> None:
-    result = sfn.run_sweep(lambda payload, _: {"status": "busy", "done": False}, {})
+    result = sfn.run_sweep(one_lane(lambda payload, _: {"status": "busy", "done": False}), {})
 
     assert result.status == "SUCCEEDED"
-    assert result.states == ["Start", "Already running?", "Left to the running sweep"]
+    assert result.states == ["Lanes", "Each lane", "Start", "Already running?",
+                             "Left to the running sweep", "Summary", "Every lane swept?",
+                             "Swept"]  # fmt: skip
 
 
 def test_the_sweep_definition_is_valid_amazon_states_language() -> None:

@@ -6,7 +6,7 @@ import os
 from enum import StrEnum
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ses_pool_enforcer.policy import Mode
 
@@ -38,6 +38,27 @@ class Settings(BaseModel):
     # account the functions run in (the template sets it from AWS::AccountId).
     security_hub: Switch = Switch.DISABLED
     account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
+    # Organization mode (the OrganizationId deploy parameter; all unset: one account). The
+    # hub governs the accounts of MEMBER_OUS in MEMBER_REGIONS through MEMBER_ROLE_NAME.
+    organization_id: str | None = Field(default=None, pattern=r"^o-[a-z0-9]{10,32}$")
+    member_role_name: str | None = Field(default=None, pattern=r"^[\w+=,.@-]{1,64}$")
+    member_regions: tuple[str, ...] = ()
+    member_ous: tuple[str, ...] = ()
+    # How many lanes (account, region) a sweep runs side by side (the Map's MaxConcurrency).
+    lane_concurrency: int = Field(default=10, ge=1, le=40)
+
+    @field_validator("member_regions", "member_ous", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    def governs(self, account: str, region: str) -> bool:
+        """Whether (``account``, ``region``) is a member lane of this hub: any account the
+        organization's events come from (the hub bus admits the organization only, and
+        the member role exists only where the StackSet put it), in a member region."""
+        return bool(self.member_role_name) and region in self.member_regions
 
 
 class SettingsError(RuntimeError):

@@ -19,17 +19,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer import lanes
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
 from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
 from ses_pool_enforcer.model import Kind, Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.reconciler import Busy, Coalesced, Reconciler
-from ses_pool_enforcer.runtime import Runtime
-from ses_pool_enforcer.work import RECONCILE_KIND, BadRequest, Work
+from ses_pool_enforcer.runtime import ForeignLane, Runtime
+from ses_pool_enforcer.work import RECONCILE_KIND, BadRequest, LaneKey, Work
 
 SAFETY_SECONDS = 10.0  # no set is started this close to Lambda's timeout
 MAX_WAIT_SECONDS = 10.0  # the longest a worker sleeps for the slot that starts a look
@@ -61,7 +62,7 @@ def handle_batch(
     remaining = context.get_remaining_time_in_millis() / 1000 if context else 900.0
     deadline = clock.time() + remaining - SAFETY_SECONDS
     failed: list[str] = []
-    sets: dict[tuple[Kind, str], _Set] = {}
+    sets: dict[tuple[LaneKey | None, Kind, str], _Set] = {}
     for record in records:
         message_id = str(record.get("messageId", ""))
         logger.set_correlation_id(message_id)
@@ -81,9 +82,10 @@ def handle_batch(
             failed.append(message_id)
     logger.set_correlation_id(None)
 
-    reconcilers: dict[Kind, Reconciler] = {}
-    for (kind, name), held in sets.items():
-        logger.append_keys(**{kind.value.replace("-", "_"): name})
+    reconcilers: dict[tuple[LaneKey | None, Kind], Reconciler] = {}
+    unreachable: set[LaneKey | None] = set()
+    for (lane, kind, name), held in sets.items():
+        logger.append_keys(**{kind.value.replace("-", "_"): name}, **_lane_keys(lane))
         try:
             if held.work.not_before is not None and held.work.not_before > clock.time():
                 _put_back(runtime, held.work, held.work.not_before, "not yet due")
@@ -93,12 +95,21 @@ def handle_batch(
                 _put_back(runtime, held.work, now, "out of time")
                 continue
             for pool in held.work.fresh_pools:
-                runtime.pools.forget(pool)
-            if kind not in reconcilers:
-                reconcilers[kind] = runtime.reconciler(kind=kind)
+                if lane is None:
+                    runtime.pools.forget(pool)
+                elif lane in runtime.lanes:
+                    runtime.lanes[lane][0].pools.forget(pool)
+            if lane in unreachable:
+                continue
+            if (lane, kind) not in reconcilers:
+                in_lane = _lane_runtime(runtime, lane)
+                if in_lane is None:  # its member role cannot be assumed: alerted
+                    unreachable.add(lane)
+                    continue
+                reconcilers[lane, kind] = in_lane.reconciler(kind=kind)
             # A set is started only if its read's slot comes soon; once read, its write
             # may wait until the deadline.
-            result = reconcilers[kind].reconcile(
+            result = reconcilers[lane, kind].reconcile(
                 held.work, start_by=min(deadline, now + MAX_WAIT_SECONDS), finish_by=deadline
             )
             if isinstance(result, Busy):
@@ -117,7 +128,7 @@ def handle_batch(
             logger.exception("not reconciled; its messages will be retried")
             failed.extend(held.message_ids)
         finally:
-            logger.remove_keys(["configuration_set", "identity"])
+            logger.remove_keys(["configuration_set", "identity", "account", "region"])
     if runtime.findings is not None:
         runtime.findings.flush()  # never raises: the outcomes are already recorded
     return list(dict.fromkeys(failed))
@@ -148,29 +159,43 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
         ) from exc
     change = change_from(event)
     logger.append_keys(event_name=change.trigger.event_name, event_id=change.trigger.event_id)
-    _in_this_lane(change.trigger, runtime)
+    try:
+        lane = runtime.lane_of(change.trigger.account, change.trigger.region)
+    except ForeignLane as exc:
+        raise Ignored(str(exc)) from exc
     if change.target is Target.POOL:
-        fan_out_pool_change(change.name, change.trigger, runtime)
+        in_lane = _lane_runtime(runtime, lane)
+        if in_lane is not None:
+            fan_out_pool_change(change.name, change.trigger, in_lane, lane)
         return []
     sent = attributes.get("SentTimestamp")
     observed_at = None if redelivered or sent is None else int(sent) / 1000 + CLOCK_SKEW_SECONDS
     observations = (change.observation,) if change.observation is not None else ()
     kind = Kind.IDENTITY if change.target is Target.IDENTITY else Kind.CONFIGURATION_SET
-    found = [Work(change.name, change.trigger, observed_at, observations, kind=kind)]
+    found = [Work(change.name, change.trigger, observed_at, observations, kind=kind, lane=lane)]
     if change.trigger.event_name == "DeleteConfigurationSet":
-        found += identities_using(change.name, change.trigger, runtime)
+        in_lane = _lane_runtime(runtime, lane)
+        if in_lane is not None:
+            found += identities_using(change.name, change.trigger, in_lane, lane)
     return found
 
 
-def _in_this_lane(trigger: Trigger, runtime: Runtime) -> None:
-    """A deployment governs its own account and region: a record of another account's or
-    region's SES (an EventBridge rule forwarding more than it should) names a set this
-    deployment cannot see, and a set of the same name here is not the one changed."""
-    account, region = runtime.settings.account_id, aws.region()
-    if account and trigger.account and trigger.account != account:
-        raise Ignored(f"event from account {trigger.account}; this deployment governs {account}")
-    if region and trigger.region and trigger.region != region:
-        raise Ignored(f"event from region {trigger.region}; this deployment governs {region}")
+def _lane_keys(lane: LaneKey | None) -> dict[str, str]:
+    return {} if lane is None else {"account": lane[0], "region": lane[1]}
+
+
+def _lane_runtime(runtime: Runtime, lane: LaneKey | None) -> Runtime | None:
+    """``lane``'s runtime, or None when its member role cannot be assumed (missing,
+    denied, deleted): an error alert for that account, at most once in a while, and no
+    write there. Other lanes carry on; the sweep looks at the account again."""
+    try:
+        return runtime.for_lane(lane)
+    except ClientError as exc:
+        cause = lanes.unreachable_cause(exc)
+        if cause is None or lane is None:
+            raise
+        lanes.alert_unreachable(runtime, lane, cause, trigger="event")
+        return None
 
 
 def _put_back(runtime: Runtime, work: Work, at: float, why: str) -> None:
@@ -202,7 +227,9 @@ def _alert_policy_unavailable(runtime: Runtime, exc: PolicyUnavailable) -> None:
     )
 
 
-def fan_out_pool_change(pool: str, trigger: Trigger, runtime: Runtime) -> int:
+def fan_out_pool_change(
+    pool: str, trigger: Trigger, runtime: Runtime, lane: LaneKey | None = None
+) -> int:
     """A pool appeared or vanished: queue every set whose rule points at it, each to be
     looked at afresh (whatever an earlier look concluded about the pool)."""
     runtime.pools.forget(pool)
@@ -212,13 +239,15 @@ def fan_out_pool_change(pool: str, trigger: Trigger, runtime: Runtime) -> int:
         )
         return 0
     names = runtime.inventory.sets_expecting(pool)
-    runtime.queue.send([Work(name, trigger, fresh_pools=(pool,)) for name in names])
+    runtime.queue.send([Work(name, trigger, fresh_pools=(pool,), lane=lane) for name in names])
     logger.info("pool change fanned out", extra={"pool": pool, "sets": len(names)})
     metrics.add_metric(name="PoolChangeSetsQueued", unit=MetricUnit.Count, value=len(names))
     return len(names)
 
 
-def identities_using(configuration_set: str, trigger: Trigger, runtime: Runtime) -> list[Work]:
+def identities_using(
+    configuration_set: str, trigger: Trigger, runtime: Runtime, lane: LaneKey | None = None
+) -> list[Work]:
     """A set was deleted: the identities whose default it was are now broken. Each is
     looked at afresh (an error alert names it, whatever the policy says)."""
     if runtime.identities is None:
@@ -229,4 +258,4 @@ def identities_using(configuration_set: str, trigger: Trigger, runtime: Runtime)
             "identities lost their default configuration set",
             extra={"configuration_set": configuration_set, "identities": len(names)},
         )
-    return [Work(name, trigger, kind=Kind.IDENTITY) for name in names]
+    return [Work(name, trigger, kind=Kind.IDENTITY, lane=lane) for name in names]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
-from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory, SeenInSweep
+from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory, SeenInSweep
 from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
 from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
@@ -22,6 +22,15 @@ from ses_pool_enforcer.flapping import FlapGuard
 from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.policy import Mode, PolicyError
 from ses_pool_enforcer.reconciler import Reconciler
+from ses_pool_enforcer.work import LaneKey
+
+ROLE_SESSION_NAME = "ses-pool-enforcer"
+# A member lane's clients are built again this long before its credentials expire.
+CREDENTIALS_MARGIN_SECONDS = 300.0
+
+
+class ForeignLane(ValueError):
+    """A record of an account or region this deployment does not govern."""
 
 
 @dataclass
@@ -40,6 +49,10 @@ class Runtime:
     # read only when a policy's scope needs it.
     organization: Organization = field(default_factory=Organization)
     policy_alerted_at: float = float("-inf")  # when "policy unavailable" was last alerted
+    # Member lanes (organization mode), built on first use and again before their
+    # credentials expire: (runtime, good until).
+    lanes: dict[LaneKey, tuple[Runtime, float]] = field(default_factory=dict)
+    lane_alerted_at: dict[str, float] = field(default_factory=dict)  # account -> when
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = SYSTEM) -> Runtime:
@@ -70,6 +83,72 @@ class Runtime:
             ),
             organization=Organization(settings.account_id, clock),
         )
+
+    def lane_of(self, account: str | None, region: str | None) -> LaneKey | None:
+        """The lane a record of ``account`` and ``region`` names: None for this
+        deployment's own, the pair for a member lane it governs. Raises ForeignLane for
+        any other (a forwarding rule wider than this deployment)."""
+        home_account, home_region = self.settings.account_id, aws.region()
+        account, region = account or home_account, region or home_region
+        if account == home_account and region == home_region:
+            return None
+        if account and region and self.settings.governs(account, region):
+            return account, region
+        if not self.settings.member_role_name and account != home_account:
+            raise ForeignLane(
+                f"event from account {account}; this deployment governs {home_account}"
+            )
+        regions = ", ".join(sorted({r for r in (home_region, *self.settings.member_regions) if r}))
+        raise ForeignLane(f"event from region {region}; this deployment governs {regions}")
+
+    def for_lane(self, lane: LaneKey | None) -> Runtime:
+        """The runtime for ``lane``: this one for the deployment's own, else the member
+        lane's (its SES on the member role, its own call budget, its inventory entries).
+        Raises ClientError when the member role cannot be assumed."""
+        if lane is None:
+            return self
+        now = self.clock.time()
+        built = self.lanes.get(lane)
+        if built is None or built[1] - now < CREDENTIALS_MARGIN_SECONDS:
+            built = self._member(*lane)
+            self.lanes[lane] = built
+        return built[0]
+
+    def _member(self, account: str, region: str) -> tuple[Runtime, float]:
+        settings = self.settings
+        assumed = (
+            aws.own(account, region)
+            if account == settings.account_id or settings.member_role_name is None
+            else aws.assume(account, region, settings.member_role_name, ROLE_SESSION_NAME)
+        )
+        rate = settings.ses_calls_per_second
+        # SES's limit is per account and region: so is each lane's budget.
+        budget = (
+            SharedBudget(settings.state_table, rate, lane=f"{account}#{region}", clock=self.clock)
+            if settings.state_table
+            else LocalBudget(rate, self.clock)
+        )
+        ses = Ses(assumed.client("sesv2"), budget, read_only=self.ses.read_only)
+        member = replace(
+            self,
+            ses=ses,
+            pools=PoolDirectory(ses, negative_ttl=0.0, clock=self.clock),
+            inventory=(
+                Inventory(settings.inventory_table, SETS.in_lane(account, region))
+                if settings.inventory_table
+                else None
+            ),
+            identities=(
+                Inventory(settings.identity_table, IDENTITIES.in_lane(account, region))
+                if settings.identity_table
+                else None
+            ),
+            findings=None,  # Security Hub findings: the hub's own lane only
+            organization=Organization(account, self.clock, region=region),
+            lanes={},
+            lane_alerted_at={},
+        )
+        return member, assumed.expires_at
 
     def policy(
         self, version: int | None = None, max_age: int | None = None

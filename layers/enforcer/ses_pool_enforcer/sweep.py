@@ -15,10 +15,12 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import ClientError
 
+from ses_pool_enforcer import lanes
 from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
 from ses_pool_enforcer.adapters.reports import ReportStore
@@ -34,7 +36,7 @@ from ses_pool_enforcer.policy import Policy, PolicyError, governs_identities
 from ses_pool_enforcer.reconciler import Busy, Reconciler
 from ses_pool_enforcer.report import Entry, IdentityEntry, Report, build_report, fit_summary
 from ses_pool_enforcer.runtime import Runtime
-from ses_pool_enforcer.work import Work
+from ses_pool_enforcer.work import LaneKey, Work
 
 # Longer than one Lambda invocation (15 min) plus the state machine's retry waits: a
 # live sweep renews it every few seconds; a dead one's lapses and the next run resumes.
@@ -80,14 +82,17 @@ class Sweeper:
     runtime: Runtime
     state: StateTable
     reports: ReportStore | None
+    lane: LaneKey | None = None  # a member lane (its runtime's), None: the deployment's own
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime) -> Sweeper:
+    def from_runtime(cls, runtime: Runtime, lane: LaneKey | None = None) -> Sweeper:
+        """A sweep of ``lane`` with ``runtime``, that lane's runtime."""
         settings = runtime.settings
         if not settings.state_table:
             raise SettingsError("STATE_TABLE is not set: a sweep needs its lock and checkpoint")
         reports = ReportStore(settings.report_bucket) if settings.report_bucket else None
-        return cls(runtime, StateTable(settings.state_table, runtime.clock.time), reports)
+        state = StateTable(settings.state_table, runtime.clock.time, _lane_id(lane))
+        return cls(runtime, state, reports, lane)
 
     def now(self) -> dt.datetime:
         return self.runtime.clock.now()
@@ -140,7 +145,7 @@ class Sweeper:
             status = "started"
             now = self.now()
             checkpoint = Checkpoint(
-                sweep_id=new_sweep_id(now),
+                sweep_id=new_sweep_id(now) + (f"-{'-'.join(self.lane)}" if self.lane else ""),
                 started_at=now.isoformat(),
                 trigger=trigger,
                 owner=execution,
@@ -200,7 +205,11 @@ class Sweeper:
             logger.error("sweep stopped", extra={"sweep_id": sweep_id, "cause": checkpoint.stopped})
             return _state(checkpoint, "stopped")
 
-        trigger = Trigger(source="sweep")
+        trigger = Trigger(
+            source="sweep",
+            account=self.lane[0] if self.lane else None,
+            region=self.lane[1] if self.lane else None,
+        )
         at_start = checkpoint.processed
         saved_at, unsaved = began, 0
         for phase, pages, walker in self._phases(checkpoint, reconciler):
@@ -273,7 +282,7 @@ class Sweeper:
         machine retries it, the checkpoint resumes it."""
         clock = self.runtime.clock
         while True:
-            result = reconciler.reconcile(Work(name, trigger), start_by=deadline)
+            result = reconciler.reconcile(Work(name, trigger, lane=self.lane), start_by=deadline)
             if not isinstance(result, Busy):
                 return None
             now = clock.time()
@@ -373,7 +382,7 @@ class Sweeper:
         read_at = self.now()  # what the rows say is true as of then
         rows = list(inventory.rows())
         hub = self._resync_findings(rows, read_at)
-        history = ReportHistory(self.state.table)
+        history = ReportHistory(self.state.table, lane=_lane_id(self.lane))
         report = build_report(
             (Entry.from_row(row) for row in rows),
             sweep_id=checkpoint.sweep_id,
@@ -394,10 +403,12 @@ class Sweeper:
         )
         links = self.reports.store(report) if self.reports is not None else None
         history.record(HistoryPoint.of(report))  # once: a retried finish adds nothing
-        summary = fit_summary(report, links)
-        self.runtime.alerts.publish(
-            summary.title, summary.text, summary.document, summary.attributes
-        )
+        if not self.runtime.settings.member_role_name:
+            # A hub publishes one organization report (lanes.summarize), not one a lane.
+            summary = fit_summary(report, links)
+            self.runtime.alerts.publish(
+                summary.title, summary.text, summary.document, summary.attributes
+            )
         self._metrics(report)
         finished: dict[str, Any] = {
             "report": {
@@ -501,26 +512,59 @@ def _state(checkpoint: Checkpoint, status: str) -> dict[str, Any]:
     }
 
 
+def _lane_id(lane: LaneKey | None) -> str:
+    return f"{lane[0]}#{lane[1]}" if lane else ""
+
+
 def handle(
     event: Mapping[str, Any], remaining_ms: Callable[[], int], runtime: Runtime
 ) -> dict[str, Any]:
-    """The sweep function's actions: start, step, finish."""
+    """The sweep function's actions: lanes, then for each lane start, step, finish, then
+    summary."""
     action = event.get("action")
-    sweeper = Sweeper.from_runtime(runtime)
     logger.append_keys(sweep_action=action)
+    given = event.get("input")
+    if action == "lanes":
+        return lanes.listed(runtime, given if isinstance(given, Mapping) else {})
+    if action == "summary":
+        results = event.get("results")
+        if not isinstance(results, list):
+            raise SweepRequestError("summary needs the lanes' results")
+        return lanes.summarize(runtime, results)
+    if action not in ("start", "step", "finish"):
+        raise SweepRequestError(f"unknown sweep action {action!r}")
+    sweep = event.get("sweep")
+    if action != "start" and not isinstance(sweep, Mapping):
+        raise SweepRequestError(f"{action} needs the sweep state")
+    given_lane = (
+        event.get("lane") if action == "start" else cast(Mapping[str, Any], sweep).get("lane")
+    )
+    try:
+        lane = lanes.lane_key(given_lane)
+    except ValueError as exc:
+        raise SweepRequestError(str(exc)) from exc
+    if lane is not None:
+        logger.append_keys(account=lane[0], region=lane[1])
+    try:
+        in_lane = runtime.for_lane(lane)
+    except ClientError as exc:
+        cause = lanes.unreachable_cause(exc)
+        if cause is None or lane is None:
+            raise
+        lanes.alert_unreachable(runtime, lane, cause, trigger="sweep")
+        return {"status": "unreachable", "lane": given_lane, "reason": cause, "done": True}
+    sweeper = Sweeper.from_runtime(in_lane, lane)
     if action == "start":
         execution = event.get("execution")
         if not isinstance(execution, str) or not execution:
             raise SweepRequestError("start needs the execution that runs the sweep")
-        given = event.get("input")
-        return sweeper.start(
+        result = sweeper.start(
             execution, trigger_from(given if isinstance(given, Mapping) else event)
         )
-    if action in ("step", "finish"):
-        sweep = event.get("sweep")
-        if not isinstance(sweep, Mapping):
-            raise SweepRequestError(f"{action} needs the sweep state")
-        if action == "step":
-            return sweeper.step(sweep, remaining_ms)
-        return sweeper.finish(sweep)
-    raise SweepRequestError(f"unknown sweep action {action!r}")
+    elif action == "step":
+        result = sweeper.step(cast(Mapping[str, Any], sweep), remaining_ms)
+    else:
+        result = sweeper.finish(cast(Mapping[str, Any], sweep))
+        if result.get("rerun"):
+            result["input"] = {"trigger": result["trigger"]}  # what the next Start reads
+    return {**result, "lane": given_lane}

@@ -19,6 +19,18 @@ RECONCILE_KIND = "reconcile"
 NAME_FIELDS = {Kind.CONFIGURATION_SET: "configuration_set", Kind.IDENTITY: "identity"}
 
 
+LaneKey = tuple[str, str]  # (account, region)
+
+
+def _lane(value: Any) -> LaneKey | None:
+    if value is None:
+        return None
+    account, region = value["account"], value["region"]
+    if not (isinstance(account, str) and account and isinstance(region, str) and region):
+        raise ValueError(f"lane must name an account and a region: {value!r}")
+    return account, region
+
+
 class BadRequest(ValueError):
     """A reconcile request that cannot be read."""
 
@@ -31,7 +43,9 @@ class Work:
     that began later covers it (None: look whatever earlier looks saw). ``observations``:
     delivery options other actors asked for (conflicts.py). ``not_before``: not before
     this time (epoch seconds). ``fresh_pools``: pools just created or deleted, whose
-    cached existence must be asked again. ``deferrals``: how often it was put back."""
+    cached existence must be asked again. ``deferrals``: how often it was put back.
+    ``lane``: the member account and region the set lives in (None: the deployment's
+    own account and region)."""
 
     name: str
     trigger: Trigger
@@ -41,10 +55,11 @@ class Work:
     fresh_pools: tuple[str, ...] = ()
     deferrals: int = 0
     kind: Kind = Kind.CONFIGURATION_SET
+    lane: LaneKey | None = None
 
     @property
-    def key(self) -> tuple[Kind, str]:
-        return self.kind, self.name
+    def key(self) -> tuple[LaneKey | None, Kind, str]:
+        return self.lane, self.kind, self.name
 
     def to_message(self) -> dict[str, Any]:
         message: dict[str, Any] = {
@@ -62,6 +77,8 @@ class Work:
             message["fresh_pools"] = list(self.fresh_pools)
         if self.deferrals:
             message["deferrals"] = self.deferrals
+        if self.lane is not None:
+            message["lane"] = {"account": self.lane[0], "region": self.lane[1]}
         return message
 
     @classmethod
@@ -85,6 +102,7 @@ class Work:
                 fresh_pools=tuple(str(p) for p in data.get("fresh_pools") or ()),
                 deferrals=int(data.get("deferrals") or 0),
                 kind=kind,
+                lane=_lane(data.get("lane")),
             )
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             raise BadRequest(f"reconcile request for {name} is malformed: {exc}") from exc
@@ -111,4 +129,5 @@ class Work:
             fresh_pools=tuple(dict.fromkeys(self.fresh_pools + other.fresh_pools)),
             deferrals=max(self.deferrals, other.deferrals),
             kind=self.kind,
+            lane=self.lane,
         )

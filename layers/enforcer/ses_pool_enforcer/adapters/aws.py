@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
@@ -37,6 +39,47 @@ def _session() -> Any:
 def client(service: str) -> Any:
     config = PATIENT_RETRY_CONFIG if service in PATIENT_SERVICES else RETRY_CONFIG
     return _session().client(service, config=config)
+
+
+@dataclass(frozen=True)
+class Assumed:
+    """Clients in another lane (account, region), on the credentials of the member role
+    assumed there, built from the process's one session (its endpoint data is shared);
+    good until ``expires_at`` (epoch seconds)."""
+
+    account: str
+    region: str
+    credentials: Mapping[str, str]
+    expires_at: float
+
+    def client(self, service: str) -> Any:
+        return _session().client(
+            service, region_name=self.region, config=RETRY_CONFIG, **self.credentials
+        )
+
+
+def own(account: str, region: str) -> Assumed:
+    """Clients for this process's own account in ``region``, on its own credentials."""
+    return Assumed(account, region, {}, float("inf"))
+
+
+def assume(account: str, region: str, role_name: str, session_name: str) -> Assumed:
+    """Clients for ``account`` in ``region`` on the role ``role_name`` there. Raises
+    ClientError (AccessDenied: the role is missing, denied or deleted, or does not trust
+    this function's role)."""
+    arn = f"arn:{partition(region)}:iam::{account}:role/{role_name}"
+    answer = client("sts").assume_role(RoleArn=arn, RoleSessionName=session_name)
+    credentials = answer["Credentials"]
+    return Assumed(
+        account,
+        region,
+        {
+            "aws_access_key_id": credentials["AccessKeyId"],
+            "aws_secret_access_key": credentials["SecretAccessKey"],
+            "aws_session_token": credentials["SessionToken"],
+        },
+        credentials["Expiration"].timestamp(),
+    )
 
 
 def region() -> str | None:

@@ -66,14 +66,17 @@ def _from_item(item: Mapping[str, Any]) -> HistoryPoint:
 
 
 class ReportHistory:
-    def __init__(self, table: str, keep: int = KEEP) -> None:
+    def __init__(self, table: str, keep: int = KEEP, lane: str = "") -> None:
+        """``lane``: a member lane's "<account>#<region>" (its own trend); "" for the
+        deployment's own."""
         self.table = table
         self.keep = keep
         self._ddb = client("dynamodb")
+        self.item_id = f"{HISTORY_ID}#{lane}" if lane else HISTORY_ID
 
     def _read(self) -> tuple[list[HistoryPoint], int]:
         item = self._ddb.get_item(
-            TableName=self.table, Key={"id": {"S": HISTORY_ID}}, ConsistentRead=True
+            TableName=self.table, Key={"id": {"S": self.item_id}}, ConsistentRead=True
         ).get("Item")
         if not item:
             return [], 0
@@ -109,7 +112,7 @@ class ReportHistory:
             try:
                 self._ddb.update_item(
                     TableName=self.table,
-                    Key={"id": {"S": HISTORY_ID}},
+                    Key={"id": {"S": self.item_id}},
                     UpdateExpression="SET points = :points, revision = :next",
                     ConditionExpression=condition,
                     ExpressionAttributeValues=values,

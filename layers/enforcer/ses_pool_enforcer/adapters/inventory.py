@@ -43,9 +43,23 @@ class Layout:
     stored: Mapping[str, str] = field(default_factory=dict)  # field -> attribute
     index: str = EXPECTED_POOL_INDEX
     index_field: str = "expected_pool"
+    # A member lane's entries share the table, keyed "<account>/<region>/<name>" (neither
+    # a set's nor an identity's name can hold a "/"); the hub's own lane keeps bare names,
+    # so a single-account deployment's table is what it always was.
+    prefix: str = ""
 
     def attr(self, name: str) -> str:
         return self.stored.get(name, name)
+
+    def in_lane(self, account: str, region: str) -> Layout:
+        return replace(self, prefix=f"{account}/{region}/")
+
+    def owns(self, key: str) -> bool:
+        """Whether the entry keyed ``key`` belongs to this layout's lane."""
+        return key.startswith(self.prefix) if self.prefix else "/" not in key
+
+    def name_of(self, key: str) -> str:
+        return key.removeprefix(self.prefix)
 
     def public(self, row: Mapping[str, str]) -> dict[str, str]:
         """A row as reports read it: the table's own names."""
@@ -230,7 +244,7 @@ def _row(item: Mapping[str, Any], layout: Layout) -> dict[str, str]:
         if layout.attr(name) in item
     }
     if layout.key in item:
-        row[KEY] = item[layout.key]["S"]
+        row[KEY] = layout.name_of(item[layout.key]["S"])
     if "policy_version" in item:
         row["policy_version"] = item["policy_version"]["N"]
     if "claimed_at" in item and "outcome" in item:
@@ -306,7 +320,7 @@ class Inventory:
         self._ddb: Any = client("dynamodb")
 
     def _key(self, name: str) -> dict[str, Any]:
-        return {self.layout.key: {"S": name}}
+        return {self.layout.key: {"S": self.layout.prefix + name}}
 
     # ------------------------------------------------------------------ the queue
 
@@ -519,7 +533,7 @@ class Inventory:
         paginator = self._ddb.get_paginator("scan")
         for page in paginator.paginate(TableName=self.table):
             for item in page.get("Items", []):
-                if "outcome" in item:
+                if "outcome" in item and self.layout.owns(item[self.layout.key]["S"]):
                     yield self.layout.public(_row(item, self.layout))
 
     def seen_by(self, name: str, sweep_id: str) -> bool | None:
@@ -544,7 +558,8 @@ class Inventory:
             ExpressionAttributeValues={":value": {"S": value}},
             ProjectionExpression="#key",
         ):
-            names.extend(item[self.layout.key]["S"] for item in page.get("Items", []))
+            keys = (item[self.layout.key]["S"] for item in page.get("Items", []))
+            names.extend(self.layout.name_of(k) for k in keys if self.layout.owns(k))
         return names
 
     def sets_expecting(self, pool: str) -> list[str]:
@@ -560,6 +575,8 @@ class Inventory:
             for item in page.get("Items", []):
                 if item.get("seen_by", {}).get("S") == sweep_id:
                     continue
+                if not self.layout.owns(item[self.layout.key]["S"]):
+                    continue  # another lane's: its own sweep prunes it
                 try:
                     self._ddb.delete_item(
                         TableName=self.table,

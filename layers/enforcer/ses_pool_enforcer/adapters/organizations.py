@@ -50,9 +50,12 @@ class Organization:
     """The lane of this process, read lazily and remembered (a typed field of the
     runtime, like the pool directory)."""
 
-    def __init__(self, account_id: str | None = None, clock: Clock = SYSTEM) -> None:
+    def __init__(
+        self, account_id: str | None = None, clock: Clock = SYSTEM, *, region: str | None = None
+    ) -> None:
         self._account = account_id
         self._clock = clock
+        self._region = region  # a member lane's; None: the session's
         # account -> (its OUs and root, or None; why unknown; when read)
         self._ancestry: dict[str, tuple[frozenset[str] | None, str, float]] = {}
 
@@ -65,7 +68,7 @@ class Organization:
     def lane(self, policy: Policy | PolicyError | None) -> Lane:
         """The lane the sets this process reads live in, with as much as ``policy`` needs
         to decide: the OUs only if it names organizational units."""
-        region = aws.region()
+        region = self._region or aws.region()
         if not isinstance(policy, Policy):
             return Lane(self._account, region)
         account = self.account() if policy.names_accounts() else self._account
@@ -108,6 +111,28 @@ class Organization:
                 return frozenset(found)
             child = str(parent["Id"])
         raise BotoCoreError(msg=f"no root above {account} within {MAX_DEPTH} levels")
+
+
+def member_accounts(parents: Iterable[str]) -> dict[str, str]:
+    """The active accounts in ``parents`` (OU or root ids) and every OU below them, by id,
+    with their names (the hub's sweep: which accounts to govern). Raises ClientError."""
+    organizations = aws.client("organizations")
+    accounts: dict[str, str] = {}
+    pending, seen = list(parents), set()
+    while pending:
+        parent = pending.pop()
+        if parent in seen:
+            continue
+        seen.add(parent)
+        pages = organizations.get_paginator("list_accounts_for_parent")
+        for page in pages.paginate(ParentId=parent):
+            for account in page["Accounts"]:
+                if account.get("Status", "ACTIVE") == "ACTIVE":
+                    accounts[str(account["Id"])] = str(account.get("Name", ""))
+        units = organizations.get_paginator("list_organizational_units_for_parent")
+        for page in units.paginate(ParentId=parent):
+            pending.extend(str(unit["Id"]) for unit in page["OrganizationalUnits"])
+    return accounts
 
 
 # --------------------------------------------------------------------------- the CLI

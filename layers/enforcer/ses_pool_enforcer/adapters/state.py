@@ -89,10 +89,14 @@ def _checkpoint(item: dict[str, Any]) -> Checkpoint:
 
 
 class StateTable:
-    def __init__(self, table: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, table: str, clock: Callable[[], float] = time.time, lane: str = "") -> None:
+        """``lane``: a member lane's "<account>#<region>" (each lane sweeps under its own
+        lock and checkpoint); "" for the deployment's own, whose items keep their names."""
         self.table = table
         self.clock = clock
         self._ddb = client("dynamodb")
+        self.lock_id = f"{LOCK_ID}#{lane}" if lane else LOCK_ID
+        self.checkpoint_id = f"{CHECKPOINT_ID}#{lane}" if lane else CHECKPOINT_ID
 
     # ------------------------------------------------------------------ lock
 
@@ -103,7 +107,7 @@ class StateTable:
         try:
             answer = self._ddb.update_item(
                 TableName=self.table,
-                Key={"id": _s(LOCK_ID)},
+                Key={"id": _s(self.lock_id)},
                 UpdateExpression="SET #owner = :me, lease_until = :lease, expiration = :exp",
                 ConditionExpression=(
                     "attribute_not_exists(id) OR lease_until < :now OR #owner = :me"
@@ -123,7 +127,7 @@ class StateTable:
 
     def lock(self) -> Lock | None:
         item = self._ddb.get_item(
-            TableName=self.table, Key={"id": _s(LOCK_ID)}, ConsistentRead=True
+            TableName=self.table, Key={"id": _s(self.lock_id)}, ConsistentRead=True
         ).get("Item")
         return _lock(item) if item else None
 
@@ -133,7 +137,7 @@ class StateTable:
         try:
             answer = self._ddb.update_item(
                 TableName=self.table,
-                Key={"id": _s(LOCK_ID)},
+                Key={"id": _s(self.lock_id)},
                 UpdateExpression="SET rerun_requested = :yes, rerun_trigger = :trigger",
                 ConditionExpression="attribute_exists(id) AND lease_until >= :now",
                 ExpressionAttributeValues={
@@ -163,7 +167,7 @@ class StateTable:
         try:
             self._ddb.update_item(
                 TableName=self.table,
-                Key={"id": _s(LOCK_ID)},
+                Key={"id": _s(self.lock_id)},
                 UpdateExpression=update,
                 ConditionExpression="#owner = :me",
                 ExpressionAttributeNames=names,
@@ -178,7 +182,7 @@ class StateTable:
         try:
             answer = self._ddb.delete_item(
                 TableName=self.table,
-                Key={"id": _s(LOCK_ID)},
+                Key={"id": _s(self.lock_id)},
                 ConditionExpression="#owner = :me",
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":me": _s(owner)},
@@ -195,7 +199,7 @@ class StateTable:
         """The unfinished sweep's checkpoint; one past its expiration counts as gone
         (TTL deletes lazily)."""
         item = self._ddb.get_item(
-            TableName=self.table, Key={"id": _s(CHECKPOINT_ID)}, ConsistentRead=True
+            TableName=self.table, Key={"id": _s(self.checkpoint_id)}, ConsistentRead=True
         ).get("Item")
         if not item or float(item.get("expiration", {}).get("N", "inf")) < self.clock():
             return None
@@ -205,7 +209,7 @@ class StateTable:
         """Store ``checkpoint``: it overwrites the same sweep's, or (``replace``) an
         abandoned one, never another live sweep's by accident."""
         item: dict[str, Any] = {
-            "id": _s(CHECKPOINT_ID),
+            "id": _s(self.checkpoint_id),
             "sweep_id": _s(checkpoint.sweep_id),
             "started_at": _s(checkpoint.started_at),
             "trigger": _s(checkpoint.trigger),
@@ -237,7 +241,7 @@ class StateTable:
         try:
             self._ddb.delete_item(
                 TableName=self.table,
-                Key={"id": _s(CHECKPOINT_ID)},
+                Key={"id": _s(self.checkpoint_id)},
                 ConditionExpression="sweep_id = :sweep",
                 ExpressionAttributeValues={":sweep": _s(sweep_id)},
             )

@@ -1,0 +1,219 @@
+"""Lanes: one per account and region (DESIGN principle 9). A single-account deployment has
+one, its own; a hub (``MEMBER_ROLE_NAME`` set) also has every active account of its member
+OUs in each member region. Each lane is swept on its own budget, lock and checkpoint; a
+lane that fails or cannot be reached never stops the others.
+
+* ``listed``: the sweep's lanes (its state machine's Map runs one iteration each).
+* ``summarize``: after every lane: whether any failed, and in organization mode the one
+  organization report (counts per account and region, ComplianceRatio per account).
+* ``alert_unreachable``: one error alert per member whose role cannot be assumed (at most
+  one an hour per account and process).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer.adapters.organizations import member_accounts
+from ses_pool_enforcer.model import Outcome
+from ses_pool_enforcer.observability import NAMESPACE, logger, metrics
+from ses_pool_enforcer.runtime import Runtime
+from ses_pool_enforcer.work import LaneKey
+
+ALERT_SECONDS = 3600.0
+LINES_IN_ALERT = 200  # lanes listed in the organization report's e-mail text
+
+
+def lane_key(value: Any) -> LaneKey | None:
+    """A lane as the state machine carries it (``{"account", "region"}``, or null for
+    the deployment's own)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"a lane is an object with account and region: {value!r}")
+    account, region = value.get("account"), value.get("region")
+    if not (isinstance(account, str) and account and isinstance(region, str) and region):
+        raise ValueError(f"a lane needs an account and a region: {dict(value)!r}")
+    return account, region
+
+
+def listed(runtime: Runtime, given: Mapping[str, Any]) -> dict[str, Any]:
+    """The lanes to sweep, each with the execution's input: this deployment's own, and
+    in organization mode every (member account, member region) but its own. An
+    organization that cannot be read sweeps the own lane only, and says so in an alert."""
+    settings = runtime.settings
+    items: list[dict[str, Any]] = [{"lane": None, "input": dict(given)}]
+    if settings.member_role_name:
+        home = (settings.account_id, aws.region())
+        try:
+            accounts = member_accounts(settings.member_ous)
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("member accounts unknown", extra={"cause": str(exc)})
+            runtime.alerts.publish(
+                "[ses-pool-enforcer] error: member accounts unknown, own account swept only",
+                f"The sweep could not list the accounts of {', '.join(settings.member_ous)}: "
+                f"{exc}\n\nOnly the hub's own account and region are swept this time.\n",
+                {"outcome": Outcome.ERROR.value, "reason": f"member accounts unknown: {exc}"},
+                {"outcome": Outcome.ERROR.value},
+            )
+            accounts = {}
+        for account in sorted(accounts):
+            for region in settings.member_regions:
+                if (account, region) != home:
+                    lane = {"account": account, "region": region, "name": accounts[account]}
+                    items.append({"lane": lane, "input": dict(given)})
+    logger.info("lanes listed", extra={"lanes": len(items)})
+    return {"lanes": items, "max_concurrency": settings.lane_concurrency}
+
+
+def alert_unreachable(runtime: Runtime, lane: LaneKey, cause: str, trigger: str) -> None:
+    """An error alert: ``lane``'s member role cannot be assumed (missing, denied,
+    deleted); nothing is read or written there until it can."""
+    logger.error("member lane unreachable", extra={"account": lane[0], "region": lane[1]})
+    metrics.add_metric(name="LaneUnreachable", unit=MetricUnit.Count, value=1)
+    # One alert an account, whatever the number of its regions and events.
+    account, region = lane
+    now = runtime.clock.time()
+    if now - runtime.lane_alerted_at.get(account, float("-inf")) < ALERT_SECONDS:
+        return
+    runtime.lane_alerted_at[account] = now
+    role = runtime.settings.member_role_name
+    text = (
+        f"The enforcer cannot act in account {account}, region {region}: assuming its role "
+        f"{role} failed: {cause}\n\n"
+        "Nothing is read or changed in that account until the role can be assumed; the other "
+        "accounts are enforced as usual. Check that the member stack (the StackSet "
+        "instance) exists there and that its role trusts the hub's function roles.\n"
+    )
+    runtime.alerts.publish(
+        f"[ses-pool-enforcer] error: account {account} ({region}) unreachable",
+        text,
+        {
+            "outcome": Outcome.ERROR.value,
+            "reason": f"member role {role} unavailable: {cause}",
+            "account": account,
+            "region": region,
+            "trigger": trigger,
+        },
+        {"outcome": Outcome.ERROR.value},
+    )
+
+
+def unreachable_cause(exc: ClientError) -> str | None:
+    """Why a member cannot be reached, or None when the failure is worth a retry."""
+    if aws.error_code(exc) in aws.TRANSIENT_CODES | aws.THROTTLING_CODES:
+        return None
+    return str(exc)
+
+
+def summarize(runtime: Runtime, results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Every lane's end: failed lanes fail the execution (the first one's error is its
+    error); in organization mode, the organization report."""
+    lanes = [dict(r) for r in results]
+    failed = [r for r in lanes if r.get("status") == "failed"]
+    unreachable = [r for r in lanes if r.get("status") == "unreachable"]
+    error = failed[0].get("error") if failed else None
+    # The execution's output: the deployment's own lane's result (what a single-account
+    # sweep has always answered), then the lanes'.
+    home = next((r for r in lanes if r.get("lane") is None), {})
+    summary: dict[str, Any] = {
+        **home,
+        "lanes": len(lanes),
+        "failed": len(failed),
+        "unreachable": len(unreachable),
+        "error": error if isinstance(error, Mapping) else None,
+    }
+    if runtime.settings.member_role_name:
+        summary["accounts"] = _organization_report(runtime, lanes)
+    logger.info(
+        "sweep lanes done",
+        extra={k: summary[k] for k in ("lanes", "failed", "unreachable")},
+    )
+    return summary
+
+
+def _where(result: Mapping[str, Any], home: LaneKey) -> tuple[str, str, str]:
+    lane = result.get("lane")
+    if isinstance(lane, Mapping):
+        return str(lane.get("account")), str(lane.get("region")), str(lane.get("name") or "")
+    return home[0], home[1], "hub"
+
+
+def _organization_report(runtime: Runtime, lanes: list[dict[str, Any]]) -> dict[str, Any]:
+    """One report for the organization: per account (its regions, counts, compliance
+    ratio) and the lanes that failed or could not be reached. Published once; a
+    ComplianceRatio metric per account."""
+    home = (runtime.settings.account_id or "", aws.region() or "")
+    accounts: dict[str, dict[str, Any]] = {}
+    lines: list[str] = []
+    compliant = managed = 0.0
+    for result in lanes:
+        account, region, name = _where(result, home)
+        entry = accounts.setdefault(
+            account, {"name": name, "regions": {}, "managed": 0, "compliant": 0.0}
+        )
+        report = result.get("report") if isinstance(result.get("report"), Mapping) else None
+        status = str(result.get("status", ""))
+        if report is None:
+            reason = result.get("error") or status
+            entry["regions"][region] = {"status": status or "no report", "reason": str(reason)}
+            lines.append(f"{account} {name:<20} {region:<15} {status or 'no report'}")
+            continue
+        ratio, count = report.get("compliance_ratio"), int(report.get("managed") or 0)
+        entry["regions"][region] = {
+            "status": "swept",
+            "total": report.get("total"),
+            "managed": count,
+            "compliance_ratio": ratio,
+            "counts": report.get("counts"),
+            "report_uri": result.get("report_uri"),
+        }
+        if isinstance(ratio, (int, float)):
+            entry["managed"] += count
+            entry["compliant"] += ratio * count
+            managed += count
+            compliant += ratio * count
+        counts = ", ".join(f"{n} {k}" for k, n in sorted((report.get("counts") or {}).items()))
+        lines.append(f"{account} {name:<20} {region:<15} {report.get('total')} sets: {counts}")
+    for account, entry in accounts.items():
+        ratio = entry["compliant"] / entry["managed"] if entry["managed"] else None
+        entry["compliance_ratio"] = ratio
+        del entry["compliant"]
+        if ratio is not None:
+            with single_metric(
+                name="ComplianceRatio",
+                unit=MetricUnit.NoUnit,
+                value=ratio,
+                namespace=NAMESPACE,
+            ) as metric:
+                metric.add_dimension(name="account", value=account)
+    overall = compliant / managed if managed else None
+    unswept = sum(
+        1 for e in accounts.values() for r in e["regions"].values() if r["status"] != "swept"
+    )
+    headline = f"{overall:.2%} compliant" if overall is not None else "nothing managed"
+    title = f"[ses-pool-enforcer] organization report: {headline}, {len(accounts)} accounts" + (
+        f", {unswept} lanes not swept" if unswept else ""
+    )
+    shown = lines[:LINES_IN_ALERT]
+    more = len(lines) - len(shown)
+    text = "\n".join(
+        [
+            f"{len(lanes)} lanes (account, region) in {len(accounts)} accounts: {headline}.",
+            "",
+            *shown,
+            *([f"... and {more} more lanes (see the JSON document)"] if more else []),
+        ]
+    )
+    runtime.alerts.publish(
+        title[:99],
+        text + "\n",
+        {"kind": "organization-report", "compliance_ratio": overall, "accounts": accounts},
+        {"outcome": "report"},
+    )
+    return accounts

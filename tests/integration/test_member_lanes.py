@@ -1,0 +1,200 @@
+"""Organization mode, the event path: a record of an SES call in a member account (as the
+member's forwarding rule delivers it to the hub) is enforced in that account, on its
+member role, its own call budget and its own inventory entries; a member whose role
+cannot be assumed is one error alert, and the others carry on."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+
+from functions.on_event import app
+from local_aws import faults, seed
+from local_aws.replay import LambdaContext, sample_event, sqs_event
+from local_aws.stack import LocalStack, received_alerts
+from ses_pool_enforcer.notices import Trigger
+from ses_pool_enforcer.work import BadRequest, Work
+from tests.conftest import reset_process_caches
+from tests.support import MARKETING_POLICY, marketing_account
+
+HUB_REGION = "us-east-1"
+MEMBER_REGION = "eu-west-1"
+ROLE = "ses-pool-enforcer-member"
+
+
+@pytest.fixture
+def org(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    # Given a hub (this account) governing its organization in two regions, and two members
+    organizations = boto3.client("organizations", region_name=HUB_REGION)
+    organization = organizations.create_organization(FeatureSet="ALL")["Organization"]
+    accounts = {
+        name: organizations.create_account(AccountName=name, Email=f"{name}@example.com")[
+            "CreateAccountStatus"
+        ]["AccountId"]
+        for name in ("good", "broken")
+    }
+    monkeypatch.setenv("ORGANIZATION_ID", organization["Id"])
+    monkeypatch.setenv("MEMBER_ROLE_NAME", ROLE)
+    monkeypatch.setenv("MEMBER_REGIONS", f"{HUB_REGION},{MEMBER_REGION}")
+    reset_process_caches()
+    marketing_account(MARKETING_POLICY)
+    for account in accounts.values():
+        with seed.as_account(account):
+            seed.create_pool("marketing", region=MEMBER_REGION)
+            seed.create_pool("transactional", region=MEMBER_REGION)
+    return accounts
+
+
+def in_lane(event: dict[str, Any], account: str, region: str = MEMBER_REGION) -> dict[str, Any]:
+    # As the member's forwarding rule delivers it: the record names where the call was made.
+    event["detail"]["recipientAccountId"] = account
+    event["detail"]["awsRegion"] = region
+    return event
+
+
+def created(name: str, account: str, region: str = MEMBER_REGION) -> dict[str, Any]:
+    event = sample_event("create_configuration_set_v2.json", configuration_set=name, fresh_id=True)
+    return in_lane(event, account, region)
+
+
+def pool_of(name: str, account: str | None = None, region: str = MEMBER_REGION) -> str | None:
+    if account is None:
+        return seed.delivery_options(name, region=region).get("SendingPoolName")
+    with seed.as_account(account):
+        return seed.delivery_options(name, region=region).get("SendingPoolName")
+
+
+def test_a_set_changed_in_a_member_account_is_enforced_there_and_nowhere_else(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    good = org["good"]
+    # Given a marketing set on the wrong pool in the member, TLS required, and a set of
+    # the same name on the wrong pool in the hub's own account
+    with seed.as_account(good):
+        seed.create_set(
+            "mkt-weekly", pool="transactional", tls_policy="REQUIRE", region=MEMBER_REGION
+        )
+    seed.create_set("mkt-weekly", pool="transactional", region=HUB_REGION)
+
+    # When the member's CreateConfigurationSet record reaches the hub
+    result = app.handler(sqs_event([created("mkt-weekly", good)]), LambdaContext())
+
+    # Then the member's set is moved, its TLS kept; the hub's namesake is untouched
+    assert result == {"batchItemFailures": []}
+    with seed.as_account(good):
+        assert seed.delivery_options("mkt-weekly", region=MEMBER_REGION) == {
+            "SendingPoolName": "marketing",
+            "TlsPolicy": "REQUIRE",
+        }
+    assert pool_of("mkt-weekly", region=HUB_REGION) == "transactional"
+    # And the alert names the account and region it happened in
+    [alert] = received_alerts(stack)
+    assert alert["alert"]["outcome"] == "remediated"
+    assert (alert["alert"]["account"], alert["alert"]["region"]) == (good, MEMBER_REGION)
+    # And the lane keeps its own inventory entry and its own SES budget
+    ddb = boto3.client("dynamodb", region_name=HUB_REGION)
+    keys = {i["configuration_set"]["S"] for i in ddb.scan(TableName=stack.inventory_table)["Items"]}
+    assert keys == {f"{good}/{MEMBER_REGION}/mkt-weekly"}
+    budgets = {
+        i["id"]["S"]
+        for i in ddb.scan(TableName=stack.state_table)["Items"]
+        if i["id"]["S"].startswith("ses-budget")
+    }
+    assert budgets == {f"ses-budget#{good}#{MEMBER_REGION}"}
+
+
+def test_a_member_whose_role_cannot_be_assumed_is_one_alert_and_the_others_carry_on(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    good, broken = org["good"], org["broken"]
+    for account in (good, broken):
+        with seed.as_account(account):
+            seed.create_set("mkt-a", pool="transactional", region=MEMBER_REGION)
+            seed.create_set("mkt-b", pool="transactional", region=MEMBER_REGION)
+    # Given the broken member's role is missing (AWS answers AccessDenied)
+    faults.fail(
+        "sts",
+        "AssumeRole",
+        times=100,
+        code="AccessDenied",
+        status=403,
+        where={"RoleArn": f"arn:aws:iam::{broken}:role/{ROLE}"},
+    )
+
+    # When records from both members arrive, twice over
+    events = [created(n, a) for a in (broken, good) for n in ("mkt-a", "mkt-b")]
+    first = app.handler(sqs_event(events), LambdaContext())
+    second = app.handler(sqs_event([created("mkt-a", broken)]), LambdaContext())
+
+    # Then the good member is enforced, the broken one untouched and not retried
+    assert first == second == {"batchItemFailures": []}
+    assert [pool_of(n, good) for n in ("mkt-a", "mkt-b")] == ["marketing", "marketing"]
+    assert [pool_of(n, broken) for n in ("mkt-a", "mkt-b")] == ["transactional"] * 2
+    # And one error alert names the broken account and its region, however many events
+    alerts = received_alerts(stack)
+    errors = [a for a in alerts if a["alert"]["outcome"] == "error"]
+    assert len(errors) == 1
+    assert (errors[0]["alert"]["account"], errors[0]["alert"]["region"]) == (broken, MEMBER_REGION)
+    assert ROLE in errors[0]["alert"]["reason"] and "AccessDenied" in errors[0]["alert"]["reason"]
+    assert sorted(a["alert"]["outcome"] for a in alerts) == ["error", "remediated", "remediated"]
+
+
+def test_a_region_the_hub_does_not_govern_is_ignored(
+    org: dict[str, str], stack: LocalStack, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = org["good"]
+    with seed.as_account(good):
+        seed.create_pool("transactional", region="ap-south-1")
+        seed.create_set("mkt-weekly", pool="transactional", region="ap-south-1")
+
+    result = app.handler(sqs_event([created("mkt-weekly", good, "ap-south-1")]), LambdaContext())
+
+    assert result == {"batchItemFailures": []}
+    assert pool_of("mkt-weekly", good, "ap-south-1") == "transactional"
+    causes = [getattr(r, "cause", "") for r in caplog.records if r.getMessage() == "event ignored"]
+    assert causes == ["event from region ap-south-1; this deployment governs eu-west-1, us-east-1"]
+
+
+def test_a_pool_deleted_in_a_member_fans_out_to_that_members_sets_only(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    good = org["good"]
+    # Given a set expecting marketing in the member and one in the hub
+    with seed.as_account(good):
+        seed.create_set("mkt-weekly", pool="marketing", region=MEMBER_REGION)
+    seed.create_set("mkt-weekly", pool="marketing", region=HUB_REGION)
+    app.handler(
+        sqs_event([created("mkt-weekly", good), created("mkt-weekly", "123456789012", HUB_REGION)]),
+        LambdaContext(),
+    )
+
+    # When the member deletes its marketing pool
+    event = sample_event("delete_dedicated_ip_pool.json", pool="marketing", fresh_id=True)
+    app.handler(sqs_event([in_lane(event, good)]), LambdaContext())
+
+    # Then only the member's set is queued for a fresh look, in the member's lane
+    sqs = boto3.client("sqs", region_name=HUB_REGION)
+    bodies = [
+        m["Body"]
+        for m in sqs.receive_message(QueueUrl=stack.work_queue_url, MaxNumberOfMessages=10)[
+            "Messages"
+        ]
+    ]
+    queued = [json.loads(b) for b in bodies]
+    assert [(q["configuration_set"], q.get("lane")) for q in queued] == [
+        ("mkt-weekly", {"account": good, "region": MEMBER_REGION})
+    ]
+
+
+def test_member_work_put_back_on_the_queue_keeps_its_lane(org: dict[str, str]) -> None:
+    # A member's work that waits (budget, holder) is a new message: it must come back for
+    # the same account and region, and a lane that names no region is refused, not guessed
+    work = Work("mkt-weekly", Trigger(source="event"), lane=(org["good"], MEMBER_REGION))
+    again = Work.from_message(json.loads(json.dumps(work.to_message())))
+    assert again.lane == (org["good"], MEMBER_REGION)
+    assert again.key == work.key != Work("mkt-weekly", Trigger(source="event")).key
+    with pytest.raises(BadRequest, match="lane must name an account and a region"):
+        Work.from_message({**work.to_message(), "lane": {"account": org["good"], "region": ""}})
