@@ -94,6 +94,7 @@ def test_a_set_changed_in_a_member_account_is_enforced_there_and_nowhere_else(
     [alert] = received_alerts(stack)
     assert alert["alert"]["outcome"] == "remediated"
     assert (alert["alert"]["account"], alert["alert"]["region"]) == (good, MEMBER_REGION)
+    assert alert["alert"]["account_name"] == "good"
     # And the lane keeps its own inventory entry and its own SES budget
     ddb = boto3.client("dynamodb", region_name=HUB_REGION)
     keys = {i["configuration_set"]["S"] for i in ddb.scan(TableName=stack.inventory_table)["Items"]}

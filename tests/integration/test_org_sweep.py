@@ -96,6 +96,13 @@ def test_the_sweep_covers_every_lane_and_a_broken_member_is_one_alert_and_one_en
     }
 
     alerts = received_alerts(stack)
+    # And each move's alert names the member account by its id, name and region
+    moved = [a["alert"] for a in alerts if a["alert"].get("outcome") == "remediated"]
+    assert len(moved) == 1 + 2 * 2 * 3
+    assert {(m["account"], m["account_name"], m["region"]) for m in moved} == {
+        (HUB, None, "us-east-1"),
+        *((org[n], n, r) for n in ("shop", "news") for r in REGIONS),
+    }
     # And one error alert names the broken account, however many regions it has
     errors = [a for a in alerts if a["alert"].get("outcome") == "error"]
     assert [e["alert"]["account"] for e in errors] == [org["broken"]]

@@ -163,6 +163,9 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
         lane = runtime.lane_of(change.trigger.account, change.trigger.region)
     except ForeignLane as exc:
         raise Ignored(str(exc)) from exc
+    if lane is not None:  # the alert names the member account as people know it
+        trigger = replace(change.trigger, account_name=runtime.organization.name_of(lane[0]))
+        change = replace(change, trigger=trigger)
     if change.target is Target.POOL:
         in_lane = _lane_runtime(runtime, lane)
         if in_lane is not None:

@@ -15,6 +15,7 @@ class Trigger:
     source: str
     account: str | None = None
     region: str | None = None
+    account_name: str | None = None  # a member account's name in the organization
     actor: str | None = None
     actor_role: str | None = None  # the role an assumed-role session was issued by
     pipeline: str | None = None  # the IaC principal glob the actor matched, if any
@@ -84,6 +85,7 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
     )
     document: dict[str, Any] = {
         "account": trigger.account,
+        "account_name": trigger.account_name,
         "region": trigger.region,
         **about,
         "rule_id": record.rule_id,
@@ -109,7 +111,9 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
         f"{held + ' now:':<15}{record.current_pool or '-'}",
         f"{'Required:':<15}{record.expected_pool or '-'}",
         f"Rule:          {record.rule_id or '-'}",
-        f"Account:       {trigger.account or '-'}  Region: {trigger.region or '-'}",
+        f"Account:       {trigger.account or '-'}"
+        + (f" ({trigger.account_name})" if trigger.account_name else "")
+        + f"  Region: {trigger.region or '-'}",
         f"Changed by:    {trigger.actor or '-'}"
         + (f" (a deploy pipeline: {trigger.pipeline})" if trigger.pipeline else ""),
         f"Trigger:       {trigger.source}"

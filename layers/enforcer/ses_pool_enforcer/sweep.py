@@ -21,6 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
 from ses_pool_enforcer import lanes
+from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
 from ses_pool_enforcer.adapters.reports import ReportStore
@@ -83,16 +84,19 @@ class Sweeper:
     state: StateTable
     reports: ReportStore | None
     lane: LaneKey | None = None  # a member lane (its runtime's), None: the deployment's own
+    account_name: str | None = None  # the member account's name, for alerts
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, lane: LaneKey | None = None) -> Sweeper:
+    def from_runtime(
+        cls, runtime: Runtime, lane: LaneKey | None = None, account_name: str | None = None
+    ) -> Sweeper:
         """A sweep of ``lane`` with ``runtime``, that lane's runtime."""
         settings = runtime.settings
         if not settings.state_table:
             raise SettingsError("STATE_TABLE is not set: a sweep needs its lock and checkpoint")
         reports = ReportStore(settings.report_bucket) if settings.report_bucket else None
         state = StateTable(settings.state_table, runtime.clock.time, _lane_id(lane))
-        return cls(runtime, state, reports, lane)
+        return cls(runtime, state, reports, lane, account_name)
 
     def now(self) -> dt.datetime:
         return self.runtime.clock.now()
@@ -207,8 +211,9 @@ class Sweeper:
 
         trigger = Trigger(
             source="sweep",
-            account=self.lane[0] if self.lane else None,
-            region=self.lane[1] if self.lane else None,
+            account=self.lane[0] if self.lane else self.runtime.settings.account_id,
+            region=self.lane[1] if self.lane else aws.region(),
+            account_name=self.account_name,
         )
         at_start = checkpoint.processed
         saved_at, unsaved = began, 0
@@ -553,7 +558,8 @@ def handle(
             raise
         lanes.alert_unreachable(runtime, lane, cause, trigger="sweep")
         return {"status": "unreachable", "lane": given_lane, "reason": cause, "done": True}
-    sweeper = Sweeper.from_runtime(in_lane, lane)
+    name = given_lane.get("name") if isinstance(given_lane, Mapping) else None
+    sweeper = Sweeper.from_runtime(in_lane, lane, name if isinstance(name, str) and name else None)
     if action == "start":
         execution = event.get("execution")
         if not isinstance(execution, str) or not execution:

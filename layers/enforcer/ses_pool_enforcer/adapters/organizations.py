@@ -56,8 +56,23 @@ class Organization:
         self._account = account_id
         self._clock = clock
         self._region = region  # a member lane's; None: the session's
+        self._names: dict[str, str | None] = {}
         # account -> (its OUs and root, or None; why unknown; when read)
         self._ancestry: dict[str, tuple[frozenset[str] | None, str, float]] = {}
+
+    def name_of(self, account: str) -> str | None:
+        """``account``'s name in the organization, for alerts (``DescribeAccount``, once a
+        process); None when it cannot be read."""
+        if account not in self._names:
+            try:
+                described = aws.client("organizations").describe_account(AccountId=account)
+                self._names[account] = str(described["Account"].get("Name") or "") or None
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning(
+                    "account name unknown", extra={"account": account, "cause": str(exc)}
+                )
+                self._names[account] = None
+        return self._names[account]
 
     def account(self) -> str:
         """This process's account: ``ACCOUNT_ID``, else STS, asked once."""
