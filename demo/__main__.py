@@ -220,6 +220,98 @@ def run(stack: LocalStack, handler: Any) -> None:
         say(f"   full report: {links['json_uri']}, its .csv and its .html page")
 
 
+MEMBER_REGIONS = ("us-east-1", "eu-west-1")
+
+
+def fresh_process() -> None:
+    """What a new Lambda process starts with: settings, clients and caches read again."""
+    from ses_pool_enforcer.adapters import aws
+    from ses_pool_enforcer.adapters.policy_store import clear_cache
+    from ses_pool_enforcer.config import get_settings
+    from ses_pool_enforcer.runtime import forget_runtime
+
+    aws.reset()
+    get_settings.cache_clear()
+    forget_runtime()
+    clear_cache()
+
+
+def organization(stack: LocalStack, handler: Any) -> None:
+    say("\n7. The same enforcer as an organization's hub: two member accounts, shop and news,")
+    say(f"   in {' and '.join(MEMBER_REGIONS)} (the member StackSet's forwarding rule and role are")
+    say("   what templates/member.yaml deploys; here their effect is played directly)")
+    organizations = boto3.client("organizations")
+    org_id = organizations.create_organization(FeatureSet="ALL")["Organization"]["Id"]
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    unit = organizations.create_organizational_unit(ParentId=root, Name="email")
+    ou = unit["OrganizationalUnit"]["Id"]
+    members: dict[str, str] = {}
+    for name in ("shop", "news"):
+        created = organizations.create_account(AccountName=name, Email=f"{name}@example.com")
+        account = created["CreateAccountStatus"]["AccountId"]
+        organizations.move_account(AccountId=account, SourceParentId=root, DestinationParentId=ou)
+        members[name] = account
+        with seed.as_account(account):
+            for region in MEMBER_REGIONS:
+                seed.create_pool("marketing", region=region)
+                seed.create_pool("transactional", region=region)
+                seed.create_set(f"mkt-{name}", pool="transactional", region=region)
+    os.environ.update(
+        ORGANIZATION_ID=org_id,
+        MEMBER_ROLE_NAME="ses-pool-enforcer-member",
+        MEMBER_REGIONS=",".join(MEMBER_REGIONS),
+        MEMBER_OUS=ou,
+    )
+    fresh_process()  # a redeployed hub reads its new settings
+    for name, account in members.items():
+        say(f"   {name}: account {account}, mkt-{name} on transactional in both regions")
+
+    say("   - in shop, eu-west-1, bob creates mkt-shop on transactional; its record reaches the")
+    say("     hub's bus and queue")
+    event = sample_event(
+        "create_configuration_set_v2.json", configuration_set="mkt-shop", fresh_id=True
+    )
+    event["detail"]["recipientAccountId"] = members["shop"]
+    event["detail"]["awsRegion"] = "eu-west-1"
+    with contextlib.redirect_stdout(io.StringIO()):
+        handler(sqs_event([event]), LambdaContext())
+    with seed.as_account(members["shop"]):
+        pool = seed.delivery_options("mkt-shop", region="eu-west-1")["SendingPoolName"]
+    say(f"       -> moved in shop's eu-west-1, on the member role: mkt-shop is on {pool}")
+    for alert in received_alerts(stack, wait_seconds=1):
+        doc = alert["alert"]
+        say(
+            f"   [{doc['outcome']:<10}] account {doc['account']} ({doc['account_name']}), "
+            f"{doc['region']}: {alert['subject']}"
+        )
+
+    say("   - the organization's sweep: one lane per account and region, side by side on the")
+    say("     state machine's Map, each on its own SES budget")
+    from functions.sweep.app import handler as sweep_handler
+
+    # Its JSON logs and EMF metrics out of the way, once for all lanes: the lanes run on
+    # threads of their own, and swapping stdout in each would leave the wrong one behind.
+    with contextlib.redirect_stdout(io.StringIO()):
+        execution = sfn.run_sweep(sweep_handler, {"trigger": "schedule"})
+    say(f"   sweep {execution.status.lower()}: {execution.entered('Start')} lanes")
+    for alert in received_alerts(stack, wait_seconds=1):
+        doc = alert["alert"]
+        if doc.get("kind") != "organization-report":
+            say(
+                f"   [{doc['outcome']:<10}] account {doc['account']} ({doc['account_name']}), "
+                f"{doc['region']}: {alert['subject']}"
+            )
+            continue
+        say(f"\n   Organization report (SNS): {alert['subject']}")
+        for account, entry in doc["accounts"].items():
+            ratio = entry["compliance_ratio"]
+            regions = ", ".join(
+                f"{region} {r.get('total', 0)} sets" for region, r in entry["regions"].items()
+            )
+            shown = f"{ratio:.0%}" if ratio is not None else "-"
+            say(f"   {account} {entry['name']:<5} {shown:>5} compliant  ({regions})")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m demo", description=__doc__)
     parser.add_argument("--port", type=int, default=0, help="local AWS port (default: a free one)")
@@ -247,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         from functions.on_event.app import handler
 
         run(stack, handler)
+        organization(stack, handler)
     say(f"\nDone in {time.monotonic() - started:.1f}s. Tests: make test. Deploy: see README.")
     return 0
 

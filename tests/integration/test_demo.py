@@ -34,4 +34,9 @@ def test_the_demo_shows_the_enforcer_at_work_on_embedded_local_aws() -> None:
     assert "compliance report: 85.71% compliant, 1 non-compliant" in out
     assert "news.example.com given its required default configuration set" in out
     assert "1 identity: 1 compliant" in out
+    # The organization scene: a member's event enforced in that member, then every lane
+    assert "moved in shop's eu-west-1, on the member role: mkt-shop is on marketing" in out
+    assert "sweep succeeded: 5 lanes" in out
+    assert "organization report: 90.91% compliant, 3 accounts" in out
+    assert out.count("100% compliant  (eu-west-1 1 sets, us-east-1 1 sets)") == 2
     assert "Traceback" not in done.stderr
