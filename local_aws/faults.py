@@ -72,6 +72,20 @@ def fail(
     return fault
 
 
+def role_missing(account: str, role: str, *, times: int = 1000) -> Fault:
+    """``sts:AssumeRole`` of ``role`` in ``account`` is refused as AWS refuses a role that
+    is missing, deleted or does not trust the caller (AccessDenied)."""
+    return fail(
+        "sts",
+        "AssumeRole",
+        times=times,
+        code="AccessDenied",
+        status=403,
+        message=f"not authorized to perform: sts:AssumeRole on arn:aws:iam::{account}:role/{role}",
+        where={"RoleArn": f"arn:aws:iam::{account}:role/{role}"},
+    )
+
+
 def after(service: str, action: str, hook: Callable[[], None], *, times: int = 1) -> Fault:
     """Run ``hook`` after the next ``times`` ``service`` ``action`` requests are applied."""
     fault = Fault(service, action, times, hook=hook)

@@ -116,14 +116,7 @@ def test_a_member_whose_role_cannot_be_assumed_is_one_alert_and_the_others_carry
             seed.create_set("mkt-a", pool="transactional", region=MEMBER_REGION)
             seed.create_set("mkt-b", pool="transactional", region=MEMBER_REGION)
     # Given the broken member's role is missing (AWS answers AccessDenied)
-    faults.fail(
-        "sts",
-        "AssumeRole",
-        times=100,
-        code="AccessDenied",
-        status=403,
-        where={"RoleArn": f"arn:aws:iam::{broken}:role/{ROLE}"},
-    )
+    faults.role_missing(broken, ROLE)
 
     # When records from both members arrive, twice over
     events = [created(n, a) for a in (broken, good) for n in ("mkt-a", "mkt-b")]

@@ -54,14 +54,7 @@ def org(stack: LocalStack, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
                 seed.create_pool("transactional", region=region)
                 for n in range(3):
                     seed.create_set(f"mkt-{name}-{n}", pool="transactional", region=region)
-    faults.fail(
-        "sts",
-        "AssumeRole",
-        times=100,
-        code="AccessDenied",
-        status=403,
-        where={"RoleArn": f"arn:aws:iam::{accounts['broken']}:role/{ROLE}"},
-    )
+    faults.role_missing(accounts["broken"], ROLE)
     return accounts
 
 
