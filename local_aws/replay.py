@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -108,3 +109,46 @@ class LambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
+
+
+# --------------------------------------------------------------------------- rule targets
+
+_PLACEHOLDER = re.compile(r"<([A-Za-z0-9_.-]+)>")
+
+
+def _path(event: Any, path: str) -> Any:
+    """A JSONPath of the simple form EventBridge's InputPathsMap takes (``$.detail.x``);
+    None where the event has no such field."""
+    if path == "$":
+        return event
+    if not path.startswith("$."):
+        raise ValueError(f"unsupported InputPathsMap path {path!r}")
+    node = event
+    for part in path[2:].split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def transformed_input(transformer: Mapping[str, Any], event: Mapping[str, Any]) -> Any:
+    """What EventBridge hands a target whose ``InputTransformer`` is ``transformer``: the
+    template with each ``<name>`` replaced by the event's value at its path, as JSON
+    outside a string literal and as the bare text inside one (and ``null`` where the
+    event lacks the field). The result parsed as JSON, as a JSON template must be."""
+    values = {name: _path(event, path) for name, path in transformer["InputPathsMap"].items()}
+    template: str = transformer["InputTemplate"]
+    out: list[str] = []
+    at = 0
+    for match in _PLACEHOLDER.finditer(template):
+        name = match.group(1)
+        if name not in values:
+            raise ValueError(f"InputTemplate uses <{name}>, which InputPathsMap does not define")
+        before = template[at : match.start()]
+        out.append(before)
+        in_string = "".join(out).replace('\\"', "").count('"') % 2 == 1
+        text = json.dumps(values[name])
+        out.append(text[1:-1] if in_string and isinstance(values[name], str) else text)
+        at = match.end()
+    out.append(template[at:])
+    return json.loads("".join(out))

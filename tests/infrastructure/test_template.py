@@ -18,7 +18,8 @@ import pytest
 from cfnlint.api import lint_file
 from cfnlint.decode import cfn_yaml
 
-from local_aws import stack
+from local_aws import replay, stack
+from ses_pool_enforcer import lanes, sweep
 from ses_pool_enforcer.adapters.inventory import EXPECTED_POOL_INDEX, IDENTITIES
 from ses_pool_enforcer.config import Settings, Switch
 from ses_pool_enforcer.events import EVENT_TARGETS, SES_EVENT_SOURCE
@@ -200,6 +201,8 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         on("*", *CONFIG_EVALUATIONS),  # adapters/config.ConfigEvaluations.put
     ),
     "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
+    # (a hub's, DeploysMembers) the new-account rule starts the sweep, and nothing else
+    "NewMemberAccountRuleRole": on("SweepStateMachine", "states:StartExecution"),
 }
 
 SECURITY_HUB = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:"
@@ -988,6 +991,8 @@ HUB_RESOURCES = {
     "HubEventBusPolicy": "IsHub",
     "HubSesChangeRule": "IsHub",
     "MemberStackSet": "DeploysMembers",
+    "NewMemberAccountRule": "DeploysMembers",
+    "NewMemberAccountRuleRole": "DeploysMembers",
 }
 HUB_OUTPUTS = {"HubEventBusArn": "IsHub", "MemberStackSetName": "DeploysMembers"}
 IN_THE_ORGANIZATION = {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}
@@ -1160,3 +1165,61 @@ def test_the_member_stack_set_deploys_the_member_template_to_the_member_ous(
     assert given["MemberRoleName"] == {"Ref": "MemberRoleName"}
     assert given["MemberRegions"] == {"Fn::Join": [",", {"Ref": "MemberRegions"}]}
     assert given["MemberRoleRegion"] == {"Fn::Select": [0, {"Ref": "MemberRegions"}]}
+
+
+NEW_ACCOUNT_SAMPLE = ROOT / "events" / "stackset_instance_current.json"
+
+
+def test_a_new_member_stack_instance_starts_a_sweep_of_its_account_only_in_a_hub(
+    resources: dict[str, Any],
+) -> None:
+    # Given the hub's rule for the member StackSet's instances (DeploysMembers: a hub with
+    # a StackSet; checked by test_every_organization_resource_exists_only_in_a_hub)
+    rule = resources["NewMemberAccountRule"]
+    assert rule["Condition"] == "DeploysMembers"
+    props = rule["Properties"]
+    assert "EventBusName" not in props  # CloudFormation's events reach the default bus
+    assert props["State"] == "ENABLED"
+    # Then it matches successful, current instances of this stack's StackSet only: the
+    # StackSet's id (its Ref, name:uuid) ends its ARN
+    assert props["EventPattern"] == {
+        "source": ["aws.cloudformation"],
+        "detail-type": ["CloudFormation StackSet StackInstance Status Change"],
+        "detail": {
+            "stack-set-arn": [{"suffix": {"Fn::Sub": ":stackset/${MemberStackSet}"}}],
+            "status-details": {"status": ["CURRENT"], "detailed-status": ["SUCCEEDED"]},
+        },
+    }
+    # And it starts the sweep, through a role of its own, with the new-account input
+    [target] = props["Targets"]
+    assert target["Arn"] == {"Ref": "SweepStateMachine"}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["NewMemberAccountRuleRole", "Arn"]}
+    assert "Input" not in target and "InputPath" not in target
+    transformer = target["InputTransformer"]
+    sample = json.loads(NEW_ACCOUNT_SAMPLE.read_text())
+    given = replay.transformed_input(transformer, sample)
+    assert given == {"trigger": "new-account", "stack_id": sample["detail"]["stack-id"]}
+    assert sweep.trigger_from(given) == "new-account"
+    assert lanes.named(given, role_region="eu-west-1") == lanes.Named("210987654321", "us-east-1")
+    # And the sample is what the pattern matches (the literal parts of it)
+    assert sample["source"] in props["EventPattern"]["source"]
+    assert sample["detail-type"] in props["EventPattern"]["detail-type"]
+    assert sample["detail"]["status-details"]["status"] == "CURRENT"
+    assert sample["detail"]["status-details"]["detailed-status"] == "SUCCEEDED"
+
+
+def test_the_new_account_rule_role_is_for_eventbridge_of_this_account_only(
+    resources: dict[str, Any],
+) -> None:
+    role = resources["NewMemberAccountRuleRole"]
+    assert role["Condition"] == "DeploysMembers"
+    props = role["Properties"]
+    assert "ManagedPolicyArns" not in props
+    [trust] = props["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == {
+        "Effect": "Allow",
+        "Principal": {"Service": "events.amazonaws.com"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+    }
+    # (its one grant, states:StartExecution on SweepStateMachine: EXPECTED_GRANTS)

@@ -796,6 +796,121 @@ def test_report_live_without_a_policy_is_an_error(cli: Any, account: LocalStack)
     assert result.err.startswith("error: no policy stored in /ses-pool-enforcer/policy")
 
 
+# --------------------------------------------------------------------------- report: lanes
+
+SHOP, NEWS = "111122223333", "444455556666"
+MEMBER_ENTRIES = {
+    # (account, region): {set: (outcome, current pool, expected pool)}
+    (SHOP, "us-east-1"): {
+        "mkt-shop": ("remediated", "marketing", "marketing"),
+        "tx-shop": ("violation", "marketing", "transactional"),
+    },
+    (NEWS, "eu-west-1"): {"mkt-news": ("compliant", "marketing", "marketing")},
+}
+
+
+@pytest.fixture
+def lanes(recorded: LocalStack) -> LocalStack:
+    # Given, beside the hub's own entries, two member lanes' entries in the same table
+    for (account, region), entries in MEMBER_ENTRIES.items():
+        for name, (outcome, current, expected) in entries.items():
+            seed.inventory_entry(
+                recorded.inventory_table,
+                f"{account}/{region}/{name}",
+                outcome=outcome,
+                current_pool=current,
+                expected_pool=expected,
+                rule_id="marketing" if name.startswith("mkt") else "receipts",
+                reason=f"{outcome} in {account}",
+                checked_at="2026-11-20T11:00:00+00:00",
+            )
+    return recorded
+
+
+def test_report_without_lane_options_is_the_hubs_own_lane_as_before(
+    cli: Any, lanes: LocalStack
+) -> None:
+    # When reporting as before, Then the member lanes' entries are not in it
+    report = json.loads(cli("report", "--format", "json").out)
+    assert [row["configuration_set"] for row in report["sets"]] == sorted(SETS)
+    assert all("account" not in row and "region" not in row for row in report["sets"])
+    rows = list(csv.DictReader(io.StringIO(cli("report", "--format", "csv").out)))
+    assert list(rows[0])[:2] == ["configuration_set", "outcome"]
+    assert len(rows) == len(SETS)
+
+
+def test_report_all_accounts_names_every_entrys_lane(cli: Any, lanes: LocalStack) -> None:
+    # When every lane is asked for
+    result = cli("report", "--all-accounts", "--format", "json")
+
+    # Then the hub's own entries (its account, the CLI's region) and both members' are in it
+    assert result.status == 0, result.err
+    report = json.loads(result.out)
+    lanes_of = {(r["account"], r["region"], r["configuration_set"]) for r in report["sets"]}
+    hub = lanes.account_id
+    assert lanes_of == {(hub, "us-east-1", name) for name in SETS} | {
+        (account, region, name)
+        for (account, region), entries in MEMBER_ENTRIES.items()
+        for name in entries
+    }
+    assert list(report["sets"][0])[:3] == ["account", "region", "configuration_set"]
+    assert report["total"] == len(SETS) + 3
+    assert report["counts"]["violation"] == 2  # the hub's tx-reset and shop's tx-shop
+    assert "identities" not in report  # (the hub's own lane only: without these options)
+
+
+def test_report_selects_lanes_by_account_and_region_as_csv(cli: Any, lanes: LocalStack) -> None:
+    def lanes_in(*options: str) -> set[tuple[str, str, str]]:
+        result = cli("report", *options, "--format", "csv")
+        assert result.status == 0, result.err
+        rows = list(csv.DictReader(io.StringIO(result.out)))
+        assert list(rows[0])[:3] == ["account", "region", "configuration_set"]
+        return {(r["account"], r["region"], r["configuration_set"]) for r in rows}
+
+    assert lanes_in("--account", SHOP) == {
+        (SHOP, "us-east-1", "mkt-shop"),
+        (SHOP, "us-east-1", "tx-shop"),
+    }
+    assert lanes_in("--account", SHOP, "--account", NEWS, "--lane-region", "eu-west-1") == {
+        (NEWS, "eu-west-1", "mkt-news")
+    }
+    # The hub's own lane is its account in the CLI's region
+    assert lanes_in("--account", lanes.account_id) == {
+        (lanes.account_id, "us-east-1", name) for name in SETS
+    }
+    assert {a for a, _, _ in lanes_in("--lane-region", "us-east-1")} == {SHOP, lanes.account_id}
+
+
+def test_report_of_several_lanes_as_a_table_has_account_and_region(
+    cli: Any, lanes: LocalStack
+) -> None:
+    result = cli("report", "--all-accounts")
+    assert result.status == 0, result.err
+    rows = [line.split() for line in result.out.splitlines()]
+    # a breakdown per lane (sets, then per outcome), then the non-compliant sets with lanes
+    assert "ACCOUNT / REGION" in result.out
+    assert [SHOP, "us-east-1", "2"] in [r[:3] for r in rows]
+    assert [NEWS, "eu-west-1", "1"] in [r[:3] for r in rows]
+    assert "Non-compliant sets (2):" in result.out
+    assert [SHOP, "us-east-1", "tx-shop", "violation"] in [r[:4] for r in rows]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (("--live", "--account", SHOP), "error: --account, --lane-region and --all-accounts"),
+        (("--account", SHOP, "--all-accounts"), "error: --account and --all-accounts"),
+        (("--account", "shop"), "error: not an account id (12 digits): shop"),
+    ],
+)
+def test_report_lane_options_that_cannot_work_are_one_line_errors(
+    cli: Any, lanes: LocalStack, options: tuple[str, ...], message: str
+) -> None:
+    result = cli("report", *options)
+    assert result.status == 1
+    assert result.err.startswith(message) and result.err.count("\n") == 1
+
+
 # --------------------------------------------------------------------------- sweep
 
 

@@ -5,13 +5,17 @@ organization report, and every other lane is swept."""
 
 from __future__ import annotations
 
+import copy
+import json
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from cfnlint.decode import cfn_yaml
 
 from functions.sweep import app
-from local_aws import faults, seed, sfn
+from local_aws import faults, replay, seed, sfn
 from local_aws.stack import LocalStack, received_alerts
 from tests.conftest import reset_process_caches
 from tests.support import MARKETING_POLICY, marketing_account
@@ -19,6 +23,9 @@ from tests.support import MARKETING_POLICY, marketing_account
 HUB = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")
 ROLE = "ses-pool-enforcer-member"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+# The member StackSet's id (its Ref), as the sample event's stack-set ARN ends
+STACK_SET_ID = "ses-pool-enforcer-member:8f14e45f-ceea-467f-a0e6-3c2d1b0a9f87"
 
 
 @pytest.fixture
@@ -173,3 +180,193 @@ def test_a_lane_that_fails_keeps_its_checkpoint_and_the_others_are_swept(
         i["id"]["S"] for i in items["Items"] if i["id"]["S"].startswith("sweep#checkpoint")
     }
     assert checkpoints == {f"sweep#checkpoint#{org['shop']}#eu-west-1"}
+
+
+# --------------------------------------------------------------------------- new accounts
+
+
+def new_account_rule() -> dict[str, Any]:
+    """template.yaml's NewMemberAccountRule: its pattern (the StackSet's Ref resolved to
+    the sample's StackSet) and its one target."""
+    template = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+    rule: dict[str, Any] = template["Resources"]["NewMemberAccountRule"]["Properties"]
+    pattern = copy.deepcopy(rule["EventPattern"])
+    [suffix] = pattern["detail"]["stack-set-arn"]
+    assert suffix["suffix"] == {"Fn::Sub": ":stackset/${MemberStackSet}"}
+    suffix["suffix"] = f":stackset/{STACK_SET_ID}"
+    [target] = rule["Targets"]
+    return {"pattern": pattern, "target": target}
+
+
+def instance_event(account: str, region: str, **status: str) -> dict[str, Any]:
+    """The sample StackSet instance event (events/), for ``account``'s stack in ``region``."""
+    event = replay.sample_event("stackset_instance_current.json")
+    stack = event["detail"]["stack-id"].split(":stack/")[1]
+    event["detail"]["stack-id"] = f"arn:aws:cloudformation:{region}:{account}:stack/{stack}"
+    event["detail"]["status-details"].update(status)
+    return event
+
+
+def rule_input(event: dict[str, Any]) -> Any:
+    """What the rule starts the state machine with: its InputTransformer applied to
+    ``event``, as EventBridge would."""
+    return replay.transformed_input(new_account_rule()["target"]["InputTransformer"], event)
+
+
+def join(name: str, parent: str | None = None) -> str:
+    """A new account, moved from the root into ``parent`` (left in the root: None), with
+    three marketing sets on the transactional pool in each member region."""
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    account: str = organizations.create_account(AccountName=name, Email=f"{name}@example.com")[
+        "CreateAccountStatus"
+    ]["AccountId"]
+    if parent is not None:
+        organizations.move_account(
+            AccountId=account, SourceParentId=root, DestinationParentId=parent
+        )
+    with seed.as_account(account):
+        for region in REGIONS:
+            seed.create_pool("marketing", region=region)
+            seed.create_pool("transactional", region=region)
+            for n in range(3):
+                seed.create_set(f"mkt-{name}-{n}", pool="transactional", region=region)
+    return account
+
+
+def member_ou() -> str:
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    [unit] = organizations.list_organizational_units_for_parent(ParentId=root)[
+        "OrganizationalUnits"
+    ]
+    return str(unit["Id"])
+
+
+def lane_state(stack: LocalStack, account: str) -> list[dict[str, Any]]:
+    """Every state-table item of ``account``'s lanes (budget, lock, checkpoint, history):
+    unchanged, it shows that no sweep read or wrote anything there."""
+    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=stack.state_table)
+    return sorted(
+        (i for i in items["Items"] if account in i["id"]["S"]), key=lambda i: str(i["id"]["S"])
+    )
+
+
+def test_the_rule_matches_this_stack_sets_successful_instances_only(stack: LocalStack) -> None:
+    # Given the template's rule on a bus, delivering to a queue for inspection
+    rule = new_account_rule()
+    events = boto3.client("events", region_name="us-east-1")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName="new-account-rule-target")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events.put_rule(Name="new-account", EventPattern=json.dumps(rule["pattern"]))
+    events.put_targets(Rule="new-account", Targets=[{"Id": "sweep", "Arn": queue_arn}])
+    ours = instance_event("210987654321", "eu-west-1")
+    other_stack_set = copy.deepcopy(ours)
+    other_stack_set["detail"]["stack-set-arn"] = other_stack_set["detail"]["stack-set-arn"].replace(
+        "ses-pool-enforcer-member:", "someone-elses:"
+    )
+    failed = instance_event(
+        "210987654321", "eu-west-1", status="INOPERABLE", **{"detailed-status": "FAILED"}
+    )
+    running = instance_event(
+        "210987654321", "eu-west-1", status="OUTDATED", **{"detailed-status": "RUNNING"}
+    )
+
+    # When CloudFormation reports each of them
+    for event in (other_stack_set, failed, running, ours):
+        events.put_events(
+            Entries=[
+                {
+                    "Source": event["source"],
+                    "DetailType": event["detail-type"],
+                    "Detail": json.dumps(event["detail"]),
+                    "Resources": event["resources"],
+                }
+            ]
+        )
+
+    # Then only this StackSet's instance that succeeded is delivered
+    [delivered] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+    assert json.loads(delivered["Body"])["detail"] == ours["detail"]
+
+
+def test_a_new_account_in_a_member_ou_is_swept_at_once_and_alone(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    # Given members already swept by the schedule, and sets moved back by hand since in
+    # the hub and in a member (left to the next scheduled sweep)
+    assert sfn.run_sweep(app.handler, {"trigger": "schedule"}).status == "SUCCEEDED"
+    seed.set_pool("mkt-hub", "transactional")
+    with seed.as_account(org["shop"]):
+        for region in REGIONS:
+            seed.set_pool("mkt-shop-0", "transactional", region=region)
+    before = {name: lane_state(stack, org[name]) for name in ("shop", "news")}
+    # And an account created and moved into the member OU since
+    fresh = join("fresh", member_ou())
+
+    # When its StackSet instance in the member role's region succeeds, and EventBridge
+    # starts the sweep with the rule's input
+    execution = sfn.run_sweep(app.handler, rule_input(instance_event(fresh, REGIONS[0])))
+
+    # Then the new account is swept in every member region, and nothing else is
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.entered("Start") == len(REGIONS)
+    for region in REGIONS:
+        assert pools(fresh, region, [f"mkt-fresh-{n}" for n in range(3)]) == ["marketing"] * 3
+    # And the other lanes were not read: their sets as left, their lanes' state untouched
+    assert seed.delivery_options("mkt-hub").get("SendingPoolName") == "transactional"
+    for region in REGIONS:
+        assert pools(org["shop"], region, ["mkt-shop-0"]) == ["transactional"]
+    assert {name: lane_state(stack, org[name]) for name in ("shop", "news")} == before
+    # And the report names the new account only, swept because it is new
+    [report] = [
+        a for a in received_alerts(stack) if a["alert"].get("kind") == "organization-report"
+    ][1:]
+    assert set(report["alert"]["accounts"]) == {fresh}
+    assert execution.output["lanes"] == len(REGIONS) and execution.output["failed"] == 0
+
+
+def test_an_instance_in_another_region_sweeps_that_region_only(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    # Given a new account of the member OU
+    fresh = join("fresh", member_ou())
+
+    # When its instance in the second member region succeeds (a region added later)
+    execution = sfn.run_sweep(app.handler, rule_input(instance_event(fresh, REGIONS[1])))
+
+    # Then that lane alone is swept
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.entered("Start") == 1
+    assert pools(fresh, REGIONS[1], [f"mkt-fresh-{n}" for n in range(3)]) == ["marketing"] * 3
+    assert pools(fresh, REGIONS[0], [f"mkt-fresh-{n}" for n in range(3)]) == ["transactional"] * 3
+
+
+def test_an_account_outside_the_member_ous_is_refused_and_nothing_is_swept(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    # Given an account of the organization that is in no member OU
+    outsider = join("outsider")
+
+    # When an input names it (a forged event, a mistyped manual start)
+    execution = sfn.run_sweep(app.handler, rule_input(instance_event(outsider, REGIONS[0])))
+
+    # Then the execution sweeps nothing, says why, and publishes no report
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.entered("Start") == 0
+    listed = next(
+        json.loads(e["stateExitedEventDetails"]["output"])
+        for e in execution.history
+        if e.get("stateExitedEventDetails", {}).get("name") == "Lanes"
+    )
+    assert listed["lanes"] == [] and f"account {outsider} is not" in listed["refused"]
+    for region in REGIONS:
+        assert (
+            pools(outsider, region, [f"mkt-outsider-{n}" for n in range(3)])
+            == ["transactional"] * 3
+        )
+    assert seed.delivery_options("mkt-hub").get("SendingPoolName") == "transactional"
+    assert received_alerts(stack) == []

@@ -3,7 +3,9 @@ one, its own; a hub (``MEMBER_ROLE_NAME`` set) also has every active account of 
 OUs in each member region. Each lane is swept on its own budget, lock and checkpoint; a
 lane that fails or cannot be reached never stops the others.
 
-* ``listed``: the sweep's lanes (its state machine's Map runs one iteration each).
+* ``listed``: the sweep's lanes (its state machine's Map runs one iteration each); only
+  the named account's when the input names one (``new-account``: its StackSet instance
+  has just been created).
 * ``summarize``: after every lane: whether any failed, and in organization mode the one
   organization report (counts per account and region, ComplianceRatio per account).
 * ``alert_unreachable``: one error alert per member whose role cannot be assumed (at most
@@ -12,7 +14,9 @@ lane that fails or cannot be reached never stops the others.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -27,6 +31,11 @@ from ses_pool_enforcer.work import LaneKey
 
 ALERT_SECONDS = 3600.0
 LINES_IN_ALERT = 200  # lanes listed in the organization report's e-mail text
+# A StackSet instance's stack: arn:<partition>:cloudformation:<region>:<account>:stack/...
+STACK_ID = re.compile(
+    r"^arn:[a-z-]+:cloudformation:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):stack/"
+)
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 
 
 def lane_key(value: Any) -> LaneKey | None:
@@ -42,11 +51,103 @@ def lane_key(value: Any) -> LaneKey | None:
     return account, region
 
 
+@dataclass(frozen=True)
+class Named:
+    """The one account (and maybe region) an execution's input asks to sweep."""
+
+    account: str
+    region: str | None = None
+
+
+def named(given: Mapping[str, Any], role_region: str | None) -> Named | None:
+    """The account the input names, if any: ``{"account", "region"?}``, or the
+    ``stack_id`` of a StackSet instance (the new-account rule's input). An instance in
+    ``role_region`` (the first member region, where the member role is created) names the
+    whole account: the role exists from then on, so every member region can be swept;
+    another region's instance names that region only. Raises ValueError on a malformed
+    name (never guessed: a wrong guess would sweep the whole organization)."""
+    stack_id = given.get("stack_id")
+    if stack_id is not None:
+        match = STACK_ID.match(stack_id) if isinstance(stack_id, str) else None
+        if match is None:
+            raise ValueError(f"not a CloudFormation stack ARN: {stack_id!r}")
+        region = match["region"]
+        return Named(match["account"], None if region == role_region else region)
+    account, region = given.get("account"), given.get("region")
+    if account is None:
+        if region is not None:
+            raise ValueError("a region is named without its account")
+        return None
+    if not (isinstance(account, str) and ACCOUNT_ID.match(account)):
+        raise ValueError(f"not an account id: {account!r}")
+    if region is not None and not (isinstance(region, str) and region):
+        raise ValueError(f"not a region: {region!r}")
+    return Named(account, region)
+
+
+def _refused(runtime: Runtime, given: Mapping[str, Any], reason: str) -> dict[str, Any]:
+    """No lane at all: the input named something this deployment does not govern."""
+    logger.warning(
+        "lanes refused: nothing is swept",
+        extra={"reason": reason, "trigger": given.get("trigger")},
+    )
+    metrics.add_metric(name="SweepRefused", unit=MetricUnit.Count, value=1)
+    return {"lanes": [], "max_concurrency": runtime.settings.lane_concurrency, "refused": reason}
+
+
+def _listed_for(runtime: Runtime, given: Mapping[str, Any], target: Named) -> dict[str, Any]:
+    """The lanes of the one account the input names: its member regions, or the one
+    region named. An account that is not an active account of MEMBER_OUS, or a region
+    outside MEMBER_REGIONS, is refused (no lane, and the log says why). The hub's own
+    account in its own region is the deployment's own lane."""
+    settings = runtime.settings
+    home = (settings.account_id, aws.region())
+    account = target.account
+    if not settings.member_role_name:
+        if (account, target.region or home[1]) == home:
+            own = [{"lane": None, "input": dict(given)}]
+            return {"lanes": own, "max_concurrency": settings.lane_concurrency}
+        return _refused(runtime, given, f"account {account} is not governed: no organization")
+    if target.region is not None and target.region not in settings.member_regions:
+        return _refused(
+            runtime,
+            given,
+            f"region {target.region} is not one of MEMBER_REGIONS "
+            f"({', '.join(settings.member_regions)})",
+        )
+    # Raises ClientError: the state machine retries, then fails the execution (alarmed);
+    # the next scheduled sweep covers the account anyway.
+    accounts = member_accounts(settings.member_ous)
+    if account not in accounts:
+        return _refused(
+            runtime,
+            given,
+            f"account {account} is not an active account of MEMBER_OUS "
+            f"({', '.join(settings.member_ous)})",
+        )
+    items: list[dict[str, Any]] = []
+    for region in (target.region,) if target.region else settings.member_regions:
+        if (account, region) == home:
+            items.append({"lane": None, "input": dict(given)})
+        else:
+            lane = {"account": account, "region": region, "name": accounts[account]}
+            items.append({"lane": lane, "input": dict(given)})
+    logger.info("lanes listed", extra={"lanes": len(items), "account": account})
+    return {"lanes": items, "max_concurrency": settings.lane_concurrency}
+
+
 def listed(runtime: Runtime, given: Mapping[str, Any]) -> dict[str, Any]:
     """The lanes to sweep, each with the execution's input: this deployment's own, and
     in organization mode every (member account, member region) but its own. An
-    organization that cannot be read sweeps the own lane only, and says so in an alert."""
+    organization that cannot be read sweeps the own lane only, and says so in an alert.
+    An input that names an account (``new-account``) sweeps that account's lanes only."""
     settings = runtime.settings
+    try:
+        target = named(given, settings.member_regions[0] if settings.member_regions else None)
+    except ValueError as exc:
+        return _refused(runtime, given, str(exc))
+    if target is not None:
+        return _listed_for(runtime, given, target)
     items: list[dict[str, Any]] = [{"lane": None, "input": dict(given)}]
     if settings.member_role_name:
         home = (settings.account_id, aws.region())
@@ -128,7 +229,8 @@ def summarize(runtime: Runtime, results: Iterable[Mapping[str, Any]]) -> dict[st
         "unreachable": len(unreachable),
         "error": error if isinstance(error, Mapping) else None,
     }
-    if runtime.settings.member_role_name:
+    if runtime.settings.member_role_name and lanes:
+        # (No lane: the input named nothing this hub governs; there is nothing to report.)
         summary["accounts"] = _organization_report(runtime, lanes)
     logger.info(
         "sweep lanes done",

@@ -84,6 +84,10 @@ class Entry:
     rule_id: str | None = None
     reason: str = ""
     checked_at: str = ""
+    # The lane of a report over several (the CLI's --account, --all-accounts); None in a
+    # lane's own report, whose JSON and CSV then have no such fields.
+    account: str | None = None
+    region: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, str]) -> Entry:
@@ -294,7 +298,9 @@ def build_report(
 ) -> Report:
     """``identities``: the identity inventory's entries; None where the deployment does
     not look at identities."""
-    ordered = tuple(sorted(entries, key=lambda e: e.configuration_set))
+    ordered = tuple(
+        sorted(entries, key=lambda e: (e.account or "", e.region or "", e.configuration_set))
+    )
     return Report(
         sweep_id=sweep_id,
         trigger=trigger,
@@ -355,7 +361,7 @@ def to_json(report: Report) -> str:
         "by_pool": report.by_pool,
         "by_current_pool": report.by_current_pool,
         "trend": None if report.trend is None else [p._asdict() for p in report.trend],
-        "sets": [asdict(e) for e in report.entries],
+        "sets": [_entry(e) for e in report.entries],
     }
     if (section := report.identities) is not None:
         document["identities"] = {
@@ -379,8 +385,25 @@ def _csv(columns: tuple[str, ...], entries: Iterable[object], version: str | Non
     return out.getvalue()
 
 
+LANE_COLUMNS = ("account", "region")
+
+
+def in_lanes(report: Report) -> bool:
+    """Whether the report's entries name their lanes (a report over several lanes)."""
+    return any(e.account is not None for e in report.entries)
+
+
+def _entry(entry: Entry) -> dict[str, Any]:
+    """An entry as JSON: its lane first when it names one, else exactly the lane's own
+    report's fields."""
+    data = asdict(entry)
+    lane = {k: data.pop(k) for k in LANE_COLUMNS}
+    return {**lane, **data} if entry.account is not None else data
+
+
 def to_csv(report: Report) -> str:
-    return _csv(ENTRY_COLUMNS, report.entries, report.policy_version)
+    columns = (*LANE_COLUMNS, *ENTRY_COLUMNS) if in_lanes(report) else ENTRY_COLUMNS
+    return _csv(columns, report.entries, report.policy_version)
 
 
 def to_identities_csv(report: Report) -> str | None:

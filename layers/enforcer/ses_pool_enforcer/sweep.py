@@ -50,9 +50,11 @@ PHASES = ("sets", "identities")
 Pages = Callable[[str | None, int], Iterator[tuple[list[str], str | None]]]
 START_ATTEMPTS = 3
 
-TRIGGERS = frozenset({"schedule", "policy-change", "manual"})
+TRIGGERS = frozenset({"schedule", "policy-change", "manual", "new-account"})
 # A sweep already running has read part of the account under the old policy: a policy
-# change (or an operator) asks for one more sweep after it. A schedule adds nothing.
+# change (or an operator) asks for one more sweep after it. A schedule adds nothing, nor
+# does a new account: its lanes are new, and one that is busy after all is being swept
+# by another execution under the same policy, which is all the new account needs.
 RERUN_WHEN_BUSY = frozenset({"policy-change", "manual"})
 RERUN_WHEN_RESUMING = frozenset({"policy-change"})
 

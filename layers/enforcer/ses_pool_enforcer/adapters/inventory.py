@@ -536,6 +536,22 @@ class Inventory:
                 if "outcome" in item and self.layout.owns(item[self.layout.key]["S"]):
                     yield self.layout.public(_row(item, self.layout))
 
+    def lane_rows(self) -> Iterator[tuple[str | None, str | None, dict[str, str]]]:
+        """Every lane's entries in the table, each with its lane: (account, region, row)
+        for a member lane's, (None, None, row) for the hub's own (bare names)."""
+        paginator = self._ddb.get_paginator("scan")
+        for page in paginator.paginate(TableName=self.table):
+            for item in page.get("Items", []):
+                if "outcome" not in item:
+                    continue
+                key = item[self.layout.key]["S"]
+                if "/" not in key:
+                    yield None, None, self.layout.public(_row(item, self.layout))
+                    continue
+                account, region, _ = key.split("/", 2)
+                lane = self.layout.in_lane(account, region)
+                yield account, region, lane.public(_row(item, lane))
+
     def seen_by(self, name: str, sweep_id: str) -> bool | None:
         """True when sweep ``sweep_id`` saw the entry's set (so it existed then); None
         when it did not: the inventory cannot tell, ask SES."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import re
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.history import ReportHistory
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
 from ses_pool_enforcer.adapters.organizations import Organization
@@ -37,12 +39,14 @@ from ses_pool_enforcer.report import (
     Report,
     TrendPoint,
     build_report,
+    in_lanes,
     to_csv,
     to_json,
 )
 from ses_pool_enforcer.report_html import to_html
 
 NONE = "-"
+ACCOUNT_ID = re.compile(r"^[0-9]{12}$")
 
 DESCRIPTION = """\
 Summarise the account's compliance: sets per outcome, per rule and per required pool,
@@ -60,14 +64,24 @@ now when the stored policy has identity rules. The CSV form lists the sets only.
 
 The JSON, CSV and HTML forms are those of the reports the sweep stores in S3. The
 HTML page shows the trend over the last sweeps when it can read their history from
-the state table (--state-table, default STATE_TABLE); without it, the page says so."""
+the state table (--state-table, default STATE_TABLE); without it, the page says so.
+
+On an organization's hub the inventory also holds the member accounts' sets, one lane per
+account and region. By default the report covers the hub's own lane, as in a single
+account. --account (repeatable), --lane-region (repeatable) and --all-accounts select
+member lanes instead (the hub's own is account ACCOUNT_ID in the CLI's --region); the
+report then has ACCOUNT and REGION columns and a breakdown per lane, and no identities
+section. --lane-region is not --region: --region is where the CLI finds the hub's
+tables, --lane-region which governed regions to report on."""
 
 EPILOG = """\
 examples:
   ses-pool-enforcer report                                  # INVENTORY_TABLE from env
   ses-pool-enforcer report --inventory-table ses-pool-enforcer-inventory --format csv
   ses-pool-enforcer report --live --format json > compliance.json
-  ses-pool-enforcer report --format html -o compliance.html --state-table ses-pool-enforcer-state"""
+  ses-pool-enforcer report --format html -o compliance.html --state-table ses-pool-enforcer-state
+  ses-pool-enforcer report --all-accounts --format csv      # every lane of the organization
+  ses-pool-enforcer report --account 111122223333 --lane-region eu-west-1"""
 
 
 def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_rate: float) -> None:
@@ -111,6 +125,27 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
         default=None,
         help="where the sweeps' history is kept, for the HTML trend (default: STATE_TABLE)",
     )
+    lanes = parser.add_argument_group("member lanes (an organization's hub; inventory only)")
+    lanes.add_argument(
+        "--account",
+        metavar="ID",
+        action="append",
+        default=None,
+        help="report this account's lanes (repeatable)",
+    )
+    lanes.add_argument(
+        "--lane-region",
+        metavar="NAME",
+        action="append",
+        default=None,
+        help="report lanes in this governed region only (repeatable; not --region, which "
+        "is where the hub's tables are)",
+    )
+    lanes.add_argument(
+        "--all-accounts",
+        action="store_true",
+        help="report every lane in the inventory: the hub's own and every member's",
+    )
     add_scan_options(parser, default_rate)
     parser.set_defaults(run=run)
 
@@ -119,15 +154,23 @@ def run(args: argparse.Namespace) -> int:
     started = _now()
     policy_version = None  # the inventory does not record which version judged each set
     identities: list[IdentityEntry] | None = None
+    selecting = bool(args.account or args.lane_region or args.all_accounts)
+    if selecting and args.live:
+        raise CliError(
+            "--account, --lane-region and --all-accounts read the inventory; --live scans "
+            "the CLI's own account only"
+        )
+    if args.account and args.all_accounts:
+        raise CliError("--account and --all-accounts: pick one")
+    bad = [a for a in args.account or () if not ACCOUNT_ID.match(a)]
+    if bad:
+        raise CliError(f"not an account id (12 digits): {', '.join(bad)}")
     if args.live:
         entries, identities, source, policy_version = _live_entries(args)
+    elif selecting:
+        entries, source = _lane_entries(args)
     else:
-        table_name = args.inventory_table or args.settings.inventory_table
-        if not table_name:
-            raise CliError(
-                "no inventory table: pass --inventory-table or set INVENTORY_TABLE "
-                "(or scan the account with --live)"
-            )
+        table_name = _inventory_table(args)
         rows = Inventory(table_name).rows()
         entries, source = [Entry.from_row(row) for row in rows], f"inventory {table_name}"
         identity_table = args.identity_table or args.settings.identity_table
@@ -157,6 +200,45 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(text, end="")
     return EXIT_OK
+
+
+def _inventory_table(args: argparse.Namespace) -> str:
+    table_name: str | None = args.inventory_table or args.settings.inventory_table
+    if not table_name:
+        raise CliError(
+            "no inventory table: pass --inventory-table or set INVENTORY_TABLE "
+            "(or scan the account with --live)"
+        )
+    return table_name
+
+
+def _lane_entries(args: argparse.Namespace) -> tuple[list[Entry], str]:
+    """The entries of the selected lanes, each naming its lane. The hub's own entries
+    (bare names) are the lane of its account in the CLI's region."""
+    table_name = _inventory_table(args)
+    accounts = set(args.account or ())
+    regions = set(args.lane_region or ())
+    home_account = Organization(args.settings.account_id).account()
+    home_region = aws.region() or ""
+    entries = []
+    for account, region, row in Inventory(table_name).lane_rows():
+        account, region = account or home_account, region or home_region
+        if accounts and account not in accounts:
+            continue
+        if regions and region not in regions:
+            continue
+        entries.append(replace(Entry.from_row(row), account=account, region=region))
+    if args.identity_table or args.settings.identity_table:
+        print(
+            "note: identities are reported for the hub's own lane only (without --account, "
+            "--lane-region, --all-accounts)",
+            file=sys.stderr,
+        )
+    chosen = [
+        *(["accounts " + ", ".join(sorted(accounts))] if accounts else []),
+        *(["regions " + ", ".join(sorted(regions))] if regions else []),
+    ]
+    return entries, f"inventory {table_name}, " + ("; ".join(chosen) or "every lane")
 
 
 def _trend(args: argparse.Namespace) -> tuple[TrendPoint, ...] | None:
@@ -267,7 +349,17 @@ def _breakdown(title: str, groups: dict[str, dict[str, int]], outcomes: list[str
     return table([title, "sets", *outcomes], rows)
 
 
+def _by_lane(report: Report) -> dict[str, dict[str, int]]:
+    groups: dict[str, dict[str, int]] = {}
+    for e in report.entries:
+        counts = groups.setdefault(f"{e.account} {e.region}", {"sets": 0})
+        counts["sets"] += 1
+        counts[e.outcome] = counts.get(e.outcome, 0) + 1
+    return groups
+
+
 def render_table(report: Report) -> str:
+    lanes = in_lanes(report)
     header = f"Compliance report: {report.total} configuration sets ({report.trigger}).\n"
     if not report.total:
         return header
@@ -282,6 +374,7 @@ def render_table(report: Report) -> str:
             else "Compliance: n/a (no set is managed).\n"
         ),
         table(["outcome", "sets"], [[o, str(report.counts[o])] for o in outcomes]),
+        *([_breakdown("account / region", _by_lane(report), outcomes)] if lanes else []),
         _breakdown("rule", report.by_rule, outcomes),
         _breakdown("required pool", report.by_pool, outcomes),
     ]
@@ -289,6 +382,7 @@ def render_table(report: Report) -> str:
     if bad:
         rows = [
             [
+                *([e.account or NONE, e.region or NONE] if lanes else []),
                 e.configuration_set,
                 e.outcome,
                 e.current_pool or NONE,
@@ -298,9 +392,10 @@ def render_table(report: Report) -> str:
             ]
             for e in bad
         ]
+        headers = ["set", "outcome", "current pool", "expected pool", "rule", "reason"]
         parts.append(
             f"Non-compliant sets ({len(bad)}):\n"
-            + table(["set", "outcome", "current pool", "expected pool", "rule", "reason"], rows)
+            + table([*(["account", "region"] if lanes else []), *headers], rows)
         )
     else:
         parts.append("Every managed set is compliant, remediated or exempt.\n")
