@@ -327,13 +327,16 @@ def _project(item: dict[str, Any], fields: list[str]) -> dict[str, Any]:
             keep = ("key", "value") if path == "tags" else (path.split(".", 1)[1],)
             out["tags"] = [{k: t[k] for k in keep} for t in item["tags"]]
             continue
-        source, target = item, out
         parts = path.split(".")
+        source: Any = item
+        for part in parts:
+            source = source.get(part) if isinstance(source, dict) else None
+        if source is None:
+            continue  # Config leaves out a property the item does not have
+        target = out
         for part in parts[:-1]:
-            source = source.get(part) or {}
             target = target.setdefault(part, {})
-        if parts[-1] in source:
-            target[parts[-1]] = source[parts[-1]]
+        target[parts[-1]] = source
     return out
 
 

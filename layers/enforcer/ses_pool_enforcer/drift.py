@@ -72,7 +72,7 @@ def find_drift(runtime: Runtime, aggregator: Aggregator) -> DriftResult:
         return result
     policy = snapshot.policy
     now = runtime.clock.now()
-    lanes: dict[tuple[str, str], LaneKey | None | ForeignLane] = {}
+    lanes: dict[tuple[str, str], LaneKey | ForeignLane | None] = {}
     found: list[Work] = []
     try:
         for page in aggregator.pages():
