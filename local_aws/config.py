@@ -368,7 +368,7 @@ def _select_aggregate_resource_config(self: Any) -> str:
     with _lock:
         recorded = _recorded
     items = recorded if recorded is not None else _ses_items(dt.datetime.now(dt.UTC))
-    matching = [i for i in items if all(i[k] in v for k, v in wanted.items())]
+    matching = [i for i in items if all(i[k] in v for k, v in wanted.items())] if wanted else items
     page = matching[start : start + limit]
     with _lock:
         _select_calls.append(SelectCall(aggregator, expression, limit, len(page)))

@@ -237,7 +237,9 @@ CONDITIONAL_GRANTS: dict[str, dict[str, Grants]] = {
         ),
     },
     # drift.py: the Config aggregator's recorded sets (adapters/aggregator.Aggregator)
-    "HasDriftCheck": {"SweepFunctionRole": on(CONFIG_AGGREGATORS, "config:SelectAggregateResourceConfig")},
+    "HasDriftCheck": {
+        "SweepFunctionRole": on(CONFIG_AGGREGATORS, "config:SelectAggregateResourceConfig")
+    },
     "IsHub": {
         "EventFunctionRole": ACT_IN_MEMBERS,
         # the sweep also finds the accounts of the member OUs; the Config rule's function
