@@ -227,20 +227,21 @@ def test_an_unreadable_aggregator_is_one_alert_and_nothing_queued(
 ) -> None:
     # Given the aggregator cannot be read (denied, or not there: the real extension answers)
     if failure == "AccessDeniedException":
-        faults.fail("config", "SelectAggregateResourceConfig", code=failure, status=400)
+        faults.fail("config", "SelectAggregateResourceConfig", code=failure, status=400, times=2)
     else:
         monkeypatch.setenv("CONFIG_AGGREGATOR_NAME", "no-such-aggregator")
         reset_process_caches()
 
-    # When the drift check runs
+    # When the drift check runs, twice (the schedule's next run, in the same process)
     result = run_drift()
+    again = run_drift()
 
-    # Then an error is logged and counted, one alert is sent, and nothing is queued
-    assert result["status"] == "failed" and failure in result["error"]
-    assert result["queued"] == 0
+    # Then each is an error logged and counted, nothing is queued, and one alert is sent
+    assert result["status"] == again["status"] == "failed" and failure in result["error"]
+    assert result["queued"] == again["queued"] == 0
     assert queued(stack) == []
-    assert any("drift check failed" in r.getMessage() for r in caplog.records)
-    assert metrics_emitted(capsys.readouterr().out)["DriftCheckFailed"] == [1.0]
+    assert len([r for r in caplog.records if "drift check failed" in r.getMessage()]) == 2
+    assert metrics_emitted(capsys.readouterr().out)["DriftCheckFailed"] == [1.0, 1.0]
     [alert] = received_alerts(stack)
     assert alert["alert"]["outcome"] == "error" and failure in alert["alert"]["reason"]
 

@@ -34,6 +34,7 @@ from ses_pool_enforcer.work import LaneKey, Work
 TRIGGER_SOURCE = "drift"
 # Config's clock and ours: a look begun this long after the recording surely saw it.
 CLOCK_SKEW_SECONDS = 1.0
+ALERT_SECONDS = 3600.0
 SUSPECT_OUTCOMES = frozenset({Outcome.REMEDIATED, Outcome.VIOLATION})
 
 
@@ -146,13 +147,19 @@ def _judged_in(runtime: Runtime, policy: Policy, where: tuple[str, str]) -> Lane
 def _failed(
     runtime: Runtime, aggregator: Aggregator, result: DriftResult, exc: Exception
 ) -> DriftResult:
-    """The aggregator could not be read: an error log, a metric and one alert; nothing
-    queued (the events and the sweep still enforce)."""
+    """The aggregator could not be read: an error log, a metric and an alert (at most one
+    an hour per process); nothing queued (the events and the sweep still enforce)."""
     logger.error(
         "drift check failed: the Config aggregator could not be read",
         extra={"aggregator": aggregator.name, "cause": str(exc)},
     )
     metrics.add_metric(name="DriftCheckFailed", unit=MetricUnit.Count, value=1)
+    result.status, result.error = "failed", str(exc)
+    # A check every few minutes: say so once an hour (per process), not every time.
+    now = runtime.clock.time()
+    if now - runtime.drift_alerted_at < ALERT_SECONDS:
+        return result
+    runtime.drift_alerted_at = now
     text = (
         f"The drift check could not read the AWS Config aggregator {aggregator.name}: {exc}\n\n"
         "Nothing was queued by this check. Events and the scheduled sweep still enforce "
@@ -169,7 +176,6 @@ def _failed(
         },
         {"outcome": Outcome.ERROR.value},
     )
-    result.status, result.error = "failed", str(exc)
     return result
 
 
