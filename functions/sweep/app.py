@@ -2,7 +2,8 @@
 
 ``{"action": "start", "execution": ..., "input": {...}}`` takes the sweep lock (or answers
 busy), ``{"action": "step", "sweep": {...}}`` reconciles sets until the step's time is up,
-``{"action": "finish", "sweep": {...}}`` reports and releases the lock. Errors propagate:
+``{"action": "finish", "sweep": {...}}`` reports and releases the lock; ``{"action": "drift"}``
+(its own schedule) asks the Config aggregator for suspects and queues them. Errors propagate:
 the state machine retries the step, which resumes from the checkpoint.
 """
 

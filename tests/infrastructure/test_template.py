@@ -221,6 +221,12 @@ ACT_IN_MEMBERS = merge(
     on(ORGANIZATION_ACCOUNTS, "organizations:DescribeAccount"),
 )
 
+# An aggregator's ARN ends in an id Config generates, not its name: this account's and
+# region's aggregators.
+CONFIG_AGGREGATORS = (
+    "arn:${AWS::Partition}:config:${AWS::Region}:${AWS::AccountId}:config-aggregator/*"
+)
+
 # Granted only when a deploy parameter turns an integration on: condition -> principal ->
 # grants (Fn::If with AWS::NoValue: nothing at all when it is off).
 CONDITIONAL_GRANTS: dict[str, dict[str, Grants]] = {
@@ -232,6 +238,10 @@ CONDITIONAL_GRANTS: dict[str, dict[str, Grants]] = {
             # SecurityHubFindings.open_findings: the finish closes stale findings
             on(SECURITY_HUB_HUB, "securityhub:GetFindings"),
         ),
+    },
+    # drift.py: the Config aggregator's recorded sets (adapters/aggregator.Aggregator)
+    "HasDriftCheck": {
+        "SweepFunctionRole": on(CONFIG_AGGREGATORS, "config:SelectAggregateResourceConfig")
     },
     "IsHub": {
         "EventFunctionRole": ACT_IN_MEMBERS,
@@ -698,7 +708,7 @@ PSEUDO_PARAMETERS = {"AWS::AccountId": "123456789012"}
 # Settings only one function reads, set beside it.
 OWN_SETTINGS = {
     "EventFunction": set[str](),
-    "SweepFunction": {"SWEEP_STEP_SECONDS"},
+    "SweepFunction": {"SWEEP_STEP_SECONDS", "CONFIG_AGGREGATOR_NAME"},
     "ConfigRuleFunction": set[str](),
 }
 FUNCTIONS = tuple(OWN_SETTINGS)
@@ -953,6 +963,54 @@ def test_the_config_rule_is_periodic_custom_lambda_on_configuration_sets(
         "Principal": "config.amazonaws.com",
         "SourceAccount": {"Ref": "AWS::AccountId"},
     }
+
+
+DRIFT_RESOURCES = {"DriftCheckRule", "DriftCheckPermission"}
+
+
+def test_the_drift_check_exists_only_when_an_aggregator_is_named(
+    template: dict[str, Any], resources: dict[str, Any]
+) -> None:
+    # Given the deploy parameters, off by default
+    parameters = template["Parameters"]
+    assert parameters["ConfigAggregatorName"]["Default"] == ""
+    assert Settings().config_aggregator_name is None
+    assert parameters["DriftCheckSchedule"]["Default"] == "rate(5 minutes)"
+    assert template["Conditions"]["HasDriftCheck"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ConfigAggregatorName"}, ""]}]
+    }
+    # Then the schedule and its permission, and nothing else, exist only when it is named
+    conditional = {n for n, r in resources.items() if r.get("Condition") == "HasDriftCheck"}
+    assert conditional == DRIFT_RESOURCES
+    # And the schedule invokes the sweep function's drift action
+    rule = resources["DriftCheckRule"]["Properties"]
+    assert rule["ScheduleExpression"] == {"Ref": "DriftCheckSchedule"}
+    [target] = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["SweepFunction", "Arn"]}
+    assert json.loads(target["Input"]) == {"action": "drift"}
+    permission = resources["DriftCheckPermission"]["Properties"]
+    assert permission == {
+        "FunctionName": {"Fn::GetAtt": ["SweepFunction", "Arn"]},
+        "Action": "lambda:InvokeFunction",
+        "Principal": "events.amazonaws.com",
+        "SourceArn": {"Fn::GetAtt": ["DriftCheckRule", "Arn"]},
+    }
+    # And the sweep function learns the aggregator's name from the parameter
+    variables = resources["SweepFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CONFIG_AGGREGATOR_NAME"] == {"Ref": "ConfigAggregatorName"}
+
+
+def test_the_aggregator_query_is_granted_only_with_the_drift_check(
+    resources: dict[str, Any],
+) -> None:
+    role = resources["SweepFunctionRole"]
+    assert granted(role, "HasDriftCheck") == {
+        "config:SelectAggregateResourceConfig": frozenset({CONFIG_AGGREGATORS})
+    }
+    assert "config:SelectAggregateResourceConfig" not in granted(role)
+    for name, resource in principals(resources):
+        if name != "SweepFunctionRole":
+            assert "config:SelectAggregateResourceConfig" not in everything_granted(resource)
 
 
 # ---------------------------------------------------------------- AWS Security Hub (optional)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import boto3
@@ -108,3 +109,104 @@ def test_results_page_by_at_most_100(local_aws: None) -> None:
     first = config.get_compliance_details_by_config_rule(ConfigRuleName=RULE)
     assert len(first["EvaluationResults"]) == 100 and "NextToken" in first
     assert len(details()) == 200
+
+
+# ---------------------------------------------------------------- advanced queries
+
+AGGREGATOR = "org"
+SES_QUERY = (
+    "SELECT accountId, awsRegion, resourceName, configuration.DeliveryOptions.SendingPoolName, "
+    "tags WHERE resourceType = 'AWS::SES::ConfigurationSet'"
+)
+
+
+@pytest.fixture
+def aggregator(local_aws: None) -> Any:
+    config = boto3.client("config", region_name="us-east-1")
+    config.put_configuration_aggregator(
+        ConfigurationAggregatorName=AGGREGATOR,
+        OrganizationAggregationSource={
+            "RoleArn": "arn:aws:iam::123456789012:role/aggregator",
+            "AllAwsRegions": True,
+        },
+    )
+    ses = boto3.client("sesv2", region_name="us-east-1")
+    for pool in ("marketing", "transactional"):
+        ses.create_dedicated_ip_pool(PoolName=pool, ScalingMode="STANDARD")
+    ses.create_configuration_set(
+        ConfigurationSetName="a",
+        DeliveryOptions={"SendingPoolName": "marketing", "TlsPolicy": "REQUIRE"},
+        Tags=[{"Key": "stream", "Value": "marketing"}],
+    )
+    boto3.client("sesv2", region_name="eu-west-1").create_configuration_set(
+        ConfigurationSetName="b"
+    )
+    return config
+
+
+def select(config: Any, expression: str = SES_QUERY, **extra: Any) -> list[dict[str, Any]]:
+    answer = config.select_aggregate_resource_config(
+        Expression=expression, ConfigurationAggregatorName=AGGREGATOR, **extra
+    )
+    return [json.loads(r) for r in answer["Results"]]
+
+
+def test_an_aggregator_answers_every_sets_recorded_pool_and_tags(aggregator: Any) -> None:
+    answer = aggregator.select_aggregate_resource_config(
+        Expression=SES_QUERY, ConfigurationAggregatorName=AGGREGATOR, Limit=100
+    )
+    assert [f["Name"] for f in answer["QueryInfo"]["SelectFields"]] == [
+        "accountId", "awsRegion", "resourceName",
+        "configuration.DeliveryOptions.SendingPoolName", "tags",
+    ]  # fmt: skip
+    assert [json.loads(r) for r in answer["Results"]] == [
+        {"accountId": "123456789012", "awsRegion": "eu-west-1", "resourceName": "b", "tags": []},
+        {
+            "accountId": "123456789012",
+            "awsRegion": "us-east-1",
+            "resourceName": "a",
+            "configuration": {"DeliveryOptions": {"SendingPoolName": "marketing"}},
+            "tags": [{"key": "stream", "value": "marketing"}],
+        },
+    ]
+    assert "NextToken" not in answer
+    # filtered by region, paged one at a time
+    only = SES_QUERY + " AND awsRegion IN ('us-east-1')"
+    assert [r["resourceName"] for r in select(aggregator, only)] == ["a"]
+    first = aggregator.select_aggregate_resource_config(
+        Expression=SES_QUERY, ConfigurationAggregatorName=AGGREGATOR, Limit=1
+    )
+    assert len(first["Results"]) == 1 and first["NextToken"]
+    assert [c.limit for c in local_config.select_calls()] == [100, 25, 1]
+
+
+def test_a_recording_is_stale_until_config_records_again(aggregator: Any) -> None:
+    local_config.record()
+    boto3.client("sesv2", region_name="us-east-1").put_configuration_set_delivery_options(
+        ConfigurationSetName="a", SendingPoolName="transactional"
+    )
+    recorded = {r["resourceName"]: r for r in select(aggregator)}
+    assert recorded["a"]["configuration"]["DeliveryOptions"]["SendingPoolName"] == "marketing"
+    local_config.record()
+    recorded = {r["resourceName"]: r for r in select(aggregator)}
+    assert recorded["a"]["configuration"]["DeliveryOptions"]["SendingPoolName"] == "transactional"
+
+
+@pytest.mark.parametrize(
+    ("expression", "extra", "code"),
+    [
+        ("SELECT * WHERE resourceType = 'AWS::SES::ConfigurationSet'", {}, "InvalidExpression"),
+        ("SELECT resourceName WHERE resourceType = 'AWS::S3::Bucket'", {}, "InvalidExpression"),
+        (SES_QUERY + " GROUP BY accountId", {}, "InvalidExpression"),
+        ("SELECT resourceName, COUNT(*) WHERE resourceType = 'x'", {}, "InvalidExpression"),
+        (SES_QUERY, {"Limit": 101}, "InvalidLimitException"),
+        (SES_QUERY, {"ConfigurationAggregatorName": "nope"}, "NoSuchConfigurationAggregator"),
+    ],
+)
+def test_anything_else_is_refused_as_config_refuses_it(
+    aggregator: Any, expression: str, extra: dict[str, Any], code: str
+) -> None:
+    kwargs = {"Expression": expression, "ConfigurationAggregatorName": AGGREGATOR, **extra}
+    with pytest.raises(ClientError) as caught:
+        aggregator.select_aggregate_resource_config(**kwargs)
+    assert caught.value.response["Error"]["Code"].startswith(code)

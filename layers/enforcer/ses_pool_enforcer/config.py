@@ -46,6 +46,9 @@ class Settings(BaseModel):
     member_ous: tuple[str, ...] = ()
     # How many lanes (account, region) a sweep runs side by side (the Map's MaxConcurrency).
     lane_concurrency: int = Field(default=10, ge=1, le=40)
+    # The AWS Config organization aggregator the drift check queries (the
+    # ConfigAggregatorName deploy parameter; unset: no drift check).
+    config_aggregator_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")
 
     @field_validator("member_regions", "member_ous", mode="before")
     @classmethod

@@ -49,6 +49,7 @@ class Runtime:
     # read only when a policy's scope needs it.
     organization: Organization = field(default_factory=Organization)
     policy_alerted_at: float = float("-inf")  # when "policy unavailable" was last alerted
+    drift_alerted_at: float = float("-inf")  # when "drift check failed" was last alerted
     # Member lanes (organization mode), built on first use and again before their
     # credentials expire: (runtime, good until).
     lanes: dict[LaneKey, tuple[Runtime, float]] = field(default_factory=dict)

@@ -20,7 +20,7 @@ from typing import Any, cast
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from ses_pool_enforcer import lanes
+from ses_pool_enforcer import drift, lanes
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
@@ -527,12 +527,14 @@ def handle(
     event: Mapping[str, Any], remaining_ms: Callable[[], int], runtime: Runtime
 ) -> dict[str, Any]:
     """The sweep function's actions: lanes, then for each lane start, step, finish, then
-    summary."""
+    summary; and, on its own schedule, drift (drift.py)."""
     action = event.get("action")
     logger.append_keys(sweep_action=action)
     given = event.get("input")
     if action == "lanes":
         return lanes.listed(runtime, given if isinstance(given, Mapping) else {})
+    if action == "drift":
+        return drift.handle(runtime)
     if action == "summary":
         results = event.get("results")
         if not isinstance(results, list):
