@@ -7,7 +7,7 @@ TBIN := $(TOOLS)/bin
 STAMP := $(VENV)/.installed
 TSTAMP := $(TOOLS)/.installed
 
-.PHONY: dev tools test unit integration lint types template build demo local-aws bench bench-sweep bench-burst schema policy-test pr clean
+.PHONY: dev tools test unit integration lint types template build demo local-aws bench bench-sweep bench-org bench-burst schema policy-test pr clean
 
 dev: $(STAMP)  ## project venv: the package, the Lambda dependencies and the test tools
 
@@ -65,6 +65,9 @@ bench: dev  ## event-path benchmarks (a minute); figures printed
 
 bench-sweep: dev  ## the 10,000-set sweep at a scaled SES limit (about 5 minutes)
 	$(BIN)/python -m benchmarks.sweep_10k
+
+bench-org: dev  ## the organization sweep, 10 accounts x 2 regions x 1,000 sets (more than 30 minutes on local AWS: its finish scans are slow; try --sets 100)
+	$(BIN)/python -m benchmarks.org_sweep
 
 bench-burst: dev  ## 1,000 events during a sweep at 1 SES call/s on a scaled clock (about 10 minutes)
 	$(BIN)/python -m benchmarks.burst

@@ -34,7 +34,10 @@ What :func:`install` changes (shapes checked against the botocore ``sesv2`` mode
   SES does (their sends then fail). ``ListEmailIdentities`` pages with ``PageSize`` and
   ``NextToken`` like the other lists.
 * Optional throttling of every SES v2 operation (:func:`set_throttle`), answered like
-  SES: HTTP 429, ``TooManyRequestsException``, ``{"message": "Rate exceeded"}``.
+  SES: HTTP 429, ``TooManyRequestsException``, ``{"message": "Rate exceeded"}``; one
+  limit for all callers, or (``per_lane=True``) one per account and region, as SES's
+  sending quotas are. :func:`lane_call_counts` and :func:`lane_throttle_stats` tell the
+  calls apart by account and region.
 * Optionally, ``ListDedicatedIpPools`` lists the special pools too
   (:func:`set_special_pools_listed`), as SES may.
 
@@ -140,24 +143,65 @@ class _TokenBucket:
 
 
 _bucket = _TokenBucket()
+# (account, region) -> its own bucket, when each lane is throttled apart (set_throttle)
+_lane_buckets: dict[tuple[str, str], _TokenBucket] = {}
+_lane_limit: list[tuple[float, float | None] | None] = [None]  # (rate, burst) per lane
 
 
-def set_throttle(calls_per_second: float | None, burst: float | None = None) -> None:
+def set_throttle(
+    calls_per_second: float | None, burst: float | None = None, *, per_lane: bool = False
+) -> None:
     """Throttle all SES v2 operations with a token bucket, or stop throttling (None).
 
     The bucket holds ``burst`` tokens (default: ``max(1, calls_per_second)``), starts
     full and refills at ``calls_per_second``. A call finding it empty gets HTTP 429
-    ``TooManyRequestsException`` and has no effect. Thread-safe; needs :func:`install`.
+    ``TooManyRequestsException`` and has no effect. With ``per_lane``, each account and
+    region has a bucket of its own (SES's limits are per account and region) instead of
+    one for all. Thread-safe; needs :func:`install`.
     """
-    _bucket.configure(calls_per_second, burst)
+    with _counts_lock:
+        if per_lane and calls_per_second is not None:
+            _bucket.configure(None, None)
+            _lane_limit[0] = (calls_per_second, burst)
+            for lane_bucket in _lane_buckets.values():
+                lane_bucket.configure(calls_per_second, burst)
+        else:
+            _bucket.configure(calls_per_second, burst)
+            _lane_limit[0] = None
+            for lane_bucket in _lane_buckets.values():
+                lane_bucket.configure(None, None)
+
+
+def _bucket_of(lane: tuple[str, str]) -> _TokenBucket:
+    """The bucket that decides a call of ``lane``: its own when lanes are throttled apart."""
+    with _counts_lock:
+        limit = _lane_limit[0]
+        if limit is None:
+            return _bucket
+        lane_bucket = _lane_buckets.get(lane)
+        if lane_bucket is None:
+            lane_bucket = _lane_buckets[lane] = _TokenBucket()
+            lane_bucket.configure(*limit)
+        return lane_bucket
 
 
 def throttle_stats() -> ThrottleStats:
-    """SES v2 calls accepted and throttled since the last :func:`reset`."""
-    return _bucket.stats()
+    """SES v2 calls accepted and throttled since the last :func:`reset` (every lane)."""
+    stats = [_bucket.stats(), *lane_throttle_stats().values()]
+    return ThrottleStats(
+        accepted=sum(s.accepted for s in stats), throttled=sum(s.throttled for s in stats)
+    )
+
+
+def lane_throttle_stats() -> dict[tuple[str, str], ThrottleStats]:
+    """(account, region) -> calls its own bucket let through and refused (``per_lane``)."""
+    with _counts_lock:
+        buckets = dict(_lane_buckets)
+    return {lane: lane_bucket.stats() for lane, lane_bucket in buckets.items()}
 
 
 _counts: Counter[str] = Counter()
+_lane_counts: Counter[tuple[str, str]] = Counter()
 _counts_lock = threading.Lock()
 _calls_seen = 0
 _throttle_every: int | None = None
@@ -180,6 +224,12 @@ def call_counts() -> dict[str, int]:
         return dict(_counts)
 
 
+def lane_call_counts() -> dict[tuple[str, str], int]:
+    """SES v2 requests received per (account, region) (throttled ones included) since reset."""
+    with _counts_lock:
+        return dict(_lane_counts)
+
+
 def set_special_pools_listed(enabled: bool = True) -> None:
     """Make ``ListDedicatedIpPools`` list the two special pools too, as SES may."""
     global _special_pools_listed
@@ -195,7 +245,10 @@ def reset() -> None:
     _bucket.reset()
     set_throttle_every(None)
     with _counts_lock:
+        _lane_limit[0] = None
+        _lane_buckets.clear()
         _counts.clear()
+        _lane_counts.clear()
     _special_pools_listed = False
 
 
@@ -490,13 +543,16 @@ def _list_email_identities(self: Any) -> str:
 
 def _call_action(self: Any) -> Any:
     global _calls_seen
+    lane = (str(self.current_account), str(self.region))
     with _counts_lock:
         _counts[str(self._get_action())] += 1
+        _lane_counts[lane] += 1
         _calls_seen += 1
         storm_hit = _throttle_every is not None and _calls_seen % _throttle_every == 0
+    bucket = _bucket_of(lane)
     if storm_hit:
-        _bucket.count_throttled()
-    if storm_hit or not _bucket.try_acquire():
+        bucket.count_throttled()
+    if storm_hit or not bucket.try_acquire():
         headers = {
             "status": "429",
             "Content-Type": "application/json",

@@ -516,6 +516,34 @@ def test_boto3_retries_ride_out_throttling(ses: Any) -> None:
     assert stats.throttled >= 1
 
 
+def test_per_lane_throttling_gives_each_account_and_region_its_own_limit(ses: Any) -> None:
+    # Given the same set name in two regions, and a limit of one call per region
+    europe = boto3.client("sesv2", region_name="eu-west-1", config=NO_RETRY)
+    ses.create_configuration_set(ConfigurationSetName="cs")
+    europe.create_configuration_set(ConfigurationSetName="cs")
+    local_aws.set_throttle(0.001, per_lane=True)
+
+    # When each region makes two calls
+    ses.get_configuration_set(ConfigurationSetName="cs")
+    with pytest.raises(ClientError) as exc:
+        ses.get_configuration_set(ConfigurationSetName="cs")
+    europe.get_configuration_set(ConfigurationSetName="cs")
+    with pytest.raises(ClientError):
+        europe.get_configuration_set(ConfigurationSetName="cs")
+
+    # Then the first call of each region went through: their limits are apart
+    assert error_code(exc) == "TooManyRequestsException"
+    one_each = local_aws.ThrottleStats(accepted=1, throttled=1)
+    assert local_aws.lane_throttle_stats() == {
+        (ACCOUNT, REGION): one_each,
+        (ACCOUNT, "eu-west-1"): one_each,
+    }
+    assert local_aws.throttle_stats().throttled == 2
+    assert local_aws.lane_call_counts() == {(ACCOUNT, REGION): 3, (ACCOUNT, "eu-west-1"): 3}
+    local_aws.set_throttle(None)
+    ses.get_configuration_set(ConfigurationSetName="cs")  # no limit any more
+
+
 def test_set_throttle_rejects_non_positive_rate() -> None:
     # Given / When / Then
     with pytest.raises(ValueError):
