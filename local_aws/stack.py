@@ -15,6 +15,7 @@ import boto3
 
 INVENTORY_KEY = "configuration_set"
 INVENTORY_INDEX = "by-expected-pool"
+LANE_INDEX, LANE_INDEX_KEY = "by-lane", "lane"  # a member lane's entries, in both tables
 INVENTORY_INDEX_KEY = "expected_pool"
 IDENTITY_KEY = "identity"
 IDENTITY_INDEX = "by-default-configuration-set"
@@ -98,13 +99,19 @@ def provision(
             AttributeDefinitions=[
                 {"AttributeName": key, "AttributeType": "S"},
                 {"AttributeName": index_key, "AttributeType": "S"},
+                {"AttributeName": LANE_INDEX_KEY, "AttributeType": "S"},
             ],
             GlobalSecondaryIndexes=[
                 {
                     "IndexName": index,
                     "KeySchema": [{"AttributeName": index_key, "KeyType": "HASH"}],
                     "Projection": {"ProjectionType": "KEYS_ONLY"},
-                }
+                },
+                {
+                    "IndexName": LANE_INDEX,
+                    "KeySchema": [{"AttributeName": LANE_INDEX_KEY, "KeyType": "HASH"}],
+                    "Projection": {"ProjectionType": "ALL"},
+                },
             ],
         )
     state = f"{prefix}-state"

@@ -20,7 +20,7 @@ from cfnlint.decode import cfn_yaml
 
 from local_aws import replay, stack
 from ses_pool_enforcer import lanes, sweep
-from ses_pool_enforcer.adapters.inventory import EXPECTED_POOL_INDEX, IDENTITIES
+from ses_pool_enforcer.adapters.inventory import EXPECTED_POOL_INDEX, IDENTITIES, LANE_INDEX
 from ses_pool_enforcer.config import Settings, Switch
 from ses_pool_enforcer.events import EVENT_TARGETS, SES_EVENT_SOURCE
 from ses_pool_enforcer.model import Outcome
@@ -88,6 +88,8 @@ POLICY_PARAMETER = (
 )
 INVENTORY_INDEX = "${InventoryTable.Arn}/index/" + stack.INVENTORY_INDEX
 IDENTITY_INDEX = "${IdentityTable.Arn}/index/" + stack.IDENTITY_INDEX
+INVENTORY_LANE_INDEX = "${InventoryTable.Arn}/index/" + stack.LANE_INDEX
+IDENTITY_LANE_INDEX = "${IdentityTable.Arn}/index/" + stack.LANE_INDEX
 REPORTS = "${ReportBucket.Arn}/reports/*"
 
 # Actions that support no resource-level permission: the only ones granted on "*".
@@ -191,6 +193,9 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         # Inventory.rows, Inventory.remove_unseen, for sets and identities
         on("InventoryTable.Arn", "dynamodb:Scan"),
         on("IdentityTable.Arn", "dynamodb:Scan"),
+        # the same for a member lane: its own entries, by lane (Inventory._items)
+        on(INVENTORY_LANE_INDEX, "dynamodb:Query"),
+        on(IDENTITY_LANE_INDEX, "dynamodb:Query"),
         # adapters/state.StateTable: the sweep's lock and checkpoint
         on("StateTable.Arn", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
         on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store
@@ -625,18 +630,27 @@ def key_schema(attribute: str) -> list[dict[str, str]]:
     return [{"AttributeName": attribute, "KeyType": "HASH"}]
 
 
+def assert_lane_index(index: dict[str, Any]) -> None:
+    # A member lane's finish reads its own entries, whole (rows and pruning), by lane.
+    assert index["IndexName"] == stack.LANE_INDEX == LANE_INDEX
+    assert index["KeySchema"] == key_schema(stack.LANE_INDEX_KEY)
+    assert index["Projection"] == {"ProjectionType": "ALL"}
+
+
 def test_inventory_table_matches_the_local_mirror(resources: dict[str, Any]) -> None:
     table = resources["InventoryTable"]
     props = table["Properties"]
     assert props["KeySchema"] == key_schema(stack.INVENTORY_KEY)
-    (index,) = props["GlobalSecondaryIndexes"]
+    index, by_lane = props["GlobalSecondaryIndexes"]
     assert index["IndexName"] == stack.INVENTORY_INDEX == EXPECTED_POOL_INDEX
     assert index["KeySchema"] == key_schema(stack.INVENTORY_INDEX_KEY)
     # Inventory.sets_expecting reads only the table key from the index.
     assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    assert_lane_index(by_lane)
     assert {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]} == {
         stack.INVENTORY_KEY: "S",
         stack.INVENTORY_INDEX_KEY: "S",
+        stack.LANE_INDEX_KEY: "S",
     }
     assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
 
@@ -647,7 +661,8 @@ def test_identity_table_matches_the_local_mirror_and_the_adapter(
     table = resources["IdentityTable"]
     props = table["Properties"]
     assert props["KeySchema"] == key_schema(stack.IDENTITY_KEY) == key_schema(IDENTITIES.key)
-    (index,) = props["GlobalSecondaryIndexes"]
+    index, by_lane = props["GlobalSecondaryIndexes"]
+    assert_lane_index(by_lane)
     assert index["IndexName"] == stack.IDENTITY_INDEX == IDENTITIES.index
     assert index["KeySchema"] == key_schema(stack.IDENTITY_INDEX_KEY)
     assert IDENTITIES.attr(IDENTITIES.index_field) == stack.IDENTITY_INDEX_KEY

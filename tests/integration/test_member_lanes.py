@@ -192,3 +192,38 @@ def test_member_work_put_back_on_the_queue_keeps_its_lane(org: dict[str, str]) -
     assert again.key == work.key != Work("mkt-weekly", Trigger(source="event")).key
     with pytest.raises(BadRequest, match="lane must name an account and a region"):
         Work.from_message({**work.to_message(), "lane": {"account": org["good"], "region": ""}})
+
+
+def test_a_member_lanes_entries_are_read_from_its_index_not_a_scan_of_every_lane(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    # Given entries in two member lanes and the hub's own, each claimed as a look claims
+    import datetime as dt
+
+    from ses_pool_enforcer.adapters.inventory import SETS, Claim, Inventory
+    from ses_pool_enforcer.model import Outcome, OutcomeRecord
+
+    good, broken = org["good"], org["broken"]
+    lanes = {
+        good: Inventory(stack.inventory_table, SETS.in_lane(good, MEMBER_REGION)),
+        broken: Inventory(stack.inventory_table, SETS.in_lane(broken, MEMBER_REGION)),
+    }
+    for account, inventory in lanes.items():
+        for name in ("mkt-a", "mkt-b"):
+            claim = inventory.claim(name, "worker", 1.0, 10.0, sweep_id="s1")
+            assert isinstance(claim, Claim)
+            record = OutcomeRecord(
+                name, Outcome.COMPLIANT, "marketing", "marketing", "marketing", "ok",
+                dt.datetime.now(dt.UTC),
+            )  # fmt: skip
+            inventory.release(claim, record)
+    # When a finish reads one lane while a Scan of the table would fail
+    faults.fail("dynamodb", "Scan", times=100)
+    rows = list(lanes[good].rows())
+    removed = lanes[good].remove_unseen("s2", 100.0)
+
+    # Then it read its own entries only, through the index, and pruned only those
+    assert sorted(r["configuration_set"] for r in rows) == ["mkt-a", "mkt-b"]
+    assert removed == 2
+    faults.clear()
+    assert sorted(r["configuration_set"] for r in lanes[broken].rows()) == ["mkt-a", "mkt-b"]

@@ -51,8 +51,10 @@ class Layout:
     def attr(self, name: str) -> str:
         return self.stored.get(name, name)
 
+    lane: str = ""  # a member lane's "<account>#<region>", its entries' `lane` attribute
+
     def in_lane(self, account: str, region: str) -> Layout:
-        return replace(self, prefix=f"{account}/{region}/")
+        return replace(self, prefix=f"{account}/{region}/", lane=f"{account}#{region}")
 
     def owns(self, key: str) -> bool:
         """Whether the entry keyed ``key`` belongs to this layout's lane."""
@@ -65,6 +67,8 @@ class Layout:
         """A row as reports read it: the table's own names."""
         return {(self.key if k == KEY else self.attr(k)): v for k, v in row.items()}
 
+
+LANE_INDEX = "by-lane"  # a member lane's entries, by their `lane` attribute
 
 SETS = Layout()
 IDENTITIES = Layout(
@@ -361,6 +365,9 @@ class Inventory:
         if sweep_id is not None:
             update += ", seen_by = :sweep"
             values[":sweep"] = {"S": sweep_id}
+        if self.layout.lane:  # a member lane's entries are read by lane (LANE_INDEX)
+            update += ", lane = :lane"
+            values[":lane"] = {"S": self.layout.lane}
         claim_update = {
             "TableName": self.table,
             "Key": self._key(name),
@@ -530,11 +537,24 @@ class Inventory:
     def rows(self) -> Iterator[dict[str, str]]:
         """Every entry's latest outcome, by the table's own names (entries a worker
         claimed but never judged: skipped)."""
-        paginator = self._ddb.get_paginator("scan")
-        for page in paginator.paginate(TableName=self.table):
-            for item in page.get("Items", []):
-                if "outcome" in item and self.layout.owns(item[self.layout.key]["S"]):
-                    yield self.layout.public(_row(item, self.layout))
+        for item in self._items():
+            if "outcome" in item and self.layout.owns(item[self.layout.key]["S"]):
+                yield self.layout.public(_row(item, self.layout))
+
+    def _items(self) -> Iterator[dict[str, Any]]:
+        """This lane's items: a member lane's from its index (not every lane's), the
+        deployment's own by a scan (its items carry no lane; others' are skipped)."""
+        if self.layout.lane:
+            pages = self._ddb.get_paginator("query").paginate(
+                TableName=self.table,
+                IndexName=LANE_INDEX,
+                KeyConditionExpression="lane = :lane",
+                ExpressionAttributeValues={":lane": {"S": self.layout.lane}},
+            )
+        else:
+            pages = self._ddb.get_paginator("scan").paginate(TableName=self.table)
+        for page in pages:
+            yield from page.get("Items", [])
 
     def lane_rows(self) -> Iterator[tuple[str | None, str | None, dict[str, str]]]:
         """Every lane's entries in the table, each with its lane: (account, region, row)
@@ -586,30 +606,28 @@ class Inventory:
         started (an event may have claimed a new set mid-sweep): their sets are gone.
         An entry with an effect still owed is kept until it is paid."""
         removed = 0
-        paginator = self._ddb.get_paginator("scan")
-        for page in paginator.paginate(TableName=self.table):
-            for item in page.get("Items", []):
-                if item.get("seen_by", {}).get("S") == sweep_id:
-                    continue
-                if not self.layout.owns(item[self.layout.key]["S"]):
-                    continue  # another lane's: its own sweep prunes it
-                try:
-                    self._ddb.delete_item(
-                        TableName=self.table,
-                        Key={self.layout.key: item[self.layout.key]},
-                        ConditionExpression=(
-                            "(attribute_not_exists(claimed_at) OR claimed_at < :t)"
-                            " AND attribute_not_exists(intent)"
-                            " AND (attribute_not_exists(seen_by) OR seen_by <> :sweep)"
-                        ),
-                        ExpressionAttributeValues={
-                            ":t": {"N": repr(started_at)},
-                            ":sweep": {"S": sweep_id},
-                        },
-                    )
-                    removed += 1
-                except self._ddb.exceptions.ConditionalCheckFailedException:
-                    continue
+        for item in self._items():
+            if item.get("seen_by", {}).get("S") == sweep_id:
+                continue
+            if not self.layout.owns(item[self.layout.key]["S"]):
+                continue  # another lane's: its own sweep prunes it
+            try:
+                self._ddb.delete_item(
+                    TableName=self.table,
+                    Key={self.layout.key: item[self.layout.key]},
+                    ConditionExpression=(
+                        "(attribute_not_exists(claimed_at) OR claimed_at < :t)"
+                        " AND attribute_not_exists(intent)"
+                        " AND (attribute_not_exists(seen_by) OR seen_by <> :sweep)"
+                    ),
+                    ExpressionAttributeValues={
+                        ":t": {"N": repr(started_at)},
+                        ":sweep": {"S": sweep_id},
+                    },
+                )
+                removed += 1
+            except self._ddb.exceptions.ConditionalCheckFailedException:
+                continue
         return removed
 
 
