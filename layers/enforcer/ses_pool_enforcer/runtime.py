@@ -117,11 +117,12 @@ class Runtime:
 
     def _member(self, account: str, region: str) -> tuple[Runtime, float]:
         settings = self.settings
-        assumed = (
-            aws.own(account, region)
-            if account == settings.account_id or settings.member_role_name is None
-            else aws.assume(account, region, settings.member_role_name, ROLE_SESSION_NAME)
-        )
+        if account == settings.account_id:
+            assumed = aws.own(account, region)  # the hub's own account in another region
+        elif settings.member_role_name:
+            assumed = aws.assume(account, region, settings.member_role_name, ROLE_SESSION_NAME)
+        else:  # never the hub's own credentials under another account's name
+            raise ForeignLane(f"account {account}: no member role to act there (MEMBER_ROLE_NAME)")
         rate = settings.ses_calls_per_second
         # SES's limit is per account and region: so is each lane's budget.
         budget = (
