@@ -3,7 +3,7 @@ delivery options, list sets and pools by looping on ``NextToken``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -81,13 +81,28 @@ class Ses:
         self, next_token: str | None = None, page_size: int = LIST_PAGE_SIZE
     ) -> Iterator[tuple[list[str], str | None]]:
         """Pages of set names with the token that fetches the page after each one."""
+        return self._pages(
+            self._client.list_configuration_sets,
+            lambda answer: list(answer.get("ConfigurationSets", [])),
+            next_token,
+            page_size,
+        )
+
+    @staticmethod
+    def _pages(
+        list_call: Callable[..., Any],
+        names_of: Callable[[Any], list[str]],
+        next_token: str | None,
+        page_size: int,
+    ) -> Iterator[tuple[list[str], str | None]]:
+        """A sesv2 list call's pages of names, each with the token of the page after it."""
         while True:
             kwargs: dict[str, Any] = {"PageSize": page_size}
             if next_token:
                 kwargs["NextToken"] = next_token
-            answer = self._client.list_configuration_sets(**kwargs)
+            answer = list_call(**kwargs)
             next_token = answer.get("NextToken") or None
-            yield list(answer.get("ConfigurationSets", [])), next_token
+            yield names_of(answer), next_token
             if next_token is None:
                 return
 
@@ -124,16 +139,12 @@ class Ses:
         self, next_token: str | None = None, page_size: int = LIST_PAGE_SIZE
     ) -> Iterator[tuple[list[str], str | None]]:
         """Pages of identity names with the token that fetches the page after each one."""
-        while True:
-            kwargs: dict[str, Any] = {"PageSize": page_size}
-            if next_token:
-                kwargs["NextToken"] = next_token
-            answer = self._client.list_email_identities(**kwargs)
-            next_token = answer.get("NextToken") or None
-            names = [i["IdentityName"] for i in answer.get("EmailIdentities", [])]
-            yield names, next_token
-            if next_token is None:
-                return
+        return self._pages(
+            self._client.list_email_identities,
+            lambda answer: [i["IdentityName"] for i in answer.get("EmailIdentities", [])],
+            next_token,
+            page_size,
+        )
 
     def list_identities(self) -> Iterator[str]:
         for names, _ in self.identity_pages():
