@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -124,16 +125,7 @@ def run(args: argparse.Namespace) -> int:
         ses, pools, document.policy, enforcement=enforcement, lane=here.lane(document.policy)
     )
 
-    changes: list[Change] = []
-    read = 0
-    for name in scanning(names, args, "sets read"):
-        cs = ses.get_configuration_set(name)
-        if cs is None:  # deleted since it was listed
-            continue
-        read += 1
-        change = Change(before.assess(cs), after.assess(cs))
-        if _key(change.before) != _key(change.after):
-            changes.append(change)
+    read, changes = _changes(names, ses.get_configuration_set, before, after, args, "sets read")
 
     identities: Identities | None = None
     if governs_identities(stored.policy, document.policy):
@@ -178,17 +170,32 @@ def _plan_identities(
         )
         for p in (old, policy)
     )
+    listed = sorted(ses.list_identities())
+    read, changes = _changes(listed, ses.get_email_identity, before, after, args, "identities read")
+    return Identities(read, changes)
+
+
+def _changes(
+    names: list[str],
+    read_one: Callable[[str], Any],
+    before: Reconciler,
+    after: Reconciler,
+    args: argparse.Namespace,
+    what: str,
+) -> tuple[int, list[Change]]:
+    """Read each of ``names`` once and judge it under both documents: how many were read
+    (not deleted since listed), and those whose outcome, requirement or rule changes."""
     changes: list[Change] = []
     read = 0
-    for name in scanning(sorted(ses.list_identities()), args, "identities read"):
-        identity = ses.get_email_identity(name)
-        if identity is None:  # deleted since it was listed
+    for name in scanning(names, args, what):
+        found = read_one(name)
+        if found is None:  # deleted since it was listed
             continue
         read += 1
-        change = Change(before.assess(identity), after.assess(identity))
+        change = Change(before.assess(found), after.assess(found))
         if _key(change.before) != _key(change.after):
             changes.append(change)
-    return Identities(read, changes)
+    return read, changes
 
 
 def _record(record: OutcomeRecord) -> dict[str, Any]:
