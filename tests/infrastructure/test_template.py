@@ -115,7 +115,10 @@ CONFIG_EVALUATIONS = ("config:PutEvaluations",)
 ORGANIZATION_PARENTS = ("organizations:ListParents",)
 # A hub's sweep walks the member OUs down to their accounts: the OU and root ARNs hold the
 # management account's id, unknown to a delegated administrator's stack.
-ORGANIZATION_WALK = ("organizations:ListAccountsForParent", "organizations:ListChildren")
+ORGANIZATION_WALK = (
+    "organizations:ListAccountsForParent",
+    "organizations:ListOrganizationalUnitsForParent",
+)
 RESOURCE_STAR_ONLY = frozenset(
     (
         *SES_LISTS,

@@ -17,6 +17,7 @@ from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.work import BadRequest, Work
+from tests import granted
 from tests.conftest import reset_process_caches
 from tests.support import MARKETING_POLICY, marketing_account
 
@@ -105,6 +106,28 @@ def test_a_set_changed_in_a_member_account_is_enforced_there_and_nowhere_else(
         if i["id"]["S"].startswith("ses-budget")
     }
     assert budgets == {f"ses-budget#{good}#{MEMBER_REGION}"}
+
+
+def test_every_call_of_a_member_event_is_granted_by_the_templates(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    good = org["good"]
+    with seed.as_account(good):
+        seed.create_set("mkt-weekly", pool="transactional", region=MEMBER_REGION)
+
+    # When a member's record is enforced, every request recorded (moto checks no policy)
+    with granted.recording() as calls:
+        result = app.handler(sqs_event([created("mkt-weekly", good)]), LambdaContext())
+    assert result == {"batchItemFailures": []}
+    assert pool_of("mkt-weekly", good) == "marketing"
+
+    # Then the event function's role grants each call on the hub's credentials, and the
+    # member role each call made in the member
+    own = granted.granted("EventFunctionRole", frozenset({"IsHub"}))
+    assert "sts:AssumeRole" in calls.own and calls.own <= own, calls.own - own
+    member = granted.granted("MemberRole", member=True)
+    assert "ses:PutConfigurationSetDeliveryOptions" in calls.member
+    assert calls.member <= member, calls.member - member
 
 
 def test_a_member_whose_role_cannot_be_assumed_is_one_alert_and_the_others_carry_on(

@@ -17,6 +17,7 @@ from cfnlint.decode import cfn_yaml
 from functions.sweep import app
 from local_aws import faults, replay, seed, sfn
 from local_aws.stack import LocalStack, received_alerts
+from tests import granted
 from tests.conftest import reset_process_caches
 from tests.support import MARKETING_POLICY, marketing_account
 
@@ -122,6 +123,27 @@ def test_the_sweep_covers_every_lane_and_a_broken_member_is_one_alert_and_one_en
     assert {r: v["status"] for r, v in broken.items()} == dict.fromkeys(REGIONS, "unreachable")
     assert accounts[org["broken"]]["compliance_ratio"] is None
     assert "1 lanes not swept" not in report["subject"] and "2 lanes not swept" in report["subject"]
+
+
+def test_every_call_of_an_organization_sweep_is_granted_by_the_templates(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    # When the organization's sweep runs, every request its clients send recorded (moto
+    # checks no policy: a call the templates do not grant fails only in AWS)
+    with granted.recording() as calls:
+        execution = sfn.run_sweep(app.handler, {"trigger": "schedule"})
+    assert execution.status == "SUCCEEDED", execution.cause
+
+    # Then the sweep function's role grants each call on the hub's own credentials
+    assert "organizations:ListAccountsForParent" in calls.own  # (the walk was recorded)
+    assert calls.own <= granted.granted("SweepFunctionRole", frozenset({"IsHub"})), (
+        calls.own - granted.granted("SweepFunctionRole", frozenset({"IsHub"}))
+    )
+    # And the member role grants each call made in the member accounts
+    assert "ses:PutConfigurationSetDeliveryOptions" in calls.member
+    assert calls.member <= granted.granted("MemberRole", member=True), (
+        calls.member - granted.granted("MemberRole", member=True)
+    )
 
 
 def test_a_single_account_deployment_has_one_lane_and_its_own_report(stack: LocalStack) -> None:
