@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ TRANSACT = {
 class Calls:
     own: set[str] = field(default_factory=set)  # actions on the hub's own credentials
     member: set[str] = field(default_factory=set)  # ... on a member role's
+    counts: Counter[str] = field(default_factory=Counter)  # requests per action
 
     def _record(self, model: Any, params: dict[str, Any], request_signer: Any, **_: Any) -> None:
         prefix = model.service_model.signing_name
@@ -56,6 +58,7 @@ class Calls:
         key = request_signer._credentials.access_key  # (no public accessor)
         own = key == os.environ["AWS_ACCESS_KEY_ID"]  # (moto's mock sets its own)
         (self.own if own else self.member).update(actions - UNGRANTED)
+        self.counts.update(actions)
 
 
 @contextmanager

@@ -252,10 +252,14 @@ CONDITIONAL_GRANTS: dict[str, dict[str, Grants]] = {
         "SweepFunctionRole": on(CONFIG_AGGREGATORS, "config:SelectAggregateResourceConfig")
     },
     "IsHub": {
-        "EventFunctionRole": ACT_IN_MEMBERS,
-        # the sweep also finds the accounts of the member OUs; the Config rule's function
-        # reads only the inventory and gets nothing
-        "SweepFunctionRole": merge(ACT_IN_MEMBERS, on("*", *ORGANIZATION_WALK)),
+        # lanes.departed: a member role refused, has the account left the member OUs?
+        "EventFunctionRole": merge(ACT_IN_MEMBERS, on("*", *ORGANIZATION_WALK)),
+        # the sweep also finds the accounts of the member OUs, and the lanes the state
+        # table keeps items for (lanes.prune_departed); the Config rule's function reads
+        # only the inventory and gets nothing
+        "SweepFunctionRole": merge(
+            ACT_IN_MEMBERS, on("*", *ORGANIZATION_WALK), on("StateTable.Arn", "dynamodb:Scan")
+        ),
     },
 }
 

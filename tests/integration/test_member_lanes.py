@@ -159,6 +159,61 @@ def test_a_member_whose_role_cannot_be_assumed_is_one_alert_and_the_others_carry
     assert sorted(a["alert"]["outcome"] for a in alerts) == ["error", "remediated", "remediated"]
 
 
+def test_an_account_that_left_the_organization_ends_its_work_quietly(
+    org: dict[str, str],
+    stack: LocalStack,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given a hub governing every account of its organization (the root as member OU)
+    organizations = boto3.client("organizations", region_name=HUB_REGION)
+    monkeypatch.setenv("MEMBER_OUS", organizations.list_roots()["Roots"][0]["Id"])
+    reset_process_caches()
+    broken = org["broken"]
+    gone = organizations.create_account(AccountName="gone", Email="gone@example.com")[
+        "CreateAccountStatus"
+    ]["AccountId"]
+    with seed.as_account(gone):
+        seed.create_pool("transactional", region=MEMBER_REGION)
+    for account in (broken, gone):
+        with seed.as_account(account):
+            seed.create_set("mkt-a", pool="transactional", region=MEMBER_REGION)
+    # And one account that left the organization (StackSets removed its member role) while
+    # a record of its was on the way, and one still a member whose role is missing
+    organizations.remove_account_from_organization(AccountId=gone)
+    faults.role_missing(gone, ROLE)
+    faults.role_missing(broken, ROLE)
+
+    # When both records arrive, every request recorded
+    with granted.recording() as calls:
+        result = app.handler(
+            sqs_event([created("mkt-a", gone), created("mkt-a", broken)]), LambdaContext()
+        )
+
+    # Then neither is retried; the member is an error alert, the departed account none
+    assert result == {"batchItemFailures": []}
+    alerts = [a["alert"] for a in received_alerts(stack)]
+    assert [(a["outcome"], a["account"]) for a in alerts] == [("error", broken)]
+    ended = [
+        r for r in caplog.records if r.getMessage() == "account governed no more: its work ends"
+    ]
+    assert [getattr(r, "account", None) for r in ended] == [gone]
+    with seed.as_account(gone):
+        assert seed.delivery_options("mkt-a", region=MEMBER_REGION)["SendingPoolName"] == (
+            "transactional"
+        )
+    # And the event function's role grants the walk of the organization it made
+    own = granted.granted("EventFunctionRole", frozenset({"IsHub"}))
+    assert "organizations:ListAccountsForParent" in calls.own and calls.own <= own
+
+    # And more records of either account ask the organization nothing more
+    with granted.recording() as again:
+        app.handler(sqs_event([created("mkt-a", gone), created("mkt-a", broken)]), LambdaContext())
+    assert again.counts["sts:AssumeRole"] == 2
+    assert again.counts["organizations:ListAccountsForParent"] == 0
+    assert received_alerts(stack) == []  # (no new alert)
+
+
 def test_a_region_the_hub_does_not_govern_is_ignored(
     org: dict[str, str], stack: LocalStack, caplog: pytest.LogCaptureFixture
 ) -> None:

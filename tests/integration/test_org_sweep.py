@@ -163,6 +163,96 @@ def test_a_single_account_deployment_has_one_lane_and_its_own_report(stack: Loca
     assert report["alert"].get("kind") != "organization-report"
 
 
+def lane_entries(stack: LocalStack, account: str) -> list[str]:
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    keys = (i["configuration_set"]["S"] for i in ddb.scan(TableName=stack.inventory_table)["Items"])
+    return sorted(k for k in keys if k.startswith(f"{account}/"))
+
+
+def test_an_account_that_left_the_organization_is_removed_from_the_tables_and_the_report(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    # Given a sweep has recorded every member lane
+    assert sfn.run_sweep(app.handler, {"trigger": "schedule"}).status == "SUCCEEDED"
+    assert len(lane_entries(stack, org["news"])) == 2 * 3 and lane_state(stack, org["news"])
+    kept = lane_entries(stack, org["shop"])
+
+    # When news leaves the organization (StackSets removes its member stack, role and all)
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    organizations.remove_account_from_organization(AccountId=org["news"])
+    faults.role_missing(org["news"], ROLE)
+    execution = sfn.run_sweep(app.handler, {"trigger": "schedule"})
+
+    # Then its lanes are not swept, its entries and state are gone, the others' stay
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.entered("Start") == 1 + 2 * 2  # the hub, shop's and broken's lanes
+    assert lane_entries(stack, org["news"]) == [] and lane_state(stack, org["news"]) == []
+    assert lane_entries(stack, org["shop"]) == kept and lane_state(stack, org["shop"])
+    assert seed.delivery_options("mkt-hub").get("SendingPoolName") == "marketing"
+    # And the organization report says so, with no error alert for it
+    alerts = [a["alert"] for a in received_alerts(stack)]
+    report = [a for a in alerts if a.get("kind") == "organization-report"][-1]
+    assert report["removed"] == [
+        {"account": org["news"], "region": r, "entries": 3} for r in sorted(REGIONS)
+    ]
+    assert org["news"] not in report["accounts"]
+    assert all(a.get("account") != org["news"] for a in alerts if a.get("outcome") == "error")
+
+
+def test_an_account_that_leaves_while_its_lanes_start_is_not_swept_and_not_alerted(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    news = org["news"]
+
+    def handler(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+        lane = payload.get("lane") or {}
+        if payload["action"] == "start" and lane.get("account") == news and not left:
+            # news leaves the organization between the listing and its lanes' start
+            boto3.client("organizations", region_name="us-east-1").remove_account_from_organization(
+                AccountId=news
+            )
+            faults.role_missing(news, ROLE)
+            left.append(news)
+        result: dict[str, Any] = app.handler(payload, context)
+        return result
+
+    left: list[str] = []
+    execution = sfn.run_sweep(handler, {"trigger": "schedule"})
+
+    # Then its lanes end without a sweep or an alert; the others are swept as usual
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.entered("Lane governed no more") == 2
+    assert pools(news, "us-east-1", [f"mkt-news-{n}" for n in range(3)]) == ["transactional"] * 3
+    assert pools(org["shop"], "us-east-1", [f"mkt-shop-{n}" for n in range(3)]) == ["marketing"] * 3
+    errors = [a["alert"] for a in received_alerts(stack) if a["alert"].get("outcome") == "error"]
+    assert [e["account"] for e in errors] == [org["broken"]]
+
+
+def test_nothing_is_removed_while_the_member_accounts_cannot_be_listed(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    assert sfn.run_sweep(app.handler, {"trigger": "schedule"}).status == "SUCCEEDED"
+    before = lane_entries(stack, org["news"])
+
+    def handler(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+        if payload["action"] == "summary":  # the organization refuses the summary's walk
+            faults.fail("organizations", "ListAccountsForParent", times=10, code="AccessDenied")
+        result: dict[str, Any] = app.handler(payload, context)
+        return result
+
+    # When news has left, but the summary cannot tell who is still a member
+    boto3.client("organizations", region_name="us-east-1").remove_account_from_organization(
+        AccountId=org["news"]
+    )
+    reset_process_caches()  # (a fresh process: no list of members remembered)
+    execution = sfn.run_sweep(handler, {"trigger": "schedule"})
+
+    # Then nothing is removed
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.output["removed"] == []
+    assert lane_entries(stack, org["news"]) == before != []
+
+
 class LaneCrashed(Exception):
     """A lane's step dying (its Lambda timed out, an outage in that account)."""
 

@@ -189,15 +189,16 @@ def _lane_keys(lane: LaneKey | None) -> dict[str, str]:
 
 def _lane_runtime(runtime: Runtime, lane: LaneKey | None) -> Runtime | None:
     """``lane``'s runtime, or None when its member role cannot be assumed (missing,
-    denied, deleted): an error alert for that account, at most once in a while, and no
-    write there. Other lanes carry on; the sweep looks at the account again."""
+    denied, deleted): an error alert for that account, at most once in a while (none if
+    the account is governed no more), and no write there. Other lanes carry on; the
+    sweep looks at the account again."""
     try:
         return runtime.for_lane(lane)
     except ClientError as exc:
         cause = lanes.unreachable_cause(exc)
         if cause is None or lane is None:
             raise
-        lanes.alert_unreachable(runtime, lane, cause, trigger="event")
+        lanes.unreachable(runtime, lane, cause, trigger="event")
         return None
 
 

@@ -8,8 +8,12 @@ lane that fails or cannot be reached never stops the others.
   has just been created).
 * ``summarize``: after every lane: whether any failed, and in organization mode the one
   organization report (counts per account and region, ComplianceRatio per account).
-* ``alert_unreachable``: one error alert per member whose role cannot be assumed (at most
-  one an hour per account and process).
+* ``unreachable``: a member whose role cannot be assumed: one error alert (at most one an
+  hour per account and process), unless the account has left the organization or its
+  member OUs (``departed``): then its work ends quietly, with a log line and a metric.
+* ``prune_departed``: at the end of every organization sweep, the entries and state of
+  lanes governed no more (their account left, or their region left MEMBER_REGIONS) are
+  deleted.
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer.adapters import aws, state
+from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory
 from ses_pool_enforcer.adapters.organizations import member_accounts
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.observability import NAMESPACE, logger, metrics
@@ -30,6 +35,7 @@ from ses_pool_enforcer.runtime import Runtime
 from ses_pool_enforcer.work import LaneKey
 
 ALERT_SECONDS = 3600.0
+MEMBERS_SECONDS = 300.0  # how long a process remembers an account found gone
 LINES_IN_ALERT = 200  # lanes listed in the organization report's e-mail text
 # A StackSet instance's stack: arn:<partition>:cloudformation:<region>:<account>:stack/...
 STACK_ID = re.compile(
@@ -172,6 +178,47 @@ def listed(runtime: Runtime, given: Mapping[str, Any]) -> dict[str, Any]:
     return {"lanes": items, "max_concurrency": settings.lane_concurrency}
 
 
+def departed(runtime: Runtime, account: str) -> bool:
+    """Whether ``account`` is governed no more: it left the organization or the member
+    OUs (StackSets then removes its member stack, role and all). Asked only when its
+    role cannot be assumed, and of the organization only when that would be alerted (an
+    account alerted within the hour is not asked again on every event; one found gone
+    is remembered for MEMBERS_SECONDS). False while it is listed, and when the list
+    cannot be read or there is none (MEMBER_OUS unset): the failure is then alerted."""
+    settings = runtime.settings
+    if account == settings.account_id or not settings.member_ous:
+        return False
+    now = runtime.clock.time()
+    if now - runtime.departed_at.get(account, float("-inf")) < MEMBERS_SECONDS:
+        return True
+    if now - runtime.lane_alerted_at.get(account, float("-inf")) < ALERT_SECONDS:
+        return False
+    try:
+        accounts = member_accounts(settings.member_ous)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("member accounts unknown", extra={"cause": str(exc)})
+        return False
+    if account in accounts:
+        return False
+    runtime.departed_at[account] = now
+    return True
+
+
+def unreachable(runtime: Runtime, lane: LaneKey, cause: str, trigger: str) -> str:
+    """``lane``'s member role cannot be assumed: ``"departed"`` when its account is
+    governed no more (its work ends here: a log line and a metric, no alert), else
+    ``"unreachable"`` and an error alert."""
+    if departed(runtime, lane[0]):
+        logger.info(
+            "account governed no more: its work ends",
+            extra={"account": lane[0], "region": lane[1], "trigger": trigger, "cause": cause},
+        )
+        metrics.add_metric(name="LaneDeparted", unit=MetricUnit.Count, value=1)
+        return "departed"
+    alert_unreachable(runtime, lane, cause, trigger)
+    return "unreachable"
+
+
 def alert_unreachable(runtime: Runtime, lane: LaneKey, cause: str, trigger: str) -> None:
     """An error alert: ``lane``'s member role cannot be assumed (missing, denied,
     deleted); nothing is read or written there until it can."""
@@ -214,8 +261,10 @@ def unreachable_cause(exc: ClientError) -> str | None:
 
 def summarize(runtime: Runtime, results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """Every lane's end: failed lanes fail the execution (the first one's error is its
-    error); in organization mode, the organization report."""
+    error); in organization mode, the lanes governed no more are removed, then the
+    organization report."""
     lanes = [dict(r) for r in results]
+    removed = prune_departed(runtime) if runtime.settings.member_role_name else []
     failed = [r for r in lanes if r.get("status") == "failed"]
     unreachable = [r for r in lanes if r.get("status") == "unreachable"]
     error = failed[0].get("error") if failed else None
@@ -228,10 +277,11 @@ def summarize(runtime: Runtime, results: Iterable[Mapping[str, Any]]) -> dict[st
         "failed": len(failed),
         "unreachable": len(unreachable),
         "error": error if isinstance(error, Mapping) else None,
+        "removed": removed,
     }
     if runtime.settings.member_role_name and lanes:
         # (No lane: the input named nothing this hub governs; there is nothing to report.)
-        summary["accounts"] = _organization_report(runtime, lanes)
+        summary["accounts"] = _organization_report(runtime, lanes, removed)
     logger.info(
         "sweep lanes done",
         extra={k: summary[k] for k in ("lanes", "failed", "unreachable")},
@@ -246,7 +296,49 @@ def _where(result: Mapping[str, Any], home: LaneKey) -> tuple[str, str, str]:
     return home[0], home[1], "hub"
 
 
-def _organization_report(runtime: Runtime, lanes: list[dict[str, Any]]) -> dict[str, Any]:
+def prune_departed(runtime: Runtime) -> list[dict[str, Any]]:
+    """Each member lane the state table keeps items for that is governed no more (its
+    account is not an active account of MEMBER_OUS now: it left the organization or the
+    OUs; or its region left MEMBER_REGIONS) loses its inventory and identity entries and
+    its state (budget, lock, checkpoint, report history). Nothing is removed when the
+    member accounts cannot be listed (or MEMBER_OUS is unset), and the hub's own lane
+    never is. Returns the lanes
+    removed, with the number of entries each had."""
+    settings = runtime.settings
+    if not settings.state_table or not settings.member_ous:
+        return []
+    try:
+        accounts = member_accounts(settings.member_ous)
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("member accounts unknown: no lane removed", extra={"cause": str(exc)})
+        return []
+    home = (settings.account_id, aws.region())
+    removed: list[dict[str, Any]] = []
+    for lane, ids in sorted(state.lanes_kept(settings.state_table).items()):
+        account, region = lane
+        if lane == home or (account in accounts and region in settings.member_regions):
+            continue
+        entries = 0
+        for table, layout in (
+            (settings.inventory_table, SETS),
+            (settings.identity_table, IDENTITIES),
+        ):
+            if table:
+                entries += Inventory(table, layout.in_lane(account, region)).remove_lane()
+        state.forget(settings.state_table, ids)
+        logger.info(
+            "lane governed no more: removed",
+            extra={"account": account, "region": region, "entries": entries},
+        )
+        removed.append({"account": account, "region": region, "entries": entries})
+    if removed:
+        metrics.add_metric(name="LanesRemoved", unit=MetricUnit.Count, value=len(removed))
+    return removed
+
+
+def _organization_report(
+    runtime: Runtime, lanes: list[dict[str, Any]], removed: list[dict[str, Any]]
+) -> dict[str, Any]:
     """One report for the organization: per account (its regions, counts, compliance
     ratio) and the lanes that failed or could not be reached. Published once; a
     ComplianceRatio metric per account."""
@@ -310,12 +402,23 @@ def _organization_report(runtime: Runtime, lanes: list[dict[str, Any]]) -> dict[
             "",
             *shown,
             *([f"... and {more} more lanes (see the JSON document)"] if more else []),
+            *(
+                [
+                    "",
+                    "Governed no more (the account left the organization or the member OUs, "
+                    "or the region left MEMBER_REGIONS); their entries were removed:",
+                    *(f"{r['account']} {r['region']:<15} {r['entries']} entries" for r in removed),
+                ]
+                if removed
+                else []
+            ),
         ]
     )
+    document = {"kind": "organization-report", "compliance_ratio": overall, "accounts": accounts}
     runtime.alerts.publish(
         title[:99],
         text + "\n",
-        {"kind": "organization-report", "compliance_ratio": overall, "accounts": accounts},
+        {**document, "removed": removed},
         {"outcome": "report"},
     )
     return accounts

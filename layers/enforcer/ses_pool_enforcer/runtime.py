@@ -54,6 +54,7 @@ class Runtime:
     # credentials expire: (runtime, good until).
     lanes: dict[LaneKey, tuple[Runtime, float]] = field(default_factory=dict)
     lane_alerted_at: dict[str, float] = field(default_factory=dict)  # account -> when
+    departed_at: dict[str, float] = field(default_factory=dict)  # account -> when found gone
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock = SYSTEM) -> Runtime:

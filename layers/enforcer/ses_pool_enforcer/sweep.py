@@ -560,8 +560,8 @@ def handle(
         cause = lanes.unreachable_cause(exc)
         if cause is None or lane is None:
             raise
-        lanes.alert_unreachable(runtime, lane, cause, trigger="sweep")
-        return {"status": "unreachable", "lane": given_lane, "reason": cause, "done": True}
+        status = lanes.unreachable(runtime, lane, cause, trigger="sweep")
+        return {"status": status, "lane": given_lane, "reason": cause, "done": True}
     name = given_lane.get("name") if isinstance(given_lane, Mapping) else None
     sweeper = Sweeper.from_runtime(in_lane, lane, name if isinstance(name, str) and name else None)
     if action == "start":

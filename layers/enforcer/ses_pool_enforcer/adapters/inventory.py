@@ -572,6 +572,19 @@ class Inventory:
                 lane = self.layout.in_lane(account, region)
                 yield account, region, lane.public(_row(item, lane))
 
+    def remove_lane(self) -> int:
+        """Delete every entry of this member lane (its account or region is governed no
+        more), whatever its state: nothing will act there again. The deployment's own
+        lane is never removed this way."""
+        if not self.layout.lane:
+            raise ValueError("only a member lane's entries can be removed")
+        removed = 0
+        for item in self._items():
+            key = item[self.layout.key]
+            self._ddb.delete_item(TableName=self.table, Key={self.layout.key: key})
+            removed += 1
+        return removed
+
     def seen_by(self, name: str, sweep_id: str) -> bool | None:
         """True when sweep ``sweep_id`` saw the entry's set (so it existed then); None
         when it did not: the inventory cannot tell, ask SES."""

@@ -4,13 +4,15 @@
 a lease it renews on every step; a lease that ran out (the execution died) may be taken
 over. ``sweep#checkpoint`` says where the sweep stands, so that a failure resumes rather
 than restarts. Every write is conditional: two executions can never both own the lock.
-Uses GetItem, PutItem, UpdateItem and DeleteItem only.
+Uses GetItem, PutItem, UpdateItem and DeleteItem; ``lanes_kept`` (the organization
+sweep's summary, for lanes that left) scans the table, a few small items a lane.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,33 @@ LOCK_ID = "sweep#lock"
 CHECKPOINT_ID = "sweep#checkpoint"
 LOCK_KEEP_SECONDS = 86_400  # an expired lease's item lingers a day, then TTL removes it
 CHECKPOINT_KEEP_SECONDS = 2 * 86_400  # an abandoned sweep older than this starts afresh
+# A member lane's items: its budget, lock, checkpoint, report history, "<what>#<lane>".
+LANE_ITEM = re.compile(r"^.+#(?P<account>[0-9]{12})#(?P<region>[a-z0-9-]+)$")
+
+
+def lanes_kept(table: str) -> dict[tuple[str, str], list[str]]:
+    """The member lanes (account, region) the state table keeps items for, each with its
+    items' ids: a lane that has ever been swept keeps its report history; one that has
+    called SES lately, its budget."""
+    kept: dict[tuple[str, str], list[str]] = {}
+    pages = (
+        client("dynamodb")
+        .get_paginator("scan")
+        .paginate(TableName=table, ProjectionExpression="id")
+    )
+    for page in pages:
+        for item in page.get("Items", []):
+            match = LANE_ITEM.match(item["id"]["S"])
+            if match:
+                kept.setdefault((match["account"], match["region"]), []).append(match[0])
+    return kept
+
+
+def forget(table: str, ids: Iterable[str]) -> None:
+    """Delete the items ``ids`` (a lane that is governed no more)."""
+    ddb = client("dynamodb")
+    for item_id in ids:
+        ddb.delete_item(TableName=table, Key={"id": {"S": item_id}})
 
 
 class LockLost(RuntimeError):
