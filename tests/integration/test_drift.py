@@ -149,6 +149,34 @@ def test_drifted_sets_are_queued_in_their_lanes_and_nothing_else(
     assert [c.limit for c in config_extension.select_calls()] == [100]
 
 
+def test_accounts_outside_the_member_ous_are_skipped(
+    org: dict[str, str], stack: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the hub governs an OU that holds shop only (the aggregator records the whole
+    # organization: news is recorded, but not governed)
+    organizations = boto3.client("organizations", region_name=HOME)
+    root = organizations.list_roots()["Roots"][0]["Id"]
+    unit = organizations.create_organizational_unit(ParentId=root, Name="email")
+    email = unit["OrganizationalUnit"]["Id"]
+    organizations.move_account(
+        AccountId=org["shop"], SourceParentId=root, DestinationParentId=email
+    )
+    monkeypatch.setenv("MEMBER_OUS", email)
+    reset_process_caches()
+
+    result = run_drift()
+
+    # Then only the hub's own lane and shop's suspects are queued
+    governed = {
+        (a, r, s) for a, r, s in DRIFTED | AUDITED if a == "shop" or (a, r) == ("hub", HOME)
+    }
+    found = {q["configuration_set"] for q in queued(stack)}
+    assert found == {s for _, _, s in governed}
+    # And news's lanes (OTHER, FAR) and the hub's OTHER are skipped and counted
+    assert (result["skipped_lanes"], result["skipped_sets"]) == (3, 2 + 1 + 2)
+    assert result["queued"] == len(governed)
+
+
 def test_draining_the_queue_moves_exactly_the_drifted_sets(
     org: dict[str, str], stack: LocalStack
 ) -> None:

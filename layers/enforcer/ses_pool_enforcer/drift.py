@@ -23,6 +23,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ses_pool_enforcer.adapters.aggregator import Aggregator, RecordedSet
+from ses_pool_enforcer.adapters.organizations import member_accounts
 from ses_pool_enforcer.evaluation import evaluate
 from ses_pool_enforcer.model import Action, ConfigurationSet, Lane, Outcome
 from ses_pool_enforcer.notices import Trigger
@@ -62,6 +63,26 @@ def is_suspect(policy: Policy, recorded: RecordedSet, lane: Lane, now: dt.dateti
     return decision.action is Action.REASSIGN or decision.outcome in SUSPECT_OUTCOMES
 
 
+def _members(runtime: Runtime) -> frozenset[str] | None:
+    """The active accounts of MEMBER_OUS (an organization aggregator also records the
+    organization's other accounts), or None: no OUs to read (not a hub), or they cannot
+    be read, and the consumers sort the suspects of accounts that left (lanes.departed)."""
+    if not runtime.settings.member_role_name or not runtime.settings.member_ous:
+        return None
+    try:
+        return frozenset(member_accounts(runtime.settings.member_ous))
+    except (ClientError, BotoCoreError) as exc:
+        logger.warning("member accounts unknown: suspects not filtered", extra={"cause": str(exc)})
+        return None
+
+
+def _governed(lane: LaneKey | None, members: frozenset[str] | None) -> LaneKey | None:
+    """``lane``, unless its account is not one of the member OUs' accounts."""
+    if lane is not None and members is not None and lane[0] not in members:
+        raise ForeignLane(f"account {lane[0]} is not an active account of MEMBER_OUS")
+    return lane
+
+
 def find_drift(runtime: Runtime, aggregator: Aggregator) -> DriftResult:
     """Page through what ``aggregator`` recorded; queue a reconcile for every suspect, in
     its lane. Nothing is queued unless every page was read."""
@@ -73,6 +94,7 @@ def find_drift(runtime: Runtime, aggregator: Aggregator) -> DriftResult:
         return result
     policy = snapshot.policy
     now = runtime.clock.now()
+    members = _members(runtime)
     lanes: dict[tuple[str, str], LaneKey | ForeignLane | None] = {}
     found: list[Work] = []
     try:
@@ -83,7 +105,7 @@ def find_drift(runtime: Runtime, aggregator: Aggregator) -> DriftResult:
                 where = (recorded.account, recorded.region)
                 if where not in lanes:
                     try:
-                        lanes[where] = runtime.lane_of(*where)
+                        lanes[where] = _governed(runtime.lane_of(*where), members)
                     except ForeignLane as exc:
                         lanes[where] = exc
                 lane = lanes[where]
