@@ -39,6 +39,12 @@ TRANSACT = {
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
+# SQS authorises each batch call by the permission of its single-message action.
+BATCHES = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
 
 
 @dataclass
@@ -54,7 +60,8 @@ class Calls:
             items = json.loads(params["body"])["TransactItems"]
             actions = {TRANSACT[kind] for item in items for kind in item}
         else:
-            actions = {f"{prefix}:{model.name}"}
+            action = f"{prefix}:{model.name}"
+            actions = {BATCHES.get(action, action)}
         key = request_signer._credentials.access_key  # (no public accessor)
         own = key == os.environ["AWS_ACCESS_KEY_ID"]  # (moto's mock sets its own)
         (self.own if own else self.member).update(actions - UNGRANTED)
