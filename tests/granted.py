@@ -23,6 +23,7 @@ from typing import Any
 from cfnlint.decode import cfn_yaml
 
 from ses_pool_enforcer.adapters import aws
+from tests.conftest import reset_process_caches
 
 ROOT = Path(__file__).resolve().parents[1]
 HUB_TEMPLATE = ROOT / "template.yaml"
@@ -39,6 +40,12 @@ TRANSACT = {
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
 }
+# SQS authorises each batch call by the permission of its single-message action.
+BATCHES = {
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
 
 
 @dataclass
@@ -54,7 +61,8 @@ class Calls:
             items = json.loads(params["body"])["TransactItems"]
             actions = {TRANSACT[kind] for item in items for kind in item}
         else:
-            actions = {f"{prefix}:{model.name}"}
+            action = f"{prefix}:{model.name}"
+            actions = {BATCHES.get(action, action)}
         key = request_signer._credentials.access_key  # (no public accessor)
         own = key == os.environ["AWS_ACCESS_KEY_ID"]  # (moto's mock sets its own)
         (self.own if own else self.member).update(actions - UNGRANTED)
@@ -62,10 +70,16 @@ class Calls:
 
 
 @contextmanager
-def recording() -> Iterator[Calls]:
-    """Record the calls of clients made from here on (each client copies the session's
-    handlers when it is built: the process's clients are forgotten first)."""
-    aws.reset()
+def recording(*, fresh: bool = True) -> Iterator[Calls]:
+    """Record the calls of clients made from here on. Each client copies the session's
+    handlers when it is built, and a warm process holds clients (its runtime's adapters,
+    the policy provider's): the process starts afresh first, as a new Lambda process.
+    ``fresh=False`` keeps a warm process's memory and forgets only the clients it builds
+    on demand: those its runtime already holds then go unrecorded."""
+    if fresh:
+        reset_process_caches()
+    else:
+        aws.reset()
     calls = Calls()
     aws._session().events.register("before-call", calls._record)
     try:

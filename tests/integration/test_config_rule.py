@@ -19,6 +19,7 @@ from local_aws import config as local_config
 from local_aws.replay import LambdaContext
 from local_aws.stack import LocalStack
 from ses_pool_enforcer.model import Outcome
+from tests import granted
 
 EVENT = Path(__file__).resolve().parents[2] / "events" / "config_rule_scheduled_notification.json"
 RULE = "ses-pool-enforcer-pool-policy"
@@ -100,6 +101,23 @@ def test_every_set_in_the_inventory_is_reported_to_config(stack: LocalStack) -> 
         "counts": {"COMPLIANT": 3, "NON_COMPLIANT": 3, "NOT_APPLICABLE": 1},
         "failed": 0,
     }
+
+
+def test_every_call_of_the_rule_function_is_granted_by_the_template(stack: LocalStack) -> None:
+    # Given a set in the inventory
+    record(stack, "mkt-weekly", Outcome.VIOLATION)
+
+    # When Config invokes the rule's function, every request recorded (moto checks no
+    # policy: a call the template does not grant fails only in AWS)
+    with granted.recording() as calls:
+        app.handler(invocation(), LambdaContext())
+    assert list(evaluations()) == ["mkt-weekly"]
+
+    # Then the rule function's role grants each call: the inventory's scan and the
+    # evaluations delivered
+    own = granted.granted("ConfigRuleFunctionRole")
+    assert {"dynamodb:Scan", "config:PutEvaluations"} <= calls.own
+    assert calls.own <= own, calls.own - own
 
 
 def test_more_than_100_sets_go_in_batches_of_at_most_100(stack: LocalStack) -> None:

@@ -22,6 +22,7 @@ from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.adapters.aggregator import Aggregator
 from ses_pool_enforcer.drift import find_drift
 from ses_pool_enforcer.runtime import get_runtime
+from tests import granted
 from tests.conftest import reset_process_caches
 from tests.integration.test_sweep import metrics_emitted
 from tests.support import MARKETING_POLICY, marketing_account
@@ -175,6 +176,24 @@ def test_accounts_outside_the_member_ous_are_skipped(
     # And news's lanes (OTHER, FAR) and the hub's OTHER are skipped and counted
     assert (result["skipped_lanes"], result["skipped_sets"]) == (3, 2 + 1 + 2)
     assert result["queued"] == len(governed)
+
+
+def test_every_call_of_the_drift_check_is_granted_by_the_template(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    # When the drift check runs, every request its clients send recorded (moto checks no
+    # policy: a call the template does not grant fails only in AWS)
+    with granted.recording() as calls:
+        result = run_drift()
+    assert result["queued"] == len(DRIFTED | AUDITED)
+
+    # Then the sweep function's role, as a hub with an aggregator deploys it, grants each
+    # call: the aggregator's query and the suspects queued among them
+    own = granted.granted("SweepFunctionRole", frozenset({"HasDriftCheck", "IsHub"}))
+    assert {"config:SelectAggregateResourceConfig", "sqs:SendMessage"} <= calls.own
+    assert calls.own <= own, calls.own - own
+    # And it acted in no member account
+    assert not calls.member
 
 
 def test_draining_the_queue_moves_exactly_the_drifted_sets(

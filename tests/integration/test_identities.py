@@ -17,7 +17,9 @@ from local_aws.sfn import Execution
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
 from ses_pool_enforcer.reconciler import LEASE_SECONDS
+from tests import granted
 from tests.conftest import reset_process_caches
+from tests.integration.test_pool_lifecycle import drain_work_queue
 from tests.support import invoke, marketing_account, s3_object, shift_clock
 
 POLICY = """
@@ -318,6 +320,48 @@ def test_an_unreadable_identity_is_retried_and_nothing_is_written(
     assert seed.default_set("news.example.com") == "mkt-news"
 
 
+def test_every_call_of_the_event_function_is_granted_by_the_template(account: LocalStack) -> None:
+    # Given a set to move, an identity to give its default set, an identity (known to
+    # the enforcer) on tx-receipts, and the marketing pool's sets
+    seed.create_set("mkt-misplaced", pool="transactional")
+    seed.create_identity("news.example.com")
+    seed.create_identity("shop.example.com", configuration_set="tx-receipts")
+
+    # When their events arrive, then tx-receipts and the marketing pool are deleted and
+    # the work the pool's deletion queued comes back, every request recorded (moto
+    # checks no policy: a call the template does not grant fails only in AWS)
+    with granted.recording() as calls:
+        created = sample_event(
+            "create_configuration_set_v2.json", configuration_set="mkt-misplaced"
+        )
+        invoke(created, event_about("news.example.com"), event_about("shop.example.com"))
+        seed.sesv2().delete_configuration_set(ConfigurationSetName="tx-receipts")
+        invoke(sample_event("delete_configuration_set.json", configuration_set="tx-receipts"))
+        seed.delete_pool("marketing")
+        invoke(sample_event("delete_dedicated_ip_pool.json", pool="marketing"))
+        queued = drain_work_queue(account)
+        assert any("mkt-misplaced" in body for body in queued)
+        assert invoke(*queued) == {"batchItemFailures": []}
+    assert seed.default_set("news.example.com") == "mkt-news"
+    alerts = {
+        a["attributes"].get("identity"): a["attributes"]["outcome"]
+        for a in identity_alerts(account)
+    }
+    assert alerts["shop.example.com"] == "error"
+
+    # Then the event function's role grants each call: the move, the identity's default,
+    # the lookups of a deleted set's identities and a deleted pool's sets, the queued work
+    own = granted.granted("EventFunctionRole")
+    assert {
+        "ses:PutConfigurationSetDeliveryOptions",
+        "ses:PutEmailIdentityConfigurationSetAttributes",
+        "dynamodb:Query",
+        "sqs:SendMessage",
+    } <= calls.own
+    assert calls.own <= own, calls.own - own
+    assert not calls.member
+
+
 # --------------------------------------------------------------------------- sweep
 
 
@@ -423,6 +467,31 @@ def test_a_set_deleted_unseen_breaks_its_identities_in_the_same_sweep(
     assert row["outcome"] == "error"
     [alert] = [a for a in identity_alerts(account) if a["attributes"]["outcome"] == "error"]
     assert alert["attributes"]["identity"] == "support.example.com"
+
+
+def test_every_call_of_a_sweep_is_granted_by_the_template(account: LocalStack) -> None:
+    # Given a set to move and an identity to give its default set, no event seen
+    seed.create_set("mkt-misplaced", pool="transactional")
+    seed.create_identity("news.example.com")
+
+    # When a sweep runs, every request its clients send recorded (moto checks no policy:
+    # a call the template does not grant fails only in AWS)
+    with granted.recording() as calls:
+        execution = run_sweep()
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert seed.delivery_options("mkt-misplaced")["SendingPoolName"] == "marketing"
+    assert seed.default_set("news.example.com") == "mkt-news"
+
+    # Then the sweep function's role grants each call: the moves, the identity's default
+    # and the report stored in S3 among them
+    own = granted.granted("SweepFunctionRole")
+    assert {
+        "ses:PutConfigurationSetDeliveryOptions",
+        "ses:PutEmailIdentityConfigurationSetAttributes",
+        "s3:PutObject",
+    } <= calls.own
+    assert calls.own <= own, calls.own - own
+    assert not calls.member
 
 
 SETS_ONLY = """

@@ -25,6 +25,7 @@ from ses_pool_enforcer.compliance.security_hub import Product, Status, finding
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 from ses_pool_enforcer.observability import metrics
 from ses_pool_enforcer.runtime import get_runtime
+from tests import granted
 from tests.conftest import reset_process_caches
 from tests.integration.test_shared_budget import FrozenClock
 from tests.integration.test_sweep import metrics_emitted
@@ -395,6 +396,58 @@ def test_imports_are_paced_to_a_third_of_the_account_rate(
     assert local_hub.import_calls() == [100, 100, 50]
     assert delivery.imported == 250
     assert [s for s in clock.slept if s > 0] == pytest.approx([0.3, 0.3])
+
+
+# --------------------------------------------------------------------------- grants
+
+
+def test_every_call_of_an_event_with_security_hub_is_granted_by_the_template(
+    hub: LocalStack,
+) -> None:
+    # Given a set to move and a receipts set (audit rule) on the marketing pool
+    seed.create_set("mkt-weekly", pool="transactional")
+    seed.create_set("tx-receipts", pool="marketing")
+
+    # When their changes arrive, then tx-receipts is deleted, every request recorded
+    # (moto checks no policy: a call the template does not grant fails only in AWS)
+    with granted.recording() as calls:
+        assert invoke(changed("mkt-weekly"), changed("tx-receipts")) == {"batchItemFailures": []}
+        seed.sesv2().delete_configuration_set(ConfigurationSetName="tx-receipts")
+        invoke(event("delete_configuration_set.json", "tx-receipts"))
+    assert findings()["tx-receipts"]["RecordState"] == "ARCHIVED"
+
+    # Then the event function's role, as deployed with SecurityHub=enabled, grants each
+    # call: the finding opened and closed among them
+    own = granted.granted("EventFunctionRole", frozenset({"HasSecurityHub"}))
+    assert {"securityhub:BatchImportFindings", "ses:PutConfigurationSetDeliveryOptions"} <= (
+        calls.own
+    )
+    assert calls.own <= own, calls.own - own
+
+
+def test_every_call_of_a_sweep_with_security_hub_is_granted_by_the_template(
+    hub: LocalStack,
+) -> None:
+    # Given a set to move, a receipts set (audit rule) on the marketing pool, and a
+    # finding open for a set that has vanished without an event
+    seed.create_set("mkt-weekly", pool="transactional")
+    seed.create_set("tx-receipts", pool="marketing")
+    seed.create_set("tx-vanished", pool="marketing")
+    invoke(changed("tx-vanished"))
+    seed.sesv2().delete_configuration_set(ConfigurationSetName="tx-vanished")
+
+    # When a sweep runs, every request recorded
+    with granted.recording() as calls:
+        run_sweep()
+    assert findings()["tx-receipts"]["RecordState"] == "ACTIVE"
+    assert findings()["tx-vanished"]["RecordState"] == "ARCHIVED"
+
+    # Then the sweep function's role, as deployed with SecurityHub=enabled, grants each
+    # call: the findings imported, and the open ones read at the finish
+    own = granted.granted("SweepFunctionRole", frozenset({"HasSecurityHub"}))
+    assert {"securityhub:BatchImportFindings", "securityhub:GetFindings"} <= calls.own
+    assert "ses:ListConfigurationSets" in calls.own  # (the warm process forgotten)
+    assert calls.own <= own, calls.own - own
 
 
 # --------------------------------------------------------------------------- not enabled
