@@ -104,9 +104,17 @@ def put_policy(
     return int(answer["Version"])
 
 
-def inventory_entry(table: str, name: str, region: str = "us-east-1", **fields: str) -> None:
-    """An inventory entry as an earlier run left it (outcome fields only, no holder)."""
-    item = {"configuration_set": {"S": name}, **{k: {"S": v} for k, v in fields.items()}}
+def inventory_entry(
+    table: str,
+    name: str,
+    region: str = "us-east-1",
+    *,
+    key: str = "configuration_set",
+    **fields: str,
+) -> None:
+    """An inventory entry as an earlier run left it (outcome fields only, no holder);
+    ``key="identity"`` for the identity table's."""
+    item = {key: {"S": name}, **{k: {"S": v} for k, v in fields.items()}}
     boto3.client("dynamodb", region_name=region).put_item(TableName=table, Item=item)
 
 

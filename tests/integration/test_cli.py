@@ -856,7 +856,7 @@ def test_report_all_accounts_names_every_entrys_lane(cli: Any, lanes: LocalStack
     assert list(report["sets"][0])[:3] == ["account", "region", "configuration_set"]
     assert report["total"] == len(SETS) + 3
     assert report["counts"]["violation"] == 2  # the hub's tx-reset and shop's tx-shop
-    assert "identities" not in report  # (the hub's own lane only: without these options)
+    assert "identities" not in report  # (no lane has an identity recorded)
 
 
 def test_report_selects_lanes_by_account_and_region_as_csv(cli: Any, lanes: LocalStack) -> None:
@@ -909,6 +909,177 @@ def test_report_lane_options_that_cannot_work_are_one_line_errors(
     result = cli("report", *options)
     assert result.status == 1
     assert result.err.startswith(message) and result.err.count("\n") == 1
+
+
+# The identity table beside them: a name the hub and NEWS both have, and default sets
+# named like non-compliant sets of another lane (the hub's tx-reset) or of their own
+# (SHOP's tx-shop). Each: (outcome, default set, required).
+HUB_IDENTITIES = {"news.example.com": ("compliant", "tx-reset", "tx-*")}
+MEMBER_IDENTITIES = {
+    (SHOP, "us-east-1"): {
+        "orders@shop.example.com": ("violation", "mkt-shop", "tx-*"),
+        "billing@shop.example.com": ("compliant", "tx-shop", "tx-*"),
+    },
+    (NEWS, "eu-west-1"): {"news.example.com": ("violation", "tx-reset", "mkt-*")},
+}
+
+
+@pytest.fixture
+def lane_identities(lanes: LocalStack) -> LocalStack:
+    # Given identities recorded in the hub's own lane (bare names) and two member lanes'
+    def put(key: str, outcome: str, default: str, required: str, **lane: str) -> None:
+        seed.inventory_entry(
+            lanes.identity_table,
+            key,
+            key="identity",
+            outcome=outcome,
+            default_configuration_set=default,
+            required=required,
+            rule_id="shop",
+            reason=f"{outcome}: default {default}",
+            checked_at="2026-11-20T11:00:00+00:00",
+            **lane,
+        )
+
+    for name, fields in HUB_IDENTITIES.items():
+        put(name, *fields)
+    for (account, region), identities in MEMBER_IDENTITIES.items():
+        for name, fields in identities.items():
+            put(f"{account}/{region}/{name}", *fields, lane=f"{account}#{region}")
+    return lanes
+
+
+def identities_of(*options: str, cli: Any) -> dict[str, Any]:
+    result = cli("report", *options, "--format", "json")
+    assert result.status == 0, result.err
+    section: dict[str, Any] = json.loads(result.out)["identities"]
+    return section
+
+
+def test_report_without_lane_options_has_the_hubs_own_identities_as_before(
+    cli: Any, lane_identities: LocalStack
+) -> None:
+    # When reporting as before
+    section = identities_of(cli=cli)
+
+    # Then only the hub's own identity is in it, with exactly the single-lane fields, and
+    # its default set is matched against the hub's own sets
+    assert section["entries"] == [
+        {
+            "identity": "news.example.com",
+            "outcome": "compliant",
+            "default_configuration_set": "tx-reset",
+            "required": "tx-*",
+            "rule_id": "shop",
+            "reason": "compliant: default tx-reset",
+            "checked_at": "2026-11-20T11:00:00+00:00",
+        }
+    ]
+    assert section["wrong_pool_defaults"] == [
+        {
+            "identity": "news.example.com",
+            "configuration_set": "tx-reset",
+            "set_outcome": "violation",
+            "current_pool": "marketing",
+            "expected_pool": "transactional",
+        }
+    ]
+    text = cli("report").out
+    assert "Identities: 1, compliance 100.00% (1 of 1 managed)." in text
+    assert "Non-compliant identities" not in text
+
+
+def test_report_all_accounts_has_every_lanes_identities_with_account_and_region(
+    cli: Any, lane_identities: LocalStack
+) -> None:
+    # When every lane is asked for
+    section = identities_of("--all-accounts", cli=cli)
+
+    # Then every lane's identities are in it, each naming its lane first
+    hub = lane_identities.account_id
+    assert [
+        (e["account"], e["region"], e["identity"], e["outcome"]) for e in section["entries"]
+    ] == [
+        (SHOP, "us-east-1", "billing@shop.example.com", "compliant"),
+        (SHOP, "us-east-1", "orders@shop.example.com", "violation"),
+        (hub, "us-east-1", "news.example.com", "compliant"),
+        (NEWS, "eu-west-1", "news.example.com", "violation"),
+    ]
+    assert list(section["entries"][0])[:3] == ["account", "region", "identity"]
+    assert (section["total"], section["counts"]["violation"]) == (4, 2)
+    assert section["non_compliant"] == ["news.example.com", "orders@shop.example.com"]
+    # And a default set on the wrong pool is one of the identity's own lane: NEWS's
+    # news.example.com names tx-reset, which is the hub's, not NEWS's
+    assert [
+        (d["account"], d["region"], d["identity"], d["configuration_set"])
+        for d in section["wrong_pool_defaults"]
+    ] == [
+        (hub, "us-east-1", "news.example.com", "tx-reset"),
+        (SHOP, "us-east-1", "billing@shop.example.com", "tx-shop"),
+    ]
+
+
+def test_report_selects_identities_by_account_and_region_too(
+    cli: Any, lane_identities: LocalStack
+) -> None:
+    def lanes_in(*options: str) -> set[tuple[str, str, str]]:
+        entries = identities_of(*options, cli=cli)["entries"]
+        return {(e["account"], e["region"], e["identity"]) for e in entries}
+
+    hub = lane_identities.account_id
+    assert lanes_in("--account", SHOP) == {
+        (SHOP, "us-east-1", "orders@shop.example.com"),
+        (SHOP, "us-east-1", "billing@shop.example.com"),
+    }
+    assert lanes_in("--account", SHOP, "--account", NEWS, "--lane-region", "eu-west-1") == {
+        (NEWS, "eu-west-1", "news.example.com")
+    }
+    # The hub's own identities are its account's, in the CLI's region
+    assert lanes_in("--account", hub) == {(hub, "us-east-1", "news.example.com")}
+    assert {a for a, _, _ in lanes_in("--lane-region", "us-east-1")} == {SHOP, hub}
+
+
+def test_report_of_lanes_without_identities_has_no_identities_section(
+    cli: Any, lane_identities: LocalStack
+) -> None:
+    # Given a selection whose lanes have no identity (NEWS has none in us-east-1)
+    result = cli("report", "--account", NEWS, "--lane-region", "us-east-1", "--format", "json")
+
+    # Then, as in a lane's own report with no identity recorded, there is no section
+    assert result.status == 0, result.err
+    assert "identities" not in json.loads(result.out)
+
+
+def test_report_of_several_lanes_as_a_table_names_each_identitys_lane(
+    cli: Any, lane_identities: LocalStack
+) -> None:
+    result = cli("report", "--all-accounts")
+    assert result.status == 0, result.err
+    assert "Identities: 4, compliance 50.00% (2 of 4 managed)." in result.out
+    identities = result.out[result.out.index("Non-compliant identities (2):") :]
+    rows = [line.split()[:4] for line in identities.splitlines()]
+    assert [NEWS, "eu-west-1", "news.example.com", "violation"] in rows
+    assert [SHOP, "us-east-1", "orders@shop.example.com", "violation"] in rows
+
+
+def test_report_of_several_lanes_as_html_names_each_identitys_lane(
+    cli: Any, lane_identities: LocalStack
+) -> None:
+    page = Page(cli("report", "--all-accounts", "--format", "html").out)
+    hub = lane_identities.account_id
+    assert [r[:4] for r in page.tables["non-compliant-identities-table"]] == [
+        [NEWS, "eu-west-1", "news.example.com", "violation"],
+        [SHOP, "us-east-1", "orders@shop.example.com", "violation"],
+    ]
+    assert [r[:4] for r in page.tables["wrong-pool-defaults-table"]] == [
+        [hub, "us-east-1", "news.example.com", "tx-reset"],
+        [SHOP, "us-east-1", "billing@shop.example.com", "tx-shop"],
+    ]
+    # and the sets' rows name their lanes the same way
+    assert [r[:3] for r in page.rows] == [
+        [hub, "us-east-1", "tx-reset"],
+        [SHOP, "us-east-1", "tx-shop"],
+    ]
 
 
 # --------------------------------------------------------------------------- sweep

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -247,6 +248,45 @@ def test_the_identities_csv_is_a_table_of_its_own_beside_the_sets_csv() -> None:
     assert len(list(csv.DictReader(io.StringIO(to_csv(report))))) == 7
     assert report.key("csv", "identities") == "reports/2026-11-26/sweep-1-identities.csv"
     assert report.key("csv") == "reports/2026-11-26/sweep-1.csv"
+
+
+def test_identities_of_several_lanes_name_their_lane_and_their_own_lanes_sets() -> None:
+    # Given the same set name non-compliant in one lane and compliant in another, and an
+    # identity in each lane whose default set has that name
+    def lane(item: Entry | IdentityEntry, account: str) -> Entry | IdentityEntry:
+        return replace(item, account=account, region="eu-west-1")
+
+    sets = [
+        lane(entry("mkt-a", Outcome.VIOLATION, current="transactional"), "111122223333"),
+        lane(entry("mkt-a", Outcome.COMPLIANT), "444455556666"),
+    ]
+    identities = [
+        lane(identity("news.example.com", Outcome.COMPLIANT, default="mkt-a"), account)
+        for account in ("444455556666", "111122223333")
+    ]
+
+    # When the report is built and rendered
+    report = report_of(sets, identities)
+    document = json.loads(to_json(report))["identities"]
+    text = to_identities_csv(report)
+    assert text is not None
+
+    # Then the identities are in lane order, each naming its lane first, and only the one
+    # whose own lane's mkt-a is non-compliant has its default set on the wrong pool
+    assert [(e["account"], e["identity"]) for e in document["entries"]] == [
+        ("111122223333", "news.example.com"),
+        ("444455556666", "news.example.com"),
+    ]
+    assert list(document["entries"][0])[:3] == ["account", "region", "identity"]
+    assert document["wrong_pool_defaults"] == [
+        {
+            "account": "111122223333", "region": "eu-west-1", "identity": "news.example.com",
+            "configuration_set": "mkt-a", "set_outcome": "violation",
+            "current_pool": "transactional", "expected_pool": "marketing",
+        }
+    ]  # fmt: skip
+    assert tuple(text.splitlines()[0].split(",")) == ("account", "region", *IDENTITY_CSV_COLUMNS)
+    assert text.splitlines()[1].startswith("111122223333,eu-west-1,news.example.com,")
 
 
 def test_the_summary_counts_identities_and_lists_the_non_compliant_ones() -> None:

@@ -130,6 +130,9 @@ class IdentityEntry:
     rule_id: str | None = None
     reason: str = ""
     checked_at: str = ""
+    # Its lane, as an Entry's: None in a lane's own report.
+    account: str | None = None
+    region: str | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, str]) -> IdentityEntry:
@@ -159,6 +162,9 @@ class WrongPoolDefault:
     set_outcome: str
     current_pool: str | None
     expected_pool: str | None
+    # The lane of both (an identity's default set is one of its own lane's sets).
+    account: str | None = None
+    region: str | None = None
 
 
 class Tally:
@@ -264,15 +270,25 @@ def _counts(outcomes: Iterable[str]) -> dict[str, int]:
 def _identity_section(
     identities: Iterable[IdentityEntry], sets: Iterable[Entry]
 ) -> IdentitySection:
-    ordered = tuple(sorted(identities, key=lambda e: e.identity))
-    non_compliant_sets = {e.configuration_set: e for e in sets if e.non_compliant}
+    ordered = tuple(sorted(identities, key=lambda e: (e.account or "", e.region or "", e.identity)))
+    # Keyed by lane too: a default set is one of the identity's own lane's sets.
+    non_compliant_sets = {
+        (e.account, e.region, e.configuration_set): e for e in sets if e.non_compliant
+    }
     wrong_pool = [
         WrongPoolDefault(
-            e.identity, s.configuration_set, s.outcome, s.current_pool, s.expected_pool
+            e.identity,
+            s.configuration_set,
+            s.outcome,
+            s.current_pool,
+            s.expected_pool,
+            e.account,
+            e.region,
         )
         for e in ordered
         if e.default_configuration_set is not None
-        and (s := non_compliant_sets.get(e.default_configuration_set)) is not None
+        and (s := non_compliant_sets.get((e.account, e.region, e.default_configuration_set)))
+        is not None
     ]
     wrong_pool.sort(key=lambda d: (SEVERITY.get(d.set_outcome, 9), d.configuration_set, d.identity))
     return IdentitySection(
@@ -368,8 +384,8 @@ def to_json(report: Report) -> str:
             **_identity_overview(section),
             "non_compliant": [e.identity for e in section.non_compliant()],
             "without_default": [e.identity for e in section.without_default],
-            "wrong_pool_defaults": [asdict(d) for d in section.wrong_pool_defaults],
-            "entries": [asdict(e) for e in section.entries],
+            "wrong_pool_defaults": [_entry(d) for d in section.wrong_pool_defaults],
+            "entries": [_entry(e) for e in section.entries],
         }
     return json.dumps(document, indent=1, sort_keys=False)
 
@@ -389,11 +405,15 @@ LANE_COLUMNS = ("account", "region")
 
 
 def in_lanes(report: Report) -> bool:
-    """Whether the report's entries name their lanes (a report over several lanes)."""
-    return any(e.account is not None for e in report.entries)
+    """Whether the report's entries (sets or identities) name their lanes (a report over
+    several lanes)."""
+    identities = report.identities.entries if report.identities is not None else ()
+    return any(e.account is not None for e in report.entries) or any(
+        e.account is not None for e in identities
+    )
 
 
-def _entry(entry: Entry) -> dict[str, Any]:
+def _entry(entry: Entry | IdentityEntry | WrongPoolDefault) -> dict[str, Any]:
     """An entry as JSON: its lane first when it names one, else exactly the lane's own
     report's fields."""
     data = asdict(entry)
@@ -410,7 +430,8 @@ def to_identities_csv(report: Report) -> str | None:
     """The identities as a CSV of their own; None where the report has no identities."""
     if report.identities is None:
         return None
-    return _csv(IDENTITY_COLUMNS, report.identities.entries, report.policy_version)
+    columns = (*LANE_COLUMNS, *IDENTITY_COLUMNS) if in_lanes(report) else IDENTITY_COLUMNS
+    return _csv(columns, report.identities.entries, report.policy_version)
 
 
 # --------------------------------------------------------------------------- summary

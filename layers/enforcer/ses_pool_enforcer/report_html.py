@@ -29,6 +29,7 @@ from ses_pool_enforcer.report import (
     IdentitySection,
     Report,
     TrendPoint,
+    in_lanes,
 )
 
 MAX_CHART_ROWS = 40  # rules or pools drawn; the JSON report holds them all
@@ -370,6 +371,9 @@ IDENTITY_COLUMNS = (
 )
 WRONG_POOL_COLUMNS = ("Identity", "Default set", "Set outcome", "Current pool", "Expected pool")
 NO_DEFAULT_COLUMNS = ("Identity", "Outcome", "Required", "Rule")
+# A report over several lanes (the CLI's --account, --all-accounts) starts each row with
+# its lane, as its table, CSV and JSON forms do.
+LANE_COLUMNS = ("Account", "Region")
 SORT_NOTE = '<p class="note">Click a column header to sort by it; click again to reverse.</p>'
 
 
@@ -384,6 +388,13 @@ def _sortable(table: str, columns: Iterable[str], rows: str) -> str:
     )
 
 
+def _lane_cells(entry: object, lanes: bool) -> str:
+    """The row's account and region cells in a report over several lanes, else none."""
+    if not lanes:
+        return ""
+    return "".join(f"<td>{_e(getattr(entry, k) or '-')}</td>" for k in ("account", "region"))
+
+
 def _outcome_cell(outcome: str) -> str:
     """An outcome that sorts by severity, most severe first."""
     return f'<td class="outcome" data-sort="{SEVERITY.get(outcome, 9)}">{_e(outcome)}</td>'
@@ -393,35 +404,38 @@ def _non_compliant(report: Report) -> str:
     bad = report.non_compliant()
     if not bad:
         return '<p id="all-compliant">Every managed set is compliant, remediated or exempt.</p>'
+    lanes = in_lanes(report)
     rows = "".join(
-        f"<tr><td>{_e(e.configuration_set)}</td>{_outcome_cell(e.outcome)}"
+        f"<tr>{_lane_cells(e, lanes)}<td>{_e(e.configuration_set)}</td>{_outcome_cell(e.outcome)}"
         f"<td>{_e(e.current_pool or '-')}</td><td>{_e(e.expected_pool or '-')}</td>"
         f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td><td>{_e(e.checked_at)}</td></tr>"
         for e in bad
     )
-    return SORT_NOTE + _sortable("non-compliant-table", COLUMNS, rows)
+    columns = (*LANE_COLUMNS, *COLUMNS) if lanes else COLUMNS
+    return SORT_NOTE + _sortable("non-compliant-table", columns, rows)
 
 
 # --------------------------------------------------------------------------- identities
 
 
-def _identity_tables(section: IdentitySection) -> list[str]:
-    """The three lists, each a heading and a sortable table, or a line saying it is empty."""
+def _identity_tables(section: IdentitySection, lanes: bool) -> list[str]:
+    """The three lists, each a heading and a sortable table, or a line saying it is empty;
+    ``lanes``: each row starts with its account and region."""
     bad = section.non_compliant()
     non_compliant = "".join(
-        f"<tr><td>{_e(e.identity)}</td>{_outcome_cell(e.outcome)}"
+        f"<tr>{_lane_cells(e, lanes)}<td>{_e(e.identity)}</td>{_outcome_cell(e.outcome)}"
         f"<td>{_e(e.default_configuration_set or '-')}</td><td>{_e(e.required or '-')}</td>"
         f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td><td>{_e(e.checked_at)}</td></tr>"
         for e in bad
     )
     wrong_pool = "".join(
-        f"<tr><td>{_e(d.identity)}</td><td>{_e(d.configuration_set)}</td>"
+        f"<tr>{_lane_cells(d, lanes)}<td>{_e(d.identity)}</td><td>{_e(d.configuration_set)}</td>"
         f"{_outcome_cell(d.set_outcome)}<td>{_e(d.current_pool or '-')}</td>"
         f"<td>{_e(d.expected_pool or '-')}</td></tr>"
         for d in section.wrong_pool_defaults
     )
     no_default = "".join(
-        f"<tr><td>{_e(e.identity)}</td>{_outcome_cell(e.outcome)}"
+        f"<tr>{_lane_cells(e, lanes)}<td>{_e(e.identity)}</td>{_outcome_cell(e.outcome)}"
         f"<td>{_e(e.required or '-')}</td><td>{_e(e.rule_id or '-')}</td></tr>"
         for e in section.without_default
     )
@@ -437,6 +451,7 @@ def _identity_tables(section: IdentitySection) -> list[str]:
     )  # fmt: skip
     parts = [SORT_NOTE] if any(items for _, _, items, *_ in lists) else []
     for table, title, items, columns, rows, empty in lists:
+        columns = (*LANE_COLUMNS, *columns) if lanes else columns
         parts.append(f'<h3 id="{table}-title">{title} ({len(items):,})</h3>')
         parts.append(_sortable(f"{table}-table", columns, rows) if items else f"<p>{empty}</p>")
     return parts
@@ -468,7 +483,7 @@ def _identities(report: Report) -> str:
         f'<p id="identity-ratio-sentence">{_e(sentence)}</p>',
         _legend(o for o in REPORTED_OUTCOMES if counts.get(o)),
         _outcome_chart(counts, "identities-by-outcome", "Identities per outcome"),
-        *_identity_tables(section),
+        *_identity_tables(section, in_lanes(report)),
         f'<p class="note" id="identities-definition">{_e(definition)}. Every identity, '
         "with every field, is in the JSON report and the identities CSV of the same sweep.</p>",
         "</section>",

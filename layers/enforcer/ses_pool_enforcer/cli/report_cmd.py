@@ -8,6 +8,7 @@ import argparse
 import datetime as dt
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError
 
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.history import ReportHistory
-from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
+from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory, Layout
 from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.cli.common import (
@@ -70,9 +71,10 @@ On an organization's hub the inventory also holds the member accounts' sets, one
 account and region. By default the report covers the hub's own lane, as in a single
 account. --account (repeatable), --lane-region (repeatable) and --all-accounts select
 member lanes instead (the hub's own is account ACCOUNT_ID in the CLI's --region); the
-report then has ACCOUNT and REGION columns and a breakdown per lane, and no identities
-section. --lane-region is not --region: --region is where the CLI finds the hub's
-tables, --lane-region which governed regions to report on."""
+report then has ACCOUNT and REGION columns and a breakdown per lane, and its identities
+section holds the selected lanes' identities from the identity table, each with its
+ACCOUNT and REGION too. --lane-region is not --region: --region is where the CLI finds
+the hub's tables, --lane-region which governed regions to report on."""
 
 EPILOG = """\
 examples:
@@ -168,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     if args.live:
         entries, identities, source, policy_version = _live_entries(args)
     elif selecting:
-        entries, source = _lane_entries(args)
+        entries, identities, source = _lane_entries(args)
     else:
         table_name = _inventory_table(args)
         rows = Inventory(table_name).rows()
@@ -212,33 +214,52 @@ def _inventory_table(args: argparse.Namespace) -> str:
     return table_name
 
 
-def _lane_entries(args: argparse.Namespace) -> tuple[list[Entry], str]:
-    """The entries of the selected lanes, each naming its lane. The hub's own entries
-    (bare names) are the lane of its account in the CLI's region."""
+def _lane_entries(
+    args: argparse.Namespace,
+) -> tuple[list[Entry], list[IdentityEntry] | None, str]:
+    """The sets and identities of the selected lanes, each naming its lane. The hub's own
+    entries (bare names) are the lane of its account in the CLI's region. Identities:
+    None without an identity table or when the selected lanes have none, as in the hub's
+    own report."""
     table_name = _inventory_table(args)
     accounts = set(args.account or ())
     regions = set(args.lane_region or ())
-    home_account = Organization(args.settings.account_id).account()
-    home_region = aws.region() or ""
-    entries = []
-    for account, region, row in Inventory(table_name).lane_rows():
-        account, region = account or home_account, region or home_region
-        if accounts and account not in accounts:
-            continue
-        if regions and region not in regions:
-            continue
-        entries.append(replace(Entry.from_row(row), account=account, region=region))
-    if args.identity_table or args.settings.identity_table:
-        print(
-            "note: identities are reported for the hub's own lane only (without --account, "
-            "--lane-region, --all-accounts)",
-            file=sys.stderr,
-        )
+    home = (Organization(args.settings.account_id).account(), aws.region() or "")
+    entries = [
+        replace(Entry.from_row(row), account=account, region=region)
+        for account, region, row in _selected(table_name, SETS, home, accounts, regions)
+    ]
+    identities = None
+    if identity_table := args.identity_table or args.settings.identity_table:
+        selected = _selected(identity_table, IDENTITIES, home, accounts, regions)
+        identities = [
+            replace(IdentityEntry.from_row(row), account=account, region=region)
+            for account, region, row in selected
+        ] or None
     chosen = [
         *(["accounts " + ", ".join(sorted(accounts))] if accounts else []),
         *(["regions " + ", ".join(sorted(regions))] if regions else []),
     ]
-    return entries, f"inventory {table_name}, " + ("; ".join(chosen) or "every lane")
+    return entries, identities, f"inventory {table_name}, " + ("; ".join(chosen) or "every lane")
+
+
+def _selected(
+    table_name: str,
+    layout: Layout,
+    home: tuple[str, str],
+    accounts: set[str],
+    regions: set[str],
+) -> Iterator[tuple[str, str, dict[str, str]]]:
+    """The rows of ``table_name`` (the inventory, or the identity table) in the selected
+    lanes (no account or region given: every one), each with its account and region;
+    ``home``: the hub's own lane, whose entries have bare names."""
+    for account, region, row in Inventory(table_name, layout=layout).lane_rows():
+        account, region = account or home[0], region or home[1]
+        if accounts and account not in accounts:
+            continue
+        if regions and region not in regions:
+            continue
+        yield account, region, row
 
 
 def _trend(args: argparse.Namespace) -> tuple[TrendPoint, ...] | None:
@@ -400,11 +421,11 @@ def render_table(report: Report) -> str:
     else:
         parts.append("Every managed set is compliant, remediated or exempt.\n")
     if report.identities is not None:
-        parts.append(_identities_table(report))
+        parts.append(_identities_table(report, lanes))
     return "\n".join(parts)
 
 
-def _identities_table(report: Report) -> str:
+def _identities_table(report: Report, lanes: bool) -> str:
     section = report.identities
     assert section is not None
     ratio = section.compliance_ratio
@@ -420,6 +441,7 @@ def _identities_table(report: Report) -> str:
     if bad:
         rows = [
             [
+                *([e.account or NONE, e.region or NONE] if lanes else []),
                 e.identity,
                 e.outcome,
                 e.default_configuration_set or NONE,
@@ -430,5 +452,7 @@ def _identities_table(report: Report) -> str:
             for e in bad
         ]
         headers = ["identity", "outcome", "default set", "required", "rule", "reason"]
-        text += f"\nNon-compliant identities ({len(bad)}):\n" + table(headers, rows)
+        text += f"\nNon-compliant identities ({len(bad)}):\n" + table(
+            [*(["account", "region"] if lanes else []), *headers], rows
+        )
     return text
