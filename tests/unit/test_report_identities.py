@@ -392,3 +392,14 @@ def test_the_identity_lists_agree_with_the_entries(
     }
     ratio = section.compliance_ratio
     assert ratio is None or 0.0 <= ratio <= 1.0
+
+
+def test_the_table_of_an_account_without_sets_still_lists_its_identities() -> None:
+    from ses_pool_enforcer.cli.report_cmd import render_table
+
+    # Given a report with no configuration set but a non-compliant identity
+    text = render_table(report_of([], [identity("b@news.example.com", Outcome.VIOLATION)]))
+
+    # Then the table form says so, and lists the identity
+    assert text.startswith("Compliance report: 0 configuration sets")
+    assert "Identities: 1" in text and "b@news.example.com" in text

@@ -382,8 +382,9 @@ def _by_lane(report: Report) -> dict[str, dict[str, int]]:
 def render_table(report: Report) -> str:
     lanes = in_lanes(report)
     header = f"Compliance report: {report.total} configuration sets ({report.trigger}).\n"
-    if not report.total:
-        return header
+    if not report.total:  # (identities may still be there: an account without sets)
+        identities = [_identities_table(report, lanes)] if report.identities is not None else []
+        return "\n".join([header, *identities])
     ratio = report.compliance_ratio
     outcomes = [o for o, n in report.counts.items() if n]
     parts = [
