@@ -393,28 +393,24 @@ def test_an_account_outside_the_member_ous_is_refused_and_nothing_is_swept(
 #   applied to what the queue received, as EventBridge would (replay.transformed_input).
 
 
-def hub_bus_with_the_new_account_rule() -> tuple[str, str]:
-    """The hub's bus and, on it, HubNewMemberAccountRule's pattern, delivering to a queue
-    (moto's EventBridge cannot start the state machine itself): the bus's ARN, the queue."""
-    events = boto3.client("events", region_name="us-east-1")
-    bus = events.create_event_bus(Name="ses-pool-enforcer-hub")["EventBusArn"]
+def on_hub_bus(rule: str, pattern: dict[str, Any]) -> str:
+    """A rule of ``pattern`` on the hub's bus, delivering to a queue of its own: the queue."""
     sqs = boto3.client("sqs", region_name="us-east-1")
-    queue = sqs.create_queue(QueueName="hub-new-account-rule-target")["QueueUrl"]
+    queue = sqs.create_queue(QueueName=f"{rule}-target")["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
-    rule = new_account_rule("HubNewMemberAccountRule")
-    events.put_rule(
-        Name="hub-new-account",
-        EventBusName="ses-pool-enforcer-hub",
-        EventPattern=json.dumps(rule["pattern"]),
-    )
-    events.put_targets(
-        Rule="hub-new-account",
-        EventBusName="ses-pool-enforcer-hub",
-        Targets=[{"Id": "sweep", "Arn": queue_arn}],
-    )
-    return bus, queue
+    events = boto3.client("events", region_name="us-east-1")
+    bus = "ses-pool-enforcer-hub"
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "target", "Arn": queue_arn}])
+    return str(queue)
+
+
+def received(queue: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
 
 
 def deploy_management_template(management: str, hub_bus: str) -> None:
@@ -458,9 +454,15 @@ def report_on_default_bus(event: dict[str, Any]) -> None:
 def test_a_new_account_of_a_delegated_administrator_hub_is_swept_through_the_management_account(
     org: dict[str, str], stack: LocalStack, arn_account: str
 ) -> None:
-    # Given the hub's bus with its new-account rule, and the management account (another
-    # account here: see above) with templates/management.yaml deployed
-    hub_bus, queue = hub_bus_with_the_new_account_rule()
+    # Given the hub's bus with its new-account rule (its target a queue: see above), and a
+    # rule that shows everything CloudFormation-sourced that reaches the bus
+    events = boto3.client("events", region_name="us-east-1")
+    hub_bus = events.create_event_bus(Name="ses-pool-enforcer-hub")["EventBusArn"]
+    rule = new_account_rule("HubNewMemberAccountRule")
+    queue = on_hub_bus("hub-new-account", rule["pattern"])
+    arrived = on_hub_bus("everything", {"source": ["aws.cloudformation"]})
+    # And the management account (another account here: see above) with
+    # templates/management.yaml deployed
     organizations = boto3.client("organizations", region_name="us-east-1")
     management = organizations.create_account(
         AccountName="management", Email="management@example.com"
@@ -480,20 +482,22 @@ def test_a_new_account_of_a_delegated_administrator_hub_is_swept_through_the_man
     )
     failed = copy.deepcopy(ours)
     failed["detail"]["status-details"].update(status="INOPERABLE", **{"detailed-status": "FAILED"})
+    running = copy.deepcopy(ours)
+    running["detail"]["status-details"].update(status="OUTDATED", **{"detailed-status": "RUNNING"})
 
     # When CloudFormation reports them on the management account's default bus
     with seed.as_account(management):
-        for event in (another_stack_set, failed, ours):
+        for event in (another_stack_set, failed, running, ours):
             report_on_default_bus(event)
 
-    # Then the new account's successful instance alone reaches the hub's bus and its rule
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    [delivered] = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
-    forwarded = json.loads(delivered["Body"])
+    # Then the new account's successful instance alone reaches the hub's bus, unchanged
+    [forwarded] = received(arrived)
     assert forwarded["detail"] == ours["detail"]
-    assert forwarded["source"] == "aws.cloudformation"
+    assert (forwarded["source"], forwarded["detail-type"]) == (ours["source"], ours["detail-type"])
+    # And the hub's rule takes it
+    [taken] = received(queue)
+    assert (taken["id"], taken["detail"]) == (forwarded["id"], forwarded["detail"])
     # And the sweep the rule starts with it sweeps the new account in every member region
-    rule = new_account_rule("HubNewMemberAccountRule")
     given = replay.transformed_input(rule["target"]["InputTransformer"], forwarded)
     assert given == {"trigger": "new-account", "stack_id": ours["detail"]["stack-id"]}
     execution = sfn.run_sweep(app.handler, given)
