@@ -43,10 +43,10 @@ lint: dev  ## ruff and mypy on the project's code
 types: dev
 	$(BIN)/mypy
 
-template: dev tools  ## cfn-lint, sam validate --lint, checkov (the hub's template and the member template)
-	$(BIN)/cfn-lint template.yaml templates/member.yaml
+template: dev tools  ## cfn-lint, sam validate --lint, checkov (the hub's template, the member and the management templates)
+	$(BIN)/cfn-lint template.yaml templates/member.yaml templates/management.yaml
 	SAM_CLI_TELEMETRY=0 $(TBIN)/sam validate --lint --region us-east-1
-	$(TBIN)/checkov --quiet --compact --skip-download -f template.yaml -f templates/member.yaml --framework cloudformation
+	$(TBIN)/checkov --quiet --compact --skip-download -f template.yaml -f templates/member.yaml -f templates/management.yaml --framework cloudformation
 
 build: tools  ## sam build (needs Python 3.13 on PATH; see README)
 	SAM_CLI_TELEMETRY=0 PATH="$(abspath $(TBIN)):$$PATH" sam build

@@ -1057,6 +1057,7 @@ def test_security_hub_findings_are_off_unless_asked_for(
 # ---------------------------------------------------------------- AWS Organizations hub (optional)
 
 MEMBER_TEMPLATE = ROOT / "templates" / "member.yaml"
+MANAGEMENT_TEMPLATE = ROOT / "templates" / "management.yaml"
 ORGANIZATION_PARAMETERS = [
     "OrganizationId",
     "MemberOrganizationalUnitIds",
@@ -1072,6 +1073,7 @@ HUB_RESOURCES = {
     "HubSesChangeRule": "IsHub",
     "MemberStackSet": "DeploysMembers",
     "NewMemberAccountRule": "DeploysMembers",
+    "HubNewMemberAccountRule": "DeploysMembers",
     "NewMemberAccountRuleRole": "DeploysMembers",
 }
 HUB_OUTPUTS = {"HubEventBusArn": "IsHub", "MemberStackSetName": "DeploysMembers"}
@@ -1286,6 +1288,39 @@ def test_a_new_member_stack_instance_starts_a_sweep_of_its_account_only_in_a_hub
     assert sample["detail-type"] in props["EventPattern"]["detail-type"]
     assert sample["detail"]["status-details"]["status"] == "CURRENT"
     assert sample["detail"]["status-details"]["detailed-status"] == "SUCCEEDED"
+
+
+def test_the_new_account_rule_is_also_on_the_hub_bus_for_a_delegated_administrator(
+    resources: dict[str, Any],
+) -> None:
+    # Given the default bus's rule, and the one on the hub's bus, where the management
+    # account forwards a delegated administrator's StackSet events (templates/management.yaml)
+    mine = resources["NewMemberAccountRule"]
+    hub = resources["HubNewMemberAccountRule"]
+    # Then the hub's is the same rule on the hub's bus: in a hub with a StackSet only,
+    # with the same pattern, the same target (state machine, role, input, retries)
+    assert hub["Condition"] == mine["Condition"] == "DeploysMembers"
+    assert hub["Properties"]["EventBusName"] == {"Ref": "HubEventBus"}
+    assert "EventBusName" not in mine["Properties"]
+    assert hub["Properties"]["EventPattern"] == mine["Properties"]["EventPattern"]
+    assert hub["Properties"]["Targets"] == mine["Properties"]["Targets"]
+    assert hub["Properties"]["State"] == mine["Properties"]["State"] == "ENABLED"
+    # And both use the one role, whose trust (EventBridge of this account) admits both
+    [target] = hub["Properties"]["Targets"]
+    assert target["RoleArn"] == {"Fn::GetAtt": ["NewMemberAccountRuleRole", "Arn"]}
+
+
+def test_the_hub_outputs_what_the_management_template_takes(template: dict[str, Any]) -> None:
+    outputs = template["Outputs"]
+    assert outputs["HubEventBusArn"]["Value"] == {"Fn::GetAtt": ["HubEventBus", "Arn"]}
+    # the StackSet's name: its Ref is its id (name:uuid), and a name holds no ":"
+    assert outputs["MemberStackSetName"]["Value"] == {
+        "Fn::Select": [0, {"Fn::Split": [":", {"Ref": "MemberStackSet"}]}]
+    }
+    stack_set_name = template["Resources"]["MemberStackSet"]["Properties"]["StackSetName"]
+    assert stack_set_name == {"Fn::Sub": "${AWS::StackName}-member"}
+    management = json.loads(json.dumps(cfn_yaml.load(str(MANAGEMENT_TEMPLATE))))
+    assert set(management["Parameters"]) == {"HubEventBusArn", "MemberStackSetName"}
 
 
 def test_the_new_account_rule_role_is_for_eventbridge_of_this_account_only(

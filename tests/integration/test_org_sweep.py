@@ -25,6 +25,7 @@ HUB = "123456789012"
 REGIONS = ("us-east-1", "eu-west-1")
 ROLE = "ses-pool-enforcer-member"
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
+MANAGEMENT_TEMPLATE = TEMPLATE.parent / "templates" / "management.yaml"
 # The member StackSet's id (its Ref), as the sample event's stack-set ARN ends
 STACK_SET_ID = "ses-pool-enforcer-member:8f14e45f-ceea-467f-a0e6-3c2d1b0a9f87"
 
@@ -297,11 +298,12 @@ def test_a_lane_that_fails_keeps_its_checkpoint_and_the_others_are_swept(
 # --------------------------------------------------------------------------- new accounts
 
 
-def new_account_rule() -> dict[str, Any]:
-    """template.yaml's NewMemberAccountRule: its pattern (the StackSet's Ref resolved to
-    the sample's StackSet) and its one target."""
+def new_account_rule(name: str = "NewMemberAccountRule") -> dict[str, Any]:
+    """template.yaml's NewMemberAccountRule (or HubNewMemberAccountRule, the same on the
+    hub's bus): its pattern (the StackSet's Ref resolved to the sample's StackSet) and its
+    one target."""
     template = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
-    rule: dict[str, Any] = template["Resources"]["NewMemberAccountRule"]["Properties"]
+    rule: dict[str, Any] = template["Resources"][name]["Properties"]
     pattern = copy.deepcopy(rule["EventPattern"])
     [suffix] = pattern["detail"]["stack-set-arn"]
     assert suffix["suffix"] == {"Fn::Sub": ":stackset/${MemberStackSet}"}
@@ -482,3 +484,140 @@ def test_an_account_outside_the_member_ous_is_refused_and_nothing_is_swept(
         )
     assert seed.delivery_options("mkt-hub").get("SendingPoolName") == "transactional"
     assert received_alerts(stack) == []
+
+
+# ------------------------------------------------- new accounts, delegated administrator hub
+#
+# A delegated administrator's StackSet is created in the management account, whose default
+# bus gets its instance events; templates/management.yaml forwards them to the hub's bus,
+# where HubNewMemberAccountRule starts the sweep. On local AWS:
+# - moto's Organizations walks OUs (ListChildren, ListAccountsForParent) only for the
+#   account that created the organization, so the hub here is that account, and the
+#   management account is played by another account of the organization, outside the
+#   member OUs. Nothing below depends on which of the two created the organization:
+# - moto's EventBridge evaluates neither the hub bus's policy nor the forwarding rule's
+#   role (tests/infrastructure checks both as written), and re-puts a forwarded event on
+#   the target bus as the hub's own (account, region; "resources" dropped);
+# - moto's EventBridge does not deliver to a Step Functions target (Rule.send_to_targets
+#   raises NotImplementedError), and its InputTransformer puts a string value in the
+#   template unquoted, which for this rule's template is not JSON. So the hub-bus rule's
+#   target is a queue here, and the execution is started with the rule's InputTransformer
+#   applied to what the queue received, as EventBridge would (replay.transformed_input).
+
+
+def on_hub_bus(rule: str, pattern: dict[str, Any]) -> str:
+    """A rule of ``pattern`` on the hub's bus, delivering to a queue of its own: the queue."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    queue = sqs.create_queue(QueueName=f"{rule}-target")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    events = boto3.client("events", region_name="us-east-1")
+    bus = "ses-pool-enforcer-hub"
+    events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "target", "Arn": queue_arn}])
+    return str(queue)
+
+
+def received(queue: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    return [json.loads(m["Body"]) for m in messages]
+
+
+def deploy_management_template(management: str, hub_bus: str) -> None:
+    """templates/management.yaml in ``management``, in the hub's region, with the hub's
+    outputs as the README says: HubEventBusArn, and MemberStackSetName (the name part of
+    the StackSet's id)."""
+    with seed.as_account(management):
+        cloudformation = boto3.client("cloudformation", region_name="us-east-1")
+        cloudformation.create_stack(
+            StackName="ses-pool-enforcer-management",
+            TemplateBody=MANAGEMENT_TEMPLATE.read_text(),
+            Capabilities=["CAPABILITY_IAM"],
+            Parameters=[
+                {"ParameterKey": "HubEventBusArn", "ParameterValue": hub_bus},
+                {
+                    "ParameterKey": "MemberStackSetName",
+                    "ParameterValue": STACK_SET_ID.split(":")[0],
+                },
+            ],
+        )
+        [stack] = cloudformation.describe_stacks(StackName="ses-pool-enforcer-management")["Stacks"]
+        assert stack["StackStatus"] == "CREATE_COMPLETE"
+
+
+def report_on_default_bus(event: dict[str, Any]) -> None:
+    """CloudFormation reports ``event`` on the default bus of the account it is called in."""
+    entries = boto3.client("events", region_name="us-east-1").put_events(
+        Entries=[
+            {
+                "Source": event["source"],
+                "DetailType": event["detail-type"],
+                "Detail": json.dumps(event["detail"]),
+                "Resources": event["resources"],
+            }
+        ]
+    )
+    assert entries["FailedEntryCount"] == 0
+
+
+@pytest.mark.parametrize("arn_account", ["management", "hub"])
+def test_a_new_account_of_a_delegated_administrator_hub_is_swept_through_the_management_account(
+    org: dict[str, str], stack: LocalStack, arn_account: str
+) -> None:
+    # Given the hub's bus with its new-account rule (its target a queue: see above), and a
+    # rule that shows everything CloudFormation-sourced that reaches the bus
+    events = boto3.client("events", region_name="us-east-1")
+    hub_bus = events.create_event_bus(Name="ses-pool-enforcer-hub")["EventBusArn"]
+    rule = new_account_rule("HubNewMemberAccountRule")
+    queue = on_hub_bus("hub-new-account", rule["pattern"])
+    arrived = on_hub_bus("everything", {"source": ["aws.cloudformation"]})
+    # And the management account (another account here: see above) with
+    # templates/management.yaml deployed
+    organizations = boto3.client("organizations", region_name="us-east-1")
+    management = organizations.create_account(
+        AccountName="management", Email="management@example.com"
+    )["CreateAccountStatus"]["AccountId"]
+    deploy_management_template(management, hub_bus)
+    # And an account created and moved into the member OU since
+    fresh = join("fresh", member_ou())
+    # And its instance event, whose StackSet ARN names either account (AWS does not say)
+    ours = instance_event(fresh, REGIONS[0])
+    owner = management if arn_account == "management" else HUB
+    arn = ours["detail"]["stack-set-arn"]
+    ours["detail"]["stack-set-arn"] = arn.replace(f":{HUB}:stackset/", f":{owner}:stackset/")
+    ours["resources"] = [ours["detail"]["stack-set-arn"]]
+    another_stack_set = copy.deepcopy(ours)
+    another_stack_set["detail"]["stack-set-arn"] = ours["detail"]["stack-set-arn"].replace(
+        "ses-pool-enforcer-member:", "ses-pool-enforcer-member-copy:"
+    )
+    failed = copy.deepcopy(ours)
+    failed["detail"]["status-details"].update(status="INOPERABLE", **{"detailed-status": "FAILED"})
+    running = copy.deepcopy(ours)
+    running["detail"]["status-details"].update(status="OUTDATED", **{"detailed-status": "RUNNING"})
+
+    # When CloudFormation reports them on the management account's default bus
+    with seed.as_account(management):
+        for event in (another_stack_set, failed, running, ours):
+            report_on_default_bus(event)
+
+    # Then the new account's successful instance alone reaches the hub's bus, unchanged
+    [forwarded] = received(arrived)
+    assert forwarded["detail"] == ours["detail"]
+    assert (forwarded["source"], forwarded["detail-type"]) == (ours["source"], ours["detail-type"])
+    # And the hub's rule takes it
+    [taken] = received(queue)
+    assert (taken["id"], taken["detail"]) == (forwarded["id"], forwarded["detail"])
+    # And the sweep the rule starts with it sweeps the new account in every member region
+    given = replay.transformed_input(rule["target"]["InputTransformer"], forwarded)
+    assert given == {"trigger": "new-account", "stack_id": ours["detail"]["stack-id"]}
+    execution = sfn.run_sweep(app.handler, given)
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.entered("Start") == len(REGIONS)
+    for region in REGIONS:
+        assert pools(fresh, region, [f"mkt-fresh-{n}" for n in range(3)]) == ["marketing"] * 3
+    # And nothing else: the hub's own set and the other members' are as they were
+    assert seed.delivery_options("mkt-hub").get("SendingPoolName") == "transactional"
+    for region in REGIONS:
+        assert pools(org["shop"], region, ["mkt-shop-0"]) == ["transactional"]
