@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-from functools import cache
 from typing import Any
 
 import pytest
 from cfnlint.api import lint_file
-from cfnlint.decode import cfn_yaml
 
-from tests.infrastructure.test_template import MANAGEMENT_TEMPLATE, as_list, load_template
+from tests.infrastructure.test_template import MANAGEMENT_TEMPLATE, as_list, load, load_template
 
 MANAGEMENT_RESOURCES = {
     "ForwardStackSetEventsRole": "AWS::IAM::Role",
@@ -26,10 +24,8 @@ MANAGEMENT = "111111111111"
 HUB = "123456789012"
 
 
-@cache
 def load_management() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(MANAGEMENT_TEMPLATE))))
-    return data
+    return load(MANAGEMENT_TEMPLATE)
 
 
 @pytest.fixture

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
 import boto3
 import pytest
 from cfnlint.api import lint_file
-from cfnlint.decode import cfn_yaml
 from moto import mock_aws
 
 from tests.infrastructure.test_template import (
@@ -20,6 +18,7 @@ from tests.infrastructure.test_template import (
     MEMBER_TEMPLATE,
     Grants,
     as_list,
+    load,
     load_template,
     merge,
 )
@@ -37,10 +36,8 @@ MEMBER_RESOURCES = {
 }
 
 
-@cache
 def load_member() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(MEMBER_TEMPLATE))))
-    return data
+    return load(MEMBER_TEMPLATE)
 
 
 @pytest.fixture

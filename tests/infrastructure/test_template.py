@@ -34,11 +34,15 @@ Grants = dict[str, frozenset[str]]  # IAM action -> resources, as `resource_name
 
 
 @cache
-def load_template() -> dict[str, Any]:
-    # cfn-lint's loader reads the short tags (!Ref, !Sub, !GetAtt) into their long form;
-    # the JSON round trip leaves plain dicts, lists and strings.
-    data: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(TEMPLATE))))
+def load(path: Path) -> dict[str, Any]:
+    """A template as data. cfn-lint's loader reads the short tags (!Ref, !Sub, !GetAtt)
+    into their long form; the JSON round trip leaves plain dicts, lists and strings."""
+    data: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(path))))
     return data
+
+
+def load_template() -> dict[str, Any]:
+    return load(TEMPLATE)
 
 
 @pytest.fixture
@@ -1232,7 +1236,7 @@ def test_the_member_stack_set_deploys_the_member_template_to_the_member_ous(
     }
     # Every parameter the member template declares is passed, and nothing else.
     given = {p["ParameterKey"]: p["ParameterValue"] for p in props["Parameters"]}
-    member = json.loads(json.dumps(cfn_yaml.load(str(MEMBER_TEMPLATE))))
+    member = load(MEMBER_TEMPLATE)
     assert set(given) == set(member["Parameters"])
     assert given["HubEventBusArn"] == {"Fn::GetAtt": ["HubEventBus", "Arn"]}
     assert given["HubRoleArns"] == {
@@ -1319,7 +1323,7 @@ def test_the_hub_outputs_what_the_management_template_takes(template: dict[str, 
     }
     stack_set_name = template["Resources"]["MemberStackSet"]["Properties"]["StackSetName"]
     assert stack_set_name == {"Fn::Sub": "${AWS::StackName}-member"}
-    management = json.loads(json.dumps(cfn_yaml.load(str(MANAGEMENT_TEMPLATE))))
+    management = load(MANAGEMENT_TEMPLATE)
     assert set(management["Parameters"]) == {"HubEventBusArn", "MemberStackSetName"}
 
 
