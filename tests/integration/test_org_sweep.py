@@ -357,6 +357,18 @@ def member_ou() -> str:
     return str(unit["Id"])
 
 
+def assert_swept_alone(execution: sfn.Execution, fresh: str, org: dict[str, str]) -> None:
+    """``execution`` swept ``fresh`` (join's three sets) in every member region, and
+    nothing else: the hub's own set and the other members' are as they were."""
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert execution.entered("Start") == len(REGIONS)
+    for region in REGIONS:
+        assert pools(fresh, region, [f"mkt-fresh-{n}" for n in range(3)]) == ["marketing"] * 3
+    assert seed.delivery_options("mkt-hub").get("SendingPoolName") == "transactional"
+    for region in REGIONS:
+        assert pools(org["shop"], region, ["mkt-shop-0"]) == ["transactional"]
+
+
 def lane_state(stack: LocalStack, account: str) -> list[dict[str, Any]]:
     """Every state-table item of ``account``'s lanes (budget, lock, checkpoint, history):
     unchanged, it shows that no sweep read or wrote anything there."""
@@ -426,14 +438,8 @@ def test_a_new_account_in_a_member_ou_is_swept_at_once_and_alone(
     execution = sfn.run_sweep(app.handler, rule_input(instance_event(fresh, REGIONS[0])))
 
     # Then the new account is swept in every member region, and nothing else is
-    assert execution.status == "SUCCEEDED", execution.cause
-    assert execution.entered("Start") == len(REGIONS)
-    for region in REGIONS:
-        assert pools(fresh, region, [f"mkt-fresh-{n}" for n in range(3)]) == ["marketing"] * 3
-    # And the other lanes were not read: their sets as left, their lanes' state untouched
-    assert seed.delivery_options("mkt-hub").get("SendingPoolName") == "transactional"
-    for region in REGIONS:
-        assert pools(org["shop"], region, ["mkt-shop-0"]) == ["transactional"]
+    assert_swept_alone(execution, fresh, org)
+    # And the other lanes were not read: their lanes' state untouched
     assert {name: lane_state(stack, org[name]) for name in ("shop", "news")} == before
     # And the report names the new account only, swept because it is new
     [report] = [
@@ -613,11 +619,4 @@ def test_a_new_account_of_a_delegated_administrator_hub_is_swept_through_the_man
     given = replay.transformed_input(rule["target"]["InputTransformer"], forwarded)
     assert given == {"trigger": "new-account", "stack_id": ours["detail"]["stack-id"]}
     execution = sfn.run_sweep(app.handler, given)
-    assert execution.status == "SUCCEEDED", execution.cause
-    assert execution.entered("Start") == len(REGIONS)
-    for region in REGIONS:
-        assert pools(fresh, region, [f"mkt-fresh-{n}" for n in range(3)]) == ["marketing"] * 3
-    # And nothing else: the hub's own set and the other members' are as they were
-    assert seed.delivery_options("mkt-hub").get("SendingPoolName") == "transactional"
-    for region in REGIONS:
-        assert pools(org["shop"], region, ["mkt-shop-0"]) == ["transactional"]
+    assert_swept_alone(execution, fresh, org)
