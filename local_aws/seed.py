@@ -113,8 +113,12 @@ def inventory_entry(
     **fields: str,
 ) -> None:
     """An inventory entry as an earlier run left it (outcome fields only, no holder);
-    ``key="identity"`` for the identity table's."""
+    ``key="identity"`` for the identity table's. A member lane's (named
+    ``<account>/<region>/<name>``) carries its ``lane``, as a look's claim writes it."""
     item = {key: {"S": name}, **{k: {"S": v} for k, v in fields.items()}}
+    if name.count("/") >= 2:
+        account, lane_region, _ = name.split("/", 2)
+        item.setdefault("lane", {"S": f"{account}#{lane_region}"})
     boto3.client("dynamodb", region_name=region).put_item(TableName=table, Item=item)
 
 

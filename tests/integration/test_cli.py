@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from local_aws import seed
+from local_aws import faults, seed
 from local_aws.sesv2 import call_counts
 from local_aws.stack import LocalStack
 from ses_pool_enforcer import __version__
@@ -857,6 +857,28 @@ def test_report_all_accounts_names_every_entrys_lane(cli: Any, lanes: LocalStack
     assert report["total"] == len(SETS) + 3
     assert report["counts"]["violation"] == 2  # the hub's tx-reset and shop's tx-shop
     assert "identities" not in report  # (no lane has an identity recorded)
+
+
+def test_report_of_named_accounts_and_regions_reads_their_lanes_index_not_every_lane(
+    cli: Any, lane_identities: LocalStack
+) -> None:
+    # Given both tables refuse a Scan (a scan reads every lane of the organization)
+    faults.fail("dynamodb", "Scan", times=100)
+
+    # When one account's lane in one region is asked for
+    result = cli("report", "--account", SHOP, "--lane-region", "us-east-1", "--format", "json")
+
+    # Then its sets and identities come from the by-lane index
+    assert result.status == 0, result.err
+    report = json.loads(result.out)
+    assert {(e["account"], e["configuration_set"]) for e in report["sets"]} == {
+        (SHOP, "mkt-shop"),
+        (SHOP, "tx-shop"),
+    }
+    assert {e["identity"] for e in report["identities"]["entries"]} == {
+        "orders@shop.example.com",
+        "billing@shop.example.com",
+    }
 
 
 def test_report_selects_lanes_by_account_and_region_as_csv(cli: Any, lanes: LocalStack) -> None:

@@ -252,7 +252,14 @@ def _selected(
 ) -> Iterator[tuple[str, str, dict[str, str]]]:
     """The rows of ``table_name`` (the inventory, or the identity table) in the selected
     lanes (no account or region given: every one), each with its account and region;
-    ``home``: the hub's own lane, whose entries have bare names."""
+    ``home``: the hub's own lane, whose entries have bare names. Accounts and regions
+    both given: each member lane is read through its index, not a scan of every lane."""
+    if accounts and regions:
+        for where in sorted((a, r) for a in accounts for r in regions):
+            lane = layout if where == home else layout.in_lane(*where)
+            for row in Inventory(table_name, layout=lane).rows():
+                yield where[0], where[1], row
+        return
     for account, region, row in Inventory(table_name, layout=layout).lane_rows():
         account, region = account or home[0], region or home[1]
         if accounts and account not in accounts:
