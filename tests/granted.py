@@ -1,27 +1,51 @@
-"""Which AWS actions the code really calls, against what the templates grant.
+"""Which AWS requests the code really sends, against what the templates grant.
 
 moto checks no IAM policy, so a call the code makes and the template does not grant
 passes every local test and fails in AWS with AccessDenied. ``Calls`` records each
 request the enforcer's own boto3 session sends (the functions' clients, and the member
 lanes' clients built from it) with the access key that signs it: the hub's own
-credentials (the environment's key) or a member role's (moto's STS hands out
-others). ``granted`` reads the actions a template grants one role. A test runs the real
-code, then checks the first against the second.
+credentials (the environment's key) or a member role's (moto's STS hands out others).
+Each request is recorded as the action IAM authorises and the resource it addresses
+(``Request``). ``refused`` reads the Allow statements a template gives one role and
+returns the requests none of them grants: a test runs the real code, then asserts that
+nothing is refused.
+
+What is and is not checked:
+
+* The resource: derived from the request's parameters where the action has a
+  resource-level grant (``_resources``): the table (or ``<table>/index/<name>``), the
+  queue, topic, object, parameter, SES set, pool or identity, role, account, aggregator,
+  Security Hub product or hub, in the account and region the request goes to. Any other
+  action is recorded on ``"*"``, which only a statement on ``"*"`` grants: an action the
+  derivation does not know is refused rather than let through.
+* The template's Resource expressions (``!Ref``, ``!GetAtt X.Arn``, ``!Sub``) are
+  resolved for the local stack (``LocalStack``'s names, its account and region) and
+  matched with IAM's wildcards (``*``, ``?``; each of the ARN's first five segments on
+  its own, so that a ``*`` does not span a colon).
+* Not checked: a statement's Condition (aws:ResourceOrgID, aws:RequestedRegion) is
+  ignored, as if it held; so are Deny statements (the templates have none), resource
+  policies (the queue's, topic's, key's) and permission boundaries.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, cast
+from urllib.parse import urlparse
 
+import boto3
+from botocore.exceptions import ClientError
 from cfnlint.decode import cfn_yaml
 
+from local_aws.stack import LocalStack
 from ses_pool_enforcer.adapters import aws
 from tests.conftest import reset_process_caches
 
@@ -39,6 +63,7 @@ TRANSACT = {
     "Update": "dynamodb:UpdateItem",
     "Delete": "dynamodb:DeleteItem",
     "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Get": "dynamodb:GetItem",
 }
 # SQS authorises each batch call by the permission of its single-message action.
 BATCHES = {
@@ -46,27 +71,180 @@ BATCHES = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
+# The SES v2 parameters that name a resource, and the resource type each names.
+SES_RESOURCES = {
+    "ConfigurationSetName": "configuration-set",
+    "PoolName": "dedicated-ip-pool",
+    "EmailIdentity": "identity",
+}
+EVERYTHING = "*"
+
+
+class Request(NamedTuple):
+    action: str  # as IAM names it: dynamodb:UpdateItem
+    resource: str  # the ARN it addresses, or "*" (the action has no resource-level grant)
+    account: str  # where it went (the member template's AWS::AccountId)
+
+
+class Requests(set[Request]):
+    def __init__(self) -> None:
+        super().__init__()
+        # Requests whose resource could not be derived: refused() fails on them (an
+        # exception in the recorder would reach the code under test instead).
+        self.unresolved: list[str] = []
+
+    @property
+    def actions(self) -> set[str]:
+        return {r.action for r in self}
 
 
 @dataclass
 class Calls:
-    own: set[str] = field(default_factory=set)  # actions on the hub's own credentials
-    member: set[str] = field(default_factory=set)  # ... on a member role's
+    own: Requests = field(default_factory=Requests)  # on the hub's own credentials
+    member: Requests = field(default_factory=Requests)  # ... on a member role's
     counts: Counter[str] = field(default_factory=Counter)  # requests per action
+    _accounts: dict[str, str] = field(default_factory=dict)  # access key -> account
+    _organization: tuple[str, str] | None = None  # (management account, organization id)
+    _aggregators: dict[tuple[str, str], str] = field(default_factory=dict)  # -> its ARN
 
-    def _record(self, model: Any, params: dict[str, Any], request_signer: Any, **_: Any) -> None:
+    def _params(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        # The API parameters as the code passed them; the request dict before-call sees
+        # is already serialised (a JSON body, a query string, a URL path).
+        context["granted.params"] = params
+
+    def _record(self, model: Any, request_signer: Any, context: dict[str, Any], **_: Any) -> None:
         prefix = model.service_model.signing_name
-        prefix = PREFIXES.get(prefix, prefix)
-        if model.name == "TransactWriteItems":  # (params: the request, its body serialised)
-            items = json.loads(params["body"])["TransactItems"]
-            actions = {TRANSACT[kind] for item in items for kind in item}
+        action = f"{PREFIXES.get(prefix, prefix)}:{model.name}"
+        credentials = request_signer._credentials  # (no public accessor)
+        own = credentials.access_key == os.environ["AWS_ACCESS_KEY_ID"]  # (moto's mock...)
+        recorded = self.own if own else self.member
+        region = context["client_region"]  # (aws-global for a global service's client)
+        service = model.service_model.service_name
+        params = context.get("granted.params", {})
+        try:
+            account = self._account(credentials, region)
+            requests = {
+                Request(a, r, account)
+                for a, r in _resources(
+                    service, BATCHES.get(action, action), params, region, account, self
+                )
+            }
+        except Exception as exc:  # (kept for refused(), not raised into the code under test)
+            recorded.unresolved.append(f"{action}: {exc!r}")
+            requests = {Request(action, "?", "?")}
+        recorded.update(r for r in requests if r.action not in UNGRANTED)
+        self.counts.update({r.action for r in requests})
+
+    def _account(self, credentials: Any, region: str) -> str:
+        """The account ``credentials`` act in, asked of STS once per key (on a client
+        of boto3's default session, which is not recorded)."""
+        key = credentials.access_key
+        if key not in self._accounts:
+            frozen = credentials.get_frozen_credentials()
+            sts = _plain(
+                "sts",
+                region,
+                aws_access_key_id=frozen.access_key,
+                aws_secret_access_key=frozen.secret_key,
+                aws_session_token=frozen.token,
+            )
+            self._accounts[key] = str(sts.get_caller_identity()["Account"])
+        return self._accounts[key]
+
+    def organization(self, region: str) -> tuple[str, str]:
+        """(the management account, the organization's id), for account ARNs."""
+        if self._organization is None:
+            found = _plain("organizations", region).describe_organization()["Organization"]
+            self._organization = (str(found["MasterAccountId"]), str(found["Id"]))
+        return self._organization
+
+    def aggregator(self, name: str, region: str, account: str) -> str:
+        """An aggregator's ARN ends in an id Config generates: moto's, as it holds it."""
+        if (name, region) not in self._aggregators:
+            try:
+                found = _plain("config", region).describe_configuration_aggregators(
+                    ConfigurationAggregatorNames=[name]
+                )["ConfigurationAggregators"]
+                arn = str(found[0]["ConfigurationAggregatorArn"])
+            except ClientError:  # (no such aggregator: the call itself fails too)
+                partition = partition_of(region)
+                arn = f"arn:{partition}:config:{region}:{account}:config-aggregator/{name}"
+            self._aggregators[(name, region)] = arn
+        return self._aggregators[(name, region)]
+
+
+def partition_of(region: str) -> str:
+    """aws for us-east-1 and for aws-global (a global service's client's region)."""
+    return region.removesuffix("-global") if region.endswith("-global") else aws.partition(region)
+
+
+def _plain(service: str, region: str, **credentials: Any) -> Any:
+    return cast(Any, boto3).client(service, region_name=region, **credentials)
+
+
+def _resources(
+    service: str, action: str, params: Mapping[str, Any], region: str, account: str, calls: Calls
+) -> Iterator[tuple[str, str]]:
+    """The (action, resource) pairs IAM authorises for one request."""
+    partition = partition_of(region)
+    if service == "dynamodb":
+
+        def table(name: str) -> str:  # (a table's name, or its ARN)
+            arn = f"arn:{partition}:dynamodb:{region}:{account}:table/{name}"
+            return name if name.startswith("arn:") else arn
+
+        if action in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+            for item in params["TransactItems"]:
+                for kind, request in item.items():
+                    yield TRANSACT[kind], table(request["TableName"])
+        elif action in ("dynamodb:BatchWriteItem", "dynamodb:BatchGetItem"):
+            for name in params["RequestItems"]:
+                yield action, table(name)
+        elif "TableName" in params:
+            arn = table(params["TableName"])
+            yield action, f"{arn}/index/{params['IndexName']}" if "IndexName" in params else arn
         else:
-            action = f"{prefix}:{model.name}"
-            actions = {BATCHES.get(action, action)}
-        key = request_signer._credentials.access_key  # (no public accessor)
-        own = key == os.environ["AWS_ACCESS_KEY_ID"]  # (moto's mock sets its own)
-        (self.own if own else self.member).update(actions - UNGRANTED)
-        self.counts.update(actions)
+            yield action, EVERYTHING
+    elif service == "sqs" and "QueueUrl" in params:
+        queue_account, name = urlparse(params["QueueUrl"]).path.strip("/").split("/")
+        yield action, f"arn:{partition}:sqs:{region}:{queue_account}:{name}"
+    elif service == "sns" and ("TopicArn" in params or "TargetArn" in params):
+        yield action, params.get("TopicArn") or params["TargetArn"]
+    elif service == "s3" and "Bucket" in params:
+        key = f"/{params['Key']}" if "Key" in params else ""
+        yield action, f"arn:{partition}:s3:::{params['Bucket']}{key}"
+    elif service == "ssm" and ("Name" in params or "Names" in params):
+        for given in params.get("Names", [params.get("Name")]):
+            # A version or label selector (name:3) is no part of the parameter's ARN.
+            if given.startswith("arn:"):
+                yield action, ":".join(given.split(":")[:6])
+            else:
+                name = given.split(":")[0].lstrip("/")
+                yield action, f"arn:{partition}:ssm:{region}:{account}:parameter/{name}"
+    elif service == "sesv2" and (named := [p for p in SES_RESOURCES if p in params]):
+        # The one resource each action is authorised on: a set's delivery options by the
+        # set (not the pool it names), an identity's default set by the identity.
+        parameter = "EmailIdentity" if "EmailIdentity" in params else named[0]
+        name = params[parameter]
+        yield action, f"arn:{partition}:ses:{region}:{account}:{SES_RESOURCES[parameter]}/{name}"
+    elif action == "sts:AssumeRole":
+        yield action, params["RoleArn"]
+    elif action == "organizations:DescribeAccount":
+        # Its ARN names the management account and the organization, as moto answers
+        # DescribeAccount (asked of the organization: a departed account has none).
+        management, organization = calls.organization(region)
+        accounts = f"arn:{partition}:organizations::{management}:account/{organization}"
+        yield action, f"{accounts}/{params['AccountId']}"
+    elif action == "config:SelectAggregateResourceConfig":
+        yield action, calls.aggregator(params["ConfigurationAggregatorName"], region, account)
+    elif action == "securityhub:BatchImportFindings":
+        for product in sorted({f["ProductArn"] for f in params["Findings"]}):
+            yield action, product
+    elif service == "securityhub":
+        # GetFindings and the other hub-wide reads are authorised on the hub.
+        yield action, f"arn:{partition}:securityhub:{region}:{account}:hub/default"
+    else:
+        yield action, EVERYTHING
 
 
 @contextmanager
@@ -81,19 +259,25 @@ def recording(*, fresh: bool = True) -> Iterator[Calls]:
     else:
         aws.reset()
     calls = Calls()
-    aws._session().events.register("before-call", calls._record)
+    events = aws._session().events
+    events.register("before-parameter-build", calls._params)
+    events.register("before-call", calls._record)
     try:
         yield calls
     finally:
         aws.reset()
 
 
+# ---------------------------------------------------------------- the templates' grants
+
+
+@cache
 def _load(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(json.dumps(cfn_yaml.load(str(path))))
     return data
 
 
-def _statements(document: Any, conditions: frozenset[str]) -> Iterator[dict[str, Any]]:
+def _statements(document: Any, conditions: Collection[str]) -> Iterator[dict[str, Any]]:
     for statement in document.get("Statement", []):
         if "Fn::If" in statement:
             condition, when_true, _ = statement["Fn::If"]
@@ -103,15 +287,187 @@ def _statements(document: Any, conditions: frozenset[str]) -> Iterator[dict[str,
         yield statement
 
 
-def granted(
-    role: str, conditions: frozenset[str] = frozenset(), *, member: bool = False
-) -> set[str]:
-    """The actions ``role`` (a logical id) is allowed, with ``conditions`` true."""
-    resources = _load(MEMBER_TEMPLATE if member else HUB_TEMPLATE)["Resources"]
-    actions: set[str] = set()
-    for policy in resources[role]["Properties"].get("Policies", []):
+def statements(
+    role: str, conditions: Collection[str] = frozenset(), *, member: bool = False
+) -> list[dict[str, Any]]:
+    """The Allow statements of ``role`` (a logical id), with ``conditions`` true."""
+    template = _load(MEMBER_TEMPLATE if member else HUB_TEMPLATE)
+    found = []
+    for policy in template["Resources"][role]["Properties"].get("Policies", []):
         for statement in _statements(policy["PolicyDocument"], conditions):
+            if "NotAction" in statement or "NotResource" in statement:
+                raise NotImplementedError(f"{role}: NotAction/NotResource are not read")
             if statement.get("Effect") == "Allow":
-                action = statement["Action"]
-                actions.update(action if isinstance(action, list) else [action])
-    return actions
+                found.append(statement)
+    return found
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def granted(
+    role: str, conditions: Collection[str] = frozenset(), *, member: bool = False
+) -> set[str]:
+    """The actions ``role`` is allowed on some resource, with ``conditions`` true."""
+    return {a for s in statements(role, conditions, member=member) for a in _listed(s["Action"])}
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a template's expressions are evaluated: its stack's account, region,
+    parameters and resources."""
+
+    account: str
+    region: str
+    parameters: Mapping[str, str]
+    refs: Mapping[str, str]  # logical id -> its Ref
+    arns: Mapping[str, str]  # logical id -> its Arn attribute
+
+    def value(self, name: str) -> str:
+        pseudo = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::Partition": partition_of(self.region),
+        }
+        if name.endswith(".Arn"):
+            return self._known(self.arns, name.removesuffix(".Arn"))
+        for known in (pseudo, self.parameters):
+            if name in known:
+                return known[name]
+        return self._known(self.refs, name)
+
+    @staticmethod
+    def _known(values: Mapping[str, str], name: str) -> str:
+        if name not in values:
+            raise KeyError(f"tests/granted.py does not resolve {name!r} for the local stack")
+        return values[name]
+
+    def resolve(self, expression: Any) -> list[str]:
+        """The concrete strings a Resource expression stands for."""
+        if isinstance(expression, str):
+            return [expression]
+        if isinstance(expression, list):
+            return [v for e in expression for v in self.resolve(e)]
+        [(function, argument)] = expression.items()
+        if function == "Ref":
+            return [] if argument == "AWS::NoValue" else [self.value(argument)]
+        if function == "Fn::GetAtt":
+            logical, attribute = argument
+            return [self.value(f"{logical}.{attribute}")]
+        if function == "Fn::Sub" and isinstance(argument, str):
+            return [re.sub(r"\$\{([^}!]+)\}", lambda m: self.value(m.group(1)), argument)]
+        raise NotImplementedError(f"tests/granted.py does not resolve {expression!r}")
+
+
+def _queue_arn(url: str, region: str) -> str:
+    account, name = urlparse(url).path.strip("/").split("/")
+    return f"arn:{partition_of(region)}:sqs:{region}:{account}:{name}"
+
+
+def hub_stack(stack: LocalStack, parameters: Mapping[str, str] | None = None) -> Place:
+    """The hub's template deployed as ``stack``. Its parameters: ``parameters``, else
+    what the functions' environment says (the template sets POLICY_PARAMETER,
+    ORGANIZATION_ID, MEMBER_ROLE_NAME... from them; a test sets the environment as the
+    deployment would), else the template's defaults."""
+    template = _load(HUB_TEMPLATE)
+    values = {
+        name: str(p["Default"]) for name, p in template["Parameters"].items() if "Default" in p
+    }
+    for variable, expression in template["Globals"]["Function"]["Environment"]["Variables"].items():
+        if isinstance(expression, dict) and "Fn::If" in expression:
+            expression = expression["Fn::If"][1]  # (the hub's value; "" otherwise)
+        parameter = expression.get("Ref") if isinstance(expression, dict) else None
+        if parameter in template["Parameters"] and os.environ.get(variable):
+            values[parameter] = os.environ[variable]
+    values.update(parameters or {})
+    partition = partition_of(stack.region)
+
+    def table(name: str) -> str:
+        return f"arn:{partition}:dynamodb:{stack.region}:{stack.account_id}:table/{name}"
+
+    tables = {
+        "InventoryTable": stack.inventory_table,
+        "IdentityTable": stack.identity_table,
+        "StateTable": stack.state_table,
+    }
+    queues = {
+        "EventQueue": stack.work_queue_url,
+        "EventDeadLetterQueue": stack.dead_letter_queue_url,
+        "AlertFallbackQueue": stack.alert_fallback_queue_url,
+    }
+    refs = {
+        **tables,
+        **queues,
+        "AlertTopic": stack.alert_topic_arn,
+        "ReportBucket": stack.report_bucket,
+    }
+    arns = {
+        **{logical: table(name) for logical, name in tables.items()},
+        **{logical: _queue_arn(url, stack.region) for logical, url in queues.items()},
+        "ReportBucket": f"arn:{partition}:s3:::{stack.report_bucket}",
+    }
+    return Place(stack.account_id, stack.region, values, refs, arns)
+
+
+def member_stack(
+    account: str, stack: LocalStack, parameters: Mapping[str, str] | None = None
+) -> Place:
+    """The member template's stack instance in ``account`` that holds the member role
+    (in MemberRoleRegion: the hub's region unless ``parameters`` say otherwise)."""
+    values = dict(parameters or {})
+    return Place(account, values.get("MemberRoleRegion", stack.region), values, {}, {})
+
+
+def _pattern(pattern: str, *, case: bool = True) -> re.Pattern[str]:
+    body = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.compile(body, 0 if case else re.IGNORECASE)
+
+
+def matches(pattern: str, arn: str) -> bool:
+    """IAM's Resource matching: ``*`` and ``?`` wildcards, case-sensitive, each of an
+    ARN's first five segments matched on its own (a ``*`` there spans no colon)."""
+    if pattern == EVERYTHING:
+        return True
+    wanted, actual = pattern.split(":", 5), arn.split(":", 5)
+    return len(wanted) == len(actual) and all(
+        _pattern(w).fullmatch(a) for w, a in zip(wanted, actual, strict=True)
+    )
+
+
+def refused(
+    requests: Iterable[Request],
+    role: str,
+    conditions: Collection[str],
+    stack: LocalStack,
+    *,
+    member: bool = False,
+    parameters: Mapping[str, str] | None = None,
+) -> list[Request]:
+    """The requests no Allow statement of ``role`` (a logical id of template.yaml, or of
+    templates/member.yaml with ``member``) grants, with ``conditions`` true: none
+    names the action with a Resource matching the request's. Statement conditions are
+    not evaluated (see the module's docstring)."""
+    if isinstance(requests, Requests):
+        assert not requests.unresolved, f"resources not derived: {requests.unresolved}"
+    grants = statements(role, conditions, member=member)
+    places: dict[str, Place] = {}
+
+    def place(account: str) -> Place:
+        # The member template is deployed in each member account; the hub's once.
+        if account not in places:
+            places[account] = (
+                member_stack(account, stack, parameters) if member else hub_stack(stack, parameters)
+            )
+        return places[account]
+
+    def allowed(request: Request) -> bool:
+        for statement in grants:
+            actions = [_pattern(a, case=False) for a in _listed(statement["Action"])]
+            if any(a.fullmatch(request.action) for a in actions):
+                resources = place(request.account).resolve(statement["Resource"])
+                if any(matches(r, request.resource) for r in resources):
+                    return True
+        return False
+
+    return sorted(r for r in requests if not allowed(r))
