@@ -129,6 +129,34 @@ def test_every_call_of_a_member_event_is_granted_by_the_templates(
     assert not granted.refused(calls.member, "MemberRole", set(), stack, member=True)
 
 
+def test_every_call_of_a_member_identity_event_is_granted_by_the_templates(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    from tests.integration.test_identities import CREATE
+    from tests.integration.test_identities import POLICY as IDENTITY_POLICY
+
+    # Given identity rules, and a newsletter domain created in a member with no default set
+    seed.put_policy(IDENTITY_POLICY)
+    reset_process_caches()
+    good = org["good"]
+    with seed.as_account(good):
+        seed.create_set("mkt-news", pool="marketing", region=MEMBER_REGION)
+        seed.create_identity("news.example.com", region=MEMBER_REGION)
+    event = in_lane(sample_event(CREATE, identity="news.example.com", fresh_id=True), good)
+
+    # When its record reaches the hub, every request recorded
+    with granted.recording() as calls:
+        result = app.handler(sqs_event([event]), LambdaContext())
+
+    # Then the member's identity has its default set, through calls both roles grant
+    assert result == {"batchItemFailures": []}
+    with seed.as_account(good):
+        assert seed.default_set("news.example.com", region=MEMBER_REGION) == "mkt-news"
+    assert "ses:PutEmailIdentityConfigurationSetAttributes" in calls.member.actions
+    assert not granted.refused(calls.member, "MemberRole", set(), stack, member=True)
+    assert not granted.refused(calls.own, "EventFunctionRole", {"IsHub"}, stack)
+
+
 def test_a_member_whose_role_cannot_be_assumed_is_one_alert_and_the_others_carry_on(
     org: dict[str, str], stack: LocalStack
 ) -> None:
