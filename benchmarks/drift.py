@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
+from benchmarks.local import SETS_POLICY, local_credentials
 from local_aws import MOTO_CONFIG, install
 from local_aws import config as config_extension
 from local_aws.sesv2 import call_counts
@@ -34,14 +35,6 @@ from local_aws.sesv2 import call_counts
 REGION = "us-east-1"
 HUB = "123456789012"
 AGGREGATOR = "org-aggregator"
-POLICY = """
-version: 1
-mode: enforce
-rules:
-  - id: marketing
-    match: {names: ["set-*"]}
-    pool: marketing
-"""
 ASSUMED_RATES = (1.0, 5.0, 10.0)  # Config calls a second; see the docstring
 
 
@@ -80,13 +73,8 @@ def queued_names(queue_url: str) -> set[tuple[str, str]]:
 
 
 def run(accounts_wanted: int, per_account: int, share: float) -> dict[str, Any]:
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION=REGION,
-        AWS_REGION=REGION,
-        POWERTOOLS_METRICS_NAMESPACE="SesPoolEnforcer",
-        POWERTOOLS_LOG_LEVEL="WARNING",
+    local_credentials(
+        REGION, POWERTOOLS_METRICS_NAMESPACE="SesPoolEnforcer", POWERTOOLS_LOG_LEVEL="WARNING"
     )
     install()
     config_extension.reset()
@@ -110,7 +98,7 @@ def run(accounts_wanted: int, per_account: int, share: float) -> dict[str, Any]:
             "QueueUrl"
         ]
         boto3.client("ssm", region_name=REGION).put_parameter(
-            Name="/ses-pool-enforcer/policy", Value=POLICY, Type="String"
+            Name="/ses-pool-enforcer/policy", Value=SETS_POLICY, Type="String"
         )
         os.environ.update(
             ACCOUNT_ID=HUB,

@@ -47,6 +47,7 @@ from typing import Any, cast
 
 import boto3
 
+from benchmarks.local import SETS_POLICY, local_credentials
 from benchmarks.sweep_10k import REAL_STEP_SECONDS, WORKER_FLAG, FunctionProcess, peak_rss_mb
 from local_aws import (
     call_counts,
@@ -62,14 +63,6 @@ from local_aws.server import start_local_aws
 from local_aws.sfn import HISTORY_LIMIT, FunctionError
 from local_aws.stack import provision
 
-POLICY = """
-version: 1
-mode: enforce
-rules:
-  - id: marketing
-    match: {names: ["set-*"]}
-    pool: marketing
-"""
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-2")
 MEMBER_ROLE = "ses-pool-enforcer-member"
 WRONG_EVERY = 10  # every tenth set starts on the wrong pool
@@ -259,7 +252,7 @@ def _seed(org: Organization, regions: tuple[str, ...], sets: int) -> None:
     pools and ``sets`` sets, every tenth on the wrong one, as its own people made them."""
     seed.create_pool("marketing")
     seed.create_pool("transactional")
-    seed.put_policy(POLICY)
+    seed.put_policy(SETS_POLICY)
     for account in org.accounts:
         with seed.as_account(account):
             for region in regions:
@@ -325,13 +318,7 @@ def _spread(values: list[float], unit: str = " s", digits: int = 1) -> str:
 
 def main() -> None:
     args = _arguments()
-    os.environ.update(
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        POWERTOOLS_TRACE_DISABLED="1",
-    )
+    local_credentials(POWERTOOLS_TRACE_DISABLED="1")
     regions = REGIONS[: args.regions]
     member_lanes = args.accounts * args.regions
     lanes_total = member_lanes + 1  # and the hub's own account and region

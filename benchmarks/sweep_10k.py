@@ -40,19 +40,12 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from benchmarks.local import SETS_POLICY, local_credentials
 from local_aws import call_counts, seed, set_throttle, sfn, throttle_stats
 from local_aws.server import start_local_aws
 from local_aws.sfn import HISTORY_LIMIT
 from local_aws.stack import provision
 
-POLICY = """
-version: 1
-mode: enforce
-rules:
-  - id: marketing
-    match: {names: ["set-*"]}
-    pool: marketing
-"""
 MB = 1024 * 1024
 REAL_STEP_SECONDS = 600  # Settings.sweep_step_seconds at the deployed 1 call/s
 WORKER_FLAG = "--worker"
@@ -161,7 +154,7 @@ class FunctionProcess:
 
 def _seed(sets: int) -> None:
     seed.create_pool("marketing")
-    seed.put_policy(POLICY)
+    seed.put_policy(SETS_POLICY)
     ses = seed.sesv2()
     for i in range(sets):
         ses.create_configuration_set(
@@ -172,13 +165,7 @@ def _seed(sets: int) -> None:
 
 def main() -> None:
     args = _arguments()
-    os.environ.update(
-        AWS_DEFAULT_REGION="us-east-1",
-        AWS_REGION="us-east-1",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        POWERTOOLS_TRACE_DISABLED="1",
-    )
+    local_credentials(POWERTOOLS_TRACE_DISABLED="1")
     if args.worker:
         worker(args.tracemalloc)
         return

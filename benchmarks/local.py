@@ -1,0 +1,26 @@
+"""What the sweep benchmarks share: the policy their generated sets (``set-00000``, ...)
+are judged by, and the environment a process needs to talk to local AWS."""
+
+from __future__ import annotations
+
+import os
+
+SETS_POLICY = """
+version: 1
+mode: enforce
+rules:
+  - id: marketing
+    match: {names: ["set-*"]}
+    pool: marketing
+"""
+
+
+def local_credentials(region: str = "us-east-1", **extra: str) -> None:
+    """This process's environment for local AWS (any credentials do), plus ``extra``."""
+    os.environ.update(
+        AWS_DEFAULT_REGION=region,
+        AWS_REGION=region,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        **extra,
+    )
