@@ -16,7 +16,7 @@ SES write, an error outcome and its alert.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -161,6 +161,18 @@ class Unknown:
     unreadable: str | None = None
 
 
+def _found(describe: Callable[..., object], kind: str, **given: str) -> bool:
+    """Whether Organizations knows what ``describe`` asks for (``<kind>NotFoundException``:
+    it does not; any other error propagates)."""
+    try:
+        describe(**given)
+    except ClientError as exc:
+        if aws.error_code(exc) != f"{kind}NotFoundException":
+            raise
+        return False
+    return True
+
+
 def unknown_ids(accounts: Iterable[str], units: Iterable[str]) -> Unknown:
     """Which of ``accounts`` and ``units`` (OU or root ids) the organization does not
     hold (``validate --live``). Needs the management account or a delegated
@@ -171,25 +183,22 @@ def unknown_ids(accounts: Iterable[str], units: Iterable[str]) -> Unknown:
         # Any account of an organization may ask this; none outside one.
         organizations.describe_organization()
         roots: set[str] | None = None
-        for account in accounts:
-            try:
-                organizations.describe_account(AccountId=account)
-            except ClientError as exc:
-                if aws.error_code(exc) != "AccountNotFoundException":
-                    raise
-                missing.append(account)
+        missing += [
+            account
+            for account in accounts
+            if not _found(organizations.describe_account, "Account", AccountId=account)
+        ]
         for unit in units:
             if unit.startswith("r-"):
                 if roots is None:
                     roots = {str(r["Id"]) for r in organizations.list_roots()["Roots"]}
                 if unit not in roots:
                     missing.append(unit)
-                continue
-            try:
-                organizations.describe_organizational_unit(OrganizationalUnitId=unit)
-            except ClientError as exc:
-                if aws.error_code(exc) != "OrganizationalUnitNotFoundException":
-                    raise
+            elif not _found(
+                organizations.describe_organizational_unit,
+                "OrganizationalUnit",
+                OrganizationalUnitId=unit,
+            ):
                 missing.append(unit)
     except (ClientError, BotoCoreError) as exc:
         code = aws.error_code(exc)
