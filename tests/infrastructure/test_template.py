@@ -259,10 +259,15 @@ CONDITIONAL_GRANTS: dict[str, dict[str, Grants]] = {
         # lanes.departed: a member role refused, has the account left the member OUs?
         "EventFunctionRole": merge(ACT_IN_MEMBERS, on("*", *ORGANIZATION_WALK)),
         # the sweep also finds the accounts of the member OUs, and the lanes the state
-        # table keeps items for (lanes.prune_departed); the Config rule's function reads
-        # only the inventory and gets nothing
+        # table keeps items for, whose entries it removes once they are governed no more
+        # (lanes.prune_departed); the Config rule's function reads only the inventory and
+        # gets nothing
         "SweepFunctionRole": merge(
-            ACT_IN_MEMBERS, on("*", *ORGANIZATION_WALK), on("StateTable.Arn", "dynamodb:Scan")
+            ACT_IN_MEMBERS,
+            on("*", *ORGANIZATION_WALK),
+            on("StateTable.Arn", "dynamodb:Scan"),
+            on("InventoryTable.Arn", "dynamodb:BatchWriteItem"),
+            on("IdentityTable.Arn", "dynamodb:BatchWriteItem"),
         ),
     },
 }

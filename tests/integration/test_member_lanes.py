@@ -333,3 +333,26 @@ def test_a_member_lanes_entries_are_read_from_its_index_not_a_scan_of_every_lane
     assert removed == 2
     faults.clear()
     assert sorted(r["configuration_set"] for r in lanes[broken].rows()) == ["mkt-a", "mkt-b"]
+
+
+def test_a_lane_governed_no_more_loses_every_entry_in_batches_and_no_other_lanes(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    from ses_pool_enforcer.adapters.inventory import SETS, Inventory
+
+    # Given 60 entries of a member lane (more than two batches) and one of another lane
+    good, broken = org["good"], org["broken"]
+    for n in range(60):
+        seed.inventory_entry(stack.inventory_table, f"{good}/{MEMBER_REGION}/mkt-{n}", outcome="ok")
+    seed.inventory_entry(stack.inventory_table, f"{broken}/{MEMBER_REGION}/mkt-0", outcome="ok")
+
+    # When the lane is removed
+    removed = Inventory(stack.inventory_table, SETS.in_lane(good, MEMBER_REGION)).remove_lane()
+
+    # Then every entry of it is gone, the other lane's stays
+    ddb = boto3.client("dynamodb", region_name=HUB_REGION)
+    keys = {i["configuration_set"]["S"] for i in ddb.scan(TableName=stack.inventory_table)["Items"]}
+    assert removed == 60
+    assert keys == {f"{broken}/{MEMBER_REGION}/mkt-0"}
+    with pytest.raises(ValueError, match="only a member lane"):
+        Inventory(stack.inventory_table, SETS).remove_lane()

@@ -179,7 +179,8 @@ def test_an_account_that_left_the_organization_is_removed_from_the_tables_and_th
     organizations = boto3.client("organizations", region_name="us-east-1")
     organizations.remove_account_from_organization(AccountId=org["news"])
     faults.role_missing(org["news"], ROLE)
-    execution = sfn.run_sweep(app.handler, {"trigger": "schedule"})
+    with granted.recording() as calls:
+        execution = sfn.run_sweep(app.handler, {"trigger": "schedule"})
 
     # Then its lanes are not swept, its entries and state are gone, the others' stay
     assert execution.status == "SUCCEEDED", execution.cause
@@ -195,6 +196,9 @@ def test_an_account_that_left_the_organization_is_removed_from_the_tables_and_th
     ]
     assert org["news"] not in report["accounts"]
     assert all(a.get("account") != org["news"] for a in alerts if a.get("outcome") == "error")
+    # And the removal's calls (a scan of the state table, batched deletes) are granted
+    assert {"dynamodb:Scan", "dynamodb:BatchWriteItem"} <= calls.own.actions
+    assert not granted.refused(calls.own, "SweepFunctionRole", {"IsHub"}, stack)
 
 
 def test_an_account_that_leaves_while_its_lanes_start_is_not_swept_and_not_alerted(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -69,6 +70,8 @@ class Layout:
 
 
 LANE_INDEX = "by-lane"  # a member lane's entries, by their `lane` attribute
+BATCH_WRITE = 25  # BatchWriteItem's most requests a call
+BATCH_ATTEMPTS = 5  # what DynamoDB leaves unprocessed is tried again, backing off
 
 SETS = Layout()
 IDENTITIES = Layout(
@@ -578,12 +581,21 @@ class Inventory:
         lane is never removed this way."""
         if not self.layout.lane:
             raise ValueError("only a member lane's entries can be removed")
-        removed = 0
-        for item in self._items():
-            key = item[self.layout.key]
-            self._ddb.delete_item(TableName=self.table, Key={self.layout.key: key})
-            removed += 1
-        return removed
+        keys = [{self.layout.key: item[self.layout.key]} for item in self._items()]
+        for start in range(0, len(keys), BATCH_WRITE):
+            self._delete_batch(keys[start : start + BATCH_WRITE])
+        return len(keys)
+
+    def _delete_batch(self, keys: list[dict[str, Any]]) -> None:
+        """Delete ``keys`` (25 at most) in one BatchWriteItem, and what DynamoDB leaves
+        unprocessed (throttled) again; still unprocessed after BATCH_ATTEMPTS: raises."""
+        requests: Any = {self.table: [{"DeleteRequest": {"Key": key}} for key in keys]}
+        for attempt in range(BATCH_ATTEMPTS):
+            requests = self._ddb.batch_write_item(RequestItems=requests).get("UnprocessedItems")
+            if not requests:
+                return
+            time.sleep(0.05 * 2**attempt)
+        raise RuntimeError(f"{self.table}: entries still unprocessed after {BATCH_ATTEMPTS} tries")
 
     def seen_by(self, name: str, sweep_id: str) -> bool | None:
         """True when sweep ``sweep_id`` saw the entry's set (so it existed then); None
