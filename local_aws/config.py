@@ -129,6 +129,21 @@ def _check(evaluations: list[dict[str, Any]]) -> None:
             )
 
 
+def _epoch(value: Any) -> float:
+    """An ``OrderingTimestamp`` as seconds since the epoch, however moto hands it over.
+
+    moto up to 5.2.5 passes the wire's number (or its string); 5.2.6 parses the request
+    against the service model first and passes a ``datetime``. Both mean the same instant.
+    """
+    if isinstance(value, dt.datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return moment.timestamp()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return dt.datetime.fromisoformat(str(value)).timestamp()
+
+
 def _put_evaluations(self: Any) -> str:
     from moto.config.exceptions import InvalidResultTokenException
 
@@ -145,7 +160,7 @@ def _put_evaluations(self: Any) -> str:
             kept = _kept.setdefault(rule, {})
             for item in evaluations:
                 key = (item["ComplianceResourceType"], item["ComplianceResourceId"])
-                ordering = float(item["OrderingTimestamp"])
+                ordering = _epoch(item["OrderingTimestamp"])
                 if key in kept and kept[key].ordering > ordering:
                     continue  # Config keeps the newest by ordering time
                 kept[key] = _Kept(

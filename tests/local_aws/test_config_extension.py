@@ -210,3 +210,22 @@ def test_anything_else_is_refused_as_config_refuses_it(
     with pytest.raises(ClientError) as caught:
         aggregator.select_aggregate_resource_config(**kwargs)
     assert caught.value.response["Error"]["Code"].startswith(code)
+
+
+@pytest.mark.parametrize(
+    "handed",
+    [
+        T0,  # moto 5.2.6 and later: parsed against the service model
+        T0.replace(tzinfo=None),  # a naive datetime is UTC, as botocore's parser makes it
+        T0.timestamp(),  # moto up to 5.2.5: the wire's epoch number
+        str(T0.timestamp()),
+        T0.isoformat(),
+    ],
+)
+def test_an_ordering_timestamp_means_one_instant_whatever_shape_moto_hands_it_in(
+    handed: Any,
+) -> None:
+    # Given the shapes moto has handed OrderingTimestamp to the extension in, release to release
+    # When the extension reads it
+    # Then each is the same instant
+    assert local_config._epoch(handed) == T0.timestamp()
