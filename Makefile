@@ -2,28 +2,54 @@
 PYTHON ?= python3
 VENV := .venv
 TOOLS := .venv-tools
+LOCKER := .venv-lock
 BIN := $(VENV)/bin
 TBIN := $(TOOLS)/bin
 STAMP := $(VENV)/.installed
 TSTAMP := $(TOOLS)/.installed
 
-.PHONY: dev tools test unit integration lint types template build demo local-aws bench bench-sweep bench-org bench-burst schema policy-test pr clean
+# What is installed is what the suite passed with: exact versions with hashes, in the locks below
+# (docs/dependencies.md). `make lock` re-resolves them after a range changes in pyproject.toml or
+# requirements/tools.in, keeping every locked version that still fits; `make upgrade` moves
+# everything to the newest versions, runs the suite, and keeps the new locks only if it passes.
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
+DEV_LOCK := requirements/dev.txt
+TOOLS_LOCK := requirements/tools.txt
+LAYER_LOCK := layers/enforcer/requirements.txt
+UV := $(LOCKER)/bin/uv
+COMPILE = $(UV) pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock"
 
-dev: $(STAMP)  ## project venv: the package, the Lambda dependencies and the test tools
+.PHONY: dev tools lock upgrade test unit integration lint types template build demo local-aws bench bench-sweep bench-org bench-burst schema policy-test pr clean
 
-$(STAMP): pyproject.toml layers/enforcer/requirements.txt
+dev: $(STAMP)  ## project venv: the locked dependencies, the package (editable) and the test tools
+
+$(STAMP): $(DEV_LOCK) pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q pip==$(PIP_VERSION)
+	$(BIN)/pip install -q --require-hashes --no-deps -r $(DEV_LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
 tools: $(TSTAMP)  ## AWS SAM CLI and checkov, in a venv of their own (they pin what they like)
 
-$(TSTAMP): requirements-tools.txt
+$(TSTAMP): $(TOOLS_LOCK)
 	$(PYTHON) -m venv $(TOOLS)
-	$(TBIN)/pip install -q --upgrade pip
-	$(TBIN)/pip install -q -r requirements-tools.txt
+	$(TBIN)/pip install -q pip==$(PIP_VERSION)
+	$(TBIN)/pip install -q --require-hashes --no-deps -r $(TOOLS_LOCK)
 	touch $(TSTAMP)
+
+$(UV):
+	$(PYTHON) -m venv $(LOCKER)
+	$(LOCKER)/bin/pip install -q pip==$(PIP_VERSION) uv==$(UV_VERSION)
+
+lock: $(UV)  ## re-resolve the three locks from the stated ranges (locked versions kept where they fit)
+	$(COMPILE) --python-version 3.11 --extra dev pyproject.toml -o $(DEV_LOCK)
+	$(COMPILE) --python-version 3.11 requirements/tools.in -o $(TOOLS_LOCK)
+	$(COMPILE) --python-version 3.13 pyproject.toml -o $(LAYER_LOCK)
+
+upgrade: $(UV)  ## the newest versions everywhere: re-resolve, reinstall, run lint and the suite; keep the locks only if they pass
+	UV="$(UV)" COMPILE='$(COMPILE)' PYTHON="$(PYTHON)" scripts/upgrade.sh
 
 test: dev  ## the whole test suite against local AWS (the slow, timing-sensitive part alone, after)
 	$(BIN)/pytest -n 2 -q -m "not slow"
@@ -81,4 +107,4 @@ policy-test: dev  ## the example policy's test cases (examples/policy.tests.yaml
 pr: lint test policy-test template  ## everything CI runs
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(LOCKER) .aws-sam .pytest_cache .mypy_cache .ruff_cache
