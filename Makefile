@@ -20,7 +20,7 @@ LAYER_LOCK := layers/enforcer/requirements.txt
 UV := $(LOCKER)/bin/uv
 COMPILE = $(UV) pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock"
 
-.PHONY: dev tools lock upgrade test unit integration lint types template build demo local-aws bench bench-sweep bench-org bench-burst schema policy-test pr clean
+.PHONY: dev tools lock upgrade dist test unit integration lint types template build demo local-aws bench bench-sweep bench-org bench-burst schema policy-test pr clean
 
 dev: $(STAMP)  ## project venv: the locked dependencies, the package (editable) and the test tools
 
@@ -46,7 +46,7 @@ $(UV):
 lock: $(UV)  ## re-resolve the three locks from the stated ranges (locked versions kept where they fit)
 	$(COMPILE) --python-version 3.11 --extra dev pyproject.toml -o $(DEV_LOCK)
 	$(COMPILE) --python-version 3.11 requirements/tools.in -o $(TOOLS_LOCK)
-	$(COMPILE) --python-version 3.13 pyproject.toml -o $(LAYER_LOCK)
+	$(COMPILE) --python-version 3.11 pyproject.toml -o $(LAYER_LOCK)
 
 upgrade: $(UV)  ## the newest versions everywhere: re-resolve, reinstall, run lint and the suite; keep the locks only if they pass
 	UV="$(UV)" COMPILE='$(COMPILE)' PYTHON="$(PYTHON)" scripts/upgrade.sh
@@ -72,6 +72,7 @@ types: dev
 template: dev tools  ## cfn-lint, sam validate --lint, checkov (the hub's template, the member and the management templates)
 	$(BIN)/cfn-lint template.yaml templates/member.yaml templates/management.yaml
 	SAM_CLI_TELEMETRY=0 $(TBIN)/sam validate --lint --region us-east-1
+	$(TBIN)/python scripts/check_sar_metadata.py
 	$(TBIN)/checkov --quiet --compact --skip-download -f template.yaml -f templates/member.yaml -f templates/management.yaml --framework cloudformation
 
 build: tools  ## sam build (needs Python 3.13 on PATH; see README)
@@ -104,7 +105,13 @@ schema: dev  ## regenerate schema/policy.schema.json from the policy model
 policy-test: dev  ## the example policy's test cases (examples/policy.tests.yaml)
 	$(BIN)/ses-pool-enforcer test examples/policy.tests.yaml
 
-pr: lint test policy-test template  ## everything CI runs
+dist: dev  ## the wheel and sdist users install (dist/), checked as PyPI would, then tried from a clean venv
+	rm -rf dist
+	$(BIN)/python -m build --outdir dist .
+	$(BIN)/twine check --strict dist/*
+	PYTHON="$(PYTHON)" scripts/try-wheel.sh
+
+pr: lint test policy-test template dist  ## everything CI runs
 
 clean:
-	rm -rf $(VENV) $(TOOLS) $(LOCKER) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) $(LOCKER) .aws-sam dist .pytest_cache .mypy_cache .ruff_cache

@@ -18,7 +18,7 @@ restore() {
 
 $COMPILE --upgrade --python-version 3.11 --extra dev pyproject.toml -o requirements/dev.txt
 $COMPILE --upgrade --python-version 3.11 requirements/tools.in -o requirements/tools.txt
-$COMPILE --upgrade --python-version 3.13 pyproject.toml -o layers/enforcer/requirements.txt
+$COMPILE --upgrade --python-version 3.11 pyproject.toml -o layers/enforcer/requirements.txt
 
 echo "upgrade: versions that changed"
 for lock in "${locks[@]}"; do

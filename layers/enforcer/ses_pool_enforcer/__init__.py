@@ -5,4 +5,4 @@ Layout: ``policy`` (the document users write), ``evaluation`` (pure decisions),
 ``report`` (whole-account work), ``events`` (CloudTrail parsing), ``cli`` (operators).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
