@@ -39,14 +39,19 @@ def step(name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- pre-commit
 
 
-def test_the_hook_runs_the_installed_check_command_once_for_all_files() -> None:
+def test_the_hook_runs_the_released_check_command_once_for_all_files() -> None:
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
 
     entry = hook()["entry"].split()
+    script = (ROOT / entry[0]).read_text()
 
-    assert entry == ["ses-pool-enforcer", "check"]
-    assert entry[0] in scripts
-    assert hook()["language"] == "python"
+    # a script of this repository (pre-commit runs it from its clone at the pinned rev) that
+    # installs that release from the runtime lock, then runs its check command
+    assert entry == ["scripts/pre-commit-check"]
+    assert hook()["language"] == "script"
+    assert "--require-hashes" in script and "layers/enforcer/requirements.txt" in script
+    assert 'exec "$venv/bin/ses-pool-enforcer" check "$@"' in script
+    assert "ses-pool-enforcer" in scripts
     assert hook()["require_serial"] is True  # pools declared in one file count for all
 
 
@@ -79,10 +84,12 @@ def test_the_hook_as_pre_commit_runs_it_checks_the_selected_fixtures() -> None:
     ).stdout.split()
     files = [f for f in tracked if re.search(hook()["files"], f)]
 
-    # When its entry runs with a user's args and those files, as pre-commit runs it
+    # When its entry runs with a user's args and those files, as pre-commit runs it (with this
+    # venv as the hook's: tests/integration/test_release_installs.py makes a fresh one)
     done = subprocess.run(
-        [BIN / hook()["entry"].split()[0], "check", "--policy", f"{IAC}/policy.yaml", *files],
+        [ROOT / hook()["entry"], "--policy", f"{IAC}/policy.yaml", *files],
         cwd=ROOT,
+        env={**os.environ, "SES_POOL_ENFORCER_HOOK_VENV": sys.prefix},
         capture_output=True,
         text=True,
         check=False,
