@@ -120,7 +120,7 @@ def test_json_keys_and_items_are_located_in_characters() -> None:
     text = '{"a\\"b": [1, {"k": []}],\n "é": {"x": "y,}"},\n  "z": [[], "w"]}'
 
     # When its positions are found
-    positions = json_positions(text)
+    positions = json_positions(text, 200)
 
     # Then every key and array item is where it is written
     assert positions[('a"b',)] == Position(1, 2)

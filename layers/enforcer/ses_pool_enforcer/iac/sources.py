@@ -10,10 +10,12 @@ from typing import Any
 
 from ses_pool_enforcer.documents import DuplicateKey, unique_keys
 from ses_pool_enforcer.iac import cdk, cloudformation, terraform
-from ses_pool_enforcer.iac.cfn_yaml import load_yaml
+from ses_pool_enforcer.iac.cfn_yaml import MAX_DEPTH, load_yaml
 from ses_pool_enforcer.iac.declared import IacError, Position, Scan
 from ses_pool_enforcer.iac.declared import Path as KeyPath
 from ses_pool_enforcer.iac.json_positions import json_positions
+
+BOM = "\ufeff"
 
 
 def scan_path(path: str, parameters: Mapping[str, str]) -> list[Scan]:
@@ -49,14 +51,26 @@ def scan_file(path: str, parameters: Mapping[str, str]) -> Scan:
 
 
 def parse(text: str) -> tuple[Any, dict[KeyPath, Position]]:
-    """JSON, or else YAML with CloudFormation's tags; the data and each key's position."""
+    """JSON, or else YAML with CloudFormation's tags; the data and each key's position.
+    A file that starts with ``{`` and is not JSON is reported as JSON's error: YAML's
+    would point elsewhere (JSON with a comment is not YAML either)."""
+    text = text.removeprefix(BOM)  # json refuses it; YAML skips it
     try:
         data = json.loads(text, object_pairs_hook=unique_keys)
     except DuplicateKey as exc:
         raise IacError(str(exc)) from exc
-    except ValueError:
+    except RecursionError as exc:
+        raise IacError(f"refused: nested more than {MAX_DEPTH} levels deep") from exc
+    except json.JSONDecodeError as exc:
+        if not text.lstrip().startswith("{"):
+            return load_yaml(text)
+        try:
+            return load_yaml(text)
+        except IacError:
+            raise IacError(f"not JSON: line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    except ValueError:  # e.g. an integer of more digits than Python converts
         return load_yaml(text)
-    return data, json_positions(text)
+    return data, json_positions(text, MAX_DEPTH)
 
 
 def _synthesized_by_cdk(data: Mapping[str, Any]) -> bool:
