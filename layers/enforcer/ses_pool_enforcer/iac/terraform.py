@@ -58,6 +58,7 @@ class _Resource:
 
 
 def scan(source: str, data: Mapping[str, Any], positions: Mapping[Path, Position]) -> Scan:
+    defaults = default_tags(data)
     sets: list[DeclaredSet] = []
     pools: set[str] = set()
     for resource in _resources(data):
@@ -67,12 +68,17 @@ def scan(source: str, data: Mapping[str, Any], positions: Mapping[Path, Position
                 pools.add(name)
         elif resource.mode == "managed" and resource.type in (SET_V1, SET_V2):
             position = positions.get((*resource.path, "address")) or positions.get(resource.path)
-            sets.append(_configuration_set(source, resource, position))
+            sets.append(_configuration_set(source, resource, position, defaults))
     kind = "Terraform plan" if "resource_changes" in data else "Terraform state"
     return Scan(source, kind, sets, pools)
 
 
-def _configuration_set(source: str, resource: _Resource, position: Position | None) -> DeclaredSet:
+def _configuration_set(
+    source: str,
+    resource: _Resource,
+    position: Position | None,
+    defaults: Mapping[str, str] | Unresolved,
+) -> DeclaredSet:
     if resource.type == SET_V1:
         name = _string(resource.attribute("name"), "name")
         return DeclaredSet(
@@ -84,7 +90,7 @@ def _configuration_set(source: str, resource: _Resource, position: Position | No
         position,
         _string(resource.attribute("configuration_set_name"), "configuration_set_name"),
         _pool(resource),
-        _tags(resource),
+        _tags(resource, defaults),
     )
 
 
@@ -98,15 +104,51 @@ def _pool(resource: _Resource) -> str | Unresolved:
     return normalise_pool(pool if isinstance(pool, str) else None)
 
 
-def _tags(resource: _Resource) -> Mapping[str, str] | Unresolved:
+def _tags(
+    resource: _Resource, default_tags: Mapping[str, str] | Unresolved
+) -> Mapping[str, str] | Unresolved:
     # tags_all is what SES receives: the resource's tags and the provider's default_tags.
-    for attribute in ("tags_all", "tags"):
-        tags = resource.attribute(attribute)
+    tags_all = resource.attribute("tags_all")
+    if isinstance(tags_all, Unresolved) and resource.attribute("tags") is None:
+        # The provider plans tags_all unknown whenever tags is null; what apply writes is
+        # then the default_tags alone (none: {}).
+        return default_tags
+    for tags in (tags_all, resource.attribute("tags")):
         if isinstance(tags, Unresolved):
             return tags
         if isinstance(tags, dict):
             return {str(k): str(v) for k, v in tags.items()}
     return {}
+
+
+def default_tags(data: Mapping[str, Any]) -> Mapping[str, str] | Unresolved:
+    """The AWS provider's ``default_tags`` as the plan's configuration writes them: {}
+    when no configuration of the provider has any; Unresolved when one is an expression
+    the plan does not show, or when configurations disagree."""
+    configs = _mapping(_mapping(data.get("configuration")).get("provider_config"))
+    if not configs:
+        return Unresolved(
+            "tags_all is known only after apply (the plan shows no provider configuration)"
+        )
+    found: list[Mapping[str, str]] = []
+    for config in configs.values():
+        config = _mapping(config)
+        if config.get("name") != "aws":
+            continue
+        blocks = _mapping(config.get("expressions")).get("default_tags")
+        if not blocks:
+            found.append({})
+            continue
+        tags = _mapping(_mapping(blocks[0] if isinstance(blocks, list) else blocks).get("tags"))
+        if "constant_value" not in tags or not isinstance(tags["constant_value"], dict):
+            return Unresolved("tags_all is known only after apply (default_tags is an expression)")
+        found.append({str(k): str(v) for k, v in tags["constant_value"].items()})
+    if any(tags != found[0] for tags in found[1:]):
+        return Unresolved(
+            "tags_all is known only after apply "
+            "(provider configurations with different default_tags)"
+        )
+    return found[0] if found else {}
 
 
 def _string(value: Any, attribute: str) -> str | Unresolved:
