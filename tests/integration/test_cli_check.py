@@ -135,14 +135,16 @@ def test_a_sam_template_with_findings_exits_2_with_a_row_per_set(check: Any, no_
             "-",
             "undefined-pool",
         ],
-        "DigestSet": [f"{sam}:80:3", "?", "marketing", "-", "-", "unresolved"],
+        # ${Team}-digest: legacy-* (exempt) or mkt-* (a rule) for some teams only
+        "DigestSet": [f"{sam}:80:3", "${Team}-digest", "marketing", "-", "-", "unresolved"],
+        # !If [IsProd, ...]: Stage defaults to dev, so no pool
         "NewsletterSet": [
             f"{sam}:87:3",
             "mkt-newsletter",
-            "?",
+            "ses-default-dedicated-pool",
             "marketing",
             "marketing",
-            "unresolved",
+            "wrong-pool",
         ],
         "BulkImportSet": [f"{sam}:94:3", "?", "ses-shared-pool", "-", "-", "unresolved"],
         "OpsAlertsSet": [
@@ -161,8 +163,8 @@ def test_a_sam_template_with_findings_exits_2_with_a_row_per_set(check: Any, no_
         "would move it and the next deploy move it back\n" in result.out
     )
     assert result.out.endswith(
-        "9 configuration sets in 1 file: 3 compliant, 1 undefined-pool, 3 unresolved, "
-        "2 wrong-pool; 6 with findings.\n"
+        "9 configuration sets in 1 file: 3 compliant, 1 undefined-pool, 2 unresolved, "
+        "3 wrong-pool; 6 with findings.\n"
     )
 
 
@@ -403,6 +405,7 @@ def test_json_gives_each_set_its_decision_and_findings(check: Any, no_aws: None)
             "kind": "CloudFormation template",
             "configuration_sets": 9,
             "pools": ["marketing", "transactional"],
+            "not_checked": [],
         }
     ]
     assert document["summary"]["with_findings"] == 6
@@ -457,7 +460,7 @@ def test_sarif_is_valid_and_points_at_each_resource(check: Any, no_aws: None) ->
         "tests/fixtures/iac/sam/template.yaml",
         {"startLine": 66, "startColumn": 3},
     )
-    assert located["NewsletterSet (mkt-newsletter)"][:2] == ("unresolved", "warning")
+    assert located["DigestSet (${Team}-digest)"][:2] == ("unresolved", "warning")
     line, column = line_of(CDK / "MailStack.template.json", '"ReceiptsConfigurationSet9A4C2B7E"')
     assert located["MailStack/Receipts/ConfigurationSet (tx-receipts-prod)"][2:] == (
         "tests/fixtures/iac/cdk.out/MailStack.template.json",

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ses_pool_enforcer.iac.declared import DeclaredSet, IacError, Position, Unresolved
+from ses_pool_enforcer.iac.patterns import hole
 from ses_pool_enforcer.iac.sources import scan_file, scan_path
 from ses_pool_enforcer.pools import DEFAULT_POOL, SHARED_POOL
 
@@ -57,11 +58,10 @@ def test_what_only_a_deploy_decides_is_unresolved_with_its_reason() -> None:
     (scan,) = scan_path(str(SAM), {})
     sets = by_resource(scan.sets)
 
-    # Then a parameter with no default, a condition and a generated name are not guessed
-    assert sets["DigestSet"].name == Unresolved(
-        "parameter Team has no default: pass --parameter Team=..."
-    )
-    assert sets["NewsletterSet"].pool == Unresolved("Fn::If on condition IsProd: decided at deploy")
+    # Then a parameter with no default is a hole in the name, a condition is decided
+    # by the parameter's default (Stage=dev: no pool), a generated name is not guessed
+    assert sets["DigestSet"].name == hole("Team") + "-digest"
+    assert sets["NewsletterSet"].pool == DEFAULT_POOL
     assert sets["BulkImportSet"].name == Unresolved(
         "no Name: CloudFormation generates one at deploy"
     )

@@ -12,7 +12,12 @@ from typing import Any
 
 from ses_pool_enforcer import __version__
 from ses_pool_enforcer.adapters.ses import Ses
-from ses_pool_enforcer.cli.check_output import nothing_to_check, to_document, to_table
+from ses_pool_enforcer.cli.check_output import (
+    not_checked,
+    nothing_to_check,
+    to_document,
+    to_table,
+)
 from ses_pool_enforcer.cli.common import (
     EXIT_CHANGES,
     EXIT_OK,
@@ -185,3 +190,5 @@ def _write(
         print(report, end="")
         if args.format != "table" and not verdicts:
             print(nothing_to_check(scans), file=sys.stderr)
+        if args.format != "table":
+            print(not_checked(scans), end="", file=sys.stderr)

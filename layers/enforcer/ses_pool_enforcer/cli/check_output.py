@@ -8,6 +8,7 @@ from typing import Any
 
 from ses_pool_enforcer.cli.output import table
 from ses_pool_enforcer.iac.declared import DeclaredSet, Scan, Unresolved
+from ses_pool_enforcer.iac.patterns import shown
 from ses_pool_enforcer.iac.verdict import Verdict
 
 UNKNOWN = "?"
@@ -31,12 +32,21 @@ def summary(verdicts: Sequence[Verdict], scans: Sequence[Scan]) -> str:
 
 
 def nothing_to_check(scans: Sequence[Scan]) -> str:
-    return "Nothing to check: no SES configuration set in " + ", ".join(s.source for s in scans)
+    files = ", ".join(s.source for s in scans)
+    if any(s.notes for s in scans):
+        return f"No SES configuration set judged in {files}, but some were not checked"
+    return "Nothing to check: no SES configuration set in " + files
+
+
+def not_checked(scans: Sequence[Scan]) -> str:
+    """What the files declare that was not checked, one line each; empty if nothing."""
+    notes = [f"{s.source}: {note}\n" for s in scans for note in s.notes]
+    return f"Not checked ({len(notes)}):\n" + "".join(notes) if notes else ""
 
 
 def to_table(verdicts: Sequence[Verdict], scans: Sequence[Scan], policy_source: str) -> str:
     if not verdicts:
-        return nothing_to_check(scans) + ".\n"
+        return "\n".join(filter(None, [nothing_to_check(scans) + ".\n", not_checked(scans)]))
     rows = [
         [
             where(v.declared),
@@ -60,6 +70,8 @@ def to_table(verdicts: Sequence[Verdict], scans: Sequence[Scan], policy_source: 
     ]
     if findings:
         parts.append(f"Findings ({len(findings)}):\n" + "".join(findings))
+    if not_checked(scans):
+        parts.append(not_checked(scans))
     parts.append(summary(verdicts, scans) + "\n")
     return "\n".join(parts)
 
@@ -75,6 +87,7 @@ def to_document(
                 "kind": s.kind,
                 "configuration_sets": len(s.sets),
                 "pools": sorted(s.pools),
+                "not_checked": list(s.notes),
             }
             for s in scans
         ],
@@ -117,11 +130,11 @@ def _entry(verdict: Verdict) -> dict[str, Any]:
 
 
 def _cell(value: str | Unresolved) -> str:
-    return UNKNOWN if isinstance(value, Unresolved) else value
+    return UNKNOWN if isinstance(value, Unresolved) else shown(value)
 
 
 def _known(value: str | Unresolved) -> str | None:
-    return None if isinstance(value, Unresolved) else value
+    return None if isinstance(value, Unresolved) else shown(value)
 
 
 def _plural(count: int, noun: str) -> str:

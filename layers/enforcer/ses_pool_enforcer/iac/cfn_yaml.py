@@ -3,6 +3,7 @@ read as their long forms, and the position of every key kept from the loader's m
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -86,6 +87,9 @@ for _tag, _function in SHORT_FORMS.items():
     TemplateLoader.add_constructor(f"!{_tag}", _long_form(_function))
 
 
+_OPENERS = re.compile(r"(?:[\[{][ \t\r\n]*){" + str(MAX_DEPTH + 1) + "}")
+
+
 def _measure(root: yaml.Node) -> None:
     """Refuse a document whose aliases expand past MAX_VALUES, refer to themselves, or
     that nests past MAX_DEPTH; each node is walked once, aliases are never expanded."""
@@ -155,6 +159,10 @@ def _mark(node: yaml.Node) -> Position:
 
 def load_yaml(text: str) -> tuple[Any, dict[Path, Position]]:
     """The document's data, long-form intrinsics, and the position of each key."""
+    run = _OPENERS.search(text)
+    if run is not None:  # PyYAML's scanner takes seconds over these before composing
+        line = text.count("\n", 0, run.start()) + 1
+        raise IacError(f"refused: nested more than {MAX_DEPTH} levels deep, line {line}")
     loader = TemplateLoader(text)
     try:
         node = loader.get_single_node()

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ses_pool_enforcer.iac.patterns import shown
+
 
 class IacError(ValueError):
     """The file cannot be read as a template or a plan: one line, exit 1."""
@@ -31,6 +33,17 @@ Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One way a set may be deployed, under the parameter values that make it so."""
+
+    assumption: str
+    """``Stage=prod``: the parameter values that give this alternative."""
+    name: str | Unresolved
+    pool: str | Unresolved
+    tags: Mapping[str, str] | Unresolved
+
+
+@dataclass(frozen=True)
 class DeclaredSet:
     """One configuration set as a file declares it; the pool is normalised."""
 
@@ -44,12 +57,19 @@ class DeclaredSet:
     """Why this kind of resource cannot carry a pool at all (SES v1), if it cannot."""
     construct: str | None = None
     """The CDK construct that synthesized the resource, as its author knows it."""
+    condition: str | None = None
+    """The template condition the resource is created under, if any."""
+    alternatives: tuple[Alternative, ...] = ()
+    """When the file leaves a choice open (a condition, a parameter's allowed values):
+    each way the set may be deployed; name, pool and tags then say what they share."""
 
     @property
     def label(self) -> str:
         """``MarketingSet (mkt-weekly)``: the resource, and the set's name when known."""
         resource = self.construct or self.resource
-        return f"{resource} ({self.name})" if isinstance(self.name, str) else resource
+        if self.condition is not None:
+            resource += f" [Condition {self.condition}]"
+        return f"{resource} ({shown(self.name)})" if isinstance(self.name, str) else resource
 
 
 @dataclass(frozen=True)
@@ -60,3 +80,5 @@ class Scan:
     kind: str
     sets: list[DeclaredSet]
     pools: set[str]
+    notes: list[str] = field(default_factory=list)
+    """What the file declares that was not checked, and why (one line each)."""
