@@ -25,6 +25,7 @@ from ses_pool_enforcer.iac.cfn_yaml import SHORT_FORMS
 from ses_pool_enforcer.iac.declared import (
     Alternative,
     DeclaredSet,
+    NestedStack,
     Path,
     Position,
     Scan,
@@ -35,6 +36,9 @@ from ses_pool_enforcer.pools import DEFAULT_POOL, normalise_pool
 
 CONFIGURATION_SET = "AWS::SES::ConfigurationSet"
 PINPOINT_SET = "AWS::PinpointEmail::ConfigurationSet"
+STACK = "AWS::CloudFormation::Stack"
+SAM_APPLICATION = "AWS::Serverless::Application"
+_REMOTE = re.compile(r"^(https?|s3)://", re.IGNORECASE)
 SET_TYPES = frozenset({CONFIGURATION_SET, PINPOINT_SET})
 DEDICATED_IP_POOL = "AWS::SES::DedicatedIpPool"
 NO_VALUE = {"Ref": "AWS::NoValue"}
@@ -299,6 +303,7 @@ def scan(
     resources, origins = expand_for_each(base, notes)
     template = Template(data, parameters, resources=resources)
     sets: list[DeclaredSet] = []
+    nested: list[NestedStack] = []
     pools: set[str] = set()
     for logical_id, resource in resources.items():
         if _type(resource) == DEDICATED_IP_POOL:
@@ -310,7 +315,35 @@ def scan(
             declared = _configuration_set(data, template, source, logical_id, position, notes)
             if declared is not None:
                 sets.append(declared)
-    return Scan(source, kind, sets, pools, notes)
+        elif _type(resource) in (STACK, SAM_APPLICATION):
+            nested.append(_nested(template, logical_id, resource))
+    return Scan(source, kind, sets, pools, notes, nested)
+
+
+def _nested(template: Template, logical_id: str, resource: Mapping[str, Any]) -> NestedStack:
+    """Where a nested stack's template is: ``TemplateURL`` (or SAM's ``Location``) as a
+    path on this disk, as ``sam build`` and ``cloudformation package`` read it; CDK writes
+    the file's name in the ``aws:asset:path`` metadata."""
+    properties = _mapping(resource.get("Properties"))
+    asset = _mapping(resource.get("Metadata")).get("aws:asset:path")
+    written = properties.get("TemplateURL", properties.get("Location"))
+    location: str | Unresolved
+    if isinstance(asset, str):
+        location = asset
+    elif isinstance(written, dict) and "ApplicationId" in written:
+        location = Unresolved("a Serverless Application Repository application")
+    else:
+        resolved = template.open_value(template.resolve(written), "template location")
+        if isinstance(resolved, str) and _REMOTE.match(resolved):
+            location = Unresolved(f"its template is at {resolved}: check that template itself")
+        else:
+            location = resolved
+    parameters: dict[str, str] = {}
+    for key, value in _mapping(properties.get("Parameters")).items():
+        resolved = template.open_value(template.resolve(value), "parameter")
+        if isinstance(resolved, str):
+            parameters[str(key)] = resolved
+    return NestedStack(logical_id, location, parameters)
 
 
 def expand_for_each(template: Template, notes: list[str]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -73,6 +73,17 @@ class DeclaredSet:
 
 
 @dataclass(frozen=True)
+class NestedStack:
+    """A nested stack a template declares: where its template is, if on this disk."""
+
+    resource: str
+    location: str | Unresolved
+    """The local path of its template, relative to the parent's folder, or why not."""
+    parameters: Mapping[str, str]
+    """The values the parent passes it, as far as the parent decides them."""
+
+
+@dataclass(frozen=True)
 class Scan:
     """Everything one file declares."""
 
@@ -82,3 +93,4 @@ class Scan:
     pools: set[str]
     notes: list[str] = field(default_factory=list)
     """What the file declares that was not checked, and why (one line each)."""
+    nested: list[NestedStack] = field(default_factory=list)

@@ -11,23 +11,60 @@ from typing import Any
 from ses_pool_enforcer.documents import DuplicateKey, unique_keys
 from ses_pool_enforcer.iac import cdk, cloudformation, terraform
 from ses_pool_enforcer.iac.cfn_yaml import MAX_DEPTH, load_yaml
-from ses_pool_enforcer.iac.declared import IacError, Position, Scan
+from ses_pool_enforcer.iac.declared import IacError, Position, Scan, Unresolved
 from ses_pool_enforcer.iac.declared import Path as KeyPath
 from ses_pool_enforcer.iac.json_positions import json_positions
 
 BOM = "\ufeff"
 
 
+MAX_NESTING = 5
+"""Levels of nested stacks followed."""
+INHERITED = frozenset({"AWS::AccountId", "AWS::Region", "AWS::Partition", "AWS::URLSuffix"})
+"""Pseudo parameters a nested stack shares with its parent (not its name or id)."""
+
+
 def scan_path(path: str, parameters: Mapping[str, str]) -> list[Scan]:
-    """Everything ``path`` declares; IacError names the file and what is wrong with it."""
+    """Everything ``path`` declares, nested stacks whose template is on this disk
+    included; IacError names the file and what is wrong with it."""
     folder = Path(path)
     if folder.is_dir():
         try:
             files = cdk.templates(folder)
         except IacError as exc:
             raise IacError(f"{path}: {exc}") from exc
-        return [scan_file(str(file), parameters) for file in files]
-    return [scan_file(path, parameters)]
+    else:
+        files = [Path(path)]
+    scans: list[Scan] = []
+    seen: set[Path] = set()
+    for file in files:
+        if file.resolve() not in seen:
+            scans += _with_nested(str(file), parameters, seen, 0)
+    return scans
+
+
+def _with_nested(
+    path: str, parameters: Mapping[str, str], seen: set[Path], depth: int
+) -> list[Scan]:
+    seen.add(Path(path).resolve())
+    scan = scan_file(path, parameters)
+    found = [scan]
+    for stack in scan.nested:
+        where = f"Resources.{stack.resource} (nested stack)"
+        if isinstance(stack.location, Unresolved):
+            scan.notes.append(f"{where}: not checked: {stack.location.reason}")
+            continue
+        nested = Path(path).parent / stack.location
+        if nested.resolve() in seen:
+            continue  # read already: a CDK assembly lists its nested templates
+        if not nested.is_file():
+            scan.notes.append(f"{where}: not checked: no file {nested}")
+        elif depth >= MAX_NESTING:
+            scan.notes.append(f"{where}: not checked: nested more than {MAX_NESTING} deep")
+        else:
+            inherited = {k: v for k, v in parameters.items() if k in INHERITED}
+            found += _with_nested(str(nested), {**inherited, **stack.parameters}, seen, depth + 1)
+    return found
 
 
 def scan_file(path: str, parameters: Mapping[str, str]) -> Scan:
