@@ -442,7 +442,12 @@ def test_sarif_is_valid_and_points_at_each_resource(check: Any, no_aws: None) ->
     (run,) = log["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "ses-pool-enforcer"
-    assert [r["id"] for r in driver["rules"]] == ["wrong-pool", "undefined-pool", "unresolved"]
+    assert [r["id"] for r in driver["rules"]] == [
+        "wrong-pool",
+        "undefined-pool",
+        "wrong-default-set",
+        "unresolved",
+    ]
     # one result per finding, each at its resource, the path relative to the working dir
     assert len(run["results"]) == 6 + 3 + 4
     located = {
@@ -593,3 +598,70 @@ def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
 
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# --------------------------------------------------------------------------- identities, notes
+
+IDENTITIES = IAC / "identities"
+
+
+def test_identities_are_judged_by_the_identity_rules(check: Any, no_aws: None) -> None:
+    # When a template's AWS::SES::EmailIdentity resources are checked against a policy
+    # with identity rules
+    result = check("--policy", IDENTITIES / "policy.yaml", IDENTITIES / "template.yaml")
+
+    # Then each identity's declared default set is judged, and an off-policy one fails
+    assert result.status == 2
+    assert (
+        "wrong-default-set: Shop (shop.example.com): default configuration set "
+        "mkt-newsletter; the policy requires tx-receipts (identity rule shop-mail)"
+    ) in result.out
+    assert (
+        "wrong-default-set: Bare (alerts.example.com): no default configuration set; the "
+        "policy requires one (identity rule any-default)"
+    ) in result.out
+    assert "unresolved: Open: identity unknown (identity ${Domain}" in result.out
+    assert result.out.endswith("4 identities: 1 compliant, 1 unresolved, 2 wrong-default-set.\n")
+
+    # And SARIF carries the identity's finding at its resource
+    sarif = check(
+        "--policy", IDENTITIES / "policy.yaml", "--format", "sarif", IDENTITIES / "template.yaml"
+    )
+    results = json.loads(sarif.out)["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == [
+        "wrong-default-set",
+        "wrong-default-set",
+        "unresolved",
+    ]
+
+
+def test_a_policy_without_identity_rules_does_not_judge_identities(
+    check: Any, no_aws: None
+) -> None:
+    result = check("--policy", POLICY, IDENTITIES / "template.yaml")
+
+    assert result.status == 0
+    assert result.out.startswith("Nothing to check: no SES configuration set in")
+
+
+def test_what_was_not_checked_is_said_and_nothing_to_check_is_not(
+    check: Any, no_aws: None, tmp_path: Path
+) -> None:
+    # Given a template whose only content is a nested stack on S3
+    template = tmp_path / "parent.yaml"
+    template.write_text(
+        "Resources:\n  Mail:\n    Type: AWS::CloudFormation::Stack\n"
+        "    Properties: {TemplateURL: 'https://s3.amazonaws.com/b/mail.yaml'}\n"
+    )
+
+    # When checked
+    result = check("--policy", POLICY, template)
+
+    # Then it is not "Nothing to check": the nested stack is named as not checked
+    assert "Nothing to check" not in result.out
+    assert result.out == (
+        f"No SES configuration set judged in {template}, but some were not checked.\n\n"
+        "Not checked (1):\n"
+        f"{template}: Resources.Mail (nested stack): not checked: its template is at "
+        "https://s3.amazonaws.com/b/mail.yaml: check that template itself\n"
+    )

@@ -30,7 +30,7 @@ from ses_pool_enforcer.iac.declared import IacError, Scan
 from ses_pool_enforcer.iac.junit import to_junit
 from ses_pool_enforcer.iac.sarif import to_sarif
 from ses_pool_enforcer.iac.sources import scan_path
-from ses_pool_enforcer.iac.verdict import Verdict, judge
+from ses_pool_enforcer.iac.verdict import IdentityVerdict, Verdict, judge, judge_identity
 from ses_pool_enforcer.model import Lane
 from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
 
@@ -152,8 +152,16 @@ def run(args: argparse.Namespace) -> int:
     verdicts = [
         judge(policy, s, pools, now, account_checked=args.live, lane=lane) for s in declared
     ]
-    _write(args, verdicts, scans, policy_source)
-    return EXIT_CHANGES if any(v.findings for v in verdicts) else EXIT_OK
+    # Identities are judged only by a policy that has identity rules.
+    identities = [
+        judge_identity(policy, identity, now, lane)
+        for scan in scans
+        for identity in scan.identities
+        if policy.identities
+    ]
+    _write(args, verdicts, identities, scans, policy_source)
+    findings = any(v.findings for v in verdicts) or any(v.findings for v in identities)
+    return EXIT_CHANGES if findings else EXIT_OK
 
 
 def _policy(args: argparse.Namespace) -> tuple[Policy, str]:
@@ -171,13 +179,17 @@ def _policy(args: argparse.Namespace) -> tuple[Policy, str]:
 
 
 def _write(
-    args: argparse.Namespace, verdicts: list[Verdict], scans: list[Scan], policy_source: str
+    args: argparse.Namespace,
+    verdicts: list[Verdict],
+    identities: list[IdentityVerdict],
+    scans: list[Scan],
+    policy_source: str,
 ) -> None:
-    text = to_table(verdicts, scans, policy_source)
+    text = to_table(verdicts, scans, policy_source, identities)
     if args.format == "json":
-        report = json_text(to_document(verdicts, scans, policy_source))
+        report = json_text(to_document(verdicts, scans, policy_source, identities))
     elif args.format == "sarif":
-        report = json_text(to_sarif(verdicts, version=__version__, base=Path.cwd()))
+        report = json_text(to_sarif([*verdicts, *identities], version=__version__, base=Path.cwd()))
     elif args.format == "junit":
         report = to_junit(verdicts)
     else:

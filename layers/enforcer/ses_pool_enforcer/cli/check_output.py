@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ses_pool_enforcer.cli.output import table
-from ses_pool_enforcer.iac.declared import DeclaredSet, Scan, Unresolved
+from ses_pool_enforcer.iac.declared import DeclaredIdentity, DeclaredSet, Scan, Unresolved
 from ses_pool_enforcer.iac.patterns import shown
-from ses_pool_enforcer.iac.verdict import Verdict
+from ses_pool_enforcer.iac.verdict import IdentityVerdict, Verdict
 
 UNKNOWN = "?"
 NONE = "-"
 
 
-def where(declared: DeclaredSet) -> str:
+def where(declared: DeclaredSet | DeclaredIdentity) -> str:
     """``template.yaml:12:3``, as compilers and linters write it."""
     if declared.position is None:
         return declared.source
@@ -44,8 +44,13 @@ def not_checked(scans: Sequence[Scan]) -> str:
     return f"Not checked ({len(notes)}):\n" + "".join(notes) if notes else ""
 
 
-def to_table(verdicts: Sequence[Verdict], scans: Sequence[Scan], policy_source: str) -> str:
-    if not verdicts:
+def to_table(
+    verdicts: Sequence[Verdict],
+    scans: Sequence[Scan],
+    policy_source: str,
+    identities: Sequence[IdentityVerdict] = (),
+) -> str:
+    if not verdicts and not identities:
         return "\n".join(filter(None, [nothing_to_check(scans) + ".\n", not_checked(scans)]))
     rows = [
         [
@@ -59,27 +64,70 @@ def to_table(verdicts: Sequence[Verdict], scans: Sequence[Scan], policy_source: 
         ]
         for v in verdicts
     ]
-    parts = [
-        f"Checked against {policy_source}.\n",
-        table(["location", "resource", "set", "pool", "required", "rule", "result"], rows),
-    ]
+    parts = [f"Checked against {policy_source}.\n"]
+    if rows:
+        parts.append(
+            table(["location", "resource", "set", "pool", "required", "rule", "result"], rows)
+        )
+    if identities:
+        parts.append(
+            table(
+                ["location", "resource", "identity", "default set", "required", "rule", "result"],
+                [
+                    [
+                        where(v.declared),
+                        v.declared.resource,
+                        _cell(v.declared.name),
+                        _cell(v.declared.configuration_set or NONE),
+                        (v.decision.required if v.decision else None) or NONE,
+                        (v.decision.rule_id if v.decision else None) or NONE,
+                        v.result,
+                    ]
+                    for v in identities
+                ],
+            )
+        )
     findings = [
         f"{where(v.declared)}: {f.check.value}: {v.declared.label}: {f.message}\n"
-        for v in verdicts
+        for v in _judged(verdicts, identities)
         for f in v.findings
     ]
     if findings:
         parts.append(f"Findings ({len(findings)}):\n" + "".join(findings))
     if not_checked(scans):
         parts.append(not_checked(scans))
-    parts.append(summary(verdicts, scans) + "\n")
+    if verdicts:
+        parts.append(summary(verdicts, scans) + "\n")
+    if identities:
+        counts = Counter(v.result for v in identities)
+        judged = ", ".join(f"{n} {result}" for result, n in sorted(counts.items()))
+        parts.append(f"{_plural(len(identities), 'identity', 'identities')}: {judged}.\n")
     return "\n".join(parts)
 
 
 def to_document(
-    verdicts: Sequence[Verdict], scans: Sequence[Scan], policy_source: str
+    verdicts: Sequence[Verdict],
+    scans: Sequence[Scan],
+    policy_source: str,
+    identities: Sequence[IdentityVerdict] = (),
 ) -> dict[str, Any]:
     return {
+        "identities": [
+            {
+                "file": v.declared.source,
+                "line": v.declared.position.line if v.declared.position else None,
+                "resource": v.declared.resource,
+                "identity": _known(v.declared.name),
+                "default_configuration_set": _known(v.declared.configuration_set)
+                if v.declared.configuration_set is not None
+                else None,
+                "required": v.decision.required if v.decision else None,
+                "rule_id": v.decision.rule_id if v.decision else None,
+                "result": v.result,
+                "findings": [{"check": f.check.value, "message": f.message} for f in v.findings],
+            }
+            for v in identities
+        ],
         "policy": policy_source,
         "files": [
             {
@@ -129,6 +177,12 @@ def _entry(verdict: Verdict) -> dict[str, Any]:
     }
 
 
+def _judged(
+    verdicts: Sequence[Verdict], identities: Sequence[IdentityVerdict]
+) -> list[Verdict | IdentityVerdict]:
+    return [*verdicts, *identities]
+
+
 def _cell(value: str | Unresolved) -> str:
     return UNKNOWN if isinstance(value, Unresolved) else shown(value)
 
@@ -137,5 +191,5 @@ def _known(value: str | Unresolved) -> str | None:
     return None if isinstance(value, Unresolved) else shown(value)
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count} {noun}{'s' * (count != 1)}"
+def _plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"

@@ -24,6 +24,7 @@ from typing import Any
 from ses_pool_enforcer.iac.cfn_yaml import SHORT_FORMS
 from ses_pool_enforcer.iac.declared import (
     Alternative,
+    DeclaredIdentity,
     DeclaredSet,
     NestedStack,
     Path,
@@ -36,6 +37,7 @@ from ses_pool_enforcer.pools import DEFAULT_POOL, normalise_pool
 
 CONFIGURATION_SET = "AWS::SES::ConfigurationSet"
 PINPOINT_SET = "AWS::PinpointEmail::ConfigurationSet"
+EMAIL_IDENTITY = "AWS::SES::EmailIdentity"
 STACK = "AWS::CloudFormation::Stack"
 SAM_APPLICATION = "AWS::Serverless::Application"
 _REMOTE = re.compile(r"^(https?|s3)://", re.IGNORECASE)
@@ -304,6 +306,7 @@ def scan(
     template = Template(data, parameters, resources=resources)
     sets: list[DeclaredSet] = []
     nested: list[NestedStack] = []
+    identities: list[DeclaredIdentity] = []
     pools: set[str] = set()
     for logical_id, resource in resources.items():
         if _type(resource) == DEDICATED_IP_POOL:
@@ -317,7 +320,34 @@ def scan(
                 sets.append(declared)
         elif _type(resource) in (STACK, SAM_APPLICATION):
             nested.append(_nested(template, logical_id, resource))
-    return Scan(source, kind, sets, pools, notes, nested)
+        elif _type(resource) == EMAIL_IDENTITY:
+            position = positions.get(("Resources", origins.get(logical_id, logical_id)))
+            identities.append(_identity(template, source, logical_id, position))
+    return Scan(source, kind, sets, pools, notes, nested, identities)
+
+
+def _identity(
+    template: Template, source: str, logical_id: str, position: Position | None
+) -> DeclaredIdentity:
+    """The identity and its default set, as the parameters given or their defaults make
+    them (a choice left open leaves the value unresolved)."""
+    resource = template.resources[logical_id]
+    properties = _mapping(resource.get("Properties"))
+    condition = resource.get("Condition") if isinstance(resource.get("Condition"), str) else None
+    name = _name(template, properties.get("EmailIdentity"))
+    if isinstance(name, str) and has_hole(name):
+        name = Unresolved(f"identity {shown(name)}: {template.why_open(name)}")
+    attributes = template.choose(properties.get("ConfigurationSetAttributes"))
+    current: str | Unresolved | None = None
+    if isinstance(attributes, Unresolved):
+        current = Unresolved(f"ConfigurationSetAttributes: {attributes.reason}")
+    elif isinstance(attributes, dict):
+        written = template.choose(attributes.get("ConfigurationSetName"))
+        if isinstance(written, Unresolved):
+            current = written
+        elif written is not None and written != NO_VALUE:
+            current = template.open_value(template.resolve(written), "configuration set")
+    return DeclaredIdentity(source, logical_id, position, name, current, condition)
 
 
 def _nested(template: Template, logical_id: str, resource: Mapping[str, Any]) -> NestedStack:

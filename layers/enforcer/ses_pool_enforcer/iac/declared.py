@@ -73,6 +73,24 @@ class DeclaredSet:
 
 
 @dataclass(frozen=True)
+class DeclaredIdentity:
+    """A sending identity (``AWS::SES::EmailIdentity``) and the default configuration
+    set it declares (None: it declares none)."""
+
+    source: str
+    resource: str
+    position: Position | None
+    name: str | Unresolved
+    configuration_set: str | Unresolved | None
+    condition: str | None = None
+
+    @property
+    def label(self) -> str:
+        name = f" ({shown(self.name)})" if isinstance(self.name, str) else ""
+        return f"{self.resource}{name}"
+
+
+@dataclass(frozen=True)
 class NestedStack:
     """A nested stack a template declares: where its template is, if on this disk."""
 
@@ -94,3 +112,4 @@ class Scan:
     notes: list[str] = field(default_factory=list)
     """What the file declares that was not checked, and why (one line each)."""
     nested: list[NestedStack] = field(default_factory=list)
+    identities: list[DeclaredIdentity] = field(default_factory=list)

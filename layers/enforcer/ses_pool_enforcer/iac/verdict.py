@@ -12,10 +12,25 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from ses_pool_enforcer.evaluation import Undecidable, evaluate, in_scope, matches
-from ses_pool_enforcer.iac.declared import DeclaredSet, Unresolved
+from ses_pool_enforcer.evaluation import (
+    ANY_SET,
+    Undecidable,
+    evaluate,
+    evaluate_identity,
+    in_scope,
+    matches,
+)
+from ses_pool_enforcer.iac.declared import DeclaredIdentity, DeclaredSet, Unresolved
 from ses_pool_enforcer.iac.patterns import every_match, has_hole, shown, some_match
-from ses_pool_enforcer.model import UNKNOWN_LANE, ConfigurationSet, Decision, Lane, Outcome
+from ses_pool_enforcer.model import (
+    UNKNOWN_LANE,
+    ConfigurationSet,
+    Decision,
+    Identity,
+    IdentityDecision,
+    Lane,
+    Outcome,
+)
 from ses_pool_enforcer.policy import Match, Policy, Rule, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
 
@@ -28,6 +43,7 @@ class Check(StrEnum):
     WRONG_POOL = "wrong-pool"
     UNDEFINED_POOL = "undefined-pool"
     UNRESOLVED = "unresolved"
+    WRONG_DEFAULT_SET = "wrong-default-set"
 
 
 @dataclass(frozen=True)
@@ -51,6 +67,61 @@ class Verdict:
             return self.findings[0].check.value
         assert self.decision is not None
         return self.decision.outcome.value
+
+
+@dataclass(frozen=True)
+class IdentityVerdict:
+    declared: DeclaredIdentity
+    decision: IdentityDecision | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def result(self) -> str:
+        if self.findings:
+            return self.findings[0].check.value
+        assert self.decision is not None
+        return self.decision.outcome.value
+
+
+def judge_identity(
+    policy: Policy, declared: DeclaredIdentity, now: dt.datetime, lane: Lane = UNKNOWN_LANE
+) -> IdentityVerdict:
+    """An identity's default set judged by the policy's ``identities`` rules, by the
+    enforcer's own ``evaluate_identity``; unresolved when the answer depends on what the
+    file leaves to the deploy."""
+    if isinstance(declared.name, Unresolved):
+        why = f"identity unknown ({declared.name.reason}); an identity rule may match"
+        return IdentityVerdict(declared, None, (Finding(Check.UNRESOLVED, why),))
+    current = declared.configuration_set
+    decision = evaluate_identity(
+        policy,
+        Identity(declared.name, UNKNOWN_SET if isinstance(current, Unresolved) else current),
+        now,
+        lane=lane,
+    )
+    if decision.outcome is Outcome.ERROR:
+        hint = "; pass --account and --region to judge it where it will be deployed"
+        return IdentityVerdict(declared, None, (Finding(Check.UNRESOLVED, decision.reason + hint),))
+    depends = decision.outcome not in (Outcome.EXEMPT, Outcome.UNMANAGED) and (
+        decision.required != ANY_SET
+    )
+    if isinstance(current, Unresolved) and depends:
+        why = (
+            f"default configuration set unknown ({current.reason}); the policy requires "
+            f"{decision.required} (identity rule {decision.rule_id})"
+        )
+        return IdentityVerdict(declared, None, (Finding(Check.UNRESOLVED, why),))
+    findings: tuple[Finding, ...] = ()
+    if decision.outcome in (Outcome.REMEDIATED, Outcome.VIOLATION):
+        on = f"default configuration set {current}" if current else "no default configuration set"
+        required = decision.required if decision.required != ANY_SET else "one"
+        message = f"{on}; the policy requires {required} (identity rule {decision.rule_id})"
+        findings = (Finding(Check.WRONG_DEFAULT_SET, message),)
+    return IdentityVerdict(declared, decision, findings)
+
+
+UNKNOWN_SET = "\ue000configuration set\ue001"
+"""Stands for a default set the file does not decide (matched by no set name)."""
 
 
 def judge(
