@@ -3,6 +3,8 @@ is written. Fixtures under tests/fixtures/iac are shaped as the tools write them
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -297,3 +299,39 @@ def test_a_binary_file_is_an_error_naming_it(tmp_path: Path) -> None:
 
     with pytest.raises(IacError, match=r"plan\.out: not JSON or YAML: the file is not UTF-8"):
         scan_file(str(binary), {})
+
+
+def test_the_construct_path_comes_from_the_manifest_when_the_template_has_none(
+    tmp_path: Path,
+) -> None:
+    # Given an assembly synthesized without aws:cdk:path metadata in its template
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(CDK, assembly)
+    template = assembly / "MailStack.template.json"
+    data = json.loads(template.read_text())
+    for resource in data["Resources"].values():
+        resource.pop("Metadata", None)
+    template.write_text(json.dumps(data, indent=1))
+
+    # When it is read
+    (scan, *_) = scan_path(str(assembly), {})
+
+    # Then each set still carries the construct its author knows, from the manifest
+    sets = by_resource(scan.sets)
+    assert sets["WeeklyNewsletterConfigurationSet5D1E0F6A"].construct == (
+        "MailStack/WeeklyNewsletter/ConfigurationSet"
+    )
+
+
+def test_a_manifest_naming_a_missing_template_says_so(tmp_path: Path) -> None:
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(CDK, assembly)
+    (assembly / "MailStack.template.json").unlink()
+
+    with pytest.raises(IacError) as raised:
+        scan_path(str(assembly), {})
+
+    assert "names MailStack.template.json as stack MailStack's template, and the folder " in (
+        str(raised.value)
+    )
+    assert str(raised.value).endswith("has no such file: run cdk synth again")

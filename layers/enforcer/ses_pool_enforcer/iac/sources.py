@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,14 @@ def scan_path(path: str, parameters: Mapping[str, str]) -> list[Scan]:
     """Everything ``path`` declares, nested stacks whose template is on this disk
     included; IacError names the file and what is wrong with it."""
     folder = Path(path)
+    constructs: dict[str, dict[str, str]] = {}
     if folder.is_dir():
         try:
             files = cdk.templates(folder)
         except IacError as exc:
             raise IacError(f"{path}: {exc}") from exc
+        for file in files:
+            constructs.update(cdk.construct_paths(file.parent))
     else:
         files = [Path(path)]
     scans: list[Scan] = []
@@ -40,7 +44,18 @@ def scan_path(path: str, parameters: Mapping[str, str]) -> list[Scan]:
     for file in files:
         if file.resolve() not in seen:
             scans += _with_nested(str(file), parameters, seen, 0)
-    return scans
+    return [_with_constructs(scan, constructs.get(scan.source, {})) for scan in scans]
+
+
+def _with_constructs(scan: Scan, constructs: Mapping[str, str]) -> Scan:
+    """Each set's construct path, from the manifest when the template has none."""
+    scan.sets[:] = [
+        replace(s, construct=constructs[s.resource])
+        if s.construct is None and s.resource in constructs
+        else s
+        for s in scan.sets
+    ]
+    return scan
 
 
 def _with_nested(
