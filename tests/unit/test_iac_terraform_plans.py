@@ -1,7 +1,7 @@
 """Terraform plans as terraform 1.11.4 and the AWS provider 5.100.0 write them: the
 provider plans ``tags_all`` as unknown whenever ``tags`` is null, and apply then writes
 the provider's ``default_tags`` alone ({} without them). The committed plans under
-tests/fixtures/iac/terraform/real were made from the configurations beside them; where
+tests/fixtures/iac/real/terraform were made from the configurations beside them; where
 terraform and the provider mirror are installed, the tests make the plans afresh."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ses_pool_enforcer.iac.verdict import judge
 from ses_pool_enforcer.policy import parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT / "tests" / "fixtures" / "iac" / "terraform" / "real"
+REAL = ROOT / "tests" / "fixtures" / "iac" / "real" / "terraform"
 EXAMPLE_POLICY = parse_policy((ROOT / "examples" / "policy.yaml").read_text())
 NOW = dt.datetime(2026, 12, 6, tzinfo=dt.UTC)
 PROVIDER_MIRROR = Path("/opt/tf-plugins")
