@@ -665,3 +665,19 @@ def test_what_was_not_checked_is_said_and_nothing_to_check_is_not(
         f"{template}: Resources.Mail (nested stack): not checked: its template is at "
         "https://s3.amazonaws.com/b/mail.yaml: check that template itself\n"
     )
+
+
+def test_live_reads_ssm_typed_parameters_as_a_deploy_would(check: Any, local_aws: None) -> None:
+    # Given the pool's SSM parameter exists in the account, the set name's does not
+    aws.client("ssm").put_parameter(Name="/mail/pools/marketing", Value="marketing", Type="String")
+    template = IAC / "choices" / "open-names.yaml"
+
+    # When checked without and with --live
+    offline = check("--policy", IAC / "choices" / "policy.yaml", template)
+    live = check("--policy", IAC / "choices" / "policy.yaml", "--live", template)
+
+    # Then the path is never the pool; with --live the value read in SSM decides
+    assert rows(offline.out)["FromSsm"][2:] == ["?", "marketing", "marketing", "unresolved"]
+    assert rows(live.out)["FromSsm"][2:] == ["marketing", "marketing", "marketing", "compliant"]
+    # and a parameter SSM does not have stays open
+    assert rows(live.out)["NamedBySsm"][-1] == "unresolved"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from ses_pool_enforcer import __version__
+from ses_pool_enforcer.adapters.policy_store import read_parameter_values
 from ses_pool_enforcer.adapters.ses import Ses
 from ses_pool_enforcer.cli.check_output import (
     not_checked,
@@ -83,7 +84,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
     parser.add_argument(
         "--live",
         action="store_true",
-        help="also accept the dedicated pools that exist in the account",
+        help="also accept the dedicated pools that exist in the account, and read the "
+        "template's SSM-typed parameters (AWS::SSM::Parameter::Value<...>) from SSM",
     )
     parser.add_argument(
         "--parameter",
@@ -131,10 +133,7 @@ def run(args: argparse.Namespace) -> int:
     policy, policy_source = _policy(args)
     scans: list[Scan] = []
     for path in args.paths:
-        try:
-            scans += scan_path(path, dict(args.parameter))
-        except IacError as exc:
-            raise CliError(str(exc)) from exc
+        scans += _scan(path, dict(args.parameter), live=args.live)
     pools = set().union(*(scan.pools for scan in scans))
     declared = [s for scan in scans for s in scan.sets]
     if args.live and declared:
@@ -162,6 +161,21 @@ def run(args: argparse.Namespace) -> int:
     _write(args, verdicts, identities, scans, policy_source)
     findings = any(v.findings for v in verdicts) or any(v.findings for v in identities)
     return EXIT_CHANGES if findings else EXIT_OK
+
+
+def _scan(path: str, parameters: dict[str, str], *, live: bool) -> list[Scan]:
+    """What ``path`` declares; with ``live``, its SSM-typed parameters read from SSM as
+    CloudFormation reads them at deploy (a missing one stays open)."""
+    try:
+        scans = scan_path(path, parameters)
+        wanted = {name: ssm for scan in scans for name, ssm in scan.ssm_parameters.items()}
+        if not live or not wanted:
+            return scans
+        values = read_parameter_values(sorted(set(wanted.values())))
+        read = {name: values[ssm] for name, ssm in wanted.items() if ssm in values}
+        return scan_path(path, {**read, **parameters}) if read else scans
+    except IacError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _policy(args: argparse.Namespace) -> tuple[Policy, str]:

@@ -323,7 +323,15 @@ def scan(
         elif _type(resource) == EMAIL_IDENTITY:
             position = positions.get(("Resources", origins.get(logical_id, logical_id)))
             identities.append(_identity(template, source, logical_id, position))
-    return Scan(source, kind, sets, pools, notes, nested, identities)
+    ssm = {
+        str(name): str(declared["Default"])
+        for name, declared in template.declared_parameters.items()
+        if isinstance(declared, dict)
+        and str(declared.get("Type", "")).startswith(SSM_TYPE)
+        and isinstance(declared.get("Default"), str)
+        and name not in parameters
+    }
+    return Scan(source, kind, sets, pools, notes, nested, identities, ssm)
 
 
 def _identity(

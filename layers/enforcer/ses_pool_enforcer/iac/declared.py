@@ -113,3 +113,5 @@ class Scan:
     """What the file declares that was not checked, and why (one line each)."""
     nested: list[NestedStack] = field(default_factory=list)
     identities: list[DeclaredIdentity] = field(default_factory=list)
+    ssm_parameters: dict[str, str] = field(default_factory=dict)
+    """Template parameters of an SSM type not given a value: name -> SSM parameter."""
