@@ -419,6 +419,8 @@ def test_json_gives_each_set_its_decision_and_findings(check: Any, no_aws: None)
         "pool": "marketing",
         "tags": {},
         "unresolved": {},
+        "condition": None,
+        "alternatives": [],
         "outcome": "violation",
         "expected_pool": "transactional",
         "rule_id": "receipts",
@@ -681,3 +683,47 @@ def test_live_reads_ssm_typed_parameters_as_a_deploy_would(check: Any, local_aws
     assert rows(live.out)["FromSsm"][2:] == ["marketing", "marketing", "marketing", "compliant"]
     # and a parameter SSM does not have stays open
     assert rows(live.out)["NamedBySsm"][-1] == "unresolved"
+
+
+def test_hostile_input_exits_1_in_one_line_naming_what_was_refused(
+    check: Any, no_aws: None, tmp_path: Path
+) -> None:
+    # Given a 417-byte YAML alias bomb (nine levels of nine aliases)
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        bomb += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+    path = tmp_path / "bomb.yaml"
+    path.write_text(bomb + "Resources: {S: {Type: AWS::SES::ConfigurationSet}}\n")
+
+    # When checked
+    result = check("--policy", POLICY, path)
+
+    # Then exit 1, one line, saying what was refused
+    assert result.status == 1
+    assert "refused: YAML aliases expand this document past 1,000,000 values" in only_line(
+        result.err
+    )
+
+
+def test_json_lists_the_alternatives_judged_and_the_condition(check: Any, no_aws: None) -> None:
+    result = check(
+        "--policy",
+        IAC / "choices" / "policy.yaml",
+        "--format",
+        "json",
+        IAC / "choices" / "if-delivery-options.yaml",
+    )
+
+    (newsletter,) = [
+        s for s in json.loads(result.out)["configuration_sets"] if s["resource"] == "Newsletter"
+    ]
+    assert newsletter["alternatives"] == [
+        {
+            "when": "Stage=dev",
+            "name": "newsletter-marketing",
+            "pool": "ses-default-dedicated-pool",
+            "tags": {},
+        },
+        {"when": "Stage=prod", "name": "newsletter-marketing", "pool": "marketing", "tags": {}},
+    ]
+    assert newsletter["result"] == "unresolved"

@@ -168,6 +168,16 @@ def _entry(verdict: Verdict) -> dict[str, Any]:
             )
             if isinstance(value, Unresolved)
         },
+        "condition": declared.condition,
+        "alternatives": [
+            {
+                "when": a.assumption,
+                "name": _known(a.name),
+                "pool": _known(a.pool),
+                "tags": None if isinstance(a.tags, Unresolved) else dict(a.tags),
+            }
+            for a in declared.alternatives
+        ],
         "outcome": decision.outcome.value if decision else None,
         "expected_pool": decision.expected_pool if decision else None,
         "rule_id": decision.rule_id if decision else None,
