@@ -636,6 +636,13 @@ def test_identities_are_judged_by_the_identity_rules(check: Any, no_aws: None) -
         "unresolved",
     ]
 
+    # And JUnit a test case per identity, failed where there is a finding
+    junit = check(
+        "--policy", IDENTITIES / "policy.yaml", "--format", "junit", IDENTITIES / "template.yaml"
+    )
+    (suite,) = ET.fromstring(junit.out)
+    assert (suite.get("tests"), suite.get("failures")) == ("4", "3")
+
 
 def test_a_policy_without_identity_rules_does_not_judge_identities(
     check: Any, no_aws: None

@@ -142,3 +142,11 @@ def test_default_tags_that_are_an_expression_leave_untagged_sets_unresolved() ->
 
 def test_a_plan_without_its_configuration_leaves_unknown_tags_unresolved() -> None:
     assert isinstance(default_tags({"resource_changes": []}), Unresolved)
+
+
+def test_an_email_identity_in_a_plan_declares_its_default_set() -> None:
+    scan = scan_file(str(REAL / "untagged.plan.json"), {})
+
+    assert [(i.resource, i.name, i.configuration_set) for i in scan.identities] == [
+        ("aws_sesv2_email_identity.news", "news.example.com", "newsletter")
+    ]

@@ -205,7 +205,7 @@ def _write(
     elif args.format == "sarif":
         report = json_text(to_sarif([*verdicts, *identities], version=__version__, base=Path.cwd()))
     elif args.format == "junit":
-        report = to_junit(verdicts)
+        report = to_junit([*verdicts, *identities])
     else:
         report = text
     if args.output is not None:

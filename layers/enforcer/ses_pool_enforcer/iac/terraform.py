@@ -12,12 +12,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ses_pool_enforcer.iac.declared import DeclaredSet, Path, Position, Scan, Unresolved
+from ses_pool_enforcer.iac.declared import (
+    DeclaredIdentity,
+    DeclaredSet,
+    Path,
+    Position,
+    Scan,
+    Unresolved,
+)
 from ses_pool_enforcer.pools import DEFAULT_POOL, normalise_pool
 
 SET_V2 = "aws_sesv2_configuration_set"
 SET_V1 = "aws_ses_configuration_set"
 POOL = "aws_sesv2_dedicated_ip_pool"
+IDENTITY = "aws_sesv2_email_identity"
 V1_CANNOT_HOLD_A_POOL = (
     f"an {SET_V1} (SES v1) cannot carry a pool, so it sends from {DEFAULT_POOL} "
     f"(declare it as an {SET_V2} with delivery_options)"
@@ -60,6 +68,7 @@ class _Resource:
 def scan(source: str, data: Mapping[str, Any], positions: Mapping[Path, Position]) -> Scan:
     defaults = default_tags(data)
     sets: list[DeclaredSet] = []
+    identities: list[DeclaredIdentity] = []
     pools: set[str] = set()
     for resource in _resources(data):
         if resource.type == POOL:
@@ -69,8 +78,22 @@ def scan(source: str, data: Mapping[str, Any], positions: Mapping[Path, Position
         elif resource.mode == "managed" and resource.type in (SET_V1, SET_V2):
             position = positions.get((*resource.path, "address")) or positions.get(resource.path)
             sets.append(_configuration_set(source, resource, position, defaults))
+        elif resource.mode == "managed" and resource.type == IDENTITY:
+            position = positions.get((*resource.path, "address")) or positions.get(resource.path)
+            identities.append(_identity(source, resource, position))
     kind = "Terraform plan" if "resource_changes" in data else "Terraform state"
-    return Scan(source, kind, sets, pools)
+    return Scan(source, kind, sets, pools, identities=identities)
+
+
+def _identity(source: str, resource: _Resource, position: Position | None) -> DeclaredIdentity:
+    current = resource.attribute("configuration_set_name")
+    return DeclaredIdentity(
+        source,
+        resource.address,
+        position,
+        _string(resource.attribute("email_identity"), "email_identity"),
+        current if isinstance(current, str | Unresolved) else None,
+    )
 
 
 def _configuration_set(
