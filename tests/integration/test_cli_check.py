@@ -642,6 +642,7 @@ def test_identities_are_judged_by_the_identity_rules(check: Any, no_aws: None) -
     )
     (suite,) = ET.fromstring(junit.out)
     assert (suite.get("tests"), suite.get("failures")) == ("4", "3")
+    assert "Nothing to check" not in junit.err
 
 
 def test_a_policy_without_identity_rules_does_not_judge_identities(

@@ -214,7 +214,7 @@ def _write(
             print(text, end="")
     else:
         print(report, end="")
-        if args.format != "table" and not verdicts:
+        if args.format != "table" and not verdicts and not identities:
             print(nothing_to_check(scans), file=sys.stderr)
         if args.format != "table":
             print(not_checked(scans), end="", file=sys.stderr)
