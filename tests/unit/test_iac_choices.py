@@ -188,3 +188,14 @@ def test_conditions_combine_with_and_or_not(tmp_path: Path) -> None:
     assert declared.name == Unresolved(
         "Fn::If on condition Nowhere: condition Nowhere is not declared"
     )
+
+
+def test_a_pool_named_by_an_open_parameter_is_declared_under_each_of_its_values() -> None:
+    # Given PoolName !Sub "mkt-${Stage}" and Stage with AllowedValues [dev, prod]
+    verdict = verdicts("pool-per-stage.yaml")["Set"]
+
+    # Then each stage's set finds its stage's pool: wrong pool, never undefined
+    assert verdict.result == "wrong-pool"
+    assert [f.check.value for f in verdict.findings] == ["wrong-pool", "wrong-pool"]
+    assert "on mkt-dev" in verdict.findings[0].message
+    assert verdict.findings[0].message.endswith("(when Stage=dev)")

@@ -310,9 +310,12 @@ def scan(
     pools: set[str] = set()
     for logical_id, resource in resources.items():
         if _type(resource) == DEDICATED_IP_POOL:
-            name = template.open_value(template.pool_name(logical_id), "pool name")
-            if isinstance(name, str):
-                pools.add(name)
+            # Each name the pool may take is declared: a set judged under a choice of
+            # the parameters finds its pool under the same choice.
+            for _, world in _worlds(template, resource):
+                name = world.open_value(world.pool_name(logical_id), "pool name")
+                if isinstance(name, str):
+                    pools.add(name)
         elif _type(resource) in SET_TYPES:
             position = positions.get(("Resources", origins.get(logical_id, logical_id)))
             declared = _configuration_set(data, template, source, logical_id, position, notes)
