@@ -651,7 +651,9 @@ def test_a_policy_without_identity_rules_does_not_judge_identities(
     result = check("--policy", POLICY, IDENTITIES / "template.yaml")
 
     assert result.status == 0
-    assert result.out.startswith("Nothing to check: no SES configuration set in")
+    assert result.out.startswith("No SES configuration set judged in")
+    # an identity whose Condition is false is said not to be created, rules or not
+    assert "Resources.NotInThisStage: not created: its Condition Never is false" in result.out
 
 
 def test_what_was_not_checked_is_said_and_nothing_to_check_is_not(

@@ -325,7 +325,14 @@ def scan(
             nested.append(_nested(template, logical_id, resource))
         elif _type(resource) == EMAIL_IDENTITY:
             position = positions.get(("Resources", origins.get(logical_id, logical_id)))
-            identities.append(_identity(template, source, logical_id, position))
+            identity = _identity(template, source, logical_id, position)
+            if identity.condition is not None and template.condition(identity.condition) is False:
+                notes.append(
+                    f"Resources.{logical_id}: not created: its Condition {identity.condition} "
+                    "is false with the parameters given"
+                )
+            else:
+                identities.append(identity)
     ssm = {
         str(name): str(declared["Default"])
         for name, declared in template.declared_parameters.items()
