@@ -199,3 +199,20 @@ def test_a_pool_named_by_an_open_parameter_is_declared_under_each_of_its_values(
     assert [f.check.value for f in verdict.findings] == ["wrong-pool", "wrong-pool"]
     assert "on mkt-dev" in verdict.findings[0].message
     assert verdict.findings[0].message.endswith("(when Stage=dev)")
+
+
+def test_a_condition_on_text_built_around_an_open_value_is_not_decided(tmp_path: Path) -> None:
+    # Given a condition comparing "${Env}-eu" (Env free) with a text
+    template = tmp_path / "t.yaml"
+    template.write_text(
+        "Parameters:\n  Env: {Type: String}\n"
+        'Conditions:\n  ProdEu: !Equals [!Sub "${Env}-eu", prod-eu]\n'
+        "Resources:\n  S:\n    Type: AWS::SES::ConfigurationSet\n"
+        "    Properties: {Name: !If [ProdEu, a-marketing, b]}\n"
+    )
+
+    # Then the If is unresolved, never guessed either way
+    (declared,) = scan_file(str(template), {}).sets
+    assert declared.name == Unresolved(
+        "Fn::If on condition ProdEu: Fn::Equals on ${Env}-eu and prod-eu: decided at deploy"
+    )
