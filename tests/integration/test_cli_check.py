@@ -157,6 +157,13 @@ def test_a_sam_template_with_findings_exits_2_with_a_row_per_set(check: Any, no_
         ],
     }
     assert line_of(SAM, "OpsAlertsSet:") == (103, 3)
+    # The newsletter's pool is chosen by IsProd, which Stage's Default decided: said so
+    assert (
+        f"{sam}:87:3: wrong-pool: NewsletterSet (mkt-newsletter): on ses-default-dedicated-pool; "
+        "the policy requires marketing (rule marketing); deployed as written, the enforcer "
+        "would move it and the next deploy move it back (conditions decided by the Default "
+        "Stage=dev: pass --parameter to judge others)\n" in result.out
+    )
     assert (
         f"{sam}:50:3: wrong-pool: MarketingDailySet (mkt-daily-dev): on transactional; the "
         "policy requires marketing (rule marketing); deployed as written, the enforcer "

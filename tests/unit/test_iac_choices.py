@@ -50,6 +50,7 @@ def test_a_given_parameter_decides_the_condition(stage: str, result: str, pool: 
     newsletter = verdicts("if-delivery-options.yaml", Stage=stage)["Newsletter"]
 
     assert (newsletter.result, newsletter.declared.pool) == (result, pool)
+    assert "Default" not in messages(newsletter)  # a given value, not a Default, decided
 
 
 def test_a_condition_on_a_free_parameter_is_judged_for_each_value_it_compares_and_any_other() -> (

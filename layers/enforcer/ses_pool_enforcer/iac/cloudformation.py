@@ -80,6 +80,9 @@ class Template:
         self.given = parameters
         self.assumed: Mapping[str, str] = assumed or {}
         self.others = others
+        self.defaults_in_conditions: dict[str, str] = {}
+        """The parameters a condition was decided by through their Default, and its value."""
+        self._in_condition = 0
 
     def resolve(self, value: Any, depth: int = 0) -> str | Unresolved:
         """``value`` as a string, if the template and the parameters decide it; a part
@@ -143,7 +146,11 @@ class Template:
         the values assumed for the open ones."""
         if name not in self.conditions:
             return Unresolved(f"condition {name} is not declared")
-        return self._truth(self.conditions[name], depth + 1)
+        self._in_condition += 1
+        try:
+            return self._truth(self.conditions[name], depth + 1)
+        finally:
+            self._in_condition -= 1
 
     def _truth(self, value: Any, depth: int) -> bool | Unresolved:
         if depth > _MAX_DEPTH:
@@ -196,7 +203,10 @@ class Template:
             if str(declared.get("Type", "")).startswith(SSM_TYPE):
                 return hole(target)
             if "Default" in declared:
-                return self.resolve(declared["Default"], depth + 1)
+                value = self.resolve(declared["Default"], depth + 1)
+                if self._in_condition and isinstance(value, str):
+                    self.defaults_in_conditions[target] = value
+                return value
             return hole(target)
         if target == "AWS::NoValue":
             return Unresolved("AWS::NoValue: no value")
@@ -499,6 +509,7 @@ def _configuration_set(
             condition=condition,
         )
     found: dict[tuple[Any, ...], tuple[list[str], tuple[Any, Any, Any]]] = {}
+    defaults: dict[str, str] = {}
     for assumption, world in _worlds(template, resource):
         if condition is not None and world.condition(condition) is False:
             continue
@@ -508,6 +519,7 @@ def _configuration_set(
             _tags(world, properties.get("Tags")),
         )
         found.setdefault(_frozen(values), ([], values))[0].append(assumption)
+        defaults.update(world.defaults_in_conditions)
     if not found:
         notes.append(
             f"Resources.{logical_id}: not created: its Condition {condition} is false"
@@ -528,6 +540,7 @@ def _configuration_set(
         construct=construct,
         condition=condition,
         alternatives=alternatives if len(alternatives) > 1 else (),
+        defaults=", ".join(f"{k}={v}" for k, v in sorted(defaults.items())) or None,
     )
 
 

@@ -62,6 +62,9 @@ class DeclaredSet:
     alternatives: tuple[Alternative, ...] = ()
     """When the file leaves a choice open (a condition, a parameter's allowed values):
     each way the set may be deployed; name, pool and tags then say what they share."""
+    defaults: str | None = None
+    """``Stage=dev``: the parameter Defaults that decided a condition the set depends on
+    (a deploy passing other values may decide otherwise)."""
 
     @property
     def label(self) -> str:

@@ -206,11 +206,16 @@ def _outcome_text(verdict: Verdict) -> str:
 
 
 def _with_condition(verdict: Verdict) -> Verdict:
-    """Each finding on a resource with a Condition says so: it holds when the set exists."""
-    condition = verdict.declared.condition
-    if condition is None or not verdict.findings:
+    """Each finding on a resource with a Condition says so: it holds when the set exists;
+    and a finding that a parameter's Default decided says which."""
+    condition, defaults = verdict.declared.condition, verdict.declared.defaults
+    if (condition is None and defaults is None) or not verdict.findings:
         return verdict
-    note = f" (the resource has Condition {condition}: created only when it is true)"
+    note = ""
+    if defaults is not None:
+        note += f" (conditions decided by the Default {defaults}: pass --parameter to judge others)"
+    if condition is not None:
+        note += f" (the resource has Condition {condition}: created only when it is true)"
     return replace(
         verdict, findings=tuple(replace(f, message=f.message + note) for f in verdict.findings)
     )
