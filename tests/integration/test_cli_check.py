@@ -135,14 +135,16 @@ def test_a_sam_template_with_findings_exits_2_with_a_row_per_set(check: Any, no_
             "-",
             "undefined-pool",
         ],
-        "DigestSet": [f"{sam}:80:3", "?", "marketing", "-", "-", "unresolved"],
+        # ${Team}-digest: legacy-* (exempt) or mkt-* (a rule) for some teams only
+        "DigestSet": [f"{sam}:80:3", "${Team}-digest", "marketing", "-", "-", "unresolved"],
+        # !If [IsProd, ...]: Stage defaults to dev, so no pool
         "NewsletterSet": [
             f"{sam}:87:3",
             "mkt-newsletter",
-            "?",
+            "ses-default-dedicated-pool",
             "marketing",
             "marketing",
-            "unresolved",
+            "wrong-pool",
         ],
         "BulkImportSet": [f"{sam}:94:3", "?", "ses-shared-pool", "-", "-", "unresolved"],
         "OpsAlertsSet": [
@@ -155,14 +157,21 @@ def test_a_sam_template_with_findings_exits_2_with_a_row_per_set(check: Any, no_
         ],
     }
     assert line_of(SAM, "OpsAlertsSet:") == (103, 3)
+    # The newsletter's pool is chosen by IsProd, which Stage's Default decided: said so
+    assert (
+        f"{sam}:87:3: wrong-pool: NewsletterSet (mkt-newsletter): on ses-default-dedicated-pool; "
+        "the policy requires marketing (rule marketing); deployed as written, the enforcer "
+        "would move it and the next deploy move it back (conditions decided by the Default "
+        "Stage=dev: pass --parameter to judge others)\n" in result.out
+    )
     assert (
         f"{sam}:50:3: wrong-pool: MarketingDailySet (mkt-daily-dev): on transactional; the "
         "policy requires marketing (rule marketing); deployed as written, the enforcer "
         "would move it and the next deploy move it back\n" in result.out
     )
     assert result.out.endswith(
-        "9 configuration sets in 1 file: 3 compliant, 1 undefined-pool, 3 unresolved, "
-        "2 wrong-pool; 6 with findings.\n"
+        "9 configuration sets in 1 file: 3 compliant, 1 undefined-pool, 2 unresolved, "
+        "3 wrong-pool; 6 with findings.\n"
     )
 
 
@@ -403,6 +412,7 @@ def test_json_gives_each_set_its_decision_and_findings(check: Any, no_aws: None)
             "kind": "CloudFormation template",
             "configuration_sets": 9,
             "pools": ["marketing", "transactional"],
+            "not_checked": [],
         }
     ]
     assert document["summary"]["with_findings"] == 6
@@ -416,6 +426,8 @@ def test_json_gives_each_set_its_decision_and_findings(check: Any, no_aws: None)
         "pool": "marketing",
         "tags": {},
         "unresolved": {},
+        "condition": None,
+        "alternatives": [],
         "outcome": "violation",
         "expected_pool": "transactional",
         "rule_id": "receipts",
@@ -439,7 +451,12 @@ def test_sarif_is_valid_and_points_at_each_resource(check: Any, no_aws: None) ->
     (run,) = log["runs"]
     driver = run["tool"]["driver"]
     assert driver["name"] == "ses-pool-enforcer"
-    assert [r["id"] for r in driver["rules"]] == ["wrong-pool", "undefined-pool", "unresolved"]
+    assert [r["id"] for r in driver["rules"]] == [
+        "wrong-pool",
+        "undefined-pool",
+        "wrong-default-set",
+        "unresolved",
+    ]
     # one result per finding, each at its resource, the path relative to the working dir
     assert len(run["results"]) == 6 + 3 + 4
     located = {
@@ -457,7 +474,7 @@ def test_sarif_is_valid_and_points_at_each_resource(check: Any, no_aws: None) ->
         "tests/fixtures/iac/sam/template.yaml",
         {"startLine": 66, "startColumn": 3},
     )
-    assert located["NewsletterSet (mkt-newsletter)"][:2] == ("unresolved", "warning")
+    assert located["DigestSet (${Team}-digest)"][:2] == ("unresolved", "warning")
     line, column = line_of(CDK / "MailStack.template.json", '"ReceiptsConfigurationSet9A4C2B7E"')
     assert located["MailStack/Receipts/ConfigurationSet (tx-receipts-prod)"][2:] == (
         "tests/fixtures/iac/cdk.out/MailStack.template.json",
@@ -590,3 +607,140 @@ def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
 
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+# --------------------------------------------------------------------------- identities, notes
+
+IDENTITIES = IAC / "identities"
+
+
+def test_identities_are_judged_by_the_identity_rules(check: Any, no_aws: None) -> None:
+    # When a template's AWS::SES::EmailIdentity resources are checked against a policy
+    # with identity rules
+    result = check("--policy", IDENTITIES / "policy.yaml", IDENTITIES / "template.yaml")
+
+    # Then each identity's declared default set is judged, and an off-policy one fails
+    assert result.status == 2
+    assert (
+        "wrong-default-set: Shop (shop.example.com): default configuration set "
+        "mkt-newsletter; the policy requires tx-receipts (identity rule shop-mail)"
+    ) in result.out
+    assert (
+        "wrong-default-set: Bare (alerts.example.com): no default configuration set; the "
+        "policy requires one (identity rule any-default)"
+    ) in result.out
+    assert "unresolved: Open: identity unknown (identity ${Domain}" in result.out
+    assert result.out.endswith("4 identities: 1 compliant, 1 unresolved, 2 wrong-default-set.\n")
+
+    # And SARIF carries the identity's finding at its resource
+    sarif = check(
+        "--policy", IDENTITIES / "policy.yaml", "--format", "sarif", IDENTITIES / "template.yaml"
+    )
+    results = json.loads(sarif.out)["runs"][0]["results"]
+    assert [r["ruleId"] for r in results] == [
+        "wrong-default-set",
+        "wrong-default-set",
+        "unresolved",
+    ]
+
+    # And JUnit a test case per identity, failed where there is a finding
+    junit = check(
+        "--policy", IDENTITIES / "policy.yaml", "--format", "junit", IDENTITIES / "template.yaml"
+    )
+    (suite,) = ET.fromstring(junit.out)
+    assert (suite.get("tests"), suite.get("failures")) == ("4", "3")
+    assert "Nothing to check" not in junit.err
+
+
+def test_a_policy_without_identity_rules_does_not_judge_identities(
+    check: Any, no_aws: None
+) -> None:
+    result = check("--policy", POLICY, IDENTITIES / "template.yaml")
+
+    assert result.status == 0
+    assert result.out.startswith("No SES configuration set judged in")
+    # an identity whose Condition is false is said not to be created, rules or not
+    assert "Resources.NotInThisStage: not created: its Condition Never is false" in result.out
+
+
+def test_what_was_not_checked_is_said_and_nothing_to_check_is_not(
+    check: Any, no_aws: None, tmp_path: Path
+) -> None:
+    # Given a template whose only content is a nested stack on S3
+    template = tmp_path / "parent.yaml"
+    template.write_text(
+        "Resources:\n  Mail:\n    Type: AWS::CloudFormation::Stack\n"
+        "    Properties: {TemplateURL: 'https://s3.amazonaws.com/b/mail.yaml'}\n"
+    )
+
+    # When checked
+    result = check("--policy", POLICY, template)
+
+    # Then it is not "Nothing to check": the nested stack is named as not checked
+    assert "Nothing to check" not in result.out
+    assert result.out == (
+        f"No SES configuration set judged in {template}, but some were not checked.\n\n"
+        "Not checked (1):\n"
+        f"{template}: Resources.Mail (nested stack): not checked: its template is at "
+        "https://s3.amazonaws.com/b/mail.yaml: check that template itself\n"
+    )
+
+
+def test_live_reads_ssm_typed_parameters_as_a_deploy_would(check: Any, local_aws: None) -> None:
+    # Given the pool's SSM parameter exists in the account, the set name's does not
+    aws.client("ssm").put_parameter(Name="/mail/pools/marketing", Value="marketing", Type="String")
+    template = IAC / "choices" / "open-names.yaml"
+
+    # When checked without and with --live
+    offline = check("--policy", IAC / "choices" / "policy.yaml", template)
+    live = check("--policy", IAC / "choices" / "policy.yaml", "--live", template)
+
+    # Then the path is never the pool; with --live the value read in SSM decides
+    assert rows(offline.out)["FromSsm"][2:] == ["?", "marketing", "marketing", "unresolved"]
+    assert rows(live.out)["FromSsm"][2:] == ["marketing", "marketing", "marketing", "compliant"]
+    # and a parameter SSM does not have stays open
+    assert rows(live.out)["NamedBySsm"][-1] == "unresolved"
+
+
+def test_hostile_input_exits_1_in_one_line_naming_what_was_refused(
+    check: Any, no_aws: None, tmp_path: Path
+) -> None:
+    # Given a 417-byte YAML alias bomb (nine levels of nine aliases)
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n'
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        bomb += f"{name}: &{name} [" + ",".join([f"*{previous}"] * 9) + "]\n"
+    path = tmp_path / "bomb.yaml"
+    path.write_text(bomb + "Resources: {S: {Type: AWS::SES::ConfigurationSet}}\n")
+
+    # When checked
+    result = check("--policy", POLICY, path)
+
+    # Then exit 1, one line, saying what was refused
+    assert result.status == 1
+    assert "refused: YAML aliases expand this document past 1,000,000 values" in only_line(
+        result.err
+    )
+
+
+def test_json_lists_the_alternatives_judged_and_the_condition(check: Any, no_aws: None) -> None:
+    result = check(
+        "--policy",
+        IAC / "choices" / "policy.yaml",
+        "--format",
+        "json",
+        IAC / "choices" / "if-delivery-options.yaml",
+    )
+
+    (newsletter,) = [
+        s for s in json.loads(result.out)["configuration_sets"] if s["resource"] == "Newsletter"
+    ]
+    assert newsletter["alternatives"] == [
+        {
+            "when": "Stage=dev",
+            "name": "newsletter-marketing",
+            "pool": "ses-default-dedicated-pool",
+            "tags": {},
+        },
+        {"when": "Stage=prod", "name": "newsletter-marketing", "pool": "marketing", "tags": {}},
+    ]
+    assert newsletter["result"] == "unresolved"

@@ -11,6 +11,7 @@ from ses_pool_enforcer.iac.cfn_yaml import load_yaml
 from ses_pool_enforcer.iac.cloudformation import Template
 from ses_pool_enforcer.iac.declared import Position, Unresolved
 from ses_pool_enforcer.iac.json_positions import json_positions
+from ses_pool_enforcer.iac.patterns import hole, shown
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {"Stage": {"Type": "String", "Default": "dev"}, "Team": {"Type": "String"}},
@@ -56,17 +57,14 @@ def test_given_parameters_win_over_defaults_and_fill_pseudo_parameters() -> None
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
-        ({"Ref": "Team"}, "parameter Team has no default: pass --parameter Team=..."),
         ({"Ref": "Unnamed"}, "pool Unnamed has no PoolName: CloudFormation generates one"),
         ({"Ref": "Topic"}, "Ref to Topic (AWS::SNS::Topic) is known at deploy"),
         ({"Ref": "Nowhere"}, "Ref to Nowhere, which the template does not declare"),
-        (
-            {"Fn::Sub": "${AWS::StackName}-mail"},
-            "pseudo parameter AWS::StackName is known at deploy: pass --parameter "
-            "AWS::StackName=...",
-        ),
         ({"Fn::GetAtt": ["Topic", "TopicName"]}, "Fn::GetAtt Topic.TopicName is known at deploy"),
-        ({"Fn::If": ["IsProd", "a", "b"]}, "Fn::If on condition IsProd: decided at deploy"),
+        (
+            {"Fn::If": ["IsProd", "a", "b"]},
+            "Fn::If on condition IsProd: condition IsProd is not declared",
+        ),
         ({"Fn::ImportValue": "shared-pool"}, "Fn::ImportValue is evaluated at deploy"),
         ({"Fn::Lookup": "x"}, "unknown intrinsic function Fn::Lookup"),
         ({"Fn::Select": [5, ["a"]]}, "Fn::Select index 5 is outside the list"),
@@ -81,10 +79,13 @@ def test_what_only_a_deploy_decides_is_unresolved(value: Any, reason: str) -> No
     assert resolve(value) == Unresolved(reason)
 
 
-def test_a_part_left_open_leaves_the_whole_value_open() -> None:
-    assert resolve({"Fn::Join": ["-", [{"Ref": "Team"}, "digest"]]}) == Unresolved(
-        "parameter Team has no default: pass --parameter Team=..."
+def test_a_parameter_or_pseudo_parameter_with_no_value_is_a_hole_in_the_text() -> None:
+    # A free parameter or a pseudo parameter leaves a hole that globs are judged against
+    assert shown(str(resolve({"Fn::Join": ["-", [{"Ref": "Team"}, "digest"]]}))) == (
+        "${Team}-digest"
     )
+    assert resolve({"Fn::Sub": "${AWS::StackName}-mail"}) == hole("AWS::StackName") + "-mail"
+    assert resolve({"Ref": "Team"}) == hole("Team")
 
 
 def test_short_form_tags_read_as_their_long_forms() -> None:
@@ -120,7 +121,7 @@ def test_json_keys_and_items_are_located_in_characters() -> None:
     text = '{"a\\"b": [1, {"k": []}],\n "é": {"x": "y,}"},\n  "z": [[], "w"]}'
 
     # When its positions are found
-    positions = json_positions(text)
+    positions = json_positions(text, 200)
 
     # Then every key and array item is where it is written
     assert positions[('a"b',)] == Position(1, 2)

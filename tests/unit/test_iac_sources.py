@@ -3,11 +3,14 @@ is written. Fixtures under tests/fixtures/iac are shaped as the tools write them
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from ses_pool_enforcer.iac.declared import DeclaredSet, IacError, Position, Unresolved
+from ses_pool_enforcer.iac.patterns import hole
 from ses_pool_enforcer.iac.sources import scan_file, scan_path
 from ses_pool_enforcer.pools import DEFAULT_POOL, SHARED_POOL
 
@@ -57,11 +60,10 @@ def test_what_only_a_deploy_decides_is_unresolved_with_its_reason() -> None:
     (scan,) = scan_path(str(SAM), {})
     sets = by_resource(scan.sets)
 
-    # Then a parameter with no default, a condition and a generated name are not guessed
-    assert sets["DigestSet"].name == Unresolved(
-        "parameter Team has no default: pass --parameter Team=..."
-    )
-    assert sets["NewsletterSet"].pool == Unresolved("Fn::If on condition IsProd: decided at deploy")
+    # Then a parameter with no default is a hole in the name, a condition is decided
+    # by the parameter's default (Stage=dev: no pool), a generated name is not guessed
+    assert sets["DigestSet"].name == hole("Team") + "-digest"
+    assert sets["NewsletterSet"].pool == DEFAULT_POOL
     assert sets["BulkImportSet"].name == Unresolved(
         "no Name: CloudFormation generates one at deploy"
     )
@@ -297,3 +299,39 @@ def test_a_binary_file_is_an_error_naming_it(tmp_path: Path) -> None:
 
     with pytest.raises(IacError, match=r"plan\.out: not JSON or YAML: the file is not UTF-8"):
         scan_file(str(binary), {})
+
+
+def test_the_construct_path_comes_from_the_manifest_when_the_template_has_none(
+    tmp_path: Path,
+) -> None:
+    # Given an assembly synthesized without aws:cdk:path metadata in its template
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(CDK, assembly)
+    template = assembly / "MailStack.template.json"
+    data = json.loads(template.read_text())
+    for resource in data["Resources"].values():
+        resource.pop("Metadata", None)
+    template.write_text(json.dumps(data, indent=1))
+
+    # When it is read
+    (scan, *_) = scan_path(str(assembly), {})
+
+    # Then each set still carries the construct its author knows, from the manifest
+    sets = by_resource(scan.sets)
+    assert sets["WeeklyNewsletterConfigurationSet5D1E0F6A"].construct == (
+        "MailStack/WeeklyNewsletter/ConfigurationSet"
+    )
+
+
+def test_a_manifest_naming_a_missing_template_says_so(tmp_path: Path) -> None:
+    assembly = tmp_path / "cdk.out"
+    shutil.copytree(CDK, assembly)
+    (assembly / "MailStack.template.json").unlink()
+
+    with pytest.raises(IacError) as raised:
+        scan_path(str(assembly), {})
+
+    assert "names MailStack.template.json as stack MailStack's template, and the folder " in (
+        str(raised.value)
+    )
+    assert str(raised.value).endswith("has no such file: run cdk synth again")

@@ -115,3 +115,21 @@ def write_policy(name: str, policy: Policy) -> int:
 def clear_cache() -> None:
     _provider.cache_clear()
     _parsed.clear()
+
+
+def read_parameter_values(names: list[str]) -> dict[str, str]:
+    """The current values of the SSM parameters ``names`` that exist (for ``check
+    --live``: a template's ``AWS::SSM::Parameter::Value<...>`` parameters, read as
+    CloudFormation reads them at deploy); those missing are left out."""
+    if not names:
+        return {}
+    try:
+        found = _provider().get_parameters_by_name(
+            {name: {} for name in names}, decrypt=False, max_age=0, raise_on_error=False
+        )
+    except GetParameterError as exc:
+        raise PolicyUnavailable(f"cannot read SSM parameters: {exc}") from exc
+    # GetParameters in batches: the plain values (the version prefix is _get's alone)
+    return {
+        name: value for name, value in found.items() if name != "_errors" and isinstance(value, str)
+    }

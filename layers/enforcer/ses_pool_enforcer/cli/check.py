@@ -11,8 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from ses_pool_enforcer import __version__
+from ses_pool_enforcer.adapters.policy_store import read_parameter_values
 from ses_pool_enforcer.adapters.ses import Ses
-from ses_pool_enforcer.cli.check_output import nothing_to_check, to_document, to_table
+from ses_pool_enforcer.cli.check_output import (
+    not_checked,
+    nothing_to_check,
+    to_document,
+    to_table,
+)
 from ses_pool_enforcer.cli.common import (
     EXIT_CHANGES,
     EXIT_OK,
@@ -25,7 +31,7 @@ from ses_pool_enforcer.iac.declared import IacError, Scan
 from ses_pool_enforcer.iac.junit import to_junit
 from ses_pool_enforcer.iac.sarif import to_sarif
 from ses_pool_enforcer.iac.sources import scan_path
-from ses_pool_enforcer.iac.verdict import Verdict, judge
+from ses_pool_enforcer.iac.verdict import IdentityVerdict, Verdict, judge, judge_identity
 from ses_pool_enforcer.model import Lane
 from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
 
@@ -78,7 +84,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
     parser.add_argument(
         "--live",
         action="store_true",
-        help="also accept the dedicated pools that exist in the account",
+        help="also accept the dedicated pools that exist in the account, and read the "
+        "template's SSM-typed parameters (AWS::SSM::Parameter::Value<...>) from SSM",
     )
     parser.add_argument(
         "--parameter",
@@ -126,10 +133,7 @@ def run(args: argparse.Namespace) -> int:
     policy, policy_source = _policy(args)
     scans: list[Scan] = []
     for path in args.paths:
-        try:
-            scans += scan_path(path, dict(args.parameter))
-        except IacError as exc:
-            raise CliError(str(exc)) from exc
+        scans += _scan(path, dict(args.parameter), live=args.live)
     pools = set().union(*(scan.pools for scan in scans))
     declared = [s for scan in scans for s in scan.sets]
     if args.live and declared:
@@ -147,8 +151,31 @@ def run(args: argparse.Namespace) -> int:
     verdicts = [
         judge(policy, s, pools, now, account_checked=args.live, lane=lane) for s in declared
     ]
-    _write(args, verdicts, scans, policy_source)
-    return EXIT_CHANGES if any(v.findings for v in verdicts) else EXIT_OK
+    # Identities are judged only by a policy that has identity rules.
+    identities = [
+        judge_identity(policy, identity, now, lane)
+        for scan in scans
+        for identity in scan.identities
+        if policy.identities
+    ]
+    _write(args, verdicts, identities, scans, policy_source)
+    findings = any(v.findings for v in verdicts) or any(v.findings for v in identities)
+    return EXIT_CHANGES if findings else EXIT_OK
+
+
+def _scan(path: str, parameters: dict[str, str], *, live: bool) -> list[Scan]:
+    """What ``path`` declares; with ``live``, its SSM-typed parameters read from SSM as
+    CloudFormation reads them at deploy (a missing one stays open)."""
+    try:
+        scans = scan_path(path, parameters)
+        wanted = {name: ssm for scan in scans for name, ssm in scan.ssm_parameters.items()}
+        if not live or not wanted:
+            return scans
+        values = read_parameter_values(sorted(set(wanted.values())))
+        read = {name: values[ssm] for name, ssm in wanted.items() if ssm in values}
+        return scan_path(path, {**read, **parameters}) if read else scans
+    except IacError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def _policy(args: argparse.Namespace) -> tuple[Policy, str]:
@@ -166,15 +193,19 @@ def _policy(args: argparse.Namespace) -> tuple[Policy, str]:
 
 
 def _write(
-    args: argparse.Namespace, verdicts: list[Verdict], scans: list[Scan], policy_source: str
+    args: argparse.Namespace,
+    verdicts: list[Verdict],
+    identities: list[IdentityVerdict],
+    scans: list[Scan],
+    policy_source: str,
 ) -> None:
-    text = to_table(verdicts, scans, policy_source)
+    text = to_table(verdicts, scans, policy_source, identities)
     if args.format == "json":
-        report = json_text(to_document(verdicts, scans, policy_source))
+        report = json_text(to_document(verdicts, scans, policy_source, identities))
     elif args.format == "sarif":
-        report = json_text(to_sarif(verdicts, version=__version__, base=Path.cwd()))
+        report = json_text(to_sarif([*verdicts, *identities], version=__version__, base=Path.cwd()))
     elif args.format == "junit":
-        report = to_junit(verdicts)
+        report = to_junit([*verdicts, *identities])
     else:
         report = text
     if args.output is not None:
@@ -183,5 +214,7 @@ def _write(
             print(text, end="")
     else:
         print(report, end="")
-        if args.format != "table" and not verdicts:
+        if args.format != "table" and not verdicts and not identities:
             print(nothing_to_check(scans), file=sys.stderr)
+        if args.format != "table":
+            print(not_checked(scans), end="", file=sys.stderr)

@@ -27,11 +27,39 @@ def templates(folder: Path) -> list[Path]:
     except (ValueError, AttributeError) as exc:
         raise IacError(f"{manifest} is not a CDK manifest: {exc}") from exc
     found = []
-    for artifact in artifacts.values():
+    for name, artifact in artifacts.items():
         properties = artifact.get("properties") or {}
         if artifact.get("type") == STACK and "templateFile" in properties:
-            found.append(folder / properties["templateFile"])
+            template = folder / properties["templateFile"]
+            if not template.is_file():
+                raise IacError(
+                    f"{manifest} names {properties['templateFile']} as stack {name}'s "
+                    "template, and the folder has no such file: run cdk synth again"
+                )
+            found.append(template)
         elif artifact.get("type") == NESTED_ASSEMBLY and "directoryName" in properties:
             found += templates(folder / properties["directoryName"])
     found += sorted(folder.glob("*.nested.template.json"))
+    return found
+
+
+def construct_paths(folder: Path) -> dict[str, dict[str, str]]:
+    """For each stack template of the assembly (by file name), its resources' construct
+    paths from the manifest's metadata (``aws:cdk:logicalId``): what a template written
+    without ``aws:cdk:path`` metadata still tells through its manifest."""
+    manifest = folder / "manifest.json"
+    try:
+        artifacts = json.loads(manifest.read_text(encoding="utf-8")).get("artifacts") or {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for artifact in artifacts.values():
+        properties = artifact.get("properties") or {}
+        if artifact.get("type") != STACK or "templateFile" not in properties:
+            continue
+        paths = found.setdefault(str(folder / properties["templateFile"]), {})
+        for path, entries in (artifact.get("metadata") or {}).items():
+            for entry in entries if isinstance(entries, list) else []:
+                if isinstance(entry, dict) and entry.get("type") == "aws:cdk:logicalId":
+                    paths[str(entry.get("data"))] = str(path).lstrip("/").removesuffix("/Resource")
     return found

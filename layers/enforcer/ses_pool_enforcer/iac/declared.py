@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ses_pool_enforcer.iac.patterns import shown
+
 
 class IacError(ValueError):
     """The file cannot be read as a template or a plan: one line, exit 1."""
@@ -31,6 +33,17 @@ Path = tuple[str | int, ...]
 
 
 @dataclass(frozen=True)
+class Alternative:
+    """One way a set may be deployed, under the parameter values that make it so."""
+
+    assumption: str
+    """``Stage=prod``: the parameter values that give this alternative."""
+    name: str | Unresolved
+    pool: str | Unresolved
+    tags: Mapping[str, str] | Unresolved
+
+
+@dataclass(frozen=True)
 class DeclaredSet:
     """One configuration set as a file declares it; the pool is normalised."""
 
@@ -44,12 +57,51 @@ class DeclaredSet:
     """Why this kind of resource cannot carry a pool at all (SES v1), if it cannot."""
     construct: str | None = None
     """The CDK construct that synthesized the resource, as its author knows it."""
+    condition: str | None = None
+    """The template condition the resource is created under, if any."""
+    alternatives: tuple[Alternative, ...] = ()
+    """When the file leaves a choice open (a condition, a parameter's allowed values):
+    each way the set may be deployed; name, pool and tags then say what they share."""
+    defaults: str | None = None
+    """``Stage=dev``: the parameter Defaults that decided a condition the set depends on
+    (a deploy passing other values may decide otherwise)."""
 
     @property
     def label(self) -> str:
         """``MarketingSet (mkt-weekly)``: the resource, and the set's name when known."""
         resource = self.construct or self.resource
-        return f"{resource} ({self.name})" if isinstance(self.name, str) else resource
+        if self.condition is not None:
+            resource += f" [Condition {self.condition}]"
+        return f"{resource} ({shown(self.name)})" if isinstance(self.name, str) else resource
+
+
+@dataclass(frozen=True)
+class DeclaredIdentity:
+    """A sending identity (``AWS::SES::EmailIdentity``) and the default configuration
+    set it declares (None: it declares none)."""
+
+    source: str
+    resource: str
+    position: Position | None
+    name: str | Unresolved
+    configuration_set: str | Unresolved | None
+    condition: str | None = None
+
+    @property
+    def label(self) -> str:
+        name = f" ({shown(self.name)})" if isinstance(self.name, str) else ""
+        return f"{self.resource}{name}"
+
+
+@dataclass(frozen=True)
+class NestedStack:
+    """A nested stack a template declares: where its template is, if on this disk."""
+
+    resource: str
+    location: str | Unresolved
+    """The local path of its template, relative to the parent's folder, or why not."""
+    parameters: Mapping[str, str]
+    """The values the parent passes it, as far as the parent decides them."""
 
 
 @dataclass(frozen=True)
@@ -60,3 +112,9 @@ class Scan:
     kind: str
     sets: list[DeclaredSet]
     pools: set[str]
+    notes: list[str] = field(default_factory=list)
+    """What the file declares that was not checked, and why (one line each)."""
+    nested: list[NestedStack] = field(default_factory=list)
+    identities: list[DeclaredIdentity] = field(default_factory=list)
+    ssm_parameters: dict[str, str] = field(default_factory=dict)
+    """Template parameters of an SSM type not given a value: name -> SSM parameter."""

@@ -9,7 +9,7 @@ import json
 import re
 from dataclasses import dataclass, field
 
-from ses_pool_enforcer.iac.declared import Path, Position
+from ses_pool_enforcer.iac.declared import IacError, Path, Position
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\]:,]|[^\s{}\[\]:,"]+')
 
@@ -26,9 +26,9 @@ class _Container:
         return (*self.path, self.key if self.is_object else self.index)
 
 
-def json_positions(text: str) -> dict[Path, Position]:
+def json_positions(text: str, max_depth: int) -> dict[Path, Position]:
     """The position of every object key and array item of ``text``, which must be valid
-    JSON (parse it with ``json.loads`` first)."""
+    JSON (parse it with ``json.loads`` first); IacError past ``max_depth`` levels."""
     line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
 
     def position(offset: int) -> Position:
@@ -55,4 +55,9 @@ def json_positions(text: str) -> dict[Path, Position]:
                 found[path] = position(token.start())
             if value in ("{", "["):
                 stack.append(_Container(path, is_object=value == "{"))
+                if len(stack) > max_depth:
+                    raise IacError(
+                        f"refused: nested more than {max_depth} levels deep, "
+                        f"line {position(token.start()).line}"
+                    )
     return found

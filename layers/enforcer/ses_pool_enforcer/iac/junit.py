@@ -1,5 +1,5 @@
 """The check as JUnit XML, for CI systems that show test reports: one test suite per
-file, one test case per configuration set, a failure per set with findings."""
+file, one test case per configuration set (or identity), a failure per one with findings."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from collections.abc import Iterable
 from itertools import groupby
 from xml.etree import ElementTree as ET
 
-from ses_pool_enforcer.iac.verdict import Verdict
+from ses_pool_enforcer.iac.verdict import IdentityVerdict, Verdict
 
 SUITES = "ses-pool-enforcer check"
 
 
-def to_junit(verdicts: Iterable[Verdict]) -> str:
+def to_junit(verdicts: Iterable[Verdict | IdentityVerdict]) -> str:
     ordered = sorted(verdicts, key=lambda v: v.declared.source)
     root = ET.Element("testsuites", name=SUITES)
     total = failed = 0
@@ -38,7 +38,7 @@ def to_junit(verdicts: Iterable[Verdict]) -> str:
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"
 
 
-def _case(verdict: Verdict) -> ET.Element:
+def _case(verdict: Verdict | IdentityVerdict) -> ET.Element:
     declared = verdict.declared
     case = ET.Element("testcase", classname=declared.source, name=declared.label)
     case.set("file", declared.source)

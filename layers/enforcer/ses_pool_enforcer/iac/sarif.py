@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from ses_pool_enforcer.iac.declared import DeclaredSet
-from ses_pool_enforcer.iac.verdict import Check, Verdict
+from ses_pool_enforcer.iac.declared import DeclaredIdentity, DeclaredSet
+from ses_pool_enforcer.iac.verdict import Check, IdentityVerdict, Verdict
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL = "ses-pool-enforcer"
@@ -42,6 +42,14 @@ RULES = {
         "checked file or create it in the account (checked with --live): SES refuses a "
         "set on a pool that does not exist.",
     ),
+    Check.WRONG_DEFAULT_SET: RuleText(
+        "IdentityDefaultSetOffPolicy",
+        "error",
+        "The identity's default configuration set is not the one the policy requires",
+        "Set ConfigurationSetAttributes.ConfigurationSetName of the AWS::SES::EmailIdentity "
+        "to the set the policy's identity rule requires: mail that names no configuration "
+        "set goes out with the identity's default.",
+    ),
     Check.UNRESOLVED: RuleText(
         "PoolDecisionUnresolved",
         "warning",
@@ -62,7 +70,7 @@ def artifact_uri(source: str, base: Path) -> str:
         return path.as_uri()
 
 
-def _location(declared: DeclaredSet, base: Path) -> dict[str, Any]:
+def _location(declared: DeclaredSet | DeclaredIdentity, base: Path) -> dict[str, Any]:
     physical: dict[str, Any] = {"artifactLocation": {"uri": artifact_uri(declared.source, base)}}
     if declared.position is not None:
         physical["region"] = {
@@ -72,7 +80,9 @@ def _location(declared: DeclaredSet, base: Path) -> dict[str, Any]:
     return {"physicalLocation": physical}
 
 
-def to_sarif(verdicts: Iterable[Verdict], *, version: str, base: Path) -> dict[str, Any]:
+def to_sarif(
+    verdicts: Iterable[Verdict | IdentityVerdict], *, version: str, base: Path
+) -> dict[str, Any]:
     checks = list(RULES)
     results = [
         {

@@ -12,12 +12,20 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ses_pool_enforcer.iac.declared import DeclaredSet, Path, Position, Scan, Unresolved
+from ses_pool_enforcer.iac.declared import (
+    DeclaredIdentity,
+    DeclaredSet,
+    Path,
+    Position,
+    Scan,
+    Unresolved,
+)
 from ses_pool_enforcer.pools import DEFAULT_POOL, normalise_pool
 
 SET_V2 = "aws_sesv2_configuration_set"
 SET_V1 = "aws_ses_configuration_set"
 POOL = "aws_sesv2_dedicated_ip_pool"
+IDENTITY = "aws_sesv2_email_identity"
 V1_CANNOT_HOLD_A_POOL = (
     f"an {SET_V1} (SES v1) cannot carry a pool, so it sends from {DEFAULT_POOL} "
     f"(declare it as an {SET_V2} with delivery_options)"
@@ -58,7 +66,9 @@ class _Resource:
 
 
 def scan(source: str, data: Mapping[str, Any], positions: Mapping[Path, Position]) -> Scan:
+    defaults = default_tags(data)
     sets: list[DeclaredSet] = []
+    identities: list[DeclaredIdentity] = []
     pools: set[str] = set()
     for resource in _resources(data):
         if resource.type == POOL:
@@ -67,12 +77,31 @@ def scan(source: str, data: Mapping[str, Any], positions: Mapping[Path, Position
                 pools.add(name)
         elif resource.mode == "managed" and resource.type in (SET_V1, SET_V2):
             position = positions.get((*resource.path, "address")) or positions.get(resource.path)
-            sets.append(_configuration_set(source, resource, position))
+            sets.append(_configuration_set(source, resource, position, defaults))
+        elif resource.mode == "managed" and resource.type == IDENTITY:
+            position = positions.get((*resource.path, "address")) or positions.get(resource.path)
+            identities.append(_identity(source, resource, position))
     kind = "Terraform plan" if "resource_changes" in data else "Terraform state"
-    return Scan(source, kind, sets, pools)
+    return Scan(source, kind, sets, pools, identities=identities)
 
 
-def _configuration_set(source: str, resource: _Resource, position: Position | None) -> DeclaredSet:
+def _identity(source: str, resource: _Resource, position: Position | None) -> DeclaredIdentity:
+    current = resource.attribute("configuration_set_name")
+    return DeclaredIdentity(
+        source,
+        resource.address,
+        position,
+        _string(resource.attribute("email_identity"), "email_identity"),
+        current if isinstance(current, str | Unresolved) else None,
+    )
+
+
+def _configuration_set(
+    source: str,
+    resource: _Resource,
+    position: Position | None,
+    defaults: Mapping[str, str] | Unresolved,
+) -> DeclaredSet:
     if resource.type == SET_V1:
         name = _string(resource.attribute("name"), "name")
         return DeclaredSet(
@@ -84,7 +113,7 @@ def _configuration_set(source: str, resource: _Resource, position: Position | No
         position,
         _string(resource.attribute("configuration_set_name"), "configuration_set_name"),
         _pool(resource),
-        _tags(resource),
+        _tags(resource, defaults),
     )
 
 
@@ -98,15 +127,51 @@ def _pool(resource: _Resource) -> str | Unresolved:
     return normalise_pool(pool if isinstance(pool, str) else None)
 
 
-def _tags(resource: _Resource) -> Mapping[str, str] | Unresolved:
+def _tags(
+    resource: _Resource, default_tags: Mapping[str, str] | Unresolved
+) -> Mapping[str, str] | Unresolved:
     # tags_all is what SES receives: the resource's tags and the provider's default_tags.
-    for attribute in ("tags_all", "tags"):
-        tags = resource.attribute(attribute)
+    tags_all = resource.attribute("tags_all")
+    if isinstance(tags_all, Unresolved) and resource.attribute("tags") is None:
+        # The provider plans tags_all unknown whenever tags is null; what apply writes is
+        # then the default_tags alone (none: {}).
+        return default_tags
+    for tags in (tags_all, resource.attribute("tags")):
         if isinstance(tags, Unresolved):
             return tags
         if isinstance(tags, dict):
             return {str(k): str(v) for k, v in tags.items()}
     return {}
+
+
+def default_tags(data: Mapping[str, Any]) -> Mapping[str, str] | Unresolved:
+    """The AWS provider's ``default_tags`` as the plan's configuration writes them: {}
+    when no configuration of the provider has any; Unresolved when one is an expression
+    the plan does not show, or when configurations disagree."""
+    configs = _mapping(_mapping(data.get("configuration")).get("provider_config"))
+    if not configs:
+        return Unresolved(
+            "tags_all is known only after apply (the plan shows no provider configuration)"
+        )
+    found: list[Mapping[str, str]] = []
+    for config in configs.values():
+        config = _mapping(config)
+        if config.get("name") != "aws":
+            continue
+        blocks = _mapping(config.get("expressions")).get("default_tags")
+        if not blocks:
+            found.append({})
+            continue
+        tags = _mapping(_mapping(blocks[0] if isinstance(blocks, list) else blocks).get("tags"))
+        if "constant_value" not in tags or not isinstance(tags["constant_value"], dict):
+            return Unresolved("tags_all is known only after apply (default_tags is an expression)")
+        found.append({str(k): str(v) for k, v in tags["constant_value"].items()})
+    if any(tags != found[0] for tags in found[1:]):
+        return Unresolved(
+            "tags_all is known only after apply "
+            "(provider configurations with different default_tags)"
+        )
+    return found[0] if found else {}
 
 
 def _string(value: Any, attribute: str) -> str | Unresolved:

@@ -9,12 +9,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from ses_pool_enforcer.evaluation import Undecidable, evaluate, in_scope, matches
-from ses_pool_enforcer.iac.declared import DeclaredSet, Unresolved
-from ses_pool_enforcer.model import UNKNOWN_LANE, ConfigurationSet, Decision, Lane, Outcome
+from ses_pool_enforcer.evaluation import (
+    ANY_SET,
+    Undecidable,
+    evaluate,
+    evaluate_identity,
+    in_scope,
+    matches,
+)
+from ses_pool_enforcer.iac.declared import DeclaredIdentity, DeclaredSet, Unresolved
+from ses_pool_enforcer.iac.patterns import every_match, has_hole, shown, some_match
+from ses_pool_enforcer.model import (
+    UNKNOWN_LANE,
+    ConfigurationSet,
+    Decision,
+    Identity,
+    IdentityDecision,
+    Lane,
+    Outcome,
+)
 from ses_pool_enforcer.policy import Match, Policy, Rule, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
 
@@ -27,6 +43,7 @@ class Check(StrEnum):
     WRONG_POOL = "wrong-pool"
     UNDEFINED_POOL = "undefined-pool"
     UNRESOLVED = "unresolved"
+    WRONG_DEFAULT_SET = "wrong-default-set"
 
 
 @dataclass(frozen=True)
@@ -52,6 +69,61 @@ class Verdict:
         return self.decision.outcome.value
 
 
+@dataclass(frozen=True)
+class IdentityVerdict:
+    declared: DeclaredIdentity
+    decision: IdentityDecision | None
+    findings: tuple[Finding, ...]
+
+    @property
+    def result(self) -> str:
+        if self.findings:
+            return self.findings[0].check.value
+        assert self.decision is not None
+        return self.decision.outcome.value
+
+
+def judge_identity(
+    policy: Policy, declared: DeclaredIdentity, now: dt.datetime, lane: Lane = UNKNOWN_LANE
+) -> IdentityVerdict:
+    """An identity's default set judged by the policy's ``identities`` rules, by the
+    enforcer's own ``evaluate_identity``; unresolved when the answer depends on what the
+    file leaves to the deploy."""
+    if isinstance(declared.name, Unresolved):
+        why = f"identity unknown ({declared.name.reason}); an identity rule may match"
+        return IdentityVerdict(declared, None, (Finding(Check.UNRESOLVED, why),))
+    current = declared.configuration_set
+    decision = evaluate_identity(
+        policy,
+        Identity(declared.name, UNKNOWN_SET if isinstance(current, Unresolved) else current),
+        now,
+        lane=lane,
+    )
+    if decision.outcome is Outcome.ERROR:
+        hint = "; pass --account and --region to judge it where it will be deployed"
+        return IdentityVerdict(declared, None, (Finding(Check.UNRESOLVED, decision.reason + hint),))
+    depends = decision.outcome not in (Outcome.EXEMPT, Outcome.UNMANAGED) and (
+        decision.required != ANY_SET
+    )
+    if isinstance(current, Unresolved) and depends:
+        why = (
+            f"default configuration set unknown ({current.reason}); the policy requires "
+            f"{decision.required} (identity rule {decision.rule_id})"
+        )
+        return IdentityVerdict(declared, None, (Finding(Check.UNRESOLVED, why),))
+    findings: tuple[Finding, ...] = ()
+    if decision.outcome in (Outcome.REMEDIATED, Outcome.VIOLATION):
+        on = f"default configuration set {current}" if current else "no default configuration set"
+        required = decision.required if decision.required != ANY_SET else "one"
+        message = f"{on}; the policy requires {required} (identity rule {decision.rule_id})"
+        findings = (Finding(Check.WRONG_DEFAULT_SET, message),)
+    return IdentityVerdict(declared, decision, findings)
+
+
+UNKNOWN_SET = "\ue000configuration set\ue001"
+"""Stands for a default set the file does not decide (matched by no set name)."""
+
+
 def judge(
     policy: Policy,
     declared: DeclaredSet,
@@ -64,7 +136,99 @@ def judge(
     """``defined_pools``: those the checked files declare, and the account's if
     ``account_checked``; ``lane``: the account and region the set is bound for, as far as
     the caller knows them (a rule scoped by what it does not know leaves the set
-    unresolved)."""
+    unresolved). A set the file leaves a choice open for is judged once per choice: the
+    verdict stands when every choice gives it, else the set is unresolved and the choices
+    that disagree are named."""
+    if not declared.alternatives:
+        return _with_condition(_judge(policy, declared, defined_pools, now, account_checked, lane))
+    judged = [
+        (
+            alternative.assumption,
+            _judge(
+                policy,
+                replace(
+                    declared,
+                    name=alternative.name,
+                    pool=alternative.pool,
+                    tags=alternative.tags,
+                    alternatives=(),
+                ),
+                defined_pools,
+                now,
+                account_checked,
+                lane,
+            ),
+        )
+        for alternative in declared.alternatives
+    ]
+    outcomes = {_outcome(verdict) for _, verdict in judged}
+    when: dict[Finding, list[str]] = {}
+    for assumption, verdict in judged:
+        for finding in verdict.findings:
+            if finding.check is not Check.UNRESOLVED or len(outcomes) == 1:
+                when.setdefault(finding, []).append(assumption)
+    findings = [
+        finding
+        if len(assumptions) == len(judged)
+        else replace(finding, message=f"{finding.message} (when {' or '.join(assumptions)})")
+        for finding, assumptions in when.items()
+    ]
+    if len(outcomes) == 1:
+        first = judged[0][1]
+        return _with_condition(Verdict(declared, first.decision, tuple(findings)))
+    disagree = "; ".join(
+        f"{assumption}: {_outcome_text(verdict)}" for assumption, verdict in judged
+    )
+    unresolved = Finding(Check.UNRESOLVED, f"the verdict depends on the parameters: {disagree}")
+    return _with_condition(
+        Verdict(
+            declared,
+            None,
+            (unresolved, *(f for f in findings if f.check is not Check.WRONG_POOL)),
+        )
+    )
+
+
+def _outcome(verdict: Verdict) -> tuple[str, str | None, str | None]:
+    decision = verdict.decision
+    return (
+        verdict.result,
+        decision.expected_pool if decision else None,
+        decision.rule_id if decision else None,
+    )
+
+
+def _outcome_text(verdict: Verdict) -> str:
+    if verdict.findings:
+        return f"{verdict.findings[0].check.value} ({verdict.findings[0].message})"
+    assert verdict.decision is not None
+    return f"{verdict.result} (on {verdict.declared.pool})"
+
+
+def _with_condition(verdict: Verdict) -> Verdict:
+    """Each finding on a resource with a Condition says so: it holds when the set exists;
+    and a finding that a parameter's Default decided says which."""
+    condition, defaults = verdict.declared.condition, verdict.declared.defaults
+    if (condition is None and defaults is None) or not verdict.findings:
+        return verdict
+    note = ""
+    if defaults is not None:
+        note += f" (conditions decided by the Default {defaults}: pass --parameter to judge others)"
+    if condition is not None:
+        note += f" (the resource has Condition {condition}: created only when it is true)"
+    return replace(
+        verdict, findings=tuple(replace(f, message=f.message + note) for f in verdict.findings)
+    )
+
+
+def _judge(
+    policy: Policy,
+    declared: DeclaredSet,
+    defined_pools: Collection[str],
+    now: dt.datetime,
+    account_checked: bool,
+    lane: Lane,
+) -> Verdict:
     findings: list[Finding] = []
     pool = declared.pool
     if isinstance(pool, str) and pool not in SPECIAL_POOLS and pool not in defined_pools:
@@ -128,6 +292,16 @@ def depends_on_unknown(
         today <= e.expires and _may_apply(e, lane) for e in policy.exemptions
     ):
         return f"name unknown ({name.reason}); an exemption may cover it"
+    if isinstance(name, str) and has_hole(name):
+        for exemption in policy.exemptions:
+            glob = exemption.configuration_set
+            if glob is None or today > exemption.expires or not _may_apply(exemption, lane):
+                continue
+            if some_match(name, glob) and not every_match(name, glob):
+                return (
+                    f"name {shown(name)} is known at deploy; the exemption for {glob!r} "
+                    "covers some of its values"
+                )
     for rule in policy.rules:
         if not _may_apply(rule.match, lane):
             continue
@@ -156,6 +330,15 @@ def _by_name(rule: Rule, name: str | Unresolved) -> bool | Unresolved:
         return True
     if isinstance(name, Unresolved):
         return name
+    if has_hole(name):
+        if any(every_match(name, glob) for glob in rule.match.names):
+            return True
+        if not any(some_match(name, glob) for glob in rule.match.names):
+            return False
+        return Unresolved(
+            f"{shown(name)} is known at deploy, and some of its values match "
+            f"{', '.join(rule.match.names)}"
+        )
     return matches(Match(names=rule.match.names), name, {})
 
 
