@@ -86,7 +86,7 @@ local-aws: dev  ## a local AWS endpoint (moto + the local_aws extensions, its St
 	@echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
 	$(BIN)/python -m local_aws.server --port $(LOCAL_AWS_PORT)
 
-bench: dev  ## event-path benchmarks (a minute); figures printed
+bench: dev  ## the event function: cold start against the floor, calls per event, peak memory (about three minutes)
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.event_calls
 

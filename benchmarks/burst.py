@@ -198,6 +198,7 @@ def run(events: int, rate: float, scale: float, consumers: int, timeout: float) 
             "rate": rate,
             "scale": scale,
             "consumers": consumers,
+            "timeout": timeout,
             "virtual_seconds": finished - started,
             "queue_drained_after": (drained_at or finished) - started,
             "real_seconds": time.monotonic() - real_started,
@@ -265,7 +266,7 @@ def print_figures(f: dict[str, Any]) -> None:
     )
     print(
         f"  invocations                   {stats.invocations} "
-        f"(longest {stats.longest_invocation:.1f} s of {60:.0f} s)"
+        f"(longest {stats.longest_invocation:.1f} s of the {f['timeout']:.0f} s timeout)"
     )
     print(f"  Lambda timeouts               {stats.timeouts}")
     print(f"  messages failed (to retry)    {stats.failed_messages}")

@@ -67,6 +67,7 @@ REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-
 MEMBER_ROLE = "ses-pool-enforcer-member"
 WRONG_EVERY = 10  # every tenth set starts on the wrong pool
 MAX_LANE_CONCURRENCY = 40  # Settings.lane_concurrency's upper bound
+LOCAL_AWS_SATURATED = 0.9  # of the execution with local AWS's one-at-a-time lock held
 
 
 def _arguments() -> argparse.Namespace:
@@ -497,7 +498,12 @@ def main() -> None:
         f"  local AWS, one at a time    {requests:,} requests ({requests / execution_wall:.0f}/s: "
         f"{requests_by_service}); the lock busy {held / execution_wall:.0%} of the execution, "
         f"{held / max(requests, 1) * 1000:.2f} ms a request, "
-        f"{waited / max(requests, 1) * 1000:.2f} ms waited for it on average"
+        f"{waited / max(requests, 1) * 1000:.2f} ms waited for it on average: "
+        + (
+            "the lanes waited for local AWS, not for their budgets (lower --rate)"
+            if held / execution_wall >= LOCAL_AWS_SATURATED
+            else "local AWS had time to spare"
+        )
     )
     print(
         f"  CPU                         local AWS + Step Functions "

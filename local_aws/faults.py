@@ -9,6 +9,8 @@ local AWS (moto in process or its server).
   local server and a client in another process, ``kill_after`` is a process dying
   right after its write reached AWS: the way Lambda ends an invocation (timeout, out of
   memory), where no ``except`` and no ``finally`` of the client runs.
+* ``request_counts()``: the requests received, per service and action (what a client in
+  another process cost in calls, with nothing counted inside that process).
 * Requests are served one at a time. Real DynamoDB applies a conditional write to an
   item atomically, and real SQS hands a message to one receiver; moto's backends do
   neither under concurrent requests, so without this a test of two consumers would find
@@ -23,6 +25,7 @@ import json
 import os
 import signal
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,6 +53,7 @@ class Fault:
 _lock = threading.Lock()  # guards _faults
 _serial = threading.RLock()  # one request at a time
 _faults: list[Fault] = []
+_requests: Counter[str] = Counter()  # "service:Action" -> requests received (guarded by _lock)
 _installed = False
 
 
@@ -118,6 +122,14 @@ def clear() -> None:
         _faults.clear()
 
 
+def request_counts() -> dict[str, int]:
+    """Requests received per ``service:Action``, every service, since this process began
+    serving (failed ones included): what a client's work cost in calls, counted where AWS
+    would count it, with nothing added to the client."""
+    with _lock:
+        return dict(_requests)
+
+
 def _body(response: Any) -> dict[str, Any]:
     """The request's fields: its JSON body, or a query-protocol request's parameters (STS,
     SNS, IAM: ``RoleArn``, ``TopicArn``...)."""
@@ -181,6 +193,8 @@ def install() -> None:
                     action = str(self._get_action())
                 except Exception:
                     action = ""
+                with _lock:
+                    _requests[f"{self.service_name}:{action}"] += 1
                 fault = _take(str(self.service_name or ""), action, self) if _faults else None
                 if fault is not None and fault.hook is None:
                     return _error(fault)

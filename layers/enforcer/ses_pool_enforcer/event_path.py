@@ -22,7 +22,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ses_pool_enforcer import lanes
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
 from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
 from ses_pool_enforcer.model import Kind, Outcome
@@ -195,6 +194,9 @@ def _lane_runtime(runtime: Runtime, lane: LaneKey | None) -> Runtime | None:
     try:
         return runtime.for_lane(lane)
     except ClientError as exc:
+        # Organization mode only: a single-account deployment never imports the lanes.
+        from ses_pool_enforcer import lanes
+
         cause = lanes.unreachable_cause(exc)
         if cause is None or lane is None:
             raise

@@ -24,7 +24,7 @@ import contextlib
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
@@ -43,7 +43,6 @@ from ses_pool_enforcer.adapters.inventory import (
 )
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.clock import SYSTEM, Clock
-from ses_pool_enforcer.compliance.security_hub import Product, on_change
 from ses_pool_enforcer.conflicts import Lost, Observation, lost_options
 from ses_pool_enforcer.evaluation import evaluate, evaluate_identity, pipeline_of
 from ses_pool_enforcer.flapping import FlapGuard, Hold, Move
@@ -62,6 +61,9 @@ from ses_pool_enforcer.notices import Notice, Trigger, notice
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.policy import Mode, Policy, PolicyError
 from ses_pool_enforcer.work import Work
+
+if TYPE_CHECKING:
+    from ses_pool_enforcer.compliance.security_hub import Product
 
 # A set is held from its claim (or its first call's slot, if later) for LEASE_SECONDS and
 # let go when its look ends; the lease only matters when the worker dies. A move extends
@@ -670,7 +672,9 @@ class Reconciler:
             return  # Security Hub findings are about configuration sets
         """Hand the set's Security Hub finding to the sink when its compliance changed
         against ``previous`` (the inventory row this look replaced)."""
-        if self.findings is not None:
+        if self.findings is not None:  # Security Hub switched on: its module, now
+            from ses_pool_enforcer.compliance.security_hub import on_change
+
             finding = on_change(record, previous, self.findings.product)
             if finding is not None:
                 self.findings.add(finding)

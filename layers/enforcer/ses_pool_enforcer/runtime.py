@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import TYPE_CHECKING
 
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.alerts import Alerts
@@ -12,17 +13,18 @@ from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory, SeenInSweep
 from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
-from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.adapters.work_queue import WorkQueue
 from ses_pool_enforcer.clock import SYSTEM, Clock
-from ses_pool_enforcer.compliance.security_hub import Product
 from ses_pool_enforcer.config import Settings, SettingsError, Switch, get_settings
 from ses_pool_enforcer.flapping import FlapGuard
 from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.policy import Mode, PolicyError
 from ses_pool_enforcer.reconciler import Reconciler
 from ses_pool_enforcer.work import LaneKey
+
+if TYPE_CHECKING:  # imported when the deployment switches Security Hub on (_findings)
+    from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
 
 ROLE_SESSION_NAME = "ses-pool-enforcer"
 # A member lane's clients are built again this long before its credentials expire.
@@ -205,6 +207,9 @@ def _findings(settings: Settings, alerts: Alerts, clock: Clock) -> SecurityHubFi
     template names and the region the functions run in (no call to find either)."""
     if settings.security_hub is not Switch.ENABLED:
         return None
+    from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
+    from ses_pool_enforcer.compliance.security_hub import Product
+
     region = aws.region()
     if not settings.account_id or not region:
         raise SettingsError(
