@@ -153,6 +153,11 @@ RECONCILE = merge(
     on(CONFIGURATION_SETS, "ses:GetConfigurationSet", "ses:PutConfigurationSetDeliveryOptions"),
     # PoolDirectory asks SES about a pool it has no fresh answer for (Ses.pool_exists).
     on(POOLS, "ses:GetDedicatedIpPool"),
+    # IAM authorises a request on every resource it names (the Service Authorization
+    # Reference's resource types, tests/reference.py): a reassignment on the pool it
+    # names too, an identity's default set on the set too.
+    on(POOLS, "ses:PutConfigurationSetDeliveryOptions"),
+    on(CONFIGURATION_SETS, "ses:PutEmailIdentityConfigurationSetAttributes"),
     on(POLICY_PARAMETER, "ssm:GetParameter"),  # policy_store.load_policy (Powertools)
     on("AlertTopic", "sns:Publish"),  # alerts.Alerts.publish
     on("AlertKey.Arn", "kms:GenerateDataKey", "kms:Decrypt"),  # ... to a KMS-encrypted topic
@@ -434,10 +439,10 @@ def test_resource_wildcard_only_for_actions_without_resource_level_permissions(
 
 
 # The only SES writes, and what each may touch: sets and identities of this account and
-# region.
+# region, and the pool or set each names (IAM authorises a write on those too).
 SES_WRITES = {
-    "ses:PutConfigurationSetDeliveryOptions": {CONFIGURATION_SETS},
-    "ses:PutEmailIdentityConfigurationSetAttributes": {IDENTITIES_ARN},
+    "ses:PutConfigurationSetDeliveryOptions": {CONFIGURATION_SETS, POOLS},
+    "ses:PutEmailIdentityConfigurationSetAttributes": {IDENTITIES_ARN, CONFIGURATION_SETS},
 }
 
 
@@ -446,6 +451,7 @@ def test_ses_writes_only_on_sets_and_identities_of_this_account_and_region(
 ) -> None:
     assert "${AWS::Region}:${AWS::AccountId}:configuration-set/" in CONFIGURATION_SETS
     assert "${AWS::Region}:${AWS::AccountId}:identity/" in IDENTITIES_ARN
+    assert "${AWS::Region}:${AWS::AccountId}:dedicated-ip-pool/" in POOLS
     for name, resource in principals(resources):
         for action, where in everything_granted(resource).items():
             service, verb = action.split(":", 1)
