@@ -431,9 +431,11 @@ class Place:
     refs: Mapping[str, str]  # logical id -> its Ref
     arns: Mapping[str, str]  # logical id -> its Arn attribute
     listed: Collection[str] = ()  # the CommaDelimitedList parameters (a Ref is a list)
+    stack_name: str = "ses-pool-enforcer"
 
     def value(self, name: str) -> str:
         pseudo = {
+            "AWS::StackName": self.stack_name,
             "AWS::AccountId": self.account,
             "AWS::Region": self.region,
             "AWS::Partition": partition_of(self.region),
@@ -466,9 +468,27 @@ class Place:
         if function == "Fn::GetAtt":
             logical, attribute = argument
             return [self.value(f"{logical}.{attribute}")]
-        if function == "Fn::Sub" and isinstance(argument, str):
-            return [re.sub(r"\$\{([^}!]+)\}", lambda m: self.value(m.group(1)), argument)]
+        if function == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            given = {name: self.one(value) for name, value in variables.items()}
+
+            def substituted(found: re.Match[str]) -> str:
+                name = found.group(1)
+                return given[name] if name in given else self.value(name)
+
+            return [re.sub(r"\$\{([^}!]+)\}", substituted, text)]
+        if function == "Fn::Split":
+            separator, text = argument
+            return self.one(text).split(separator)
+        if function == "Fn::Select":
+            index, values = argument
+            return [self.resolve(values)[int(index)]]
         raise NotImplementedError(f"tests/granted.py does not resolve {expression!r}")
+
+    def one(self, expression: Any) -> str:
+        """The one string an expression stands for."""
+        [value] = self.resolve(expression)
+        return value
 
 
 def _queue_arn(url: str, region: str) -> str:

@@ -533,6 +533,15 @@ def test_alarms_can_publish_to_the_encrypted_topic(resources: dict[str, Any]) ->
         "kms:Decrypt",
         "kms:GenerateDataKey*",
     }
+    # ... for this account's alarms of this region only (the confused deputy; evaluated
+    # in test_service_principals)
+    alarms = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+    assert [s["Condition"] for s in for_cloudwatch] == [
+        {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnLike": {"aws:SourceArn": {"Fn::Sub": alarms}},
+        }
+    ]
     topic_policy = resources["AlertTopicPolicy"]["Properties"]
     assert topic_policy["Topics"] == [{"Ref": "AlertTopic"}]
     assert any(
@@ -1338,6 +1347,9 @@ def test_the_hub_outputs_what_the_management_template_takes(template: dict[str, 
     assert set(management["Parameters"]) == {"HubEventBusArn", "MemberStackSetName"}
 
 
+RULES = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+
+
 def test_the_new_account_rule_role_is_for_eventbridge_of_this_account_only(
     resources: dict[str, Any],
 ) -> None:
@@ -1350,6 +1362,18 @@ def test_the_new_account_rule_role_is_for_eventbridge_of_this_account_only(
         "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        # For its two rules only (the confused deputy): their ARNs from their names
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnEquals": {
+                "aws:SourceArn": [
+                    {"Fn::Sub": f"{RULES}${{AWS::StackName}}-new-member"},
+                    {"Fn::Sub": f"{RULES}${{HubEventBus}}/${{AWS::StackName}}-new-member"},
+                ]
+            },
+        },
     }
+    for rule in ("NewMemberAccountRule", "HubNewMemberAccountRule"):
+        name = resources[rule]["Properties"]["Name"]
+        assert name == {"Fn::Sub": "${AWS::StackName}-new-member"}, rule
     # (its one grant, states:StartExecution on SweepStateMachine: EXPECTED_GRANTS)
