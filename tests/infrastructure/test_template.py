@@ -26,6 +26,7 @@ from ses_pool_enforcer.events import EVENT_TARGETS, SES_EVENT_SOURCE
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.observability import NAMESPACE, SERVICE
 from ses_pool_enforcer.policy import Mode
+from tests import reference
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -436,6 +437,18 @@ def test_resource_wildcard_only_for_actions_without_resource_level_permissions(
         for action, where in everything_granted(resource).items():
             if "*" in where:
                 assert action in RESOURCE_STAR_ONLY, f"{name}: {action} on *"
+
+
+def test_the_actions_granted_on_everything_support_no_narrower_grant() -> None:
+    # The Service Authorization Reference (its pinned copy, tests/reference.py): none of
+    # them has a resource type that a grant must name. The Organizations walk has optional
+    # ones (the account, OU or root asked about), whose ARNs hold the management
+    # account's id, which a delegated administrator's stack does not know.
+    for action in RESOURCE_STAR_ONLY:
+        types = reference.resource_types(action)
+        assert not [t.name for t in types if t.required], action
+        if types:
+            assert action in (*ORGANIZATION_PARENTS, *ORGANIZATION_WALK), (action, types)
 
 
 # The only SES writes, and what each may touch: sets and identities of this account and
