@@ -20,7 +20,8 @@ What is and is not checked:
   types the action has (``_named``): each addressed ARN must be of one of them, and each
   other type the request's parameters name is added (``PLACEHOLDERS``: a reassignment's
   ``SendingPoolName`` names a ``dedicated-ip-pool``, an identity's
-  ``ConfigurationSetName`` a ``configuration-set``). A required type no ARN stands for,
+  ``ConfigurationSetName`` a ``configuration-set``, ``ListParents``' ``ChildId`` an
+  account or OU). A required type no ARN stands for,
   or an action the reference does not list, fails the check. An action with no resource
   type is recorded on ``"*"``, which only a statement on ``"*"`` grants.
 * The template's Resource expressions (``!Ref``, ``!GetAtt X.Arn``, ``!Sub``) are
@@ -83,14 +84,22 @@ BATCHES = {
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
 # How a request's parameters name a resource: the placeholder of a Service Authorization
-# Reference ARN format (per service prefix), and the API parameters that hold its value.
-# Which resource types an action has, and their ARN formats, come from the reference
+# Reference ARN format (per service prefix), and the API parameters that hold its value,
+# each with the shape its value takes (the placeholder is the regex's one group). Which
+# resource types an action has, and their ARN formats, come from the reference
 # (tests/reference.py); a type whose placeholders no parameter fills is not named.
 PLACEHOLDERS = {
     "ses": {
-        "ConfigurationSetName": ("ConfigurationSetName",),
-        "DedicatedIPPool": ("PoolName", "SendingPoolName"),
-        "IdentityName": ("EmailIdentity",),
+        "ConfigurationSetName": (("ConfigurationSetName", "(.+)"),),
+        "DedicatedIPPool": (("PoolName", "(.+)"), ("SendingPoolName", "(.+)")),
+        "IdentityName": (("EmailIdentity", "(.+)"),),
+    },
+    # An account, OU or root asked about (ListParents' ChildId, the walk's ParentId). Their
+    # ARNs name the management account and the organization (``Calls.organization``).
+    "organizations": {
+        "AccountId": (("ChildId", r"(\d{12})"), ("AccountId", r"(\d{12})")),
+        "OrganizationalUnitId": (("ChildId", "ou-(.+)"), ("ParentId", "ou-(.+)")),
+        "RootId": (("ParentId", "r-(.+)"),),
     },
 }
 # Parameters that hold a whole ARN, of whichever of the action's resource types it is.
@@ -154,7 +163,7 @@ class Calls:
             )
             requests = {
                 Request(a, r, account, self._context(a, r, region))
-                for a, r in _named(addressed, params, region, account)
+                for a, r in _named(addressed, params, region, account, self)
             }
         except Exception as exc:  # (kept for refused(), not raised into the code under test)
             recorded.unresolved.append(f"{action}: {exc!r}")
@@ -289,7 +298,11 @@ def _resources(
 
 
 def _named(
-    addressed: Iterable[tuple[str, str]], params: Mapping[str, Any], region: str, account: str
+    addressed: Iterable[tuple[str, str]],
+    params: Mapping[str, Any],
+    region: str,
+    account: str,
+    calls: Calls | None = None,
 ) -> Iterator[tuple[str, str]]:
     """Every (action, ARN) IAM authorises a request on, from the Service Authorization
     Reference: the resource each action addresses (``_resources``), checked to be of one
@@ -319,7 +332,7 @@ def _named(
             arn
             for kind in types
             if kind.name not in covered
-            for arn in _by_parameters(action, kind, params, region, account)
+            for arn in _by_parameters(action, kind, params, region, account, calls)
         ]
         named_types = {k.name for arn in named if (k := reference.type_of(action, arn))}
         missing = [k.name for k in types if k.required and k.name not in covered | named_types]
@@ -335,6 +348,7 @@ def _by_parameters(
     params: Mapping[str, Any],
     region: str,
     account: str,
+    calls: Calls | None,
 ) -> Iterator[str]:
     """The ARNs of resource type ``kind`` that the request's parameters name."""
     for parameter in ARN_PARAMETERS:
@@ -345,10 +359,19 @@ def _by_parameters(
             yield arn
     prefix = action.split(":")[0]
     values = {"Partition": partition_of(region), "Region": region, "Account": account}
+    if prefix == "organizations":
+        if calls is None:
+            return
+        try:
+            management, organization = calls.organization(region)
+        except ClientError:  # (no organization: the request names none of its resources)
+            return
+        values.update(Account=management, OrganizationId=organization.removeprefix("o-"))
     for placeholder, parameters in PLACEHOLDERS.get(prefix, {}).items():
-        for parameter in parameters:
-            if params.get(parameter):
-                values[placeholder] = str(params[parameter])
+        for parameter, shape in parameters:
+            found = re.fullmatch(shape, str(params.get(parameter, "")))
+            if found:
+                values[placeholder] = found.group(1)
     built = reference.build(kind.arn, values)
     if built is not None:
         yield built

@@ -281,3 +281,32 @@ def test_conditions_are_evaluated_as_iam_does(
 ) -> None:
     place = granted.hub_stack(STACK)
     assert granted.holds(condition, context, place) is held
+
+
+def test_the_organization_walk_names_the_account_ou_or_root_it_asks_about() -> None:
+    class Organization(granted.Calls):
+        def organization(self, region: str) -> tuple[str, str]:
+            return HUB, "o-abcdefghij"
+
+    organization = f"arn:aws:organizations::{HUB}"
+    calls = Organization()
+
+    def asked(action: str, **params: str) -> list[str]:
+        found = granted._named([(action, "*")], params, "us-east-1", MEMBER, calls)
+        return [arn for _, arn in found]
+
+    assert asked("organizations:ListParents", ChildId=MEMBER) == [
+        f"{organization}:account/o-abcdefghij/{MEMBER}"
+    ]
+    assert asked("organizations:ListParents", ChildId="ou-ab12-cdefgh34") == [
+        f"{organization}:ou/o-abcdefghij/ou-ab12-cdefgh34"
+    ]
+    assert asked("organizations:ListAccountsForParent", ParentId="r-ab12") == [
+        f"{organization}:root/o-abcdefghij/r-ab12"
+    ]
+    # (the walk is granted on "*", which each of them matches)
+    requests = [
+        hub("organizations:ListAccountsForParent", arn)
+        for arn in asked("organizations:ListAccountsForParent", ParentId="ou-ab12-cdefgh34")
+    ]
+    assert not granted.refused(requests, "SweepFunctionRole", {"IsHub"}, STACK)
