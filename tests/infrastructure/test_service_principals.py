@@ -104,6 +104,14 @@ ROLES = {
             f"arn:aws:events:{REGION}:{HUB}:rule/{STACK}-hub/{STACK}-new-member",
         ],
     ),
+    "StartSweepRuleRole": (
+        TEMPLATE,
+        {},
+        [
+            f"arn:aws:events:{REGION}:{HUB}:rule/{STACK}-schedule",
+            f"arn:aws:events:{REGION}:{HUB}:rule/{STACK}-policy",
+        ],
+    ),
     "ForwardToHubRole": (
         MEMBER_TEMPLATE,
         {"HubEventBusArn": BUS},
@@ -118,6 +126,7 @@ ROLES = {
 # The rule resources that assume each role: their names must be those the trust admits.
 RULES = {
     "NewMemberAccountRuleRole": ["NewMemberAccountRule", "HubNewMemberAccountRule"],
+    "StartSweepRuleRole": ["SweepScheduleRule", "PolicyChangeRule"],
     "ForwardToHubRole": ["ForwardSesChangesRule"],
     "ForwardStackSetEventsRole": ["ForwardStackSetInstancesRule"],
 }
@@ -157,3 +166,21 @@ def test_a_role_eventbridge_assumes_is_assumed_by_its_own_rules_only(role: str) 
         assert not admits(trust, "events.amazonaws.com", assume, only_arn, place)
         # Nor any other service
         assert not admits(trust, "lambda.amazonaws.com", assume, source(arn), place)
+
+
+def test_every_role_eventbridge_assumes_is_checked_above() -> None:
+    assumed = {
+        name
+        for path in (TEMPLATE, MEMBER_TEMPLATE, MANAGEMENT_TEMPLATE)
+        for name, resource in load(path)["Resources"].items()
+        if resource["Type"] == "AWS::IAM::Role"
+        and "events.amazonaws.com" in services(resource["Properties"]["AssumeRolePolicyDocument"])
+    }
+    assert assumed == set(ROLES)
+    # And no SAM event source makes a role of its own (SAM's trusts any rule): the
+    # functions' and the state machine's triggers are queues and rules of the template
+    made_by_sam = {"Schedule", "EventBridgeRule", "CloudWatchEvent", "ScheduleV2"}
+    for name, resource in load(TEMPLATE)["Resources"].items():
+        if resource["Type"].startswith("AWS::Serverless::"):
+            events = resource["Properties"].get("Events", {}).values()
+            assert not {e["Type"] for e in events} & made_by_sam, name

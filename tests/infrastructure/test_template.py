@@ -221,6 +221,8 @@ EXPECTED_GRANTS: dict[str, Grants] = {
     "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
     # (a hub's, DeploysMembers) the new-account rule starts the sweep, and nothing else
     "NewMemberAccountRuleRole": on("SweepStateMachine", "states:StartExecution"),
+    # the schedule's and the policy change's rules start the sweep, and nothing else
+    "StartSweepRuleRole": on("SweepStateMachine", "states:StartExecution"),
 }
 
 SECURITY_HUB = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:"
@@ -654,17 +656,25 @@ def test_sweep_runs_on_schedule_and_on_policy_change(resources: dict[str, Any]) 
     assert machine["DefinitionSubstitutions"] == {
         "SweepFunctionArn": {"Fn::GetAtt": ["SweepFunction", "Arn"]}
     }
-    events = machine["Events"]
-    schedule = events["Schedule"]["Properties"]
-    assert schedule["Schedule"] == {"Ref": "SweepSchedule"}
-    assert json.loads(schedule["Input"]) == {"trigger": "schedule"}
-    change = events["PolicyChange"]["Properties"]
-    assert change["Pattern"] == {
+    # Rules of their own, not SAM events (whose roles would trust any rule): each starts
+    # the state machine with StartSweepRuleRole, whose trust names it
+    assert "Events" not in machine
+    schedule = resources["SweepScheduleRule"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "SweepSchedule"}
+    assert schedule["Name"] == {"Fn::Sub": "${AWS::StackName}-schedule"}
+    change = resources["PolicyChangeRule"]["Properties"]
+    assert change["EventPattern"] == {
         "source": ["aws.ssm"],
         "detail-type": ["Parameter Store Change"],
         "detail": {"name": [{"Ref": "PolicyParameterName"}], "operation": ["Create", "Update"]},
     }
-    assert json.loads(change["Input"]) == {"trigger": "policy-change"}
+    assert change["Name"] == {"Fn::Sub": "${AWS::StackName}-policy"}
+    for rule, trigger in ((schedule, "schedule"), (change, "policy-change")):
+        assert "EventBusName" not in rule and rule["State"] == "ENABLED"
+        [target] = rule["Targets"]
+        assert target["Arn"] == {"Ref": "SweepStateMachine"}
+        assert target["RoleArn"] == {"Fn::GetAtt": ["StartSweepRuleRole", "Arn"]}
+        assert json.loads(target["Input"]) == {"trigger": trigger}
 
 
 # ---------------------------------------------------------------- drift from local_aws
