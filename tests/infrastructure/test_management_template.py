@@ -23,6 +23,10 @@ STACK_SET_ID = f"{STACK_SET}:8f14e45f-ceea-467f-a0e6-3c2d1b0a9f87"
 MANAGEMENT = "111111111111"
 HUB = "123456789012"
 
+# The hub bus's name, from its ARN: it names this template's rule (tests/infrastructure/
+# test_service_principals evaluates the trust against the rule's ARN).
+BUS_NAME = {"Fn::Select": [1, {"Fn::Split": [":event-bus/", {"Ref": "HubEventBusArn"}]}]}
+
 
 def load_management() -> dict[str, Any]:
     return load(MANAGEMENT_TEMPLATE)
@@ -89,7 +93,17 @@ def test_the_role_may_only_put_events_on_the_hub_bus(resources: dict[str, Any]) 
         "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnEquals": {
+                "aws:SourceArn": {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${Rule}",
+                        {"Rule": BUS_NAME},
+                    ]
+                }
+            },
+        },
     }
     # One grant: PutEvents, on the hub's bus, nothing else
     [policy] = role["Policies"]

@@ -35,6 +35,10 @@ MEMBER_RESOURCES = {
     "MemberRole": "AWS::IAM::Role",
 }
 
+# The hub bus's name, from its ARN: it names this template's rule (tests/infrastructure/
+# test_service_principals evaluates the trust against the rule's ARN).
+BUS_NAME = {"Fn::Select": [1, {"Fn::Split": [":event-bus/", {"Ref": "HubEventBusArn"}]}]}
+
 
 def load_member() -> dict[str, Any]:
     return load(MEMBER_TEMPLATE)
@@ -107,8 +111,18 @@ def test_the_forwarding_role_may_only_put_events_on_the_hub_bus(
         "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        # EventBridge of this account only (the confused deputy)
-        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        # EventBridge of this account only, for its rule only (the confused deputy)
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnEquals": {
+                "aws:SourceArn": {
+                    "Fn::Sub": [
+                        "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/${Rule}",
+                        {"Rule": BUS_NAME},
+                    ]
+                }
+            },
+        },
     }
     [statement] = policy_statements(resources["ForwardToHubRole"])
     assert statement["Effect"] == "Allow"

@@ -26,6 +26,7 @@ from ses_pool_enforcer.events import EVENT_TARGETS, SES_EVENT_SOURCE
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.observability import NAMESPACE, SERVICE
 from ses_pool_enforcer.policy import Mode
+from tests import reference
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -153,6 +154,11 @@ RECONCILE = merge(
     on(CONFIGURATION_SETS, "ses:GetConfigurationSet", "ses:PutConfigurationSetDeliveryOptions"),
     # PoolDirectory asks SES about a pool it has no fresh answer for (Ses.pool_exists).
     on(POOLS, "ses:GetDedicatedIpPool"),
+    # IAM authorises a request on every resource it names (the Service Authorization
+    # Reference's resource types, tests/reference.py): a reassignment on the pool it
+    # names too, an identity's default set on the set too.
+    on(POOLS, "ses:PutConfigurationSetDeliveryOptions"),
+    on(CONFIGURATION_SETS, "ses:PutEmailIdentityConfigurationSetAttributes"),
     on(POLICY_PARAMETER, "ssm:GetParameter"),  # policy_store.load_policy (Powertools)
     on("AlertTopic", "sns:Publish"),  # alerts.Alerts.publish
     on("AlertKey.Arn", "kms:GenerateDataKey", "kms:Decrypt"),  # ... to a KMS-encrypted topic
@@ -215,6 +221,8 @@ EXPECTED_GRANTS: dict[str, Grants] = {
     "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
     # (a hub's, DeploysMembers) the new-account rule starts the sweep, and nothing else
     "NewMemberAccountRuleRole": on("SweepStateMachine", "states:StartExecution"),
+    # the schedule's and the policy change's rules start the sweep, and nothing else
+    "StartSweepRuleRole": on("SweepStateMachine", "states:StartExecution"),
 }
 
 SECURITY_HUB = "arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:"
@@ -433,11 +441,23 @@ def test_resource_wildcard_only_for_actions_without_resource_level_permissions(
                 assert action in RESOURCE_STAR_ONLY, f"{name}: {action} on *"
 
 
+def test_the_actions_granted_on_everything_support_no_narrower_grant() -> None:
+    # The Service Authorization Reference (its pinned copy, tests/reference.py): none of
+    # them has a resource type that a grant must name. The Organizations walk has optional
+    # ones (the account, OU or root asked about), whose ARNs hold the management
+    # account's id, which a delegated administrator's stack does not know.
+    for action in RESOURCE_STAR_ONLY:
+        types = reference.resource_types(action)
+        assert not [t.name for t in types if t.required], action
+        if types:
+            assert action in (*ORGANIZATION_PARENTS, *ORGANIZATION_WALK), (action, types)
+
+
 # The only SES writes, and what each may touch: sets and identities of this account and
-# region.
+# region, and the pool or set each names (IAM authorises a write on those too).
 SES_WRITES = {
-    "ses:PutConfigurationSetDeliveryOptions": {CONFIGURATION_SETS},
-    "ses:PutEmailIdentityConfigurationSetAttributes": {IDENTITIES_ARN},
+    "ses:PutConfigurationSetDeliveryOptions": {CONFIGURATION_SETS, POOLS},
+    "ses:PutEmailIdentityConfigurationSetAttributes": {IDENTITIES_ARN, CONFIGURATION_SETS},
 }
 
 
@@ -446,6 +466,7 @@ def test_ses_writes_only_on_sets_and_identities_of_this_account_and_region(
 ) -> None:
     assert "${AWS::Region}:${AWS::AccountId}:configuration-set/" in CONFIGURATION_SETS
     assert "${AWS::Region}:${AWS::AccountId}:identity/" in IDENTITIES_ARN
+    assert "${AWS::Region}:${AWS::AccountId}:dedicated-ip-pool/" in POOLS
     for name, resource in principals(resources):
         for action, where in everything_granted(resource).items():
             service, verb = action.split(":", 1)
@@ -527,6 +548,15 @@ def test_alarms_can_publish_to_the_encrypted_topic(resources: dict[str, Any]) ->
         "kms:Decrypt",
         "kms:GenerateDataKey*",
     }
+    # ... for this account's alarms of this region only (the confused deputy; evaluated
+    # in test_service_principals)
+    alarms = "arn:${AWS::Partition}:cloudwatch:${AWS::Region}:${AWS::AccountId}:alarm:*"
+    assert [s["Condition"] for s in for_cloudwatch] == [
+        {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnLike": {"aws:SourceArn": {"Fn::Sub": alarms}},
+        }
+    ]
     topic_policy = resources["AlertTopicPolicy"]["Properties"]
     assert topic_policy["Topics"] == [{"Ref": "AlertTopic"}]
     assert any(
@@ -626,17 +656,25 @@ def test_sweep_runs_on_schedule_and_on_policy_change(resources: dict[str, Any]) 
     assert machine["DefinitionSubstitutions"] == {
         "SweepFunctionArn": {"Fn::GetAtt": ["SweepFunction", "Arn"]}
     }
-    events = machine["Events"]
-    schedule = events["Schedule"]["Properties"]
-    assert schedule["Schedule"] == {"Ref": "SweepSchedule"}
-    assert json.loads(schedule["Input"]) == {"trigger": "schedule"}
-    change = events["PolicyChange"]["Properties"]
-    assert change["Pattern"] == {
+    # Rules of their own, not SAM events (whose roles would trust any rule): each starts
+    # the state machine with StartSweepRuleRole, whose trust names it
+    assert "Events" not in machine
+    schedule = resources["SweepScheduleRule"]["Properties"]
+    assert schedule["ScheduleExpression"] == {"Ref": "SweepSchedule"}
+    assert schedule["Name"] == {"Fn::Sub": "${AWS::StackName}-schedule"}
+    change = resources["PolicyChangeRule"]["Properties"]
+    assert change["EventPattern"] == {
         "source": ["aws.ssm"],
         "detail-type": ["Parameter Store Change"],
         "detail": {"name": [{"Ref": "PolicyParameterName"}], "operation": ["Create", "Update"]},
     }
-    assert json.loads(change["Input"]) == {"trigger": "policy-change"}
+    assert change["Name"] == {"Fn::Sub": "${AWS::StackName}-policy"}
+    for rule, trigger in ((schedule, "schedule"), (change, "policy-change")):
+        assert "EventBusName" not in rule and rule["State"] == "ENABLED"
+        [target] = rule["Targets"]
+        assert target["Arn"] == {"Ref": "SweepStateMachine"}
+        assert target["RoleArn"] == {"Fn::GetAtt": ["StartSweepRuleRole", "Arn"]}
+        assert json.loads(target["Input"]) == {"trigger": trigger}
 
 
 # ---------------------------------------------------------------- drift from local_aws
@@ -1332,6 +1370,9 @@ def test_the_hub_outputs_what_the_management_template_takes(template: dict[str, 
     assert set(management["Parameters"]) == {"HubEventBusArn", "MemberStackSetName"}
 
 
+RULES = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+
+
 def test_the_new_account_rule_role_is_for_eventbridge_of_this_account_only(
     resources: dict[str, Any],
 ) -> None:
@@ -1344,6 +1385,18 @@ def test_the_new_account_rule_role_is_for_eventbridge_of_this_account_only(
         "Effect": "Allow",
         "Principal": {"Service": "events.amazonaws.com"},
         "Action": "sts:AssumeRole",
-        "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        # For its two rules only (the confused deputy): their ARNs from their names
+        "Condition": {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+            "ArnEquals": {
+                "aws:SourceArn": [
+                    {"Fn::Sub": f"{RULES}${{AWS::StackName}}-new-member"},
+                    {"Fn::Sub": f"{RULES}${{HubEventBus}}/${{AWS::StackName}}-new-member"},
+                ]
+            },
+        },
     }
+    for rule in ("NewMemberAccountRule", "HubNewMemberAccountRule"):
+        name = resources[rule]["Properties"]["Name"]
+        assert name == {"Fn::Sub": "${AWS::StackName}-new-member"}, rule
     # (its one grant, states:StartExecution on SweepStateMachine: EXPECTED_GRANTS)

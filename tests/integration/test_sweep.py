@@ -554,18 +554,20 @@ def _resolve_refs(node: Any, parameters: dict[str, Any]) -> Any:
 
 
 def policy_change_rule() -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The state machine's "Parameter Store Change" rule in template.yaml, with the
-    parameters at their defaults: its event pattern and the input it gives the workflow."""
+    """The rule in template.yaml that starts the sweep on a "Parameter Store Change", with
+    the parameters at their defaults: its event pattern and the input it gives the
+    workflow."""
     template = yaml.load(TEMPLATE.read_text(), Loader=_cloudformation_loader())
     for resource in template["Resources"].values():
-        if resource["Type"] != "AWS::Serverless::StateMachine":
+        if resource["Type"] != "AWS::Events::Rule":
             continue
-        assert "sweep.asl.json" in resource["Properties"]["DefinitionUri"]
-        for event in resource["Properties"].get("Events", {}).values():
-            properties = _resolve_refs(event["Properties"], template["Parameters"])
-            if "Parameter Store Change" in properties.get("Pattern", {}).get("detail-type", []):
-                given = properties.get("Input")
-                return properties["Pattern"], json.loads(given) if given else None
+        properties = _resolve_refs(resource["Properties"], template["Parameters"])
+        pattern = properties.get("EventPattern", {})
+        if "Parameter Store Change" in pattern.get("detail-type", []):
+            [target] = properties["Targets"]
+            assert target["Arn"] == {"Ref": "SweepStateMachine"}
+            given = target.get("Input")
+            return pattern, json.loads(given) if given else None
     raise AssertionError("template.yaml starts no sweep on a Parameter Store Change")
 
 
