@@ -95,16 +95,22 @@ def test_the_hook_as_pre_commit_runs_it_checks_the_selected_fixtures() -> None:
         check=False,
     )
 
-    # Then the SAM, CDK and Terraform fixtures are checked, and their findings fail it
+    # Then the SAM, CDK and Terraform fixtures are checked (a nested stack's template is also
+    # followed from its parent), and their findings fail it
     assert sorted(files) == [
         f"{IAC}/cdk-stage.out/assembly-Prod/ProdMailStack.template.json",
         f"{IAC}/cdk-stage.out/assembly-Prod/ProdMailStackPools1A2B3C4D.nested.template.json",
         f"{IAC}/cdk.out/MailStack.template.json",
+        f"{IAC}/identities/template.yaml",
+        f"{IAC}/real/cdk-configuration-set.template.json",
+        f"{IAC}/real/cdk-dedicated-ip-pool.template.json",
+        f"{IAC}/real/terraform/default-tags.plan.json",
+        f"{IAC}/real/terraform/untagged.plan.json",
         f"{IAC}/sam/template.yaml",
         f"{IAC}/terraform/plan.json",
     ]
     assert done.returncode == 2, done.stderr
-    assert "configuration sets in 5 files" in done.stdout
+    assert "configuration sets in 11 files" in done.stdout
 
 
 # --------------------------------------------------------------------------- GitHub Action
