@@ -187,3 +187,26 @@ def test_smoke_names_a_stack_that_does_not_exist(
     assert main(["smoke", "--stack", "nope", *FAST]) == 1
     [line] = capsys.readouterr().err.strip().splitlines()[-1:]
     assert line.startswith("error: stack nope cannot be read")
+
+
+def test_smoke_never_deletes_a_set_it_did_not_make(
+    deployed: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given sets already named as the smoke test would name its own in the next seconds
+    import datetime as dt
+
+    ses = boto3.client("sesv2", region_name="us-east-1")
+    now = dt.datetime.now(dt.UTC)
+    taken = [f"mkt-smoke-test-{now + dt.timedelta(seconds=s):%Y%m%d-%H%M%S}" for s in range(0, 10)]
+    for name in taken:
+        ses.create_configuration_set(ConfigurationSetName=name)
+
+    # When the smoke test runs, and its create is refused (the name is taken)
+    status = main(["smoke", "--stack", NAME, *FAST])
+
+    # Then it fails in a line, and the set it found is kept
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert "kept: it existed before" in out
+    assert "AlreadyExistsException" in err.strip().splitlines()[-1]
+    assert sets() == sorted(taken)
