@@ -46,6 +46,8 @@ class Fault:
     pid: int | None = None  # for kill hooks: the process to end, set once it is known
     skip: int = 0  # let this many matching requests through first
     where: dict[str, Any] = field(default_factory=dict)  # request fields that must match
+    signed_by: str | None = None  # a role ARN: only requests signed with its sessions' keys
+    keys: frozenset[str] | None = None  # ... and of those, only these keys (None: any)
     seen: int = field(default=0)
     bodies: list[dict[str, Any]] = field(default_factory=list)  # the requests it matched
 
@@ -88,6 +90,72 @@ def role_missing(account: str, role: str, *, times: int = 1000) -> Fault:
         message=f"not authorized to perform: sts:AssumeRole on arn:aws:iam::{account}:role/{role}",
         where={"RoleArn": f"arn:aws:iam::{account}:role/{role}"},
     )
+
+
+def role_deleted(account: str, role: str, *, times: int = 1000) -> list[Fault]:
+    """``role`` in ``account`` is deleted (or stripped of its permissions): AssumeRole is
+    refused (``role_missing``), and so is every request of any service signed with a
+    session of that role issued before. AWS does not revoke a deleted role's sessions, but
+    evaluates each request against the role's permissions as they are now, so the requests
+    fail: "Permissions assigned to temporary security credentials are evaluated each time
+    they are used to make an AWS request. Once you remove all permissions from the
+    credentials, AWS requests that use them fail." (IAM User Guide, "Disabling permissions
+    for temporary security credentials",
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/id_credentials_temp_control-access_disable-perms.html).
+    moto honours such a session as long as it lasts."""
+    arn = f"arn:aws:iam::{account}:role/{role}"
+    session = Fault(
+        "*",
+        "*",
+        times,
+        code="AccessDeniedException",
+        status=403,
+        message=f"User: {arn} is not authorized to perform this action",
+        signed_by=arn,
+    )
+    with _lock:
+        _faults.append(session)
+    return [role_missing(account, role, times=times), session]
+
+
+def session_expired(account: str, role: str, *, times: int = 1000) -> Fault:
+    """Every session of ``role`` in ``account`` issued so far has expired (STS answers
+    ``ExpiredTokenException``); a session assumed from now on is good."""
+    arn = f"arn:aws:iam::{account}:role/{role}"
+    fault = Fault(
+        "*",
+        "*",
+        times,
+        code="ExpiredTokenException",
+        status=403,
+        message="The security token included in the request is expired",
+        signed_by=arn,
+        keys=frozenset(_session_keys(arn)),
+    )
+    with _lock:
+        _faults.append(fault)
+    return fault
+
+
+def _session_keys(role_arn: str) -> set[str]:
+    """The access keys of the sessions moto has issued for ``role_arn``."""
+    from moto.sts.models import sts_backends
+
+    account = role_arn.split(":")[4]
+    return {
+        assumed.access_key_id
+        for backend in sts_backends[account].values()
+        for assumed in backend.assumed_roles
+        if assumed.role_arn == role_arn
+    }
+
+
+def _signed_by(response: Any, fault: Fault) -> bool:
+    """Whether the request was signed with a key of a session the fault refuses."""
+    key = response.get_access_key()
+    if fault.keys is not None:
+        return key in fault.keys
+    return key in _session_keys(str(fault.signed_by))
 
 
 def after(service: str, action: str, hook: Callable[[], None], *, times: int = 1) -> Fault:
@@ -146,7 +214,13 @@ def _body(response: Any) -> dict[str, Any]:
 def _take(service: str, action: str, response: Any) -> Fault | None:
     with _lock:
         for fault in _faults:
-            if fault.service == service and fault.action == action and fault.times > 0:
+            if (
+                fault.service in (service, "*")
+                and fault.action in (action, "*")
+                and fault.times > 0
+            ):
+                if fault.signed_by is not None and not _signed_by(response, fault):
+                    continue
                 if fault.where:
                     body = _body(response)
                     if any(body.get(k) != v for k, v in fault.where.items()):
@@ -161,8 +235,8 @@ def _take(service: str, action: str, response: Any) -> Fault | None:
     return None
 
 
-def _error(fault: Fault) -> tuple[int, dict[str, str], str]:
-    if fault.service in _XML_SERVICES:
+def _error(fault: Fault, service: str) -> tuple[int, dict[str, str], str]:
+    if service in _XML_SERVICES:
         body = (
             "<ErrorResponse><Error><Type>Receiver</Type>"
             f"<Code>{fault.code}</Code><Message>{fault.message}</Message></Error>"
@@ -197,7 +271,7 @@ def install() -> None:
                     _requests[f"{self.service_name}:{action}"] += 1
                 fault = _take(str(self.service_name or ""), action, self) if _faults else None
                 if fault is not None and fault.hook is None:
-                    return _error(fault)
+                    return _error(fault, str(self.service_name or ""))
                 response = self.call_action()
             if fault is not None and fault.hook is not None:
                 fault.hook()  # outside the lock: a hook may wait for, or make, requests

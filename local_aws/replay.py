@@ -152,3 +152,25 @@ def transformed_input(transformer: Mapping[str, Any], event: Mapping[str, Any]) 
         at = match.end()
     out.append(template[at:])
     return json.loads("".join(out))
+
+
+def cloudtrail_to_queue(queue_url: str, *, region: str = "us-east-1", times: int = 100) -> Any:
+    """What a trail, the stack's EventBridge rule and its SQS target do together: each
+    ``CreateConfigurationSet`` request that local SES applies puts the EventBridge event
+    of its CloudTrail record on ``queue_url`` (at once; CloudTrail takes minutes). Returns
+    the fault that does it (``faults.clear()`` ends it)."""
+    import boto3
+
+    from local_aws import faults
+
+    def deliver() -> None:
+        name = fault.bodies[-1].get("ConfigurationSetName")
+        event = sample_event(
+            "create_configuration_set_v2.json", configuration_set=name, fresh_id=True
+        )
+        boto3.client("sqs", region_name=region).send_message(
+            QueueUrl=queue_url, MessageBody=json.dumps(event)
+        )
+
+    fault = faults.after("sesv2", "CreateConfigurationSet", deliver, times=times)
+    return fault

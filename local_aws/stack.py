@@ -8,6 +8,7 @@ process, or the local server through ``AWS_ENDPOINT_URL``).
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -175,3 +176,32 @@ def received_alerts(stack: LocalStack, wait_seconds: int = 0) -> list[dict[str, 
                 QueueUrl=stack.alert_queue_url, ReceiptHandle=message["ReceiptHandle"]
             )
         wait_seconds = 0
+
+
+def register(stack: LocalStack, name: str, *, enforcement_mode: str = "enforce") -> None:
+    """A CloudFormation stack ``name`` whose outputs (and EnforcementMode parameter) are
+    those ``template.yaml`` declares, naming ``stack``'s resources: what the CLI reads
+    with ``--stack``. Its one resource is a placeholder; the resources are ``stack``'s."""
+    outputs = {
+        "AlertTopicArn": stack.alert_topic_arn,
+        "EventQueueUrl": stack.work_queue_url,
+        "EventDeadLetterQueueUrl": stack.dead_letter_queue_url,
+        "AlertFallbackQueueUrl": stack.alert_fallback_queue_url,
+        "InventoryTableName": stack.inventory_table,
+        "IdentityTableName": stack.identity_table,
+        "StateTableName": stack.state_table,
+        "ReportBucketName": stack.report_bucket,
+        "PolicyParameterName": stack.policy_parameter,
+    }
+    template = {
+        "Parameters": {"EnforcementMode": {"Type": "String", "Default": "enforce"}},
+        "Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+        "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+    }
+    with warnings.catch_warnings():  # (moto makes nothing of the placeholder, and says so)
+        warnings.simplefilter("ignore", UserWarning)
+        _client("cloudformation", stack.region).create_stack(
+            StackName=name,
+            TemplateBody=json.dumps(template),
+            Parameters=[{"ParameterKey": "EnforcementMode", "ParameterValue": enforcement_mode}],
+        )

@@ -186,6 +186,46 @@ def test_a_member_whose_role_cannot_be_assumed_is_one_alert_and_the_others_carry
     assert sorted(a["alert"]["outcome"] for a in alerts) == ["error", "remediated", "remediated"]
 
 
+def test_a_member_whose_role_is_deleted_under_a_warm_hub_is_one_alert_and_no_write(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    good, broken = org["good"], org["broken"]
+    for account in (good, broken):
+        with seed.as_account(account):
+            for name in ("mkt-a", "mkt-b", "mkt-c"):
+                seed.create_set(name, pool="transactional", region=MEMBER_REGION)
+    # Given a warm hub process that has acted in the broken member (its role's session kept)
+    assert app.handler(sqs_event([created("mkt-a", broken)]), LambdaContext()) == {
+        "batchItemFailures": []
+    }
+    assert pool_of("mkt-a", broken) == "marketing"
+    received_alerts(stack)  # (that move's alert)
+    # And then the member's role is deleted: AWS refuses the session the hub still holds
+    # (moto would honour it) and any new AssumeRole
+    refused_assume, refused_session = faults.role_deleted(broken, ROLE)
+
+    # When records from both members arrive, and another of the broken member later
+    events = [created(n, a) for a in (broken, good) for n in ("mkt-b", "mkt-c")]
+    second = app.handler(sqs_event(events), LambdaContext())
+    third = app.handler(sqs_event([created("mkt-c", broken)]), LambdaContext())
+
+    # Then the good member is enforced; the broken member is not written to nor retried
+    assert second == third == {"batchItemFailures": []}
+    assert [pool_of(n, good) for n in ("mkt-b", "mkt-c")] == ["marketing"] * 2
+    assert [pool_of(n, broken) for n in ("mkt-b", "mkt-c")] == ["transactional"] * 2
+    # And the held session was tried once, then dropped: the next record assumed the role
+    # again (and was refused), rather than using the refused session
+    assert (refused_session.seen, refused_assume.seen) == (1, 1)
+    # And one error alert names the account, as when its role cannot be assumed: no
+    # per-set "could not be enforced" alert
+    alerts = received_alerts(stack)
+    assert sorted(a["alert"]["outcome"] for a in alerts) == ["error", "remediated", "remediated"]
+    [error] = [a["alert"] for a in alerts if a["alert"]["outcome"] == "error"]
+    assert (error["account"], error["region"]) == (broken, MEMBER_REGION)
+    assert ROLE in error["reason"] and "AccessDenied" in error["reason"]
+    assert "configuration_set" not in error
+
+
 def test_an_account_that_left_the_organization_ends_its_work_quietly(
     org: dict[str, str],
     stack: LocalStack,

@@ -259,6 +259,73 @@ class LaneCrashed(Exception):
     """A lane's step dying (its Lambda timed out, an outage in that account)."""
 
 
+def test_a_member_whose_role_is_deleted_under_a_warm_sweep_is_unreachable_not_failed(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    shop = org["shop"]
+    # Given a warm sweep function that has swept every lane (holding each member's session)
+    assert sfn.run_sweep(app.handler, {"trigger": "schedule"}).status == "SUCCEEDED"
+    received_alerts(stack)
+    # And new sets on the wrong pool in the shop account, whose role is then deleted: AWS
+    # refuses the sessions the process holds (moto would honour them) and any new AssumeRole
+    with seed.as_account(shop):
+        for region in REGIONS:
+            seed.create_set("mkt-late", pool="transactional", region=region)
+    seed.create_set("mkt-late", pool="transactional")
+    _, refused_session = faults.role_deleted(shop, ROLE)
+
+    # When the next scheduled sweep runs in the same process
+    execution = sfn.run_sweep(app.handler, {"trigger": "schedule"})
+
+    # Then it succeeds: the shop's lanes are unreachable, not failed, and nothing there moved
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert refused_session.seen >= 1  # (the held session was used, and refused)
+    assert pools(shop, "us-east-1", ["mkt-late"]) == pools(shop, "eu-west-1", ["mkt-late"])
+    assert pools(shop, "eu-west-1", ["mkt-late"]) == ["transactional"]
+    assert seed.delivery_options("mkt-late").get("SendingPoolName") == "marketing"
+    alerts = received_alerts(stack)
+    # And one error alert names the shop account (the broken one was alerted in the hour)
+    errors = [a["alert"] for a in alerts if a["alert"].get("outcome") == "error"]
+    assert [(e["account"], "AccessDenied" in e["reason"]) for e in errors] == [(shop, True)]
+    [report] = [a["alert"] for a in alerts if a["alert"].get("kind") == "organization-report"]
+    statuses = {r: v["status"] for r, v in report["accounts"][shop]["regions"].items()}
+    assert statuses == dict.fromkeys(REGIONS, "unreachable")
+    # And the shop's lanes let their locks go (their checkpoints stay for the next sweep)
+    items = boto3.client("dynamodb", region_name="us-east-1").scan(TableName=stack.state_table)
+    ids = {i["id"]["S"] for i in items["Items"]}
+    assert not {i for i in ids if i.startswith("sweep#lock") and shop in i}
+    assert {f"sweep#checkpoint#{shop}#{region}" for region in REGIONS} <= ids
+
+
+def test_a_held_session_that_expired_early_makes_its_lane_unreachable_until_the_next_sweep(
+    org: dict[str, str], stack: LocalStack
+) -> None:
+    shop = org["shop"]
+    # Given a warm sweep function that holds each member's session, and the shop's held
+    # sessions then refused as expired (the role itself can still be assumed)
+    assert sfn.run_sweep(app.handler, {"trigger": "schedule"}).status == "SUCCEEDED"
+    with seed.as_account(shop):
+        seed.create_set("mkt-late", pool="transactional", region="eu-west-1")
+    expired = faults.session_expired(shop, ROLE)
+    received_alerts(stack)
+
+    # When the next sweep runs in the same process
+    execution = sfn.run_sweep(app.handler, {"trigger": "schedule"})
+
+    # Then the shop's lanes end unreachable (not failed: the lane's later actions assume
+    # the role afresh and must not take its end for a sweep to finish), one alert names it
+    assert execution.status == "SUCCEEDED", execution.cause
+    assert expired.seen == 2  # (one refused call a lane, then the session was dropped)
+    assert execution.entered("Lane unreachable") == 2 + 2  # (the broken member's too)
+    assert pools(shop, "eu-west-1", ["mkt-late"]) == ["transactional"]
+    errors = [a["alert"] for a in received_alerts(stack) if a["alert"].get("outcome") == "error"]
+    assert [(e["account"], "ExpiredToken" in e["reason"]) for e in errors] == [(shop, True)]
+
+    # And the sweep after that assumes the role again and enforces the lane
+    assert sfn.run_sweep(app.handler, {"trigger": "schedule"}).status == "SUCCEEDED"
+    assert pools(shop, "eu-west-1", ["mkt-late"]) == ["marketing"]
+
+
 def test_a_lane_that_fails_keeps_its_checkpoint_and_the_others_are_swept(
     org: dict[str, str], stack: LocalStack
 ) -> None:

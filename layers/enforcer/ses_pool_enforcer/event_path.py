@@ -22,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
 from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
 from ses_pool_enforcer.model import Kind, Outcome
@@ -115,6 +116,19 @@ def handle_batch(
                 _put_back(runtime, held.work, result.retry_at, result.why)
             elif isinstance(result, Coalesced):
                 logger.info("already looked at since", extra={"messages": len(held.message_ids)})
+        except aws.SessionRefused as exc:
+            if lane is None:  # (only a member role's session raises it)
+                raise
+            # The role was deleted or stripped while this warm process still held its
+            # session: the lane is unreachable, as if AssumeRole had failed (one alert an
+            # account, no write); its messages are not retried, the sweep looks again.
+            runtime.forget_lane(lane)
+            unreachable.add(lane)
+            for held_kind in Kind:
+                reconcilers.pop((lane, held_kind), None)
+            from ses_pool_enforcer import lanes  # (organization mode only, as below)
+
+            lanes.unreachable(runtime, lane, str(exc), trigger="event")
         except PolicyUnavailable as exc:
             # Transient: every remaining message goes back to the queue. Say so once in a
             # while, not per event.

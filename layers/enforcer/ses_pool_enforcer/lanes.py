@@ -8,9 +8,11 @@ lane that fails or cannot be reached never stops the others.
   has just been created).
 * ``summarize``: after every lane: whether any failed, and in organization mode the one
   organization report (counts per account and region, ComplianceRatio per account).
-* ``unreachable``: a member whose role cannot be assumed: one error alert (at most one an
-  hour per account and process), unless the account has left the organization or its
-  member OUs (``departed``): then its work ends quietly, with a log line and a metric.
+* ``unreachable``: a member whose role cannot be assumed, or whose role session is
+  refused (the role deleted or stripped while a warm process held the session): one
+  error alert (at most one an hour per account and process), unless the account has
+  left the organization or its member OUs (``departed``): then its work ends quietly,
+  with a log line and a metric.
 * ``prune_departed``: at the end of every organization sweep, the entries and state of
   lanes governed no more (their account left, or their region left MEMBER_REGIONS) are
   deleted.
@@ -205,9 +207,9 @@ def departed(runtime: Runtime, account: str) -> bool:
 
 
 def unreachable(runtime: Runtime, lane: LaneKey, cause: str, trigger: str) -> str:
-    """``lane``'s member role cannot be assumed: ``"departed"`` when its account is
-    governed no more (its work ends here: a log line and a metric, no alert), else
-    ``"unreachable"`` and an error alert."""
+    """``lane``'s member role cannot be assumed or its session is refused:
+    ``"departed"`` when its account is governed no more (its work ends here: a log line
+    and a metric, no alert), else ``"unreachable"`` and an error alert."""
     if departed(runtime, lane[0]):
         logger.info(
             "account governed no more: its work ends",
@@ -221,7 +223,7 @@ def unreachable(runtime: Runtime, lane: LaneKey, cause: str, trigger: str) -> st
 
 def alert_unreachable(runtime: Runtime, lane: LaneKey, cause: str, trigger: str) -> None:
     """An error alert: ``lane``'s member role cannot be assumed (missing, denied,
-    deleted); nothing is read or written there until it can."""
+    deleted) or its session is refused; nothing is read or written there until it can."""
     logger.error("member lane unreachable", extra={"account": lane[0], "region": lane[1]})
     metrics.add_metric(name="LaneUnreachable", unit=MetricUnit.Count, value=1)
     # One alert an account, whatever the number of its regions and events.
@@ -232,8 +234,8 @@ def alert_unreachable(runtime: Runtime, lane: LaneKey, cause: str, trigger: str)
     runtime.lane_alerted_at[account] = now
     role = runtime.settings.member_role_name
     text = (
-        f"The enforcer cannot act in account {account}, region {region}: assuming its role "
-        f"{role} failed: {cause}\n\n"
+        f"The enforcer cannot act in account {account}, region {region}: its role {role} "
+        f"cannot be assumed or used: {cause}\n\n"
         "Nothing is read or changed in that account until the role can be assumed; the other "
         "accounts are enforced as usual. Check that the member stack (the StackSet "
         "instance) exists there and that its role trusts the hub's function roles.\n"

@@ -118,6 +118,11 @@ class Runtime:
             self.lanes[lane] = built
         return built[0]
 
+    def forget_lane(self, lane: LaneKey) -> None:
+        """Drop ``lane``'s runtime (its role session was refused): the next look at the
+        lane assumes the role again, and learns whether it still can."""
+        self.lanes.pop(lane, None)
+
     def _member(self, account: str, region: str) -> tuple[Runtime, float]:
         settings = self.settings
         if account == settings.account_id:

@@ -564,17 +564,33 @@ def handle(
         return {"status": status, "lane": given_lane, "reason": cause, "done": True}
     name = given_lane.get("name") if isinstance(given_lane, Mapping) else None
     sweeper = Sweeper.from_runtime(in_lane, lane, name if isinstance(name, str) and name else None)
-    if action == "start":
-        execution = event.get("execution")
-        if not isinstance(execution, str) or not execution:
-            raise SweepRequestError("start needs the execution that runs the sweep")
-        result = sweeper.start(
-            execution, trigger_from(given if isinstance(given, Mapping) else event)
-        )
-    elif action == "step":
-        result = sweeper.step(cast(Mapping[str, Any], sweep), remaining_ms)
-    else:
-        result = sweeper.finish(cast(Mapping[str, Any], sweep))
-        if result.get("rerun"):
-            result["input"] = {"trigger": result["trigger"]}  # what the next Start reads
+    execution = (
+        event.get("execution")
+        if action == "start"
+        else cast(Mapping[str, Any], sweep).get("execution")
+    )
+    try:
+        if action == "start":
+            if not isinstance(execution, str) or not execution:
+                raise SweepRequestError("start needs the execution that runs the sweep")
+            result = sweeper.start(
+                execution, trigger_from(given if isinstance(given, Mapping) else event)
+            )
+        elif action == "step":
+            result = sweeper.step(cast(Mapping[str, Any], sweep), remaining_ms)
+        else:
+            result = sweeper.finish(cast(Mapping[str, Any], sweep))
+            if result.get("rerun"):
+                result["input"] = {"trigger": result["trigger"]}  # what the next Start reads
+    except aws.SessionRefused as exc:
+        if lane is None:  # (only a member role's session raises it)
+            raise
+        # The member role was deleted or stripped while this warm process held its
+        # session: the lane is unreachable, exactly as if AssumeRole had failed. Its
+        # checkpoint stays and its lock is let go: the next execution resumes it.
+        runtime.forget_lane(lane)
+        if isinstance(execution, str):
+            sweeper.state.release(execution)
+        status = lanes.unreachable(runtime, lane, str(exc), trigger="sweep")
+        return {"status": status, "lane": given_lane, "reason": str(exc), "done": True}
     return {**result, "lane": given_lane}

@@ -41,6 +41,34 @@ def client(service: str) -> Any:
     return _session().client(service, config=config)
 
 
+# What AWS answers a call made on a role session it no longer honours: the role was deleted
+# or lost its permissions (sessions are not revoked, but every call is evaluated against
+# the role's policies as they are now), or the session expired or was never valid.
+SESSION_REFUSED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "ExpiredToken",
+        "ExpiredTokenException",
+        "InvalidClientTokenId",
+        "UnrecognizedClientException",
+    }
+)
+
+
+class SessionRefused(Exception):
+    """A call on a member role's session was refused (``SESSION_REFUSED_CODES``): the
+    whole lane is unreachable, not the one set the call was about. Deliberately not a
+    ClientError, so that no per-set handler records it as that set's error."""
+
+    def __init__(self, account: str, region: str, operation: str, code: str, message: str):
+        super().__init__(
+            f"{operation} on the member role's session was refused: {code}"
+            + (f": {message}" if message else "")
+        )
+        self.account, self.region, self.code = account, region, code
+
+
 @dataclass(frozen=True)
 class Assumed:
     """Clients in another lane (account, region), on the credentials of the member role
@@ -53,9 +81,23 @@ class Assumed:
     expires_at: float
 
     def client(self, service: str) -> Any:
-        return _session().client(
+        made = _session().client(
             service, region_name=self.region, config=RETRY_CONFIG, **self.credentials
         )
+        if self.credentials:  # a role session, not the process's own credentials
+            made.meta.events.register("after-call", self._refused)
+        return made
+
+    def _refused(self, http_response: Any, parsed: Mapping[str, Any], model: Any, **_: Any) -> None:
+        """Raise SessionRefused for a call AWS refused on this session (botocore's
+        ``after-call`` event comes before the client raises the call's ClientError)."""
+        if http_response.status_code < 400:
+            return
+        error = parsed.get("Error") or {}
+        code = str(error.get("Code") or "")
+        if code in SESSION_REFUSED_CODES:
+            message = str(error.get("Message") or "")
+            raise SessionRefused(self.account, self.region, model.name, code, message)
 
 
 def own(account: str, region: str) -> Assumed:

@@ -26,7 +26,16 @@ from botocore.exceptions import (
 
 from ses_pool_enforcer import __version__
 from ses_pool_enforcer.adapters import aws
-from ses_pool_enforcer.cli import check, plan, publish, report_cmd, sweep, testing, validate
+from ses_pool_enforcer.cli import (
+    check,
+    plan,
+    publish,
+    report_cmd,
+    smoke,
+    sweep,
+    testing,
+    validate,
+)
 from ses_pool_enforcer.cli.common import EXIT_ERROR, CliError
 from ses_pool_enforcer.config import Settings, SettingsError, get_settings
 from ses_pool_enforcer.observability import logger
@@ -34,7 +43,7 @@ from ses_pool_enforcer.policy import PolicyError
 
 PROG = "ses-pool-enforcer"
 EXIT_INTERRUPTED = 130
-COMMANDS = (validate, plan, publish, report_cmd, sweep, check, testing)
+COMMANDS = (validate, plan, publish, report_cmd, sweep, smoke, check, testing)
 
 DESCRIPTION = """\
 Operate ses-pool-enforcer: check, preview and publish the pool policy, report the
@@ -48,6 +57,9 @@ a typical change:
   {PROG} plan policy.yaml              # which sets would change (exit 2 if any)
   {PROG} publish policy.yaml           # diff, confirm, store a new version in SSM
   {PROG} report                        # compliance, from the inventory
+
+after deploy, in a sandbox account:
+  {PROG} smoke --stack NAME            # a throw-away set moved and alerted, end to end
 
 before deploy, in CI:
   {PROG} test policy.tests.yaml         # the policy decides what its cases expect
