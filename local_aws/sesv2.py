@@ -559,7 +559,46 @@ def _call_action(self: Any) -> Any:
             "X-Amzn-ErrorType": "TooManyRequestsException",
         }
         return 429, headers, json.dumps({"message": "Rate exceeded"})
-    return _originals["call_action"](self)
+    answer = _originals["call_action"](self)
+    if _listeners and _succeeded(answer):
+        call = SesCall(
+            action=str(self._get_action()),
+            account=lane[0],
+            region=lane[1],
+            parameters={k: v for k in _CALL_KEYS if (v := self._get_param(k)) is not None},
+        )
+        for listener in list(_listeners):
+            listener(call)
+    return answer
+
+
+@dataclass(frozen=True)
+class SesCall:
+    """A successful SES v2 call, as CloudTrail would record it: the action, where, and
+    the names it was about (``ConfigurationSetName``, ``PoolName``, ``EmailIdentity``,
+    ``ResourceArn``, whichever the call had)."""
+
+    action: str
+    account: str
+    region: str
+    parameters: dict[str, str]
+
+
+_CALL_KEYS: Final = ("ConfigurationSetName", "PoolName", "EmailIdentity", "ResourceArn")
+_listeners: list[Callable[[SesCall], None]] = []
+
+
+def on_call(listener: Callable[[SesCall], None]) -> Callable[[], None]:
+    """Call ``listener`` after every successful SES v2 call (in the thread serving it: keep
+    it quick, and make no call to local AWS from it). Returns what stops it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
+
+def _succeeded(answer: Any) -> bool:
+    if isinstance(answer, tuple) and answer:
+        return 200 <= int(answer[0]) < 300
+    return True
 
 
 _PATCHES: Final[dict[str, Callable[..., Any]]] = {

@@ -273,3 +273,11 @@ def live_findings(
         if exemption.identity is not None:
             no_identity(exemption.identity, f"exemptions[{index}].identity")
     return findings
+
+
+def missing_pool_findings(
+    policy: Policy, dedicated_pools: Collection[str], lane: Lane = UNKNOWN_LANE
+) -> list[Finding]:
+    """Of :func:`live_findings`, the dedicated pools the policy names that do not exist."""
+    found = live_findings(policy, (), dedicated_pools, (), lane)
+    return [f for f in found if (f.path or "").endswith(".pool")]
