@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from ses_pool_enforcer.adapters.aws import client
 from ses_pool_enforcer.adapters.budget import LocalBudget
 from ses_pool_enforcer.adapters.policy_store import StoredPolicy, read_stored
 from ses_pool_enforcer.adapters.ses import Ses
-from ses_pool_enforcer.cli.lint import Finding, schema_findings
+from ses_pool_enforcer.cli.lint import Finding, Severity, schema_findings
 from ses_pool_enforcer.cli.output import Progress, duration
+from ses_pool_enforcer.documents import NotADocument
 from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
 
 EXIT_OK = 0
@@ -54,6 +56,12 @@ def load_document(path: str) -> Document:
     try:
         return Document(path, parse_policy(text), [])
     except PolicyError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, NotADocument) and cause.line is not None:
+            where = "<stdin>" if path == STDIN else path
+            problem = str(cause).replace(f"line {cause.line}, column {cause.column}: ", "")
+            located = f"{where}:{cause.line}:{cause.column}: {problem}\n{cause.caret()}"
+            return Document(path, None, [Finding(Severity.ERROR, located.rstrip())])
         return Document(path, None, schema_findings(exc))
 
 
@@ -217,3 +225,17 @@ def require_sets(names: list[str], args: argparse.Namespace) -> None:
         "account and region you meant (--region, AWS_PROFILE)? Pass --allow-empty if it "
         "has none"
     )
+
+
+@contextlib.contextmanager
+def naming_table(table: str) -> Iterator[None]:
+    """DynamoDB's "Requested resource not found" said with the table's name and region."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        raise CliError(
+            f"no table {table} in region {aws.region()}: check its name (the stack's "
+            "outputs: aws cloudformation describe-stacks) and --region"
+        ) from None

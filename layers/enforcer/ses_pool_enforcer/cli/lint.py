@@ -203,7 +203,32 @@ def size_findings(policy: Policy) -> list[Finding]:
 
 def lint(policy: Policy, today: dt.date) -> list[Finding]:
     """Everything that can be said without looking at the account."""
-    return [*shadowed_rules(policy), *exemption_findings(policy, today), *size_findings(policy)]
+    return [
+        *mode_findings(policy),
+        *shadowed_rules(policy),
+        *exemption_findings(policy, today),
+        *size_findings(policy),
+    ]
+
+
+def mode_findings(policy: Policy) -> list[Finding]:
+    """``mode`` left out: audit, so the rules without a mode of their own never move a set."""
+    if "mode" in policy.model_fields_set:
+        return []
+    silent = [f"rule {r.id}" for r in policy.rules if r.mode is None]
+    if policy.default is not None and policy.default.mode is None:
+        silent.append("default")
+    if not silent:
+        return []
+    return [
+        Finding(
+            Severity.WARNING,
+            "not set, so it is audit: "
+            f"{', '.join(silent)} will report sets on the wrong pool and never move one; "
+            "write 'mode: enforce' to enforce (or 'mode: audit' to say so)",
+            "mode",
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- the account

@@ -311,6 +311,11 @@ def _print_changes(read: int, changes: list[Change], noun: str, columns: list[st
         for c in changes
     ]
     print(table(columns, rows))
+    errors = [c for c in changes if c.action == "error"]
+    if errors:
+        print("\nWhy in error:")
+        for c in errors:
+            print(f"  {c.after.configuration_set}: {c.after.reason}")
     print(f"Plan: {_summary(changes)}; {len(changes)} of {read} {noun} change.")
 
 

@@ -30,6 +30,7 @@ from ses_pool_enforcer.cli.common import (
     add_scan_options,
     default_stack_outputs,
     list_names,
+    naming_table,
     paced_ses,
     require_sets,
     scanning,
@@ -191,7 +192,8 @@ def run(args: argparse.Namespace) -> int:
         entries, identities, source = _lane_entries(args)
     else:
         table_name = _inventory_table(args)
-        rows = Inventory(table_name).rows()
+        with naming_table(table_name):
+            rows = list(Inventory(table_name).rows())
         entries, source = [Entry.from_row(row) for row in rows], f"inventory {table_name}"
         if not entries:
             print(
@@ -202,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
             )
         identity_table = args.identity_table or _from_stack(args, "IdentityTableName")
         if identity_table:
-            found = Inventory(identity_table, layout=IDENTITIES).rows()
+            with naming_table(identity_table):
+                found = list(Inventory(identity_table, layout=IDENTITIES).rows())
             # None when the table is empty: a deployment whose policy has no identities
             identities = [IdentityEntry.from_row(row) for row in found] or None
     report = build_report(
@@ -309,6 +312,17 @@ def _selected(
     lanes (no account or region given: every one), each with its account and region;
     ``home``: the hub's own lane, whose entries have bare names. Accounts and regions
     both given: each member lane is read through its index, not a scan of every lane."""
+    with naming_table(table_name):
+        yield from _lane_rows(table_name, layout, home, accounts, regions)
+
+
+def _lane_rows(
+    table_name: str,
+    layout: Layout,
+    home: tuple[str, str],
+    accounts: set[str],
+    regions: set[str],
+) -> Iterator[tuple[str, str, dict[str, str]]]:
     if accounts and regions:
         for where in sorted((a, r) for a in accounts for r in regions):
             lane = layout if where == home else layout.in_lane(*where)
