@@ -78,8 +78,8 @@ def test_unknown_keys_are_refused_with_their_field_named() -> None:
         parse_cases((CASES / "typo.tests.yaml").read_text())
 
     assert raised.value.errors == [
-        "cases[1].set.acount: unknown field",
-        "cases[1].expect.rul: unknown field",
+        "cases[1].set.acount: unknown field (did you mean 'account'?)",
+        "cases[1].expect.rul: unknown field (did you mean 'rule'?)",
     ]
 
 
@@ -89,14 +89,15 @@ def test_unknown_keys_are_refused_with_their_field_named() -> None:
         ("cases: []", "cases: List should have at least 1 item after validation, not 0"),
         ("policy: p.yaml", "cases: Field required"),
         (
-            "cases: [{set: {name: a}, expect: {outcome: error}}]",
+            "cases: [{set: {name: a}, expect: {outcome: erorr}}]",
             "cases[0].expect.outcome: Input should be 'compliant', 'remediated', 'violation', "
-            "'exempt' or 'unmanaged'",
+            "'exempt', 'unmanaged' or 'error'",
         ),
         ("cases: [{set: {name: a}}]", "cases[0].expect: Field required"),
         (
             "cases: [{set: {name: a, pool: 'not a pool'}, expect: {outcome: compliant}}]",
-            "cases[0].set.pool: String should match pattern '^[A-Za-z0-9_-]{1,64}$'",
+            "cases[0].set.pool: String should match pattern '^[A-Za-z0-9_-]{1,64}$', got "
+            "'not a pool'",
         ),
         (
             "cases: [{set: {name: a}, date: 2027-02-30, expect: {outcome: compliant}}]",

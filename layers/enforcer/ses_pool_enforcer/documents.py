@@ -74,14 +74,14 @@ def load(text: str | bytes) -> Any:
                 "a CloudFormation template (it uses the tags !Ref, !Sub...), not a policy document"
             ) from exc
         if mark is None:
-            raise NotADocument(f"not valid YAML: {' '.join(str(exc).split())}") from exc
+            raise NotADocument(f"neither JSON nor YAML: {' '.join(str(exc).split())}") from exc
         lines = (text.decode(errors="replace") if isinstance(text, bytes) else text).splitlines()
         source = lines[mark.line] if mark.line < len(lines) else ""
         raise NotADocument(
-            f"not valid YAML: line {mark.line + 1}, column {mark.column + 1}: {exc.problem}",
+            f"neither JSON nor YAML: line {mark.line + 1}, column {mark.column + 1}: {exc.problem}",
             mark.line + 1,
             mark.column + 1,
             source,
         ) from exc
     except (yaml.YAMLError, ValueError) as exc:  # ValueError: "!!int abc" and the like
-        raise NotADocument(f"not valid YAML: {' '.join(str(exc).split())}") from exc
+        raise NotADocument(f"neither JSON nor YAML: {' '.join(str(exc).split())}") from exc

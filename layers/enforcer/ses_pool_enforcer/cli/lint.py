@@ -217,15 +217,18 @@ def mode_findings(policy: Policy) -> list[Finding]:
         return []
     silent = [f"rule {r.id}" for r in policy.rules if r.mode is None]
     if policy.default is not None and policy.default.mode is None:
-        silent.append("default")
+        silent.append("the default")
     if not silent:
         return []
+    every = len(silent) == len(policy.rules) + (policy.default is not None)
+    named = ", ".join(silent[:3]) + (f" and {len(silent) - 3} more" if len(silent) > 3 else "")
     return [
         Finding(
             Severity.WARNING,
             "not set, so it is audit: "
-            f"{', '.join(silent)} will report sets on the wrong pool and never move one; "
-            "write 'mode: enforce' to enforce (or 'mode: audit' to say so)",
+            f"{'every rule' if every and len(silent) > 1 else named} will report sets on the "
+            "wrong pool and never move one; write 'mode: enforce' to enforce (or "
+            "'mode: audit' to say so)",
             "mode",
         )
     ]

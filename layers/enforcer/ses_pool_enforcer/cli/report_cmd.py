@@ -41,6 +41,7 @@ from ses_pool_enforcer.model import Kind, Outcome, OutcomeRecord
 from ses_pool_enforcer.policy import Mode, PolicyError, governs_identities
 from ses_pool_enforcer.reconciler import Reconciler
 from ses_pool_enforcer.report import (
+    CLI_SWEEP_ID,
     Entry,
     IdentityEntry,
     Report,
@@ -210,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
             identities = [IdentityEntry.from_row(row) for row in found] or None
     report = build_report(
         entries,
-        sweep_id="cli",
+        sweep_id=CLI_SWEEP_ID,
         trigger=source,
         started_at=started,
         finished_at=_now(),
@@ -458,7 +459,8 @@ def _by_lane(report: Report) -> dict[str, dict[str, int]]:
 
 def render_table(report: Report) -> str:
     lanes = in_lanes(report)
-    header = f"Compliance report: {report.total} configuration sets ({report.trigger}).\n"
+    sets = "configuration set" if report.total == 1 else "configuration sets"
+    header = f"Compliance report: {report.total} {sets} ({report.trigger}).\n"
     if not report.total:  # (identities may still be there: an account without sets)
         identities = [_identities_table(report, lanes)] if report.identities is not None else []
         return "\n".join([header, *identities])
