@@ -349,6 +349,11 @@ def test_plan_shows_moves_and_missing_pools_reading_each_set_once(
         "tx-reset": ["marketing", "transactional", "receipts", "violation", "remediated", "move"],
     }  # fmt: skip
     assert "Plan: 1 to move, 1 in error; 2 of 6 configuration sets change." in result.out
+    # And the table says why the set is in error, as --format json does
+    assert (
+        "Why in error:\n  ops-alerts: target pool ops-pool-not-created does not exist; not moved"
+        in result.out
+    )
     # And each set was read once for both documents, within the call budget
     calls = call_counts()
     assert calls["GetConfigurationSet"] == len(SETS)

@@ -150,3 +150,24 @@ cases:
     assert [r.passed for r in results] == [True, True, False]
     assert results[2].differences == ["outcome: expected compliant, got error"]
     assert "not given in the case" in results[2].decision.reason
+
+
+def test_a_case_may_expect_that_the_policy_cannot_decide() -> None:
+    # Given a rule scoped by region, and a case that does not say where its set lives
+    policy = parse_policy(
+        "version: 1\nmode: enforce\nrules:\n"
+        "  - {id: eu, match: {names: [mkt-*], regions: [eu-*]}, pool: marketing}\n"
+    )
+    cases = parse_cases(
+        "cases:\n"
+        "  - set: {name: mkt-a, pool: marketing}\n    expect: {outcome: error}\n"
+        "  - set: {name: mkt-a, pool: marketing, region: eu-west-1}\n"
+        "    expect: {outcome: error}\n"
+    )
+
+    # When each is run
+    results = [run_case(policy, c, i, dt.date(2026, 12, 6)) for i, c in enumerate(cases.cases)]
+
+    # Then "error" is an outcome a case can pin: the first holds, the second (decided) fails
+    assert [r.passed for r in results] == [True, False]
+    assert results[1].differences == ["outcome: expected error, got compliant"]
