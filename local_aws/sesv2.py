@@ -601,7 +601,25 @@ def _succeeded(answer: Any) -> bool:
     return True
 
 
+# Botocore 1.43.105 moved two SES v2 list operations from ``GET`` on the collection to
+# ``POST /v2/email/list-...`` (its sesv2 service-2.json, ``ListConfigurationSets`` and
+# ``ListEmailIdentities``); SES answers both. moto resolves the action from the botocore it
+# runs with, so a client with an older botocore (the aws CLI v1 bundles its own: 1.43.62 in
+# aws-cli 1.46.3) got a 404 for the old form. These are the old routes, paged by query string.
+_OLDER_LIST_ROUTES: Final = {
+    ("GET", "/v2/email/configuration-sets"): "ListConfigurationSets",
+    ("GET", "/v2/email/identities"): "ListEmailIdentities",
+}
+
+
+def _get_action(self: Any) -> str:
+    route = (str(self.method).upper(), str(self.path).rstrip("/"))
+    older = _OLDER_LIST_ROUTES.get(route)
+    return older if older is not None else str(_originals["_get_action"](self))
+
+
 _PATCHES: Final[dict[str, Callable[..., Any]]] = {
+    "_get_action": _get_action,
     "call_action": _call_action,
     "create_configuration_set": _create_configuration_set,
     "get_configuration_set": _get_configuration_set,
