@@ -87,6 +87,9 @@ def test_the_readme_commands_run_as_written(local_aws_server: str, tmp_path: Pat
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     )  # fmt: skip
     env.pop("AWS_REGION", None)
+    # The README's commands run in the clone, where `python -m` finds local_aws; this test
+    # runs them in a directory of its own (the files they write stay out of the clone).
+    env["PYTHONPATH"] = str(ROOT)
     ran = 0
     # When each block that can run locally runs, in order, in one working directory
     for block in blocks():
