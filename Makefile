@@ -78,12 +78,11 @@ template: dev tools  ## cfn-lint, sam validate --lint, checkov (the hub's templa
 build: tools  ## sam build (needs Python 3.13 on PATH; see README)
 	SAM_CLI_TELEMETRY=0 PATH="$(abspath $(TBIN)):$$PATH" sam build
 
-demo: dev  ## the enforcer at work on an embedded local AWS
-	$(BIN)/python -m demo
+demo: dev  ## the enforcer at work on an embedded local AWS (POLICY=FILE: your policy instead of demo/policy.yaml)
+	$(BIN)/python -m demo $(if $(POLICY),--policy $(POLICY))
 
 LOCAL_AWS_PORT ?= 5005
-local-aws: dev  ## a local AWS endpoint (moto + the local_aws extensions, its Step Functions engine on) on LOCAL_AWS_PORT
-	@echo "export AWS_ENDPOINT_URL=http://127.0.0.1:$(LOCAL_AWS_PORT) AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1"
+local-aws: dev  ## local AWS on LOCAL_AWS_PORT with the stack deployed on it (tables, queue, sweep state machine, functions wired to SES and policy changes)
 	$(BIN)/python -m local_aws.server --port $(LOCAL_AWS_PORT)
 
 bench: dev  ## the event function: cold start against the floor, calls per event, peak memory (about three minutes)

@@ -9,6 +9,7 @@ import contextlib
 import io
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from local_aws import seed, sfn
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.server import start_local_aws
 from local_aws.stack import LocalStack, provision, received_alerts
+from ses_pool_enforcer.policy import PolicyError, parse_policy
 
 HERE = Path(__file__).resolve().parent
 
@@ -83,6 +85,14 @@ SCENARIO: list[tuple[str, str, str]] = [
 IDENTITY_EVENTS = frozenset({"create_email_identity.json"})
 
 
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def say(text: str = "") -> None:
     print(text, flush=True)
 
@@ -133,7 +143,24 @@ def inventory_entry(stack: LocalStack, name: str, identity: bool = False) -> str
     return f"{item['outcome']['S']}: {item['reason']['S']}"
 
 
-def run(stack: LocalStack, handler: Any) -> None:
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    return f"{n} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def save_html_report(links: dict[str, Any], directory: Path) -> Path | None:
+    """Copy the sweep's HTML page out of local S3 (gone when the demo exits) to a file."""
+    uri = links.get("html_uri")
+    if not uri:
+        return None
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    page = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "compliance-report.html"
+    path.write_bytes(page)
+    return path
+
+
+def run(stack: LocalStack, handler: Any, policy: Path, report_dir: Path) -> None:
     say(
         "1. The account: two dedicated pools, seven configuration sets, a sending domain,\n"
         "   a policy in SSM"
@@ -144,8 +171,8 @@ def run(stack: LocalStack, handler: Any) -> None:
         seed.create_set(
             name, pool=pool, tls_policy=tls, max_delivery_seconds=max_seconds, tags=tags
         )
-    version = seed.put_policy((HERE / "policy.yaml").read_text(), stack.policy_parameter)
-    say(f"   policy: demo/policy.yaml stored as {stack.policy_parameter} (version {version})")
+    version = seed.put_policy(policy.read_text(), stack.policy_parameter)
+    say(f"   policy: {shown(policy)} stored as {stack.policy_parameter} (version {version})")
     before = snapshot()
     show_sets(before)
 
@@ -193,8 +220,8 @@ def run(stack: LocalStack, handler: Any) -> None:
     steps = execution.entered("Step")
     swept = (execution.output or {}).get("report", {}).get("total", 0)
     say(
-        f"   sweep {execution.status.lower()}: {swept} sets read in {steps} "
-        f"step{'' if steps == 1 else 's'}, then the compliance report"
+        f"   sweep {execution.status.lower()}: {plural(swept, 'set')} read in "
+        f"{plural(steps, 'step')}, then the compliance report"
     )
     pool = seed.delivery_options("newsletter-daily")["SendingPoolName"]
     say(f"   newsletter-daily is now on {pool}")
@@ -205,7 +232,7 @@ def run(stack: LocalStack, handler: Any) -> None:
             continue
         say(f"\n   Compliance report (SNS): {alert['subject']}")
         counts = ", ".join(f"{n} {o}" for o, n in doc["counts"].items() if n)
-        say(f"   {doc['total']} sets: {counts}")
+        say(f"   {plural(doc['total'], 'set')}: {counts}")
         if "identities" in doc:
             mine = doc["identities"]
             counted = ", ".join(f"{n} {o}" for o, n in mine["counts"].items() if n)
@@ -214,10 +241,14 @@ def run(stack: LocalStack, handler: Any) -> None:
         for entry in doc["non_compliant"]:
             say(
                 f"     non-compliant: {entry['configuration_set']} ({entry['outcome']}, on "
-                f"{entry['current_pool']}, rule {entry['rule_id']} wants {entry['expected_pool']})"
+                f"{entry['current_pool']}; rule {entry['rule_id']} requires pool "
+                f"{entry['expected_pool']})"
             )
         links = doc["report"]
-        say(f"   full report: {links['json_uri']}, its .csv and its .html page")
+        say(f"   full report in local S3: {links['json_uri']}, its .csv and its .html page")
+        saved = save_html_report(links, report_dir)
+        if saved is not None:
+            say(f"   the HTML page, saved (local S3 goes when the demo ends): {saved}")
 
 
 MEMBER_REGIONS = ("us-east-1", "eu-west-1")
@@ -306,7 +337,8 @@ def organization(stack: LocalStack, handler: Any) -> None:
         for account, entry in doc["accounts"].items():
             ratio = entry["compliance_ratio"]
             regions = ", ".join(
-                f"{region} {r.get('total', 0)} sets" for region, r in entry["regions"].items()
+                f"{region} {plural(r.get('total', 0), 'set')}"
+                for region, r in entry["regions"].items()
             )
             shown = f"{ratio:.0%}" if ratio is not None else "-"
             say(f"   {account} {entry['name']:<5} {shown:>5} compliant  ({regions})")
@@ -318,7 +350,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--calls-per-second", default="20", help="SES call budget (real SES: 1; default 20 here)"
     )
+    parser.add_argument(
+        "--policy",
+        type=Path,
+        default=HERE / "policy.yaml",
+        help="the policy to enforce on the demo's account (default: demo/policy.yaml)",
+    )
+    parser.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "ses-pool-enforcer-demo",
+        help="where the sweep's HTML report is saved (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
+    try:
+        parse_policy(args.policy.read_text())
+    except (OSError, PolicyError) as exc:
+        print(f"error: {args.policy}: {exc}", file=sys.stderr)
+        return 1
 
     started = time.monotonic()
     with start_local_aws(args.port) as aws:
@@ -338,9 +387,10 @@ def main(argv: list[str] | None = None) -> int:
         # Imported only now: the handler reads its settings from the environment.
         from functions.on_event.app import handler
 
-        run(stack, handler)
+        run(stack, handler, args.policy, args.report_dir)
         organization(stack, handler)
-    say(f"\nDone in {time.monotonic() - started:.1f}s. Tests: make test. Deploy: see README.")
+    say(f"\nDone in {time.monotonic() - started:.1f}s. Your own policy: make demo POLICY=FILE,")
+    say("or make local-aws and the CLI against it (README). Tests: make test.")
     return 0
 
 

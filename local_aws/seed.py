@@ -1,9 +1,21 @@
-"""Seed local AWS with pools, configuration sets and a policy, as a user would."""
+"""Seed local AWS with pools, configuration sets and a policy, as a user would.
+
+From a shell, against the endpoint ``AWS_ENDPOINT_URL`` names (``make local-aws``)::
+
+    python -m local_aws.seed pool marketing
+    python -m local_aws.seed set mkt-weekly --pool transactional --tag team=growth
+    python -m local_aws.seed move mkt-weekly transactional
+    python -m local_aws.seed show mkt-weekly
+
+(the aws CLI does the same: ``aws sesv2 create-dedicated-ip-pool ...``).
+"""
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -150,3 +162,36 @@ def set_default(identity: str, configuration_set: str, region: str = "us-east-1"
     sesv2(region).put_email_identity_configuration_set_attributes(
         EmailIdentity=identity, ConfigurationSetName=configuration_set
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m local_aws.seed", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("pool", help="create a dedicated pool").add_argument("name")
+    created = commands.add_parser("set", help="create a configuration set")
+    created.add_argument("name")
+    created.add_argument("--pool", help="its sending pool (default: none)")
+    created.add_argument("--tag", action="append", default=[], metavar="KEY=VALUE")
+    moved = commands.add_parser("move", help="put a set on a pool, as anyone with access can")
+    moved.add_argument("name")
+    moved.add_argument("pool")
+    commands.add_parser("show", help="a set's pool").add_argument("name")
+    args = parser.parse_args(argv)
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        print("error: AWS_ENDPOINT_URL is not set: seed only local AWS", file=sys.stderr)
+        return 1
+    if args.command == "pool":
+        create_pool(args.name)
+    elif args.command == "set":
+        tags = dict(tag.split("=", 1) for tag in args.tag)
+        create_set(args.name, pool=args.pool, tags=tags)
+    elif args.command == "move":
+        set_pool(args.name, args.pool)
+    else:
+        pool = delivery_options(args.name).get("SendingPoolName") or "(no pool)"
+        print(f"{args.name}: {pool}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

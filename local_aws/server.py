@@ -6,7 +6,9 @@ In-process use::
     with start_local_aws() as aws:
         boto3.client("sesv2", endpoint_url=aws.endpoint_url, region_name="us-east-1")
 
-Foreground use: ``python -m local_aws.server --port 5005``.
+Foreground use: ``python -m local_aws.server --port 5005`` (``make local-aws``): the
+server with the whole stack deployed on it (:mod:`local_aws.deployment`), or with
+``--bare`` the empty account alone.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import threading
 import urllib.request
 from types import TracebackType
@@ -78,11 +81,37 @@ def start_local_aws(port: int = 0) -> LocalAws:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--port", type=int, default=5005)
+    parser.add_argument(
+        "--bare", action="store_true", help="an empty account: no stack deployed on it"
+    )
+    parser.add_argument("--region", default="us-east-1", help="where the stack is deployed")
     args = parser.parse_args(argv)
     with start_local_aws(args.port) as aws:
+        settings = {
+            "AWS_ENDPOINT_URL": aws.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",  # local AWS takes any
+            "AWS_DEFAULT_REGION": args.region,
+        }
+        deployment = None
+        if not args.bare:
+            from local_aws.deployment import deploy
+
+            os.environ.update(settings)
+            deployment = deploy(region=args.region)
         print(f"Local AWS listening on {aws.endpoint_url} (Ctrl-C to stop)", flush=True)
+        if deployment is not None:
+            print(
+                f"Stack {deployment.stack_name} deployed: SES changes reach the event function "
+                "and a published policy starts a sweep.",
+                flush=True,
+            )
+        exports = " ".join(f"{k}={v}" for k, v in settings.items())
+        print(f"In another shell: export {exports}", flush=True)
         with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
+        if deployment is not None:
+            deployment.stop()
 
 
 if __name__ == "__main__":

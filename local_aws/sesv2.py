@@ -559,10 +559,67 @@ def _call_action(self: Any) -> Any:
             "X-Amzn-ErrorType": "TooManyRequestsException",
         }
         return 429, headers, json.dumps({"message": "Rate exceeded"})
-    return _originals["call_action"](self)
+    answer = _originals["call_action"](self)
+    if _listeners and _succeeded(answer):
+        call = SesCall(
+            action=str(self._get_action()),
+            account=lane[0],
+            region=lane[1],
+            parameters={k: v for k in _CALL_KEYS if (v := self._get_param(k)) is not None},
+        )
+        for listener in list(_listeners):
+            listener(call)
+    return answer
+
+
+@dataclass(frozen=True)
+class SesCall:
+    """A successful SES v2 call, as CloudTrail would record it: the action, where, and
+    the names it was about (``ConfigurationSetName``, ``PoolName``, ``EmailIdentity``,
+    ``ResourceArn``, whichever the call had)."""
+
+    action: str
+    account: str
+    region: str
+    parameters: dict[str, str]
+
+
+_CALL_KEYS: Final = ("ConfigurationSetName", "PoolName", "EmailIdentity", "ResourceArn")
+_listeners: list[Callable[[SesCall], None]] = []
+
+
+def on_call(listener: Callable[[SesCall], None]) -> Callable[[], None]:
+    """Call ``listener`` after every successful SES v2 call (in the thread serving it: keep
+    it quick, and make no call to local AWS from it). Returns what stops it."""
+    _listeners.append(listener)
+    return lambda: _listeners.remove(listener)
+
+
+def _succeeded(answer: Any) -> bool:
+    if isinstance(answer, tuple) and answer:
+        return 200 <= int(answer[0]) < 300
+    return True
+
+
+# Botocore 1.43.105 moved two SES v2 list operations from ``GET`` on the collection to
+# ``POST /v2/email/list-...`` (its sesv2 service-2.json, ``ListConfigurationSets`` and
+# ``ListEmailIdentities``); SES answers both. moto resolves the action from the botocore it
+# runs with, so a client with an older botocore (the aws CLI v1 bundles its own: 1.43.62 in
+# aws-cli 1.46.3) got a 404 for the old form. These are the old routes, paged by query string.
+_OLDER_LIST_ROUTES: Final = {
+    ("GET", "/v2/email/configuration-sets"): "ListConfigurationSets",
+    ("GET", "/v2/email/identities"): "ListEmailIdentities",
+}
+
+
+def _get_action(self: Any) -> str:
+    route = (str(self.method).upper(), str(self.path).rstrip("/"))
+    older = _OLDER_LIST_ROUTES.get(route)
+    return older if older is not None else str(_originals["_get_action"](self))
 
 
 _PATCHES: Final[dict[str, Callable[..., Any]]] = {
+    "_get_action": _get_action,
     "call_action": _call_action,
     "create_configuration_set": _create_configuration_set,
     "get_configuration_set": _get_configuration_set,

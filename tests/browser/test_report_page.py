@@ -166,6 +166,28 @@ def test_the_charts_show_the_reports_numbers(opened: Any, chart: str) -> None:
             assert segment["title"] == f"{group['group']}: {segment['count']} {segment['outcome']}"
 
 
+@pytest.mark.parametrize("chart", ["by-rule", "by-pool"])
+def test_a_count_drawn_in_a_bar_fits_inside_its_segment(opened: Any, chart: str) -> None:
+    page, _, _ = opened
+
+    # When the counts drawn inside segments are read with their segment's box
+    drawn = page.evaluate(
+        """chart => Array.from(document.querySelectorAll(`#${chart} text.count`)).map(t => {
+            const rect = t.previousElementSibling, a = t.getBoundingClientRect(),
+                  b = rect.getBoundingClientRect();
+            return {text: t.textContent, count: rect.dataset.count,
+                    inside: a.left >= b.left - 0.5 && a.right <= b.right + 0.5};
+        })""",
+        chart,
+    )
+
+    # Then there are some, each the count of the segment it sits in, and inside it
+    assert drawn
+    for count in drawn:
+        assert count["text"].replace(",", "") == count["count"]
+        assert count["inside"], count
+
+
 def test_the_outcome_chart_and_trend_show_the_counts_and_ratios(opened: Any) -> None:
     page, report, _ = opened
 

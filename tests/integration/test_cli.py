@@ -179,7 +179,7 @@ def test_validate_warns_about_shadowed_rules_expiring_exemptions_and_size(
         for i in range(40)
     )
     document = (
-        "version: 1\nrules:\n"
+        "version: 1\nmode: enforce\nrules:\n"
         "  - id: marketing\n    match: {names: [mkt-*]}\n    pool: marketing\n"
         "  - id: weekly\n    match: {names: [mkt-weekly]}\n    pool: transactional\n"
         + filler
@@ -349,6 +349,11 @@ def test_plan_shows_moves_and_missing_pools_reading_each_set_once(
         "tx-reset": ["marketing", "transactional", "receipts", "violation", "remediated", "move"],
     }  # fmt: skip
     assert "Plan: 1 to move, 1 in error; 2 of 6 configuration sets change." in result.out
+    # And the table says why the set is in error, as --format json does
+    assert (
+        "Why in error:\n  ops-alerts: target pool ops-pool-not-created does not exist; not moved"
+        in result.out
+    )
     # And each set was read once for both documents, within the call budget
     calls = call_counts()
     assert calls["GetConfigurationSet"] == len(SETS)
@@ -480,19 +485,44 @@ def test_publish_writes_the_canonical_json_and_prints_the_version(
     # Given version 1 stored
     seed.put_policy(POLICY)
 
-    # When a change is published with --yes
-    result = cli("publish", write(tmp_path, CHANGED), "--yes")
+    # When a change is published with --yes (and --force: its ops pool is not created yet)
+    result = cli("publish", write(tmp_path, CHANGED), "--yes", "--force")
 
-    # Then a diff was shown, version 2 holds the canonical JSON, and the version is printed
+    # Then the missing pool was a warning, a diff was shown as YAML in the document's
+    # order, version 2 holds the canonical JSON, and the version is printed
     assert result.status == 0
+    assert "warning: rules[2].pool: dedicated pool 'ops-pool-not-created' does not exist" in (
+        result.out
+    )
     assert "--- /ses-pool-enforcer/policy (version 1)" in result.out
-    assert '+      "id": "ops",' in result.out
-    assert '-      "mode": "audit",' in result.out
+    assert "+- id: ops\n" in result.out
+    assert "+  pool: ops-pool-not-created\n" in result.out
+    assert (
+        "   pool: transactional\n-  mode: audit\n+- id: ops\n" in result.out
+    )  # receipts, then ops
     canonical = parse_policy(CHANGED).to_json()
     assert stored() == (canonical, 2)
     assert result.out.endswith(
         f"Published /ses-pool-enforcer/policy version 2 ({len(canonical)} bytes, standard tier).\n"
     )
+
+
+def test_publish_refuses_a_pool_that_does_not_exist_without_force(
+    cli: Any, account: LocalStack, tmp_path: Path
+) -> None:
+    # Given version 1 stored, and a change naming a pool the account does not have
+    seed.put_policy(POLICY)
+
+    # When it is published without --force
+    result = cli("publish", write(tmp_path, CHANGED), "--yes")
+
+    # Then it is refused, naming the pool and the way out, and version 1 stays
+    assert result.status == 1
+    assert "warning: rules[2].pool: dedicated pool 'ops-pool-not-created' does not exist" in (
+        result.out
+    )
+    assert "create the pool first, or pass --force" in result.err
+    assert stored() == (POLICY, 1)
 
 
 def test_publishing_the_stored_policy_again_does_nothing(
@@ -561,7 +591,7 @@ def test_publish_of_a_large_document_uses_the_advanced_tier(
         f"  - {{id: r{i:03}, description: {'x' * 80}, match: {{names: [s{i}]}}, pool: p}}\n"
         for i in range(40)
     )
-    result = cli("publish", write(tmp_path, "version: 1\nrules:\n" + rules), "--yes")
+    result = cli("publish", write(tmp_path, "version: 1\nrules:\n" + rules), "--yes", "--force")
     assert result.status == 0
     assert "advanced tier" in result.out
     [parameter] = boto3.client("ssm").describe_parameters()["Parameters"]
@@ -644,7 +674,8 @@ def test_report_without_an_inventory_table_is_a_one_line_error(
     result = cli("report")
     assert result.status == 1
     assert result.err == (
-        "error: no inventory table: pass --inventory-table or set INVENTORY_TABLE "
+        "error: no inventory table: pass --stack NAME (the deployed stack; none is named "
+        "ses-pool-enforcer here), --inventory-table NAME or set INVENTORY_TABLE "
         "(or scan the account with --live)\n"
     )
 

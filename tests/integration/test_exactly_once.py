@@ -211,7 +211,7 @@ def test_the_one_window_left_repeats_the_alert_under_the_same_id(
     account: LocalStack, server: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the event function dies after SNS took the alert, before noting that it did
-    # (no store can publish and note in one step: docs/work-queue.md)
+    # (no store can publish and note in one step: docs/design/work-queue.md)
     event = creation()
     crash = faults.kill_after("sns", "Publish")
     assert run_killed(server, event, crash) == -signal.SIGKILL

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 import boto3
 import pytest
@@ -666,3 +667,47 @@ def test_identities_are_listed_in_pages_with_their_live_tags(ses: Any) -> None:
     assert ses.get_email_identity(EmailIdentity="user0@example.com")["Tags"] == [
         {"Key": "team", "Value": "growth"}
     ]
+
+
+# ---------------------------------------------------------------- older clients
+
+
+def older_list(endpoint: str, path: str, **query: str) -> requests.Response:
+    """A list call as botocore before 1.43.105 sends it (the aws CLI v1 bundles such a
+    botocore): ``GET`` on the collection, paged by query string, signed SigV4 for ``ses``.
+    botocore 1.43.105's sesv2 model moved ListConfigurationSets and ListEmailIdentities to
+    ``POST /v2/email/list-...``; SES answers both forms."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    url = f"{endpoint}{path}?{urlencode(query)}" if query else f"{endpoint}{path}"
+    request = AWSRequest(method="GET", url=url)
+    credentials = boto3.Session().get_credentials()
+    SigV4Auth(credentials, "ses", REGION).add_auth(request)
+    return requests.get(url, headers=dict(request.headers), timeout=10)
+
+
+def test_the_older_list_routes_of_the_aws_cli_v1_are_answered() -> None:
+    with mock_aws(), start_local_aws() as server:
+        client = boto3.client("sesv2", region_name=REGION, endpoint_url=server.endpoint_url)
+        for name in ("a1", "a2"):
+            client.create_configuration_set(ConfigurationSetName=name)
+        client.create_email_identity(EmailIdentity="news.example.com")
+
+        # When the sets are listed the older way, a page of one at a time
+        first = older_list(server.endpoint_url, "/v2/email/configuration-sets", PageSize="1")
+        assert first.status_code == 200, first.text
+        token = first.json()["NextToken"]
+        second = older_list(
+            server.endpoint_url, "/v2/email/configuration-sets", PageSize="1", NextToken=token
+        )
+        identities = older_list(server.endpoint_url, "/v2/email/identities")
+
+        # Then they are answered as the newer form is
+        assert first.json()["ConfigurationSets"] == ["a1"]
+        assert second.json() == {"ConfigurationSets": ["a2"]}
+        assert [i["IdentityName"] for i in identities.json()["EmailIdentities"]] == [
+            "news.example.com"
+        ]
+        # And the newer form still works
+        assert list_all(client.list_configuration_sets, "ConfigurationSets") == ["a1", "a2"]

@@ -91,8 +91,8 @@ def test_a_cases_file_naming_no_policy_needs_the_option(run: Any) -> None:
     [
         (
             [CASES / "typo.tests.yaml"],
-            "typo.tests.yaml: invalid cases file: cases[1].set.acount: unknown field; "
-            "cases[1].expect.rul: unknown field",
+            "typo.tests.yaml: invalid cases file: cases[1].set.acount: unknown field (did "
+            "you mean 'account'?); cases[1].expect.rul: unknown field (did you mean 'rule'?)",
         ),
         (
             [EXAMPLES / "policy.tests.yaml", "--policy", EXAMPLES / "invalid-policy.yaml"],

@@ -78,8 +78,8 @@ def test_unknown_keys_are_refused_with_their_field_named() -> None:
         parse_cases((CASES / "typo.tests.yaml").read_text())
 
     assert raised.value.errors == [
-        "cases[1].set.acount: unknown field",
-        "cases[1].expect.rul: unknown field",
+        "cases[1].set.acount: unknown field (did you mean 'account'?)",
+        "cases[1].expect.rul: unknown field (did you mean 'rule'?)",
     ]
 
 
@@ -89,14 +89,15 @@ def test_unknown_keys_are_refused_with_their_field_named() -> None:
         ("cases: []", "cases: List should have at least 1 item after validation, not 0"),
         ("policy: p.yaml", "cases: Field required"),
         (
-            "cases: [{set: {name: a}, expect: {outcome: error}}]",
+            "cases: [{set: {name: a}, expect: {outcome: erorr}}]",
             "cases[0].expect.outcome: Input should be 'compliant', 'remediated', 'violation', "
-            "'exempt' or 'unmanaged'",
+            "'exempt', 'unmanaged' or 'error'",
         ),
         ("cases: [{set: {name: a}}]", "cases[0].expect: Field required"),
         (
             "cases: [{set: {name: a, pool: 'not a pool'}, expect: {outcome: compliant}}]",
-            "cases[0].set.pool: String should match pattern '^[A-Za-z0-9_-]{1,64}$'",
+            "cases[0].set.pool: String should match pattern '^[A-Za-z0-9_-]{1,64}$', got "
+            "'not a pool'",
         ),
         (
             "cases: [{set: {name: a}, date: 2027-02-30, expect: {outcome: compliant}}]",
@@ -149,3 +150,24 @@ cases:
     assert [r.passed for r in results] == [True, True, False]
     assert results[2].differences == ["outcome: expected compliant, got error"]
     assert "not given in the case" in results[2].decision.reason
+
+
+def test_a_case_may_expect_that_the_policy_cannot_decide() -> None:
+    # Given a rule scoped by region, and a case that does not say where its set lives
+    policy = parse_policy(
+        "version: 1\nmode: enforce\nrules:\n"
+        "  - {id: eu, match: {names: [mkt-*], regions: [eu-*]}, pool: marketing}\n"
+    )
+    cases = parse_cases(
+        "cases:\n"
+        "  - set: {name: mkt-a, pool: marketing}\n    expect: {outcome: error}\n"
+        "  - set: {name: mkt-a, pool: marketing, region: eu-west-1}\n"
+        "    expect: {outcome: error}\n"
+    )
+
+    # When each is run
+    results = [run_case(policy, c, i, dt.date(2026, 12, 6)) for i, c in enumerate(cases.cases)]
+
+    # Then "error" is an outcome a case can pin: the first holds, the second (decided) fails
+    assert [r.passed for r in results] == [True, False]
+    assert results[1].differences == ["outcome: expected error, got compliant"]

@@ -51,7 +51,7 @@ def test_the_template_publishes_the_same_version_from_its_tag() -> None:
     assert app["HomePageUrl"] == PYPROJECT["project"]["urls"]["Homepage"]
 
 
-@pytest.mark.parametrize("path", ["README.md", "docs/cli.md", ".pre-commit-hooks.yaml"], ids=str)
+@pytest.mark.parametrize("path", ["docs/ci.md", "docs/cli.md", ".pre-commit-hooks.yaml"], ids=str)
 def test_every_documented_pin_names_this_version(path: str) -> None:
     # Given the pre-commit `rev:` and the Action's `@v...` that users copy
     text = (ROOT / path).read_text()

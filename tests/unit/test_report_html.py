@@ -10,7 +10,7 @@ import re
 import time
 
 from ses_pool_enforcer.model import Outcome
-from ses_pool_enforcer.report import Entry, Report, build_report
+from ses_pool_enforcer.report import CLI_SWEEP_ID, Entry, Report, build_report
 from ses_pool_enforcer.report_html import CONTENT_SECURITY_POLICY, MAX_CHART_ROWS, to_html
 from tests.report_page import NOW, Page, entry
 
@@ -188,3 +188,31 @@ def test_a_10000_set_report_is_a_few_megabytes_and_quick_to_render() -> None:
     size = len(text.encode())
     assert size < 1_500_000, size
     assert seconds < 2.0, seconds
+
+
+def test_a_cli_report_says_so_bars_carry_their_counts_and_times_have_no_microseconds() -> None:
+    # Given a report the CLI made (not a sweep), 100 compliant and 1 violation on one rule,
+    # finished at a time with microseconds
+    entries = [entry(f"mkt-{i:03}", Outcome.COMPLIANT) for i in range(100)]
+    entries.append(entry("tx-a", Outcome.VIOLATION, "marketing", "marketing"))
+    report = report_of(
+        entries,
+        sweep_id=CLI_SWEEP_ID,
+        trigger="inventory ses-pool-enforcer-inventory",
+        finished_at="2026-12-06T20:52:23.123456+00:00",
+    )
+
+    # When it is rendered
+    text = to_html(report)
+    page = Page(text)
+
+    # Then the header says who made it, not "Sweep cli"
+    assert "<dt>Made by</dt>" in text and "<dt>Sweep</dt>" not in text
+    assert page.texts["sweep-id"] == "the CLI (ses-pool-enforcer report)"
+    assert "<dt>Source</dt><dd>inventory ses-pool-enforcer-inventory</dd>" in text
+    # And the wide segment shows its count inside the bar, the narrow one in its tooltip
+    assert re.search(r'<text class="count" [^>]*>100</text>', text)
+    assert not re.search(r'<text class="count" [^>]*>1</text>', text)
+    assert "marketing: 1 violation</title>" in text
+    # And the times are to the second, in UTC
+    assert "2026-12-06 20:52:23 UTC" in text and "20:52:23.123456" not in text

@@ -380,16 +380,46 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return path or "(document)"
 
 
-def describe_errors(error: ValidationError) -> list[str]:
-    """One line per problem: ``rules[1].pool: String should match pattern ...``."""
+def describe_errors(error: ValidationError, model: type[BaseModel] | None = None) -> list[str]:
+    """One line per problem: ``rules[1].pool: String should match pattern ..., got 'x y'``;
+    an unknown field gets a "did you mean" from ``model``'s field names, when one is close."""
     lines = []
     for item in error.errors(include_url=False):
         loc = tuple(p for p in item["loc"] if not str(p).startswith("function-"))
         message = item["msg"].removeprefix("Value error, ")
         if item["type"] == "extra_forbidden":
-            message = "unknown field"
+            message = "unknown field" + _did_you_mean(str(loc[-1]) if loc else "", model)
+        elif item["type"] == "string_pattern_mismatch":
+            message += f", got {item['input']!r}"
         lines.append(f"{_field_path(loc)}: {message}")
     return lines
+
+
+def _did_you_mean(name: str, model: type[BaseModel] | None) -> str:
+    import difflib  # only on an error: the functions' cold start does not pay for it
+
+    if model is None:
+        return ""
+    close = difflib.get_close_matches(name, sorted(_field_names(model)), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _field_names(model: type[BaseModel], seen: set[type[BaseModel]] | None = None) -> set[str]:
+    """Every field name of ``model`` and of the models its fields hold."""
+    import typing
+
+    seen = set() if seen is None else seen
+    if model in seen:
+        return set()
+    seen.add(model)
+    names = set(model.model_fields)
+    pending = [f.annotation for f in model.model_fields.values()]
+    while pending:
+        annotation = pending.pop()
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names |= _field_names(annotation, seen)
+        pending.extend(typing.get_args(annotation))
+    return names
 
 
 def governs_identities(*policies: Policy | PolicyError | None) -> bool:
@@ -410,10 +440,16 @@ def parse_policy(text: str | bytes) -> Policy:
         raise PolicyError(f"policy is {exc}") from exc
     if not isinstance(data, dict):
         raise PolicyError("policy must be a mapping with 'version', 'rules', ...")
+    if "AWSTemplateFormatVersion" in data or "Resources" in data:
+        raise PolicyError(
+            "policy is a CloudFormation template (it has "
+            f"{'AWSTemplateFormatVersion' if 'AWSTemplateFormatVersion' in data else 'Resources'}"
+            "), not a policy document"
+        )
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        errors = describe_errors(exc)
+        errors = describe_errors(exc, Policy)
         raise PolicyError("invalid policy: " + "; ".join(errors), errors) from exc
 
 

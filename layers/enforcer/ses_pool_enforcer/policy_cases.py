@@ -30,7 +30,8 @@ from ses_pool_enforcer.pools import normalise_pool
 
 Name = Annotated[str, StringConstraints(min_length=1)]
 PoolName = Annotated[str, StringConstraints(pattern=POOL_NAME_PATTERN)]
-ExpectedOutcome = Literal["compliant", "remediated", "violation", "exempt", "unmanaged"]
+# error: the policy cannot decide the set (a rule scoped by what the case does not give).
+ExpectedOutcome = Literal["compliant", "remediated", "violation", "exempt", "unmanaged", "error"]
 NOON = dt.time(12, tzinfo=dt.UTC)
 
 
@@ -96,7 +97,7 @@ def parse_cases(text: str) -> CasesFile:
     try:
         return CasesFile.model_validate(data)
     except ValidationError as exc:
-        errors = describe_errors(exc)
+        errors = describe_errors(exc, CasesFile)
         raise CasesError("invalid cases file: " + "; ".join(errors), errors) from exc
 
 

@@ -2,7 +2,7 @@
 (events, sweep) calls ``Reconciler.reconcile`` with a ``Work``; they only gather names.
 (The CLI judges sets it read itself through ``Reconciler.assess``.)
 
-What makes its effects happen exactly once (docs/work-queue.md):
+What makes its effects happen exactly once (docs/design/work-queue.md):
 
 * **Held.** A set is claimed in its inventory item before it is read, with a lease; a
   set held by another worker comes back ``Busy``, and every later write is fenced by

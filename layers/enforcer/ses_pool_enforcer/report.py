@@ -60,6 +60,7 @@ IDENTITY_CSV_COLUMNS = (*IDENTITY_COLUMNS, "policy_version")
 # file keeps each a plain table whose header names every column.
 IDENTITIES_PART = "identities"
 # The listed sets come first by severity, then by name.
+CLI_SWEEP_ID = "cli"  # the sweep_id of a report the CLI made, not a sweep
 SEVERITY = {Outcome.ERROR.value: 0, Outcome.FLAPPING.value: 1, Outcome.VIOLATION.value: 2}
 
 # SNS takes 262,144 bytes per publish, attributes and subject included; the alert

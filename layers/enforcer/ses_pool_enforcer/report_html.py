@@ -15,6 +15,7 @@ Pure: no boto3, no I/O, no clock. Standard library only.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from html import escape
@@ -22,6 +23,7 @@ from string import Template
 
 from ses_pool_enforcer import __version__
 from ses_pool_enforcer.report import (
+    CLI_SWEEP_ID,
     IDENTITY_RATIO_DEFINITION,
     RATIO_DEFINITION,
     REPORTED_OUTCOMES,
@@ -36,6 +38,7 @@ MAX_CHART_ROWS = 40  # rules or pools drawn; the JSON report holds them all
 LABEL_CHARS = 36
 BAR_WIDTH = 520
 ROW_HEIGHT = 22
+SEGMENT_LABEL_WIDTH = 9  # SVG units a digit of a count needs inside its bar segment
 
 # Colour-blind-safe (Okabe-Ito), darkest for the outcomes that need action.
 COLOURS = {
@@ -66,6 +69,8 @@ svg.bars { max-width: 52rem; }
 svg text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
   fill: var(--ink); }
 svg .axis { stroke: var(--line); }
+svg text.count { fill: var(--ink); stroke: #fff; stroke-width: 3px; paint-order: stroke;
+  font-weight: 600; }
 svg .trend-line { fill: none; stroke: #0072B2; stroke-width: 2; }
 svg .point { fill: #0072B2; }
 svg .point.current { fill: #D55E00; }
@@ -150,8 +155,8 @@ PAGE = Template("""<!DOCTYPE html>
 <header>
 <h1>SES pool compliance report</h1>
 <dl class="meta">
-<dt>Sweep</dt><dd id="sweep-id">$sweep_id</dd>
-<dt>Trigger</dt><dd>$trigger</dd>
+<dt>$made_by_label</dt><dd id="sweep-id">$sweep_id</dd>
+<dt>$source_label</dt><dd>$trigger</dd>
 <dt>Finished</dt><dd>$finished_at</dd>
 <dt>Policy version</dt><dd id="policy-version">$policy_version</dd>
 </dl>
@@ -195,6 +200,18 @@ JSON and CSV reports of the same sweep. Made by ses-pool-enforcer $version.</p>
 
 def _e(value: object) -> str:
     return escape(str(value), quote=True)
+
+
+def _when(stamp: str) -> str:
+    """An ISO 8601 time as ``2026-12-06 20:52:23 UTC`` (no microseconds to wrap a cell);
+    anything else as given."""
+    try:
+        when = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC)
+    return f"{when:%Y-%m-%d %H:%M:%S}" + (" UTC" if when.tzinfo is not None else "")
 
 
 def _percent(ratio: float | None) -> str:
@@ -280,7 +297,7 @@ def _trend_chart(points: Sequence[TrendPoint]) -> str:
 
 def _trend_table(points: Sequence[TrendPoint]) -> str:
     rows = "".join(
-        f"<tr><td>{_e(p.finished_at)}</td><td>{_e(p.sweep_id)}</td>"
+        f"<tr><td>{_e(_when(p.finished_at))}</td><td>{_e(p.sweep_id)}</td>"
         f'<td class="number">{_percent(p.compliance_ratio)}</td></tr>'
         for p in reversed(points)
     )
@@ -346,6 +363,11 @@ def _bars(chart: str, title: str, rows: Sequence[tuple[str, Mapping[str, int]]],
                 f'height="{ROW_HEIGHT - 6}" data-outcome="{outcome}" data-count="{count}">'
                 f"<title>{_e(name)}: {count:,} {outcome}</title></rect>"
             )
+            if w >= SEGMENT_LABEL_WIDTH * len(f"{count:,}"):  # the count fits inside
+                parts.append(
+                    f'<text class="count" x="{x + w / 2:.1f}" y="{y + 14}" '
+                    f'text-anchor="middle" aria-hidden="true">{count:,}</text>'
+                )
             x += w
         parts.append(f'<text class="total" x="{x + 6:.1f}" y="{y + 14}">{row["sets"]:,}</text></g>')
     parts.append("</svg>")
@@ -408,7 +430,8 @@ def _non_compliant(report: Report) -> str:
     rows = "".join(
         f"<tr>{_lane_cells(e, lanes)}<td>{_e(e.configuration_set)}</td>{_outcome_cell(e.outcome)}"
         f"<td>{_e(e.current_pool or '-')}</td><td>{_e(e.expected_pool or '-')}</td>"
-        f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td><td>{_e(e.checked_at)}</td></tr>"
+        f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td>"
+        f"<td>{_e(_when(e.checked_at))}</td></tr>"
         for e in bad
     )
     columns = (*LANE_COLUMNS, *COLUMNS) if lanes else COLUMNS
@@ -425,7 +448,8 @@ def _identity_tables(section: IdentitySection, lanes: bool) -> list[str]:
     non_compliant = "".join(
         f"<tr>{_lane_cells(e, lanes)}<td>{_e(e.identity)}</td>{_outcome_cell(e.outcome)}"
         f"<td>{_e(e.default_configuration_set or '-')}</td><td>{_e(e.required or '-')}</td>"
-        f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td><td>{_e(e.checked_at)}</td></tr>"
+        f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td>"
+        f"<td>{_e(_when(e.checked_at))}</td></tr>"
         for e in bad
     )
     wrong_pool = "".join(
@@ -504,15 +528,21 @@ def to_html(report: Report) -> str:
         if ratio is not None
         else f"No set is managed ({report.total:,} sets in all): the ratio is undefined."
     )
+    by_cli = report.sweep_id == CLI_SWEEP_ID
     return PAGE.substitute(
         csp=CONTENT_SECURITY_POLICY,
-        title=_e(f"SES pool compliance {_percent(ratio)}: sweep {report.sweep_id}"),
+        title=_e(
+            f"SES pool compliance {_percent(ratio)}: "
+            + ("report by the CLI" if by_cli else f"sweep {report.sweep_id}")
+        ),
         style=STYLE,
         script=SCRIPT,
-        sweep_id=_e(report.sweep_id),
+        made_by_label="Made by" if by_cli else "Sweep",
+        source_label="Source" if by_cli else "Trigger",
+        sweep_id="the CLI (ses-pool-enforcer report)" if by_cli else _e(report.sweep_id),
         trigger=_e(report.trigger),
-        started_at=_e(report.started_at),
-        finished_at=_e(report.finished_at),
+        started_at=_e(_when(report.started_at)),
+        finished_at=_e(_when(report.finished_at)),
         policy_version=_e(report.policy_version or "not recorded"),
         notes="".join(f'<p class="note">{_e(note)}</p>' for note in report.notes),
         ratio=_percent(ratio),

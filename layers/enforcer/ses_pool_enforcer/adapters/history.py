@@ -1,7 +1,7 @@
 """The last sweeps' compliance, for the report's trend: one item, ``report#history``, in
 the state table, holding the newest ``KEEP`` points (sweep, finish time, ratio, counts,
 policy version). One GetItem reads the whole trend; adding a point is one conditional
-UpdateItem. Why here and not in the reports in S3: ``docs/report-history.md``.
+UpdateItem. Why here and not in the reports in S3: ``docs/design/report-history.md``.
 """
 
 from __future__ import annotations

@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer.adapters.aws import client
 from ses_pool_enforcer.adapters.budget import LocalBudget
 from ses_pool_enforcer.adapters.policy_store import StoredPolicy, read_stored
 from ses_pool_enforcer.adapters.ses import Ses
-from ses_pool_enforcer.cli.lint import Finding, schema_findings
+from ses_pool_enforcer.cli.lint import Finding, Severity, schema_findings
 from ses_pool_enforcer.cli.output import Progress, duration
+from ses_pool_enforcer.documents import NotADocument
 from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
 
 EXIT_OK = 0
@@ -50,6 +56,12 @@ def load_document(path: str) -> Document:
     try:
         return Document(path, parse_policy(text), [])
     except PolicyError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, NotADocument) and cause.line is not None:
+            where = "<stdin>" if path == STDIN else path
+            problem = str(cause).replace(f"line {cause.line}, column {cause.column}: ", "")
+            located = f"{where}:{cause.line}:{cause.column}: {problem}\n{cause.caret()}"
+            return Document(path, None, [Finding(Severity.ERROR, located.rstrip())])
         return Document(path, None, schema_findings(exc))
 
 
@@ -153,3 +165,77 @@ def positive_float(text: str) -> float:
 
 def utc_today() -> dt.date:
     return dt.datetime.now(dt.UTC).date()
+
+
+DEFAULT_STACK = "ses-pool-enforcer"  # samconfig.toml's stack_name, and local AWS's stack
+
+
+def stack_outputs(stack: str) -> dict[str, str]:
+    """The outputs of the CloudFormation stack ``stack`` (what ``--stack`` reads)."""
+    try:
+        answer = client("cloudformation").describe_stacks(StackName=stack)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ValidationError":
+            raise CliError(
+                f"no stack {stack} in {aws.region() or 'the default region'}: deploy it "
+                "(sam deploy), start local AWS with its stack (make local-aws), or pass "
+                "--region"
+            ) from None
+        raise
+    return {
+        str(o["OutputKey"]): str(o["OutputValue"]) for o in answer["Stacks"][0].get("Outputs") or []
+    }
+
+
+def stack_output(stack: str, key: str) -> str:
+    value = stack_outputs(stack).get(key)
+    if value is None:
+        raise CliError(f"stack {stack} has no {key} output")
+    return value
+
+
+def default_stack_outputs() -> dict[str, str] | None:
+    """The outputs of the stack deployed under the default name, or None if there is none."""
+    try:
+        return stack_outputs(DEFAULT_STACK)
+    except CliError:
+        return None
+
+
+def add_allow_empty(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="an account with no configuration set is not an error (default: it is, "
+        "because a wrong region or account also lists none)",
+    )
+
+
+def require_sets(names: list[str], args: argparse.Namespace) -> None:
+    """Zero sets listed is an error unless --allow-empty: a wrong region or profile lists
+    none, and a plan of nothing would pass a CI job green."""
+    if names or args.allow_empty:
+        return
+    try:
+        account = str(client("sts").get_caller_identity()["Account"])
+    except (ClientError, BotoCoreError):
+        account = "the credentials' account"
+    raise CliError(
+        f"no configuration sets in account {account}, region {aws.region()}: is this the "
+        "account and region you meant (--region, AWS_PROFILE)? Pass --allow-empty if it "
+        "has none"
+    )
+
+
+@contextlib.contextmanager
+def naming_table(table: str) -> Iterator[None]:
+    """DynamoDB's "Requested resource not found" said with the table's name and region."""
+    try:
+        yield
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        raise CliError(
+            f"no table {table} in region {aws.region()}: check its name (the stack's "
+            "outputs: aws cloudformation describe-stacks) and --region"
+        ) from None

@@ -203,7 +203,35 @@ def size_findings(policy: Policy) -> list[Finding]:
 
 def lint(policy: Policy, today: dt.date) -> list[Finding]:
     """Everything that can be said without looking at the account."""
-    return [*shadowed_rules(policy), *exemption_findings(policy, today), *size_findings(policy)]
+    return [
+        *mode_findings(policy),
+        *shadowed_rules(policy),
+        *exemption_findings(policy, today),
+        *size_findings(policy),
+    ]
+
+
+def mode_findings(policy: Policy) -> list[Finding]:
+    """``mode`` left out: audit, so the rules without a mode of their own never move a set."""
+    if "mode" in policy.model_fields_set:
+        return []
+    silent = [f"rule {r.id}" for r in policy.rules if r.mode is None]
+    if policy.default is not None and policy.default.mode is None:
+        silent.append("the default")
+    if not silent:
+        return []
+    every = len(silent) == len(policy.rules) + (policy.default is not None)
+    named = ", ".join(silent[:3]) + (f" and {len(silent) - 3} more" if len(silent) > 3 else "")
+    return [
+        Finding(
+            Severity.WARNING,
+            "not set, so it is audit: "
+            f"{'every rule' if every and len(silent) > 1 else named} will report sets on the "
+            "wrong pool and never move one; write 'mode: enforce' to enforce (or "
+            "'mode: audit' to say so)",
+            "mode",
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- the account
@@ -273,3 +301,11 @@ def live_findings(
         if exemption.identity is not None:
             no_identity(exemption.identity, f"exemptions[{index}].identity")
     return findings
+
+
+def missing_pool_findings(
+    policy: Policy, dedicated_pools: Collection[str], lane: Lane = UNKNOWN_LANE
+) -> list[Finding]:
+    """Of :func:`live_findings`, the dedicated pools the policy names that do not exist."""
+    found = live_findings(policy, (), dedicated_pools, (), lane)
+    return [f for f in found if (f.path or "").endswith(".pool")]

@@ -23,11 +23,13 @@ from ses_pool_enforcer.cli.common import (
     EXIT_OK,
     Listed,
     Stored,
+    add_allow_empty,
     add_scan_options,
     list_names,
     load_document,
     paced_ses,
     print_findings,
+    require_sets,
     scanning,
 )
 from ses_pool_enforcer.cli.output import json_text, table
@@ -46,6 +48,10 @@ ACTION says what the enforcer would do under the new document: move (reassign th
 set), assign (set an identity's default configuration set), report (audit mode or a
 glob: a violation alert), error (e.g. its pool does not exist), none (compliant, exempt
 or unmanaged).
+
+An account and region with no configuration set is an error (exit 1), not "no
+changes": a wrong --region or profile lists none too, and CI must not pass on it.
+Pass --allow-empty for an account that really has none.
 
 Exit status: 0 no changes, 2 changes, 1 error (terraform-style)."""
 
@@ -101,6 +107,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
         help="the deployment's enforcement mode (default: ENFORCEMENT_MODE or enforce); "
         "audit turns every move into a report",
     )
+    add_allow_empty(parser)
     add_scan_options(parser, default_rate)
     parser.set_defaults(run=run)
 
@@ -116,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
     ses = paced_ses(args)
     names = list_names(ses)
+    require_sets(names, args)
     pools = PoolDirectory.listed(ses)
     # Judged in the caller's lane: its account and region (and OUs if a document names any).
     here = Organization(args.settings.account_id)
@@ -303,6 +311,11 @@ def _print_changes(read: int, changes: list[Change], noun: str, columns: list[st
         for c in changes
     ]
     print(table(columns, rows))
+    errors = [c for c in changes if c.action == "error"]
+    if errors:
+        print("\nWhy in error:")
+        for c in errors:
+            print(f"  {c.after.configuration_set}: {c.after.reason}")
     print(f"Plan: {_summary(changes)}; {len(changes)} of {read} {noun} change.")
 
 

@@ -8,7 +8,11 @@ import json
 import sys
 from typing import Any
 
+import yaml
+
+from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.policy_store import write_policy
+from ses_pool_enforcer.adapters.ses import Ses
 from ses_pool_enforcer.cli.common import (
     EXIT_ERROR,
     EXIT_OK,
@@ -18,14 +22,22 @@ from ses_pool_enforcer.cli.common import (
     print_findings,
     utc_today,
 )
-from ses_pool_enforcer.cli.lint import Severity, document_size, lint, tier
+from ses_pool_enforcer.cli.lint import (
+    Severity,
+    document_size,
+    lint,
+    missing_pool_findings,
+    tier,
+)
 from ses_pool_enforcer.policy import Policy
 
 DESCRIPTION = """\
 Publish a policy document to SSM Parameter Store, where the enforcer reads it.
 
 The document is validated first (an invalid one is refused and nothing is written),
-then shown as a diff against the stored version (pretty JSON, sorted keys), then
+then checked against the account's dedicated pools (a pool that does not exist is
+refused unless --force: its sets would be errors, never moved), then shown as a diff
+against the stored version (as YAML, in the document's own order), then
 written as canonical JSON after you confirm, as an advanced parameter if it is over
 4 KB. Publishing an identical document does nothing. Run 'plan' first to see which
 sets the change would move.
@@ -52,15 +64,23 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
     parser.add_argument(
         "-y", "--yes", action="store_true", help="publish without asking for confirmation"
     )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="publish even though a dedicated pool it names does not exist in the account",
+    )
     parser.set_defaults(run=run)
 
 
-def pretty(text: str) -> str:
-    """Indented JSON with sorted keys, for a readable diff; text that is not JSON as is."""
+def as_yaml(text: str) -> str:
+    """The document as YAML, keys in the order the policy's fields are written (rules in
+    the user's order), for a diff that reads like the file; text that is not JSON as is."""
     try:
-        return json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        data = json.loads(text)
     except ValueError:
         return text if text.endswith("\n") else text + "\n"
+    dumped: str = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    return dumped
 
 
 def run(args: argparse.Namespace) -> int:
@@ -76,9 +96,24 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.file} cannot be stored; nothing published", file=sys.stderr)
         return EXIT_ERROR
 
+    missing = missing_pool_findings(
+        policy,
+        Ses().list_dedicated_pools(),
+        Organization(args.settings.account_id).lane(policy),
+    )
+    print_findings(missing)
+    if missing and not args.force:
+        print(
+            f"error: {args.file} names a dedicated pool that does not exist here: the sets "
+            "it governs would be reported as errors, never moved; create the pool first, "
+            "or pass --force to publish anyway; nothing published",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+
     stored = Stored.read(args.policy_parameter)
     old = _comparable(stored)
-    new = pretty(policy.to_json())
+    new = as_yaml(policy.to_json())
     if old == new:
         assert stored.stored is not None
         print(
@@ -122,8 +157,8 @@ def _comparable(stored: Stored) -> str:
     if stored.stored is None:
         return ""
     if isinstance(stored.policy, Policy):
-        return pretty(stored.policy.to_json())
-    return pretty(stored.stored.text)
+        return as_yaml(stored.policy.to_json())
+    return as_yaml(stored.stored.text)
 
 
 def _confirm(question: str) -> None:

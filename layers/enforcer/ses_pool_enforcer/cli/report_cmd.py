@@ -21,20 +21,27 @@ from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory, La
 from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.cli.common import (
+    DEFAULT_STACK,
     EXIT_OK,
     CliError,
     Listed,
     Stored,
+    add_allow_empty,
     add_scan_options,
+    default_stack_outputs,
     list_names,
+    naming_table,
     paced_ses,
+    require_sets,
     scanning,
+    stack_outputs,
 )
 from ses_pool_enforcer.cli.output import table
 from ses_pool_enforcer.model import Kind, Outcome, OutcomeRecord
 from ses_pool_enforcer.policy import Mode, PolicyError, governs_identities
 from ses_pool_enforcer.reconciler import Reconciler
 from ses_pool_enforcer.report import (
+    CLI_SWEEP_ID,
     Entry,
     IdentityEntry,
     Report,
@@ -55,9 +62,13 @@ and every non-compliant set (violation, error, flapping).
 
 By default the report is built from the inventory, the DynamoDB table in which the
 enforcer records the latest outcome of every set: fast, and as fresh as the last
-event or sweep. With --live every set is read now and judged by the reconciler in
-dry-run mode (nothing is written), paced like the sweep. In a live report a set that
-the enforcer would move is counted as a violation: it is on the wrong pool now.
+event or sweep. The inventory's name comes from --inventory-table, else from the
+stack's InventoryTableName output (--stack NAME), else from INVENTORY_TABLE, else from
+the outputs of a stack named ses-pool-enforcer (samconfig.toml's default, and the
+stack make local-aws deploys); the identity and state tables likewise. With --live
+every set is read now and judged by the reconciler in dry-run mode (nothing is
+written), paced like the sweep. In a live report a set that the enforcer would move
+is counted as a violation: it is on the wrong pool now.
 
 Sending identities get a section of their own: from the identity table
 (--identity-table, default IDENTITY_TABLE) when there is one, or, with --live, read
@@ -78,7 +89,8 @@ the hub's tables, --lane-region which governed regions to report on."""
 
 EPILOG = """\
 examples:
-  ses-pool-enforcer report                                  # INVENTORY_TABLE from env
+  ses-pool-enforcer report                                  # the stack ses-pool-enforcer's tables
+  ses-pool-enforcer report --stack my-enforcer              # another stack's tables
   ses-pool-enforcer report --inventory-table ses-pool-enforcer-inventory --format csv
   ses-pool-enforcer report --live --format json > compliance.json
   ses-pool-enforcer report --format html -o compliance.html --state-table ses-pool-enforcer-state
@@ -101,6 +113,13 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
         metavar="NAME",
         default=None,
         help="the inventory table (default: INVENTORY_TABLE)",
+    )
+    source.add_argument(
+        "--stack",
+        metavar="NAME",
+        default=None,
+        help="the deployed stack: its InventoryTableName, IdentityTableName and "
+        "StateTableName outputs name the tables",
     )
     source.add_argument(
         "--live",
@@ -148,6 +167,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
         action="store_true",
         help="report every lane in the inventory: the hub's own and every member's",
     )
+    add_allow_empty(parser)
     add_scan_options(parser, default_rate)
     parser.set_defaults(run=run)
 
@@ -173,16 +193,25 @@ def run(args: argparse.Namespace) -> int:
         entries, identities, source = _lane_entries(args)
     else:
         table_name = _inventory_table(args)
-        rows = Inventory(table_name).rows()
+        with naming_table(table_name):
+            rows = list(Inventory(table_name).rows())
         entries, source = [Entry.from_row(row) for row in rows], f"inventory {table_name}"
-        identity_table = args.identity_table or args.settings.identity_table
+        if not entries:
+            print(
+                f"warning: the inventory {table_name} is empty: no event or sweep has "
+                "recorded a set yet (start one: ses-pool-enforcer sweep --stack NAME; or "
+                "scan the account with --live)",
+                file=sys.stderr,
+            )
+        identity_table = args.identity_table or _from_stack(args, "IdentityTableName")
         if identity_table:
-            found = Inventory(identity_table, layout=IDENTITIES).rows()
+            with naming_table(identity_table):
+                found = list(Inventory(identity_table, layout=IDENTITIES).rows())
             # None when the table is empty: a deployment whose policy has no identities
             identities = [IdentityEntry.from_row(row) for row in found] or None
     report = build_report(
         entries,
-        sweep_id="cli",
+        sweep_id=CLI_SWEEP_ID,
         trigger=source,
         started_at=started,
         finished_at=_now(),
@@ -205,13 +234,43 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _inventory_table(args: argparse.Namespace) -> str:
-    table_name: str | None = args.inventory_table or args.settings.inventory_table
+    """The inventory's name: --inventory-table, else --stack's output, else INVENTORY_TABLE
+    (what the functions are given), else the output of a stack under the default name."""
+    table_name = args.inventory_table or _from_stack(args, "InventoryTableName")
     if not table_name:
         raise CliError(
-            "no inventory table: pass --inventory-table or set INVENTORY_TABLE "
+            f"no inventory table: pass --stack NAME (the deployed stack; none is named "
+            f"{DEFAULT_STACK} here), --inventory-table NAME or set INVENTORY_TABLE "
             "(or scan the account with --live)"
         )
     return table_name
+
+
+_SETTINGS_OF = {
+    "InventoryTableName": "inventory_table",
+    "IdentityTableName": "identity_table",
+    "StateTableName": "state_table",
+}
+
+
+def _from_stack(args: argparse.Namespace, output: str) -> str | None:
+    """A table named by --stack's ``output``; without --stack, the setting the functions
+    read (INVENTORY_TABLE...), then the output of a stack deployed under the default name."""
+    if args.stack:
+        return _outputs(args).get(output)
+    setting: str | None = getattr(args.settings, _SETTINGS_OF[output])
+    if setting:
+        return setting
+    return _outputs(args).get(output)
+
+
+def _outputs(args: argparse.Namespace) -> dict[str, str]:
+    """The stack's outputs, read once per command (``{}`` when no stack has the default name)."""
+    cached: dict[str, str] | None = getattr(args, "stack_outputs", None)
+    if cached is None:
+        cached = stack_outputs(args.stack) if args.stack else (default_stack_outputs() or {})
+        args.stack_outputs = cached
+    return cached
 
 
 def _lane_entries(
@@ -230,7 +289,7 @@ def _lane_entries(
         for account, region, row in _selected(table_name, SETS, home, accounts, regions)
     ]
     identities = None
-    if identity_table := args.identity_table or args.settings.identity_table:
+    if identity_table := args.identity_table or _from_stack(args, "IdentityTableName"):
         selected = _selected(identity_table, IDENTITIES, home, accounts, regions)
         identities = [
             replace(IdentityEntry.from_row(row), account=account, region=region)
@@ -254,6 +313,17 @@ def _selected(
     lanes (no account or region given: every one), each with its account and region;
     ``home``: the hub's own lane, whose entries have bare names. Accounts and regions
     both given: each member lane is read through its index, not a scan of every lane."""
+    with naming_table(table_name):
+        yield from _lane_rows(table_name, layout, home, accounts, regions)
+
+
+def _lane_rows(
+    table_name: str,
+    layout: Layout,
+    home: tuple[str, str],
+    accounts: set[str],
+    regions: set[str],
+) -> Iterator[tuple[str, str, dict[str, str]]]:
     if accounts and regions:
         for where in sorted((a, r) for a in accounts for r in regions):
             lane = layout if where == home else layout.in_lane(*where)
@@ -271,7 +341,7 @@ def _selected(
 
 def _trend(args: argparse.Namespace) -> tuple[TrendPoint, ...] | None:
     """The recorded sweeps, or None (the page then says there is no history)."""
-    table_name = args.state_table or args.settings.state_table
+    table_name = args.state_table or _from_stack(args, "StateTableName")
     if not table_name:
         return None
     try:
@@ -300,6 +370,7 @@ def _live_entries(
         )
     ses = paced_ses(args)
     names = list_names(ses)
+    require_sets(names, args)
     reconciler = Reconciler(
         ses,
         PoolDirectory.listed(ses),
@@ -388,7 +459,8 @@ def _by_lane(report: Report) -> dict[str, dict[str, int]]:
 
 def render_table(report: Report) -> str:
     lanes = in_lanes(report)
-    header = f"Compliance report: {report.total} configuration sets ({report.trigger}).\n"
+    sets = "configuration set" if report.total == 1 else "configuration sets"
+    header = f"Compliance report: {report.total} {sets} ({report.trigger}).\n"
     if not report.total:  # (identities may still be there: an account without sets)
         identities = [_identities_table(report, lanes)] if report.identities is not None else []
         return "\n".join([header, *identities])

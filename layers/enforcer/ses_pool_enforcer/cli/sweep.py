@@ -9,7 +9,7 @@ import secrets
 from typing import Any
 
 from ses_pool_enforcer.adapters.aws import client
-from ses_pool_enforcer.cli.common import EXIT_OK, CliError
+from ses_pool_enforcer.cli.common import EXIT_OK, stack_output
 
 STACK_OUTPUT = "SweepStateMachineArn"
 
@@ -44,16 +44,8 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
     parser.set_defaults(run=run)
 
 
-def state_machine_of(stack: str) -> str:
-    answer = client("cloudformation").describe_stacks(StackName=stack)
-    for output in answer["Stacks"][0].get("Outputs") or []:
-        if output.get("OutputKey") == STACK_OUTPUT:
-            return str(output["OutputValue"])
-    raise CliError(f"stack {stack} has no {STACK_OUTPUT} output")
-
-
 def run(args: argparse.Namespace) -> int:
-    arn = args.state_machine_arn or state_machine_of(args.stack)
+    arn = args.state_machine_arn or stack_output(args.stack, STACK_OUTPUT)
     now = dt.datetime.now(dt.UTC)
     answer = client("stepfunctions").start_execution(
         stateMachineArn=arn,

@@ -21,7 +21,11 @@ Test a policy against cases: each case gives a configuration set (name, tags, it
 now) and what the policy must decide for it (outcome, and optionally the rule and the
 required pool). Each case is decided by the enforcer's own evaluate and printed PASS or
 FAIL with the difference. The policy is --policy FILE, or the file the cases name
-('policy:', relative to the cases file).
+('policy:', relative to the cases file). An outcome of 'error' expects the policy not to
+decide the set (a rule scoped by an account, region or OU the case does not give).
+
+It runs offline: no AWS call and no credentials, so it fits a pre-commit hook or CI. It
+does not check that the pools exist; 'validate --live' and 'plan' do.
 
 Exit status: 0 every case passes, 2 a case fails, 1 error (an invalid cases file or
 policy)."""
@@ -46,7 +50,7 @@ def add_parser(commands: Any, parents: list[argparse.ArgumentParser], default_ra
     parser = commands.add_parser(
         "test",
         parents=parents,
-        help="run a policy's test cases: PASS or FAIL per case (exit 2 if any fails)",
+        help="run a policy's test cases offline: PASS or FAIL per case (exit 2 if any fails)",
         description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
