@@ -290,7 +290,6 @@ def violation() -> dict[str, Any]:
     )
 
 
-@pytest.mark.xfail(strict=True, reason="reproduces a defect")
 def test_a_violation_whose_process_died_after_recording_it_is_alerted_on_the_retry(
     account: LocalStack, server: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -315,7 +314,6 @@ def test_a_violation_whose_process_died_after_recording_it_is_alerted_on_the_ret
     assert received_alerts(account) == []
 
 
-@pytest.mark.xfail(strict=True, reason="reproduces a defect")
 def test_a_violation_sns_and_the_fallback_queue_refused_is_alerted_once_on_the_retry(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -340,7 +338,6 @@ def test_a_violation_sns_and_the_fallback_queue_refused_is_alerted_once_on_the_r
     assert inventory_row(account, "tx-receipts")["outcome"] == "violation"
 
 
-@pytest.mark.xfail(strict=True, reason="reproduces a defect")
 def test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_covered_it(
     account: LocalStack,
 ) -> None:
@@ -384,7 +381,6 @@ def test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_cov
     assert "restored TlsPolicy=REQUIRE" in received_alerts(account)[-1]["alert"]["reason"]
 
 
-@pytest.mark.xfail(strict=True, reason="reproduces a defect")
 def test_a_look_whose_read_failed_covers_no_event(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -411,7 +407,6 @@ def test_a_look_whose_read_failed_covers_no_event(
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
 
 
-@pytest.mark.xfail(strict=True, reason="reproduces a defect")
 def test_a_wake_up_sharing_a_batch_with_an_event_is_kept_for_its_time(
     account: LocalStack,
 ) -> None:
@@ -433,7 +428,6 @@ def test_a_wake_up_sharing_a_batch_with_an_event_is_kept_for_its_time(
     assert waiting["trigger"]["source"] == "hold-ended"
 
 
-@pytest.mark.xfail(strict=True, reason="reproduces a defect")
 def test_a_write_attempt_ends_before_the_lease_it_began_under(account: LocalStack) -> None:
     # Given the client SES writes go through: every attempt (the SDK's retries too) is
     # bounded by its timeouts, and standard mode backs off at most 2**attempt seconds
@@ -450,7 +444,6 @@ def test_a_write_attempt_ends_before_the_lease_it_began_under(account: LocalStac
     assert per_attempt <= WRITE_ATTEMPT_SECONDS < WRITE_SECONDS
 
 
-@pytest.mark.xfail(strict=True, reason="reproduces a defect")
 def test_the_write_window_is_recorded_before_the_write(
     account: LocalStack, server: LocalAws
 ) -> None:
@@ -471,7 +464,6 @@ def test_the_write_window_is_recorded_before_the_write(
     }
 
 
-@pytest.mark.xfail(strict=True, reason="reproduces a defect")
 def test_with_no_policy_cache_each_look_judges_by_the_policy_of_its_time(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

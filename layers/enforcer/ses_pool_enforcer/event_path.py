@@ -68,6 +68,10 @@ def handle_batch(
         logger.set_correlation_id(message_id)
         try:
             for work in _read(record, runtime):
+                if work.not_before is not None and work.not_before > clock.time():
+                    # Not merged with due work: it would be looked at early, or delay it.
+                    _put_back(runtime, work, work.not_before, "not yet due")
+                    continue
                 held = sets.get(work.key)
                 if held is None:
                     sets[work.key] = _Set(work, [message_id])
@@ -101,15 +105,19 @@ def handle_batch(
                     runtime.lanes[lane][0].pools.forget(pool)
             if lane in unreachable:
                 continue
-            if (lane, kind) not in reconcilers:
+            reconciler = reconcilers.get((lane, kind))
+            if reconciler is None:
                 in_lane = _lane_runtime(runtime, lane)
                 if in_lane is None:  # its member role cannot be assumed: alerted
                     unreachable.add(lane)
                     continue
-                reconcilers[lane, kind] = in_lane.reconciler(kind=kind)
+                reconciler = in_lane.reconciler(kind=kind)
+                # PolicyCacheSeconds=0 ("always re-read"): a policy read per look.
+                if runtime.settings.policy_cache_seconds > 0:
+                    reconcilers[lane, kind] = reconciler
             # A set is started only if its read's slot comes soon; once read, its write
             # may wait until the deadline.
-            result = reconcilers[lane, kind].reconcile(
+            result = reconciler.reconcile(
                 held.work, start_by=min(deadline, now + MAX_WAIT_SECONDS), finish_by=deadline
             )
             if isinstance(result, Busy):
