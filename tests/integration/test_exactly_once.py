@@ -496,3 +496,27 @@ def test_with_no_policy_cache_each_look_judges_by_the_policy_of_its_time(
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
     assert seed.delivery_options("mkt-daily")["SendingPoolName"] == "transactional"
     assert ses_writes() == 1
+
+
+@pytest.mark.parametrize("message", ["event", "reconcile request"])
+def test_a_message_delivered_again_is_looked_at_whatever_claim_came_after_it(
+    account: LocalStack, message: str
+) -> None:
+    # Given a message about mkt-weekly, and a worker that claimed the set after it was
+    # sent and died before looking (its lease over now)
+    if message == "event":
+        body = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    else:
+        observed = SYSTEM.time()
+        body = Work("mkt-weekly", Trigger(source="request"), observed_at=observed).to_message()
+    again = sqs_event([body], receive_count=2)  # (stamped when first sent: now)
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    Inventory(account.inventory_table).claim("mkt-weekly", "dead", SYSTEM.time(), 0.01)
+    time.sleep(0.05)
+
+    # When SQS delivers the message again
+    result = app.handler(again, LambdaContext())
+
+    # Then it is looked at (the dead worker's claim covers nothing) and the set moved
+    assert result == {"batchItemFailures": []}
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
