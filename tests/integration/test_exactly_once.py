@@ -520,3 +520,58 @@ def test_a_message_delivered_again_is_looked_at_whatever_claim_came_after_it(
     # Then it is looked at (the dead worker's claim covers nothing) and the set moved
     assert result == {"batchItemFailures": []}
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+
+
+# --------------------------------------------------------------------------- the budget
+
+
+@pytest.mark.parametrize(
+    "next_at",
+    [{"N": repr(SYSTEM.time() + 3600)}, {"S": "soon"}],
+    ids=["set by a clock an hour ahead", "not a number"],
+)
+def test_a_budget_item_no_caller_could_have_left_does_not_stall_the_lane(
+    account: LocalStack, next_at: dict[str, str]
+) -> None:
+    # Given the budget's next slot set an hour ahead (a worker whose clock ran ahead)
+    # or to something that is not a time at all
+    boto3.client("dynamodb").put_item(
+        TableName=account.state_table, Item={"id": {"S": "ses-budget"}, "next_at": next_at}
+    )
+
+    # When an event comes
+    result = app.handler(creation(), LambdaContext())
+
+    # Then it is handled now: the slot is taken from now, not waited for
+    assert result == {"batchItemFailures": []}
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert queued(account) == []
+
+
+def test_a_worker_that_lost_its_set_puts_its_work_back_instead_of_failing_it(
+    account: LocalStack,
+) -> None:
+    # Given another worker that takes mkt-weekly over right after this one's read (this
+    # one's lease ran out, say)
+    def take_over() -> None:
+        boto3.client("dynamodb").update_item(
+            TableName=account.inventory_table,
+            Key={"configuration_set": {"S": "mkt-weekly"}},
+            UpdateExpression="SET lease_owner = :other, lease_until = :until",
+            ExpressionAttributeValues={
+                ":other": {"S": "another-worker"},
+                ":until": {"N": repr(SYSTEM.time() + 30)},
+            },
+        )
+
+    faults.after("sesv2", "GetConfigurationSet", take_over)
+
+    # When the event is handled
+    result = app.handler(creation(), LambdaContext())
+
+    # Then nothing was written, the message is done with (no step toward the dead-letter
+    # queue), and the work waits on the queue for the set's holder
+    assert result == {"batchItemFailures": []}
+    assert ses_writes() == 0
+    [put_back] = queued(account)
+    assert put_back["configuration_set"] == "mkt-weekly"

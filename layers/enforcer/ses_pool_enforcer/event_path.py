@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer.adapters.inventory import LeaseLost
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
 from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
 from ses_pool_enforcer.model import Kind, Outcome
@@ -137,6 +138,14 @@ def handle_batch(
             from ses_pool_enforcer import lanes  # (organization mode only, as below)
 
             lanes.unreachable(runtime, lane, str(exc), trigger="event")
+        except LeaseLost:
+            # Another worker holds the set now (ours lapsed): it pays what we owed; our
+            # work waits for it as a new message, not toward the dead-letter queue.
+            logger.warning("lost the set to another worker")
+            if runtime.queue is None:
+                failed.extend(held.message_ids)
+            else:
+                _put_back(runtime, held.work, clock.time(), "held by another worker")
         except PolicyUnavailable as exc:
             # Transient: every remaining message goes back to the queue. Say so once in a
             # while, not per event.

@@ -76,6 +76,9 @@ WRITE_SECONDS = 30.0
 READ_MARGIN_SECONDS = 5.0
 # A call SES still throttles after the SDK's retries: the set is tried again this later.
 THROTTLED_BACKOFF_SECONDS = 2.0
+# A claim that keeps losing the budget's slot to others gives up after this many tries
+# (each loss reveals a later slot, so a sound budget ends in a slot or BudgetExhausted).
+CLAIM_ATTEMPTS = 100
 # A lost option is put back only where the enforcer may write: a set it keeps on its pool.
 RESTORABLE = frozenset({Outcome.COMPLIANT, Outcome.REMEDIATED})
 # A deploy pipeline's change that leaves a set off its pool (moved back, or reported).
@@ -348,7 +351,7 @@ class Reconciler:
         seen: str | None = None
         first = True
         observed_at = work.observed_at
-        while True:
+        for _ in range(CLAIM_ATTEMPTS):
             request: SlotRequest | None = None
             if budget is not None:
                 try:
@@ -382,6 +385,11 @@ class Reconciler:
             if request is not None and budget is not None and claim.slot is not None:
                 budget.taken(request)  # (a store with no table takes no slot with a claim)
             return claim
+        metrics.add_metric(name="ClaimAttemptsExhausted", unit=MetricUnit.Count, value=1)
+        raise RuntimeError(
+            f"{work.name}: no SES call slot taken with the claim after {CLAIM_ATTEMPTS} "
+            "tries; is the budget item in the state table sound?"
+        )
 
     @contextlib.contextmanager
     def _read_slot(self, claim: Claim) -> Iterator[None]:
