@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from ses_pool_enforcer import owed
 from ses_pool_enforcer.adapters.aws import WRITE_ATTEMPT_SECONDS, throttled, transient
 from ses_pool_enforcer.adapters.budget import BudgetExhausted, SlotRequest
 from ses_pool_enforcer.adapters.inventory import (
@@ -480,9 +481,8 @@ class Reconciler:
         the alert owed, in one write; the alert is sent, then the set let go with the
         debt paid. Whoever holds the set next pays a debt a dead process left (_settle).
         ``written``: the record is already stored (a settled move); only let go."""
-        owe = None if written or alert is False else self._owe(record, work.trigger)
-        if alert is None and record.outcome not in ALERTING_OUTCOMES:
-            owe = None
+        owes = alert if alert is not None else record.outcome in ALERTING_OUTCOMES
+        owe = owed.alert(record, work.trigger, self.clock.time()) if owes and not written else None
         answer = store.release(
             claim,
             None if written else record,
@@ -512,22 +512,8 @@ class Reconciler:
         self._done(record, work.trigger)
         self._found(record, answer)
         if owe is not None:
-            self.send(Notice.from_dict(owe.notice))
-            store.clear_intent(claim, owe.token, release=True)
+            owed.pay(store, claim, owe, self.send, release=True)
         return Done(record)
-
-    def _owe(self, record: OutcomeRecord, trigger: Trigger) -> Intent:
-        """The alert ``record`` owes, as an intent of phase "notify" (no move)."""
-        token = uuid.uuid4().hex
-        owed = notice(record, trigger, alert_id=token)
-        return Intent(
-            token=token,
-            phase="notify",
-            from_pool=record.current_pool or "",
-            to_pool=record.expected_pool or "",
-            notice={"record": record.to_dict(), **owed.to_dict()},
-            read_at=self.clock.time(),
-        )
 
     def _move(
         self,
@@ -543,19 +529,11 @@ class Reconciler:
         previous: Previous,
     ) -> Result:
         moved = replace(record, current_pool=target, previous_pool=position(cs))
-        token = uuid.uuid4().hex
-        owed = notice(moved, work.trigger, alert_id=token)
-        intent = Intent(
-            token=token,
-            phase="move",
-            from_pool=position(cs) or "",
-            to_pool=target,
-            notice={"record": moved.to_dict(), **owed.to_dict()},
-            read_at=read_at,
-            options=dict(cs.options if options is None else options)
-            if isinstance(cs, ConfigurationSet)
-            else {},
-        )
+        # (the options the write sends back: what a settled move records as sent)
+        kept: Mapping[str, Any] = {}
+        if isinstance(cs, ConfigurationSet):
+            kept = cs.options if options is None else options
+        intent = owed.move(moved, work.trigger, position(cs), read_at, kept)
         budget = self.ses.budget
         try:
             with self._within(finish_by):
@@ -596,41 +574,24 @@ class Reconciler:
         store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
         self._done(moved, work.trigger)
         self._found(moved, previous.row)
-        self.send(owed)
-        store.clear_intent(claim, token, release=True)
+        owed.pay(store, claim, intent, self.send, release=True)
         return Done(moved)
 
     def _settle(
         self, store: SetStore, claim: Claim, previous: Previous, cs: Snapshot | None
     ) -> OutcomeRecord | None:
-        """Finish what a previous holder of the set left: the record it moved the set to
-        (its alert now sent), or None when that move never happened."""
-        intent = previous.intent
-        if intent is None:
-            return None
-        if intent.phase == "notify":  # an outcome's alert, owed by a dead process: pay it
-            logger.info("sending an alert a previous attempt owed", extra={"set": claim.name})
-            metrics.add_metric(name="OwedEffectFinished", unit=MetricUnit.Count, value=1)
-            self.send(Notice.from_dict(intent.notice))
-            store.clear_intent(claim, intent.token, release=False)
-            return None
-        moved = OutcomeRecord.from_dict(intent.notice["record"])
-        if intent.phase == "move":
-            if cs is None or position(cs) != intent.to_pool:
-                logger.info("an owed move never happened", extra={"set": claim.name})
-                store.drop_intent(claim)
-                return None
-            moves = list(previous.moves)
-            if self.flap is not None:
-                moves = self.flap.after_move(previous.moves, intent.read_at, None)
-            written = LastWrite(intent.read_at, self.clock.time(), intent.options)
-            store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
-            self._found(moved, previous.row)
-        logger.info("finishing a move a previous attempt made", extra={"set": claim.name})
-        metrics.add_metric(name="OwedEffectFinished", unit=MetricUnit.Count, value=1)
-        self.send(Notice.from_dict(intent.notice))
-        store.clear_intent(claim, intent.token, release=False)
-        return moved
+        """Finish what a previous holder of the set left (owed.settle)."""
+        return owed.settle(
+            store,
+            claim,
+            previous,
+            None if cs is None else position(cs),
+            self.send,
+            now=self.clock.time(),
+            flap=self.flap,
+            sweep_id=self.sweep_id,
+            found=self._found,
+        )
 
     # ------------------------------------------------------------------ the kinds
 
