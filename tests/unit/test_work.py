@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ses_pool_enforcer.conflicts import Observation
+from ses_pool_enforcer.model import Kind
 from ses_pool_enforcer.notices import Trigger
-from ses_pool_enforcer.work import Work
+from ses_pool_enforcer.work import BadRequest, Work
 
 
 def work(**fields: object) -> Work:
@@ -40,3 +43,44 @@ def test_merged_work_keeps_every_observation_and_fresh_pool() -> None:
     assert merged.observations == (one, two)
     assert merged.fresh_pools == ("a", "b")
     assert merged.deferrals == 3
+
+
+def test_work_put_back_on_the_queue_comes_back_as_it_was() -> None:
+    full = Work(
+        "news.example.com",
+        Trigger(source="hold-ended", actor="alice", event_time="2026-12-06T10:00:00Z"),
+        observed_at=100.5,
+        observations=(
+            Observation(event_time=1.0, actor="alice", options={"TlsPolicy": "REQUIRE"}),
+        ),
+        not_before=900.25,
+        fresh_pools=("marketing",),
+        deferrals=2,
+        kind=Kind.IDENTITY,
+        lane=("111122223333", "eu-west-1"),
+    )
+    assert Work.from_message(full.to_message()) == full
+    bare = Work("mkt-weekly", Trigger(source="request"))
+    assert bare.to_message() == {
+        "kind": "reconcile",
+        "configuration_set": "mkt-weekly",
+        "trigger": {"source": "request"},
+    }
+    assert Work.from_message(bare.to_message()) == bare
+
+
+@pytest.mark.parametrize(
+    ("message", "cause"),
+    [
+        ({"kind": "reconcile"}, "without a configuration_set or identity"),
+        ({"kind": "reconcile", "configuration_set": ""}, "without a configuration_set"),
+        ({"configuration_set": "s", "observed_at": "soon"}, "reconcile request for s is malformed"),
+        ({"configuration_set": "s", "lane": {"account": "", "region": "x"}}, "malformed"),
+        ({"configuration_set": "s", "trigger": {"nope": 1}}, "malformed"),
+    ],
+)
+def test_a_reconcile_request_that_cannot_be_read_says_why(
+    message: dict[str, object], cause: str
+) -> None:
+    with pytest.raises(BadRequest, match=cause):
+        Work.from_message(message)
