@@ -84,3 +84,23 @@ def test_a_reconcile_request_that_cannot_be_read_says_why(
 ) -> None:
     with pytest.raises(BadRequest, match=cause):
         Work.from_message(message)
+
+
+def test_merged_work_names_the_newest_events_actor_whichever_comes_first() -> None:
+    old = Work(
+        "mkt-weekly", Trigger(source="event", actor="alice", event_time="2026-12-06T10:00:00Z")
+    )
+    new = Work(
+        "mkt-weekly", Trigger(source="event", actor="bob", event_time="2026-12-06T10:05:00Z")
+    )
+    assert old.merged(new).trigger.actor == "bob"
+    assert new.merged(old).trigger.actor == "bob"
+    same = Work(
+        "mkt-weekly", Trigger(source="event", actor="carol", event_time="2026-12-06T10:05:00Z")
+    )
+    assert new.merged(same).trigger.actor == "carol"  # a tie: the later message's
+
+
+def test_work_is_keyed_by_lane_kind_and_name() -> None:
+    work = Work("n", Trigger(source="event"), kind=Kind.IDENTITY, lane=("1", "r"))
+    assert work.key == (("1", "r"), Kind.IDENTITY, "n")
