@@ -20,7 +20,7 @@ LAYER_LOCK := layers/enforcer/requirements.txt
 UV := $(LOCKER)/bin/uv
 COMPILE = $(UV) pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock"
 
-.PHONY: dev tools lock upgrade dist test unit integration lint types template build demo local-aws bench bench-sweep bench-org bench-burst schema policy-test pr clean
+.PHONY: dev tools lock upgrade dist test unit integration lint types template build demo local-aws bench bench-sweep bench-org bench-burst mutate schema policy-test pr clean
 
 dev: $(STAMP)  ## project venv: the locked dependencies, the package (editable) and the test tools
 
@@ -97,6 +97,10 @@ bench-org: dev  ## the organization sweep, 10 accounts x 2 regions x 60 sets at 
 
 bench-burst: dev  ## 1,000 events during a sweep at 1 SES call/s on a scaled clock (about 10 minutes)
 	$(BIN)/python -m benchmarks.burst
+
+MODULE ?= work
+mutate: dev  ## mutation testing (cosmic-ray) of one guarantee-bearing module with its tests: make mutate MODULE=work|owed|budget|inventory|event_path|reconciler (CPU heavy: one at a time)
+	$(BIN)/python scripts/mutate.py $(MODULE)
 
 schema: dev  ## regenerate schema/policy.schema.json from the policy model
 	$(BIN)/python scripts/generate_schema.py --write

@@ -258,7 +258,12 @@ def print_figures(f: dict[str, Any]) -> None:
         f"budget {f['rate']:g} SES call/s, clock x{f['scale']:g} "
         f"({f['real_seconds']:.0f} s real)"
     )
-    print(f"  queue drained after           {f['queue_drained_after']:9.0f} s")
+    # The floor: a read and a write per set, at the budget's rate.
+    floor = 2 * f["events"] / f["rate"]
+    print(
+        f"  queue drained after           {f['queue_drained_after']:9.0f} s "
+        f"({f['queue_drained_after'] / floor:.2f} x the 2 x sets / rate = {floor:.0f} s floor)"
+    )
     print(
         f"  sweep                         {f['sweep'].get('status')}, "
         f"{f['sweep'].get('seconds', 0):.0f} s, {f['sweep'].get('steps')} steps, "

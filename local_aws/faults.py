@@ -57,6 +57,7 @@ _serial = threading.RLock()  # one request at a time
 _faults: list[Fault] = []
 _requests: Counter[str] = Counter()  # "service:Action" -> requests received (guarded by _lock)
 _installed = False
+_trace: list[tuple[str, str, dict[str, Any]]] | None = None  # the requests served, if traced
 
 
 def fail(
@@ -186,8 +187,26 @@ def kill_after(
 
 
 def clear() -> None:
+    """No faults, no trace."""
+    global _trace
     with _lock:
         _faults.clear()
+        _trace = None
+
+
+def trace() -> list[tuple[str, str, dict[str, Any]]]:
+    """From now on, every request served is appended, in order, to the list returned:
+    (service, action, its fields). ``untrace()`` stops it."""
+    global _trace
+    with _lock:
+        _trace = []
+        return _trace
+
+
+def untrace() -> None:
+    global _trace
+    with _lock:
+        _trace = None
 
 
 def request_counts() -> dict[str, int]:
@@ -269,6 +288,8 @@ def install() -> None:
                     action = ""
                 with _lock:
                     _requests[f"{self.service_name}:{action}"] += 1
+                    if _trace is not None:
+                        _trace.append((str(self.service_name or ""), action, _body(self)))
                 fault = _take(str(self.service_name or ""), action, self) if _faults else None
                 if fault is not None and fault.hook is None:
                     return _error(fault, str(self.service_name or ""))

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,15 @@ from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.server import LocalAws, start_local_aws
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, Inventory
+from ses_pool_enforcer.adapters.ses import Ses
+from ses_pool_enforcer.clock import SYSTEM
+from ses_pool_enforcer.config import get_settings
+from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS
+from ses_pool_enforcer.notices import Trigger
+from ses_pool_enforcer.reconciler import WRITE_SECONDS
+from ses_pool_enforcer.runtime import forget_runtime
+from ses_pool_enforcer.work import Work
+from tests.integration.test_work_queue import queued
 from tests.support import MARKETING_POLICY, marketing_account, ses_writes, shift_clock
 
 VISIBILITY_TIMEOUT = dt.timedelta(seconds=361)
@@ -264,3 +274,304 @@ def test_an_identity_whose_process_died_after_its_write_is_alerted_once(
     # And the identity inventory keeps what happened, not what the retry found
     [row] = Inventory(account.identity_table, layout=IDENTITIES).rows()
     assert (row["identity"], row["outcome"]) == ("news.example.com", "remediated")
+
+
+# --------------------------------------------------------------------------- the corners
+# Each test below reproduces a defect found by trying the guarantees as an adversary
+# would (two consumers, a backlog, kills after other lines than a move's).
+
+
+def violation() -> dict[str, Any]:
+    """The creation event of tx-receipts, a set an audit rule wants on transactional,
+    created on marketing: a violation, reported (never moved)."""
+    seed.create_set("tx-receipts", pool="marketing")
+    return sqs_event(
+        [sample_event("create_configuration_set_v2.json", configuration_set="tx-receipts")]
+    )
+
+
+def test_a_violation_whose_process_died_after_recording_it_is_alerted_on_the_retry(
+    account: LocalStack, server: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the event function dies right after its first write to the inventory (the
+    # outcome, with the alert it owes), before alerting
+    event = violation()
+    inventory = {"TableName": account.inventory_table}
+    crash = faults.kill_after("dynamodb", "UpdateItem", where=inventory)
+    assert run_killed(server, event, crash) == -signal.SIGKILL
+    assert received_alerts(account) == []
+
+    # When SQS redelivers the message
+    redeliver(event, monkeypatch, VISIBILITY_TIMEOUT)
+
+    # Then the violation is reported once, and nothing is owed any more
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "violation"
+    assert owed(account, "tx-receipts") is None
+
+    # And one more delivery of the same event adds nothing (reported before)
+    redeliver(event, monkeypatch, 2 * VISIBILITY_TIMEOUT)
+    assert received_alerts(account) == []
+
+
+def test_a_violation_sns_and_the_fallback_queue_refused_is_alerted_once_on_the_retry(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SNS and the fallback queue each refusing the next message (every retry of it)
+    event = violation()
+    faults.fail("sns", "Publish", times=RETRIES_EXHAUSTED)
+    faults.fail("sqs", "SendMessage", times=RETRIES_EXHAUSTED)
+
+    # When the violation is found, the message goes back to the queue: the alert is owed
+    result = app.handler(event, LambdaContext())
+    assert len(result["batchItemFailures"]) == 1
+    intent = owed(account, "tx-receipts")
+    assert intent is not None and intent["phase"]["S"] == "notify"
+
+    # When SNS is back and SQS redelivers the message: one alert
+    faults.clear()
+    redeliver(event, monkeypatch, VISIBILITY_TIMEOUT)
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "violation"
+    assert alert["attributes"]["alert_id"] == intent["token"]["S"]
+    assert owed(account, "tx-receipts") is None
+    assert inventory_row(account, "tx-receipts")["outcome"] == "violation"
+
+
+def test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_covered_it(
+    account: LocalStack,
+) -> None:
+    # Given a set on the wrong pool with TLS optional, and a person who requires TLS on
+    # it between the enforcer's read and its write: the write sends back what it read
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
+        ),
+    )
+    seed.create_set("mkt-tls", pool="transactional")
+    app.handler(
+        sqs_event([sample_event("create_configuration_set_v2.json", configuration_set="mkt-tls")]),
+        LambdaContext(),
+    )
+    assert "TlsPolicy" not in seed.delivery_options("mkt-tls")
+    # And their CloudTrail record, stamped by SQS now
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-tls", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = sqs_event([theirs])
+
+    # When, before it is handled, another consumer's ordinary look claims the set
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    tag = sample_event("tag_resource.json", configuration_set="mkt-tls", fresh_id=True)
+    app.handler(sqs_event([tag]), LambdaContext())
+    assert "TlsPolicy" not in seed.delivery_options("mkt-tls")
+    # and then the person's record is handled
+    app.handler(record, LambdaContext())
+
+    # Then what they asked for is back, on the pool the policy demands
+    assert seed.delivery_options("mkt-tls") == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+    assert "restored TlsPolicy=REQUIRE" in received_alerts(account)[-1]["alert"]["reason"]
+
+
+def test_a_look_whose_read_failed_covers_no_event(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an event about mkt-weekly stamped by SQS a moment before another one's look
+    earlier = sqs_event(
+        [sample_event("tag_resource.json", configuration_set="mkt-weekly", fresh_id=True)]
+    )
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+
+    # When that look's read fails (every SDK attempt), and its message is to be retried
+    faults.fail("sesv2", "GetConfigurationSet", times=3)
+    result = app.handler(creation(), LambdaContext())
+    assert len(result["batchItemFailures"]) == 1
+    faults.clear()
+
+    # Then the set is not marked as looked at
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert float(item.get("claimed_at", {"N": "0"})["N"]) == 0
+    # And the earlier event, handled once the failed look's lease is over, gets a look
+    shift_clock(monkeypatch, dt.datetime.now(dt.UTC) + dt.timedelta(seconds=60))
+    assert app.handler(earlier, LambdaContext()) == {"batchItemFailures": []}
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+
+
+def test_a_wake_up_sharing_a_batch_with_an_event_is_kept_for_its_time(
+    account: LocalStack,
+) -> None:
+    # Given a hold's wake-up for mkt-weekly, due in ten minutes, and an event about the
+    # same set, delivered in one batch
+    due = SYSTEM.time() + 600
+    hop = Work("mkt-weekly", Trigger(source="hold-ended"), not_before=due).to_message()
+    batch = sqs_event(
+        [hop, sample_event("tag_resource.json", configuration_set="mkt-weekly", fresh_id=True)]
+    )
+
+    # When the batch is handled
+    assert app.handler(batch, LambdaContext()) == {"batchItemFailures": []}
+
+    # Then the event was looked at now, and the wake-up waits on the queue for its time
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    [waiting] = queued(account)
+    assert waiting["not_before"] == due
+    assert waiting["trigger"]["source"] == "hold-ended"
+
+
+def test_a_write_attempt_ends_before_the_lease_it_began_under(account: LocalStack) -> None:
+    # Given the client SES writes go through: every attempt (the SDK's retries too) is
+    # bounded by its timeouts, and standard mode backs off at most 2**attempt seconds
+    # (https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html)
+    from ses_pool_enforcer.adapters.aws import WRITE_ATTEMPT_SECONDS
+
+    config = Ses()._writer.meta.config
+    attempts = config.retries["total_max_attempts"]
+    per_attempt = config.connect_timeout + config.read_timeout
+    backoff = sum(2**n for n in range(attempts - 1))
+
+    # Then all of them fit in the lease a move holds the set for
+    assert attempts * per_attempt + backoff < WRITE_SECONDS
+    assert per_attempt <= WRITE_ATTEMPT_SECONDS < WRITE_SECONDS
+
+
+def test_the_write_window_is_recorded_before_the_write(
+    account: LocalStack, server: LocalAws
+) -> None:
+    # Given the event function dies right after SES applied its write
+    crash = faults.kill_after("sesv2", "PutConfigurationSetDeliveryOptions")
+    assert run_killed(server, creation(), crash) == -signal.SIGKILL
+
+    # Then the inventory already holds the write's window, to the end of its lease: a
+    # person's option asked for in it is still found lost and put back
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    window = item["last_write"]["M"]
+    assert float(window["written_at"]["N"]) == float(item["lease_until"]["N"])
+    assert json.loads(window["options"]["S"]) == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+
+
+def test_with_no_policy_cache_each_look_judges_by_the_policy_of_its_time(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment that asks for the policy to be read every time
+    monkeypatch.setenv("POLICY_CACHE_SECONDS", "0")
+    get_settings.cache_clear()
+    forget_runtime()
+    seed.create_set("mkt-daily", pool="transactional")
+    # And a new policy published (marketing sets go on transactional now) right after
+    # the first set of a batch is read
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: seed.put_policy(MARKETING_POLICY.replace("pool: marketing", "pool: transactional")),
+    )
+
+    # When one batch brings events about two sets
+    app.handler(
+        sqs_event(
+            [
+                sample_event("tag_resource.json", configuration_set=name, fresh_id=True)
+                for name in ("mkt-weekly", "mkt-daily")
+            ]
+        ),
+        LambdaContext(),
+    )
+
+    # Then the first set was judged by the policy it was read under, the second by the
+    # new one: it stays where the new policy wants it
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert seed.delivery_options("mkt-daily")["SendingPoolName"] == "transactional"
+    assert ses_writes() == 1
+
+
+@pytest.mark.parametrize("message", ["event", "reconcile request"])
+def test_a_message_delivered_again_is_looked_at_whatever_claim_came_after_it(
+    account: LocalStack, message: str
+) -> None:
+    # Given a message about mkt-weekly, and a worker that claimed the set after it was
+    # sent and died before looking (its lease over now)
+    if message == "event":
+        body = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    else:
+        observed = SYSTEM.time()
+        body = Work("mkt-weekly", Trigger(source="request"), observed_at=observed).to_message()
+    again = sqs_event([body], receive_count=2)  # (stamped when first sent: now)
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    Inventory(account.inventory_table).claim("mkt-weekly", "dead", SYSTEM.time(), 0.01)
+    time.sleep(0.05)
+
+    # When SQS delivers the message again
+    result = app.handler(again, LambdaContext())
+
+    # Then it is looked at (the dead worker's claim covers nothing) and the set moved
+    assert result == {"batchItemFailures": []}
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+
+
+# --------------------------------------------------------------------------- the budget
+
+
+@pytest.mark.parametrize(
+    "next_at",
+    [{"N": repr(SYSTEM.time() + 3600)}, {"S": "soon"}],
+    ids=["set by a clock an hour ahead", "not a number"],
+)
+def test_a_budget_item_no_caller_could_have_left_does_not_stall_the_lane(
+    account: LocalStack, next_at: dict[str, str]
+) -> None:
+    # Given the budget's next slot set an hour ahead (a worker whose clock ran ahead)
+    # or to something that is not a time at all
+    boto3.client("dynamodb").put_item(
+        TableName=account.state_table, Item={"id": {"S": "ses-budget"}, "next_at": next_at}
+    )
+
+    # When an event comes
+    result = app.handler(creation(), LambdaContext())
+
+    # Then it is handled now: the slot is taken from now, not waited for
+    assert result == {"batchItemFailures": []}
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert queued(account) == []
+
+
+def test_a_worker_that_lost_its_set_puts_its_work_back_instead_of_failing_it(
+    account: LocalStack,
+) -> None:
+    # Given another worker that takes mkt-weekly over right after this one's read (this
+    # one's lease ran out, say)
+    def take_over() -> None:
+        boto3.client("dynamodb").update_item(
+            TableName=account.inventory_table,
+            Key={"configuration_set": {"S": "mkt-weekly"}},
+            UpdateExpression="SET lease_owner = :other, lease_until = :until",
+            ExpressionAttributeValues={
+                ":other": {"S": "another-worker"},
+                ":until": {"N": repr(SYSTEM.time() + 30)},
+            },
+        )
+
+    faults.after("sesv2", "GetConfigurationSet", take_over)
+
+    # When the event is handled
+    result = app.handler(creation(), LambdaContext())
+
+    # Then nothing was written, the message is done with (no step toward the dead-letter
+    # queue), and the work waits on the queue for the set's holder
+    assert result == {"batchItemFailures": []}
+    assert ses_writes() == 0
+    [put_back] = queued(account)
+    assert put_back["configuration_set"] == "mkt-weekly"

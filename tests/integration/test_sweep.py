@@ -854,3 +854,29 @@ def test_a_set_deleted_during_a_sweep_is_dropped_without_error_or_write(
     alerted = {a["alert"].get("configuration_set") for a in received_alerts(account)}
     assert "mkt-040" not in alerted
     assert set(names) - alerted == {"mkt-040"}
+
+
+def test_a_set_an_event_looked_at_after_the_sweep_began_is_not_read_again_by_the_sweep(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given event consumers that read the policy afresh (a look after the sweep began
+    # judges by its version or a newer one), and two sets on the wrong pool
+    monkeypatch.setenv("POLICY_CACHE_SECONDS", "0")
+    reset_process_caches()
+    seed.create_set("mkt-a", pool="transactional")
+    seed.create_set("mkt-b", pool="transactional")
+    # And mkt-b's creation event handled while the sweep reads mkt-a
+    from functions.on_event import app as on_event
+    from local_aws.replay import sample_event, sqs_event
+
+    event = sqs_event([sample_event("create_configuration_set_v2.json", configuration_set="mkt-b")])
+    faults.after("sesv2", "GetConfigurationSet", lambda: on_event.handler(event, LambdaContext()))
+
+    # When the sweep runs
+    assert run_sweep().status == "SUCCEEDED"
+
+    # Then mkt-b was read once (by its event), moved once, and both sets are compliant
+    assert ses_calls("GetConfigurationSet") == 2
+    assert ses_calls("PutConfigurationSetDeliveryOptions") == 2
+    assert pools_of(["mkt-a", "mkt-b"]) == {"marketing"}
+    assert {inventory_rows(account)[n]["outcome"] for n in ("mkt-a", "mkt-b")} == {"remediated"}

@@ -25,7 +25,9 @@ from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.clock import SYSTEM
+from ses_pool_enforcer.config import get_settings
 from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS
+from ses_pool_enforcer.runtime import forget_runtime
 from tests.support import invoke, marketing_account, ses_writes, shift_clock
 
 
@@ -184,13 +186,17 @@ def test_the_flap_guard_counts_every_move_of_concurrent_consumers(
 
 
 def test_a_consumer_with_no_budget_slot_before_its_deadline_puts_its_work_back_at_once(
-    account: LocalStack,
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the account's SES budget taken for the next two minutes (by the sweep and
-    # other consumers), and ten events about ten sets
+    # Given SES's one call a second, the account's budget taken for the next thirty
+    # seconds (by the sweep and other consumers; no further: a next_at more than
+    # SharedBudget.MAX_PENDING slots ahead is no caller's), and ten events about ten sets
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", "1")
+    get_settings.cache_clear()
+    forget_runtime()
     boto3.client("dynamodb").put_item(
         TableName=account.state_table,
-        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(SYSTEM.time() + 120)}},
+        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(SYSTEM.time() + 30)}},
     )
     names = [f"mkt-{i}" for i in range(10)]
     for name in names:

@@ -47,6 +47,16 @@ class Lost:
     event_time: float
 
 
+def in_window(read_at: float, written_at: float, observations: Iterable[Observation]) -> bool:
+    """Whether any of ``observations`` was asked for between a write's read and its
+    landing (give or take the clocks' fuzz)."""
+    return any(_within(read_at, written_at, seen) for seen in observations)
+
+
+def _within(read_at: float, written_at: float, seen: Observation) -> bool:
+    return read_at - FUZZ_SECONDS <= seen.event_time <= written_at + FUZZ_SECONDS
+
+
 def lost_options(
     read_at: float,
     written_at: float,
@@ -58,7 +68,7 @@ def lost_options(
     write (which sent ``sent``) replaced, and that the set (``live``) still lacks."""
     lost: dict[str, Lost] = {}
     for seen in sorted(observations, key=lambda o: o.event_time):
-        if not read_at - FUZZ_SECONDS <= seen.event_time <= written_at + FUZZ_SECONDS:
+        if not _within(read_at, written_at, seen):
             continue
         for option, value in seen.options.items():
             if sent.get(option) != value and live.get(option) == sent.get(option):

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
 from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer.adapters.inventory import LeaseLost
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
 from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
 from ses_pool_enforcer.model import Kind, Outcome
@@ -68,6 +69,10 @@ def handle_batch(
         logger.set_correlation_id(message_id)
         try:
             for work in _read(record, runtime):
+                if work.not_before is not None and work.not_before > clock.time():
+                    # Not merged with due work: it would be looked at early, or delay it.
+                    _put_back(runtime, work, work.not_before, "not yet due")
+                    continue
                 held = sets.get(work.key)
                 if held is None:
                     sets[work.key] = _Set(work, [message_id])
@@ -101,15 +106,19 @@ def handle_batch(
                     runtime.lanes[lane][0].pools.forget(pool)
             if lane in unreachable:
                 continue
-            if (lane, kind) not in reconcilers:
+            reconciler = reconcilers.get((lane, kind))
+            if reconciler is None:
                 in_lane = _lane_runtime(runtime, lane)
                 if in_lane is None:  # its member role cannot be assumed: alerted
                     unreachable.add(lane)
                     continue
-                reconcilers[lane, kind] = in_lane.reconciler(kind=kind)
+                reconciler = in_lane.reconciler(kind=kind)
+                # PolicyCacheSeconds=0 ("always re-read"): a policy read per look.
+                if runtime.settings.policy_cache_seconds > 0:
+                    reconcilers[lane, kind] = reconciler
             # A set is started only if its read's slot comes soon; once read, its write
             # may wait until the deadline.
-            result = reconcilers[lane, kind].reconcile(
+            result = reconciler.reconcile(
                 held.work, start_by=min(deadline, now + MAX_WAIT_SECONDS), finish_by=deadline
             )
             if isinstance(result, Busy):
@@ -129,6 +138,14 @@ def handle_batch(
             from ses_pool_enforcer import lanes  # (organization mode only, as below)
 
             lanes.unreachable(runtime, lane, str(exc), trigger="event")
+        except LeaseLost:
+            # Another worker holds the set now (ours lapsed): it pays what we owed; our
+            # work waits for it as a new message, not toward the dead-letter queue.
+            logger.warning("lost the set to another worker")
+            if runtime.queue is None:
+                failed.extend(held.message_ids)
+            else:
+                _put_back(runtime, held.work, clock.time(), "held by another worker")
         except PolicyUnavailable as exc:
             # Transient: every remaining message goes back to the queue. Say so once in a
             # while, not per event.

@@ -29,21 +29,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from ses_pool_enforcer.adapters.aws import throttled, transient
+from ses_pool_enforcer import owed
+from ses_pool_enforcer.adapters.aws import WRITE_ATTEMPT_SECONDS, throttled, transient
 from ses_pool_enforcer.adapters.budget import BudgetExhausted, SlotRequest
 from ses_pool_enforcer.adapters.inventory import (
+    AlreadyTold,
     Claim,
     Covered,
     Intent,
     IntentPending,
     LastWrite,
     Leased,
+    LeaseLost,
     Previous,
     SlotTaken,
 )
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
 from ses_pool_enforcer.clock import SYSTEM, Clock
-from ses_pool_enforcer.conflicts import Lost, Observation, lost_options
+from ses_pool_enforcer.conflicts import Lost, Observation, in_window, lost_options
 from ses_pool_enforcer.evaluation import evaluate, evaluate_identity, pipeline_of
 from ses_pool_enforcer.flapping import FlapGuard, Hold, Move
 from ses_pool_enforcer.model import (
@@ -74,6 +77,9 @@ WRITE_SECONDS = 30.0
 READ_MARGIN_SECONDS = 5.0
 # A call SES still throttles after the SDK's retries: the set is tried again this later.
 THROTTLED_BACKOFF_SECONDS = 2.0
+# A claim that keeps losing the budget's slot to others gives up after this many tries
+# (each loss reveals a later slot, so a sound budget ends in a slot or BudgetExhausted).
+CLAIM_ATTEMPTS = 100
 # A lost option is put back only where the enforcer may write: a set it keeps on its pool.
 RESTORABLE = frozenset({Outcome.COMPLIANT, Outcome.REMEDIATED})
 # A deploy pipeline's change that leaves a set off its pool (moved back, or reported).
@@ -105,9 +111,14 @@ class SetStore(Protocol):
         record: OutcomeRecord | None,
         sweep_id: str | None = None,
         held_until: float | None = None,
-    ) -> dict[str, str] | IntentPending: ...
+        *,
+        owe: Intent | None = None,
+        unless_told: bool = False,
+    ) -> dict[str, str] | IntentPending | AlreadyTold: ...
 
-    def begin_move(self, claim: Claim, intent: Intent, lease_until: float) -> None: ...
+    def begin_move(
+        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+    ) -> None: ...
 
     def finish_move(
         self,
@@ -152,10 +163,15 @@ class Unrecorded:
         record: OutcomeRecord | None,
         sweep_id: str | None = None,
         held_until: float | None = None,
-    ) -> dict[str, str] | IntentPending:
+        *,
+        owe: Intent | None = None,
+        unless_told: bool = False,
+    ) -> dict[str, str] | IntentPending | AlreadyTold:
         return {}
 
-    def begin_move(self, claim: Claim, intent: Intent, lease_until: float) -> None:
+    def begin_move(
+        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+    ) -> None:
         return None
 
     def finish_move(
@@ -235,16 +251,6 @@ class Busy:
 Result = Done | Coalesced | Busy
 
 
-def unchanged_problem(record: OutcomeRecord, previous: dict[str, str]) -> bool:
-    """A violation, error or hold the inventory already holds, as it was: alerted before."""
-    return (
-        record.outcome is not Outcome.REMEDIATED
-        and previous.get("outcome") == record.outcome.value
-        and previous.get("current_pool") == record.current_pool
-        and previous.get("expected_pool") == record.expected_pool
-    )
-
-
 @dataclass
 class Reconciler:
     ses: Ses
@@ -299,7 +305,10 @@ class Reconciler:
                 store.unclaim(claim)
                 return Busy(self.clock.time() + THROTTLED_BACKOFF_SECONDS, "SES throttled")
             if transient(exc):
-                raise  # retried later; the lease lapses by itself
+                # Retried later. Nobody read the set: the claim covers nothing.
+                with contextlib.suppress(LeaseLost, ClientError):
+                    store.unclaim(claim)
+                raise
             # Access denied, a request SES refuses for this set: asking again will not help.
             failed = self._record(work.name, Outcome.ERROR, reason=f"not reconciled: {exc}")
             return self._conclude(store, claim, work, failed, None)
@@ -342,7 +351,8 @@ class Reconciler:
         owner = uuid.uuid4().hex
         seen: str | None = None
         first = True
-        while True:
+        observed_at = work.observed_at
+        for _ in range(CLAIM_ATTEMPTS):
             request: SlotRequest | None = None
             if budget is not None:
                 try:
@@ -355,7 +365,7 @@ class Reconciler:
                 owner,
                 self.clock.time(),
                 self.lease_seconds,
-                observed_at=work.observed_at,
+                observed_at=observed_at,
                 sweep_id=self.sweep_id,
                 slot=request,
             )
@@ -363,6 +373,12 @@ class Reconciler:
                 seen, first = claim.seen, False
                 continue
             if isinstance(claim, Covered):
+                last = claim.last_write
+                if last is not None and in_window(last.read_at, last.written_at, work.observations):
+                    # The covering look read the set after our write overwrote what a
+                    # person asked for in its window: only this work can tell. Look.
+                    observed_at = None
+                    continue
                 metrics.add_metric(name="WorkCoalesced", unit=MetricUnit.Count, value=1)
                 return Coalesced()
             if isinstance(claim, Leased):
@@ -370,6 +386,11 @@ class Reconciler:
             if request is not None and budget is not None and claim.slot is not None:
                 budget.taken(request)  # (a store with no table takes no slot with a claim)
             return claim
+        metrics.add_metric(name="ClaimAttemptsExhausted", unit=MetricUnit.Count, value=1)
+        raise RuntimeError(
+            f"{work.name}: no SES call slot taken with the claim after {CLAIM_ATTEMPTS} "
+            "tries; is the budget item in the state table sound?"
+        )
 
     @contextlib.contextmanager
     def _read_slot(self, claim: Claim) -> Iterator[None]:
@@ -455,23 +476,43 @@ class Reconciler:
         alert: bool | None = None,
         written: bool = False,
     ) -> Result:
-        """Record the outcome and let the set go (one write), then alert if it is news.
+        """Record the outcome and let the set go. An outcome that owes an alert (``alert``
+        True; None: an alerting outcome the item does not already hold) is recorded with
+        the alert owed, in one write; the alert is sent, then the set let go with the
+        debt paid. Whoever holds the set next pays a debt a dead process left (_settle).
         ``written``: the record is already stored (a settled move); only let go."""
-        answer = store.release(claim, None if written else record, self.sweep_id, held_until)
+        owes = alert if alert is not None else record.outcome in ALERTING_OUTCOMES
+        owe = owed.alert(record, work.trigger, self.clock.time()) if owes and not written else None
+        answer = store.release(
+            claim,
+            None if written else record,
+            self.sweep_id,
+            held_until,
+            owe=owe,
+            unless_told=alert is None,
+        )
         if isinstance(answer, IntentPending):
             # A previous holder died owing an effect: pay it, then conclude.
             settled = self._settle(store, claim, answer.previous, cs)
             if settled is not None and cs is not None and settled.current_pool == position(cs):
-                record, written, alert = settled, True, False
-            answer = store.release(claim, None if written else record, self.sweep_id, held_until)
-            if isinstance(answer, IntentPending):
-                raise RuntimeError(f"{claim.name}: an owed effect reappeared while held")
+                record, written, owe = settled, True, None
+            answer = store.release(
+                claim,
+                None if written else record,
+                self.sweep_id,
+                held_until,
+                owe=owe,
+                unless_told=alert is None,
+            )
+        if isinstance(answer, AlreadyTold):  # alerted before: record it, owe nothing
+            owe = None
+            answer = store.release(claim, record, self.sweep_id, held_until)
+        if not isinstance(answer, dict):
+            raise RuntimeError(f"{claim.name}: an owed effect reappeared while held")
         self._done(record, work.trigger)
         self._found(record, answer)
-        if alert is None:
-            alert = record.outcome in ALERTING_OUTCOMES and not unchanged_problem(record, answer)
-        if alert and not written:
-            self.send(notice(record, work.trigger))
+        if owe is not None:
+            owed.pay(store, claim, owe, self.send, release=True)
         return Done(record)
 
     def _move(
@@ -488,19 +529,11 @@ class Reconciler:
         previous: Previous,
     ) -> Result:
         moved = replace(record, current_pool=target, previous_pool=position(cs))
-        token = uuid.uuid4().hex
-        owed = notice(moved, work.trigger, alert_id=token)
-        intent = Intent(
-            token=token,
-            phase="move",
-            from_pool=position(cs) or "",
-            to_pool=target,
-            notice={"record": moved.to_dict(), **owed.to_dict()},
-            read_at=read_at,
-            options=dict(cs.options if options is None else options)
-            if isinstance(cs, ConfigurationSet)
-            else {},
-        )
+        # (the options the write sends back: what a settled move records as sent)
+        kept: Mapping[str, Any] = {}
+        if isinstance(cs, ConfigurationSet):
+            kept = cs.options if options is None else options
+        intent = owed.move(moved, work.trigger, position(cs), read_at, kept)
         budget = self.ses.budget
         try:
             with self._within(finish_by):
@@ -508,10 +541,17 @@ class Reconciler:
         except BudgetExhausted as exc:
             store.unclaim(claim)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
-        # Held until the write's slot and the work after it.
-        store.begin_move(claim, intent, max(slot, self.clock.time()) + self.write_seconds)
+        # Held until the write's slot and the work after it; the write's window is
+        # recorded as wide as that lease before the write, narrowed once it lands.
+        lease_until = max(slot, self.clock.time()) + self.write_seconds
+        window = LastWrite(read_at, lease_until, self._request(cs, target, options))
+        store.begin_move(claim, intent, lease_until, window)
+        # No attempt of the write (the SDK retries it) starts so late that it could land
+        # after the lease: SES writes cannot be conditional on still holding the set.
+        last_start = lease_until - WRITE_ATTEMPT_SECONDS
+        limit = last_start if finish_by is None else min(finish_by, last_start)
         try:
-            with self._within(finish_by), self._prepaid(slot):
+            with self._within(limit), self._prepaid(slot):
                 sent = self._write(cs, target, options)
         except BudgetExhausted as exc:  # a retry of the write found no slot
             store.unclaim(claim, drop_intent=True)
@@ -534,35 +574,24 @@ class Reconciler:
         store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
         self._done(moved, work.trigger)
         self._found(moved, previous.row)
-        self.send(owed)
-        store.clear_intent(claim, token, release=True)
+        owed.pay(store, claim, intent, self.send, release=True)
         return Done(moved)
 
     def _settle(
         self, store: SetStore, claim: Claim, previous: Previous, cs: Snapshot | None
     ) -> OutcomeRecord | None:
-        """Finish what a previous holder of the set left: the record it moved the set to
-        (its alert now sent), or None when that move never happened."""
-        intent = previous.intent
-        if intent is None:
-            return None
-        moved = OutcomeRecord.from_dict(intent.notice["record"])
-        if intent.phase == "move":
-            if cs is None or position(cs) != intent.to_pool:
-                logger.info("an owed move never happened", extra={"set": claim.name})
-                store.drop_intent(claim)
-                return None
-            moves = list(previous.moves)
-            if self.flap is not None:
-                moves = self.flap.after_move(previous.moves, intent.read_at, None)
-            written = LastWrite(intent.read_at, self.clock.time(), intent.options)
-            store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
-            self._found(moved, previous.row)
-        logger.info("finishing a move a previous attempt made", extra={"set": claim.name})
-        metrics.add_metric(name="OwedEffectFinished", unit=MetricUnit.Count, value=1)
-        self.send(Notice.from_dict(intent.notice))
-        store.clear_intent(claim, intent.token, release=False)
-        return moved
+        """Finish what a previous holder of the set left (owed.settle)."""
+        return owed.settle(
+            store,
+            claim,
+            previous,
+            None if cs is None else position(cs),
+            self.send,
+            now=self.clock.time(),
+            flap=self.flap,
+            sweep_id=self.sweep_id,
+            found=self._found,
+        )
 
     # ------------------------------------------------------------------ the kinds
 
@@ -570,6 +599,12 @@ class Reconciler:
         if self.kind is Kind.IDENTITY:
             return self.ses.get_email_identity(name)
         return self.ses.get_configuration_set(name)
+
+    def _request(self, cs: Snapshot, target: str, options: dict[str, Any] | None) -> dict[str, Any]:
+        """What ``_write`` will send."""
+        if isinstance(cs, Identity):
+            return {"ConfigurationSetName": target}
+        return self.ses.delivery_request(cs, target, options)
 
     def _write(self, cs: Snapshot, target: str, options: dict[str, Any] | None) -> dict[str, Any]:
         if isinstance(cs, Identity):

@@ -138,7 +138,12 @@ class Runtime:
             if settings.state_table
             else LocalBudget(rate, self.clock)
         )
-        ses = Ses(assumed.client("sesv2"), budget, read_only=self.ses.read_only)
+        ses = Ses(
+            assumed.client("sesv2"),
+            budget,
+            read_only=self.ses.read_only,
+            writer=assumed.client("sesv2", aws.WRITE_CONFIG),
+        )
         member = replace(
             self,
             ses=ses,

@@ -219,6 +219,11 @@ class Sweeper:
         )
         at_start = checkpoint.processed
         saved_at, unsaved = began, 0
+        # Stingy across paths: a set looked at once every look surely judged by this
+        # sweep's policy or a newer one (its start, plus how old an event's cached policy
+        # may be) is covered for the sweep, as a change is for an event.
+        started = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
+        covered_after = started + self.runtime.settings.policy_cache_seconds
         for phase, pages, walker in self._phases(checkpoint, reconciler):
             if checkpoint.phase != phase:
                 checkpoint = replace(
@@ -235,7 +240,7 @@ class Sweeper:
                     deadline = min(
                         step_end, clock.time() + (remaining_ms() - SAFETY_MARGIN_MS) / 1000
                     )
-                    wait = self._reconcile(walker, names[index], trigger, deadline)
+                    wait = self._reconcile(walker, names[index], trigger, deadline, covered_after)
                     if wait is not None:  # no time for this one: the next step's first
                         self._save(checkpoint)
                         return self._paused(checkpoint, at_start, began, wait)
@@ -281,7 +286,12 @@ class Sweeper:
         yield PHASES[1], ses.identity_pages, identities
 
     def _reconcile(
-        self, reconciler: Reconciler, name: str, trigger: Trigger, deadline: float
+        self,
+        reconciler: Reconciler,
+        name: str,
+        trigger: Trigger,
+        deadline: float,
+        covered_after: float | None = None,
     ) -> float | None:
         """Reconcile one set; None when done, else how long to wait before trying it in
         the next step. A set held by an event consumer is waited for (its lease is
@@ -289,7 +299,8 @@ class Sweeper:
         machine retries it, the checkpoint resumes it."""
         clock = self.runtime.clock
         while True:
-            result = reconciler.reconcile(Work(name, trigger, lane=self.lane), start_by=deadline)
+            work = Work(name, trigger, observed_at=covered_after, lane=self.lane)
+            result = reconciler.reconcile(work, start_by=deadline)
             if not isinstance(result, Busy):
                 return None
             now = clock.time()

@@ -108,12 +108,16 @@ class Work:
             raise BadRequest(f"reconcile request for {name} is malformed: {exc}") from exc
 
     def merged(self, other: Work) -> Work:
-        """One look for both: the later change, every observation, every fresh pool; a
-        look regardless of earlier looks if either asks for one."""
+        """One look for both: the later change, every observation, every fresh pool, the
+        later ``not_before`` (a hold's wake-up is not looked at early); a look regardless
+        of earlier looks if either asks for one."""
         observed = (
             None
             if self.observed_at is None or other.observed_at is None
             else max(self.observed_at, other.observed_at)
+        )
+        not_before = max(
+            (t for t in (self.not_before, other.not_before) if t is not None), default=None
         )
         # The newest event names the actor in the alert.
         trigger = (
@@ -126,6 +130,7 @@ class Work:
             trigger=trigger,
             observed_at=observed,
             observations=self.observations + other.observations,
+            not_before=not_before,
             fresh_pools=tuple(dict.fromkeys(self.fresh_pools + other.fresh_pools)),
             deferrals=max(self.deferrals, other.deferrals),
             kind=self.kind,

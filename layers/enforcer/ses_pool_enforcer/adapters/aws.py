@@ -26,6 +26,14 @@ PATIENT_RETRY_CONFIG = RETRY_CONFIG.merge(
     Config(retries={"mode": "standard", "total_max_attempts": 10})
 )
 PATIENT_SERVICES = frozenset({"config"})
+# An SES write cannot be conditional, so it must not land after the lease it began under
+# (reconciler.WRITE_SECONDS, 30 s): its three attempts and the backoffs between them take
+# 3 x (2 + 6) + 1 + 2 = 27 s at most, and the reconciler starts no attempt (a retry waits
+# for a budget slot) later than WRITE_ATTEMPT_SECONDS before the lease ends.
+WRITE_CONFIG = Config(
+    retries={"mode": "standard", "total_max_attempts": 3}, connect_timeout=2, read_timeout=6
+)
+WRITE_ATTEMPT_SECONDS = 2 + 6
 
 
 @cache
@@ -36,8 +44,9 @@ def _session() -> Any:
 
 
 @cache
-def client(service: str) -> Any:
-    config = PATIENT_RETRY_CONFIG if service in PATIENT_SERVICES else RETRY_CONFIG
+def client(service: str, config: Config | None = None) -> Any:
+    if config is None:
+        config = PATIENT_RETRY_CONFIG if service in PATIENT_SERVICES else RETRY_CONFIG
     return _session().client(service, config=config)
 
 
@@ -80,9 +89,9 @@ class Assumed:
     credentials: Mapping[str, str]
     expires_at: float
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, config: Config = RETRY_CONFIG) -> Any:
         made = _session().client(
-            service, region_name=self.region, config=RETRY_CONFIG, **self.credentials
+            service, region_name=self.region, config=config, **self.credentials
         )
         if self.credentials:  # a role session, not the process's own credentials
             made.meta.events.register("after-call", self._refused)

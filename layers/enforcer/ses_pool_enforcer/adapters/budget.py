@@ -20,8 +20,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from ses_pool_enforcer.adapters.aws import client
 from ses_pool_enforcer.clock import SYSTEM, Clock
+from ses_pool_enforcer.observability import logger, metrics
 
 
 class BudgetExhausted(Exception):
@@ -158,6 +161,11 @@ class SharedBudget(_PerThread):
     # Each lost race reveals a later next_at (it only moves forward), so the loop ends:
     # with a slot, or past the caller's limit. The cap only guards against a bug.
     ATTEMPTS = 1000
+    # Each caller holds at most one slot ahead of now, and the deployment has few callers
+    # at once (two consumers, a sweep's steps, each lane's own). A next_at further ahead
+    # than this many intervals was set by a clock running ahead of ours (or is not a
+    # number at all): it is taken over from now, not waited for, so no lane stalls.
+    MAX_PENDING = 64
 
     def __init__(self, table: str, rate: float, lane: str = "", clock: Clock = SYSTEM) -> None:
         super().__init__(clock)
@@ -177,6 +185,13 @@ class SharedBudget(_PerThread):
         if guess and seen is None and self._wrote is not None and float(self._wrote) > now:
             seen = self._wrote  # right unless another process took a slot since
         slot = now if seen is None else max(now, float(seen))
+        if slot > now + self.interval * self.MAX_PENDING:
+            logger.warning(
+                "SES budget's next slot too far ahead; taken from now",
+                extra={"next_at": seen, "now": now},
+            )
+            metrics.add_metric(name="BudgetRepaired", unit=MetricUnit.Count, value=1)
+            slot = now
         limit = self.not_after
         if limit is not None and slot > limit:
             raise BudgetExhausted(slot)
@@ -185,9 +200,13 @@ class SharedBudget(_PerThread):
             ":next": {"N": following},
             ":exp": {"N": str(int(now) + 86_400)},
         }
-        if seen is None:
-            condition = "attribute_not_exists(next_at) OR next_at <= :now"
+        if seen is None:  # (a next_at that is not a number is no slot anyone holds)
+            condition = (
+                "attribute_not_exists(next_at) OR NOT attribute_type(next_at, :number)"
+                " OR next_at <= :now"
+            )
             values[":now"] = {"N": repr(now)}
+            values[":number"] = {"S": "N"}
         else:
             condition = "next_at = :seen"  # the compare-and-set
             values[":seen"] = {"N": seen}

@@ -193,7 +193,11 @@ class Claim:
 
 @dataclass(frozen=True)
 class Covered:
-    """A look that began after the change this work reports already covers it."""
+    """A look that began after the change this work reports already covers it.
+    ``last_write``: the enforcer's last write to the set, as the item holds it (what a
+    person's option asked for in its window needs, covered or not)."""
+
+    last_write: LastWrite | None = None
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,12 @@ class SlotTaken:
     (None: the budget has none yet)."""
 
     seen: str | None
+
+
+@dataclass(frozen=True)
+class AlreadyTold:
+    """The outcome to record is the problem the item already holds: it was alerted
+    before; nothing was written."""
 
 
 @dataclass(frozen=True)
@@ -238,9 +248,15 @@ class _IntentFound(Exception):
         self.previous = previous
 
 
+class _Unchanged(Exception):
+    """A fenced write's own condition (beyond the fence) did not hold."""
+
+
 def _refusal(item: Mapping[str, Any], now: float) -> Covered | Leased:
     until = float(item.get("lease_until", {}).get("N", "0"))
-    return Leased(until) if until >= now else Covered()
+    if until >= now:
+        return Leased(until)
+    return Covered(LastWrite.from_item(item["last_write"]) if "last_write" in item else None)
 
 
 def _row(item: Mapping[str, Any], layout: Layout) -> dict[str, str]:
@@ -291,6 +307,20 @@ class _Update:
         if value is not None:
             self.values[f":{ref}"] = value
         return ref
+
+    def unless_held(self, record: OutcomeRecord, layout: Layout) -> str:
+        """A condition: the item does not already hold ``record``'s problem (its
+        outcome, current and expected pool, unchanged): that was alerted before."""
+        ref = self._ref(layout.attr("outcome"), {"S": record.outcome.value})
+        parts = [f"#{ref} = :{ref}"]
+        for name in ("current_pool", "expected_pool"):
+            value = getattr(record, name)
+            if value is None:
+                parts.append(f"attribute_not_exists(#{self._ref(layout.attr(name))})")
+            else:
+                ref = self._ref(layout.attr(name), {"S": value})
+                parts.append(f"#{ref} = :{ref}")
+        return f"NOT ({' AND '.join(parts)})"
 
     def outcome(self, record: OutcomeRecord, sweep_id: str | None, layout: Layout) -> _Update:
         """Write ``record``'s fields; the ones it lacks are removed."""
@@ -432,8 +462,10 @@ class Inventory:
             answer: dict[str, Any] = self._ddb.update_item(**kwargs, ReturnValues="ALL_OLD")
         except self._ddb.exceptions.ConditionalCheckFailedException as exc:
             item = exc.response.get("Item") or {}
-            if item.get("lease_owner", {}).get("S") == claim.owner and "intent" in item:
-                raise _IntentFound(Previous.from_item(item, self.layout)) from exc
+            if item.get("lease_owner", {}).get("S") == claim.owner:
+                if "intent" in item:
+                    raise _IntentFound(Previous.from_item(item, self.layout)) from exc
+                raise _Unchanged from exc  # held, no intent: the caller's own condition
             raise LeaseLost(f"{claim.name} is held by another worker now") from exc
         return answer.get("Attributes") or {}
 
@@ -443,10 +475,17 @@ class Inventory:
         record: OutcomeRecord | None,
         sweep_id: str | None = None,
         held_until: float | None = None,
-    ) -> dict[str, str] | IntentPending:
+        *,
+        owe: Intent | None = None,
+        unless_told: bool = False,
+    ) -> dict[str, str] | IntentPending | AlreadyTold:
         """Store the outcome and let the set go, in one write; returns the outcome it
         replaced. A set that no longer exists leaves the inventory. An effect still owed
-        on the set is answered IntentPending, and nothing is written."""
+        on the set is answered IntentPending, and nothing is written.
+
+        ``owe``: the alert the outcome owes, recorded with it (the set stays held until
+        ``clear_intent`` says the alert went out); ``unless_told``: not if the item
+        already holds this very problem (answered AlreadyTold, nothing written)."""
         if record is not None and record.outcome is Outcome.DELETED:
             try:
                 answer = self._ddb.delete_item(
@@ -463,25 +502,40 @@ class Inventory:
                     return IntentPending(Previous.from_item(item, self.layout))
                 raise LeaseLost(f"{claim.name} is held by another worker now") from exc
             return _row(answer.get("Attributes") or {}, self.layout)
-        update = _Update().remove("lease_owner").remove("lease_until").remove("prior_claimed_at")
+        update = _Update()
+        if owe is None:
+            update.remove("lease_owner").remove("lease_until").remove("prior_claimed_at")
+        else:
+            update.set("intent", owe.to_item())
         if record is not None:
             update.outcome(record, sweep_id, self.layout)
         if held_until is not None:
             update.set("held_until", {"N": repr(held_until)})
+        condition = "lease_owner = :me AND attribute_not_exists(intent)"
+        if unless_told and record is not None and record.outcome is not Outcome.REMEDIATED:
+            condition += " AND " + update.unless_held(record, self.layout)
         try:
-            old = self._fenced(claim, update, "lease_owner = :me AND attribute_not_exists(intent)")
+            old = self._fenced(claim, update, condition)
         except _IntentFound as found:
             return IntentPending(found.previous)
+        except _Unchanged:
+            return AlreadyTold()
         return _row(old, self.layout)
 
     # ------------------------------------------------------------------ effects
 
-    def begin_move(self, claim: Claim, intent: Intent, lease_until: float) -> None:
-        """Record the move about to be made (and hold the set long enough to make it)."""
-        self._fenced(
-            claim,
-            _Update().set("intent", intent.to_item()).set("lease_until", {"N": repr(lease_until)}),
+    def begin_move(
+        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+    ) -> None:
+        """Record the move about to be made (and hold the set long enough to make it),
+        and, with ``window``, the write's window as wide as the lease: a write landing
+        late, or whose worker dies, is still seen by the lost-option check."""
+        update = (
+            _Update().set("intent", intent.to_item()).set("lease_until", {"N": repr(lease_until)})
         )
+        if window is not None:
+            update.set("last_write", window.to_item())
+        self._fenced(claim, update)
 
     def finish_move(
         self,

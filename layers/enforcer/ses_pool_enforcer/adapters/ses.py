@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ses_pool_enforcer.adapters.aws import client, error_code
+from ses_pool_enforcer.adapters.aws import WRITE_CONFIG, client, error_code
 from ses_pool_enforcer.adapters.budget import Budget
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.model import ConfigurationSet, Identity
@@ -27,17 +27,28 @@ class WriteRefused(RuntimeError):
 
 class Ses:
     def __init__(
-        self, sesv2: Any | None = None, budget: Budget | None = None, *, read_only: bool = False
+        self,
+        sesv2: Any | None = None,
+        budget: Budget | None = None,
+        *,
+        read_only: bool = False,
+        writer: Any | None = None,
     ) -> None:
         self._client = sesv2 if sesv2 is not None else client("sesv2")
+        # The writes' client: timeouts and attempts bounded (aws.WRITE_CONFIG), so that a
+        # write cannot land after the lease it began under.
+        if writer is None:
+            writer = client("sesv2", WRITE_CONFIG) if sesv2 is None else sesv2
+        self._writer = writer
         self.budget = budget
         self.read_only = read_only
         if budget is not None:
             # Every HTTP attempt, retries included, spends from the budget; once per
             # client (clients are shared), whatever the number of Ses built on it.
-            self._client.meta.events.register(
-                "before-send.sesv2", budget.acquire, unique_id=BUDGET_HOOK
-            )
+            for each in {id(self._client): self._client, id(writer): writer}.values():
+                each.meta.events.register(
+                    "before-send.sesv2", budget.acquire, unique_id=BUDGET_HOOK
+                )
         # The delivery options a Put accepts, from the service model itself: whatever SES
         # adds later is read and sent back too, never silently reset.
         members = self._client.meta.service_model.operation_model(PUT_DELIVERY_OPTIONS)
@@ -67,6 +78,14 @@ class Ses:
         the default pool is spelled by sending no pool name. Returns what was sent."""
         if self.read_only:
             raise WriteRefused(f"audit deployment: {cs.name} not moved to {pool}")
+        sent = self.delivery_request(cs, pool, options)
+        self._writer.put_configuration_set_delivery_options(ConfigurationSetName=cs.name, **sent)
+        return sent
+
+    def delivery_request(
+        self, cs: ConfigurationSet, pool: str, options: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """What ``reassign`` sends to put ``cs`` on ``pool`` (without the set's name)."""
         sent: dict[str, Any] = {
             key: value
             for key, value in (cs.options if options is None else options).items()
@@ -74,7 +93,6 @@ class Ses:
         }
         if pool != DEFAULT_POOL:
             sent[POOL_OPTION] = pool
-        self._client.put_configuration_set_delivery_options(ConfigurationSetName=cs.name, **sent)
         return sent
 
     def configuration_set_pages(
@@ -131,7 +149,7 @@ class Ses:
         one: that would remove the identity's default.)"""
         if self.read_only:
             raise WriteRefused(f"audit deployment: {identity} not given {configuration_set}")
-        self._client.put_email_identity_configuration_set_attributes(
+        self._writer.put_email_identity_configuration_set_attributes(
             EmailIdentity=identity, ConfigurationSetName=configuration_set
         )
 

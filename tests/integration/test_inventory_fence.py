@@ -1,0 +1,138 @@
+"""The inventory's guarantees one request at a time, on local DynamoDB: the fence, a
+claim given back, an owed intent, the write's lease. Each test names the line it
+protects; breaking that line fails it (docs/design/work-queue.md, "Mutation testing").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from local_aws.stack import LocalStack
+from ses_pool_enforcer.adapters.inventory import (
+    Claim,
+    Covered,
+    Intent,
+    Inventory,
+    Leased,
+    LeaseLost,
+)
+from ses_pool_enforcer.model import Outcome, OutcomeRecord
+
+LEASE = 20.0
+
+
+def intent(token: str) -> Intent:
+    return Intent(token, "move", "transactional", "marketing", {"record": {}}, read_at=0.0)
+
+
+def stored(stack: LocalStack, name: str) -> dict[str, Any]:
+    item: dict[str, Any] = boto3.client("dynamodb").get_item(
+        TableName=stack.inventory_table, Key={"configuration_set": {"S": name}}
+    )["Item"]
+    return item
+
+
+def claimed(
+    inventory: Inventory, owner: str, now: float, observed_at: float | None = None
+) -> Claim:
+    claim = inventory.claim("mkt-weekly", owner, now, LEASE, observed_at=observed_at)
+    assert isinstance(claim, Claim)
+    return claim
+
+
+def test_a_worker_whose_lease_ran_out_writes_nothing_once_another_holds_the_set(
+    stack: LocalStack,
+) -> None:
+    # Given worker a's lease ran out and worker b holds the set now
+    inventory = Inventory(stack.inventory_table)
+    now = time.time()
+    a = claimed(inventory, "a", now)
+    claimed(inventory, "b", now + LEASE + 1)
+
+    # Then every later write of a's is refused (the fence: lease_owner = its token)
+    with pytest.raises(LeaseLost):
+        inventory.begin_move(a, intent("a"), now + 60)
+    with pytest.raises(LeaseLost):
+        inventory.drop_intent(a)
+    assert stored(stack, "mkt-weekly")["lease_owner"] == {"S": "b"}
+
+
+def test_a_claim_given_back_covers_nothing(stack: LocalStack) -> None:
+    # Given a set looked at (claimed and let go) at t
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    first = claimed(inventory, "a", t)
+    record = OutcomeRecord(
+        "mkt-weekly",
+        Outcome.COMPLIANT,
+        "marketing",
+        "marketing",
+        "m",
+        "ok",
+        dt.datetime.now(dt.UTC),
+    )
+    inventory.release(first, record)
+
+    # When a later claim is given back untouched
+    later = claimed(inventory, "b", t + 5)
+    inventory.unclaim(later)
+
+    # Then the set is free and its last look is still the one at t: an event stamped
+    # between the two is not covered
+    item = stored(stack, "mkt-weekly")
+    assert float(item["claimed_at"]["N"]) == t
+    assert "lease_owner" not in item
+    assert isinstance(claimed(inventory, "c", t + 6, observed_at=t + 1), Claim)
+
+
+def test_a_set_that_owes_an_effect_is_never_covered(stack: LocalStack) -> None:
+    # Given a worker that recorded an intent and died holding the set
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.begin_move(claimed(inventory, "a", t), intent("a"), t + 30)
+
+    # When work about a change older than that claim comes, after the lease
+    answer = inventory.claim("mkt-weekly", "b", t + 31, LEASE, observed_at=t - 1)
+
+    # Then it is not covered: whoever holds the set next pays what is owed
+    assert isinstance(answer, Claim)
+    # (and without the intent, the same work is covered)
+    inventory.drop_intent(answer)
+    inventory.release(answer, None)
+    assert isinstance(inventory.claim("mkt-weekly", "c", t + 32, LEASE, observed_at=t - 1), Covered)
+
+
+def test_clearing_an_intent_after_the_lease_ran_out_clears_only_ones_own(
+    stack: LocalStack,
+) -> None:
+    # Given worker a's move, whose lease ran out, and worker b's own move since
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    a = claimed(inventory, "a", t)
+    inventory.begin_move(a, intent("a-move"), t + 1)
+    b = claimed(inventory, "b", t + 2)
+    inventory.begin_move(b, intent("b-move"), t + 40)
+
+    # When a, having sent its alert, clears its intent
+    inventory.clear_intent(a, "a-move", release=True)
+
+    # Then b's intent and lease are untouched
+    item = stored(stack, "mkt-weekly")
+    assert item["intent"]["M"]["token"] == {"S": "b-move"}
+    assert item["lease_owner"] == {"S": "b"}
+
+
+def test_a_move_holds_the_set_for_its_write(stack: LocalStack) -> None:
+    # Given a worker about to write, its lease extended to t + 50
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.begin_move(claimed(inventory, "a", t), intent("a"), t + 50)
+
+    # Then nobody else holds the set before then, though the claim's own lease is over
+    assert isinstance(inventory.claim("mkt-weekly", "b", t + LEASE + 1, LEASE), Leased)
+    assert isinstance(inventory.claim("mkt-weekly", "b", t + 51, LEASE), Claim)
