@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -309,3 +310,17 @@ def test_a_document_without_the_new_fields_needs_no_tenants_and_no_pool_state() 
     )
     assert plain == with_disabled
     assert (plain.outcome, plain.needs_pool_state, plain.options) == (Outcome.REMEDIATED, None, {})
+
+
+def test_the_pools_and_tenants_example_in_docs_policy_md_is_valid() -> None:
+    # Given the example of docs/policy.md's "Pools and tenants"
+    text = (Path(__file__).resolve().parents[2] / "docs" / "policy.md").read_text()
+    section = text.split("## Pools and tenants", 1)[1]
+    policy = parse_policy(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+
+    # Then every field it shows is there
+    bulk, eu, acme = policy.rules
+    assert bulk.pool_health is not None and bulk.pool_health.min_warmup_percent == 90
+    assert eu.shared_pool_delivery_mode == "REGIONAL"
+    assert acme.match.tenants == ["acme-*"] and acme.disabled_tenants == "enforce"
+    assert policy.exemptions[0].tenant == "globex" and policy.names_tenants()
