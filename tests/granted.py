@@ -93,6 +93,7 @@ PLACEHOLDERS = {
         "ConfigurationSetName": (("ConfigurationSetName", "(.+)"),),
         "DedicatedIPPool": (("PoolName", "(.+)"), ("SendingPoolName", "(.+)")),
         "IdentityName": (("EmailIdentity", "(.+)"),),
+        "TenantName": (("TenantName", "(.+)"),),
     },
     # An account, OU or root asked about (ListParents' ChildId, the walk's ParentId). Their
     # ARNs name the management account and the organization (``Calls.organization``).
@@ -102,6 +103,9 @@ PLACEHOLDERS = {
         "RootId": (("ParentId", "r-(.+)"),),
     },
 }
+# Placeholders no request carries, and what stands for them: a tenant's ARN ends with an
+# id SES generates (tenant/${TenantName}/${TenantId}); its calls name the tenant only.
+UNNAMED = {"ses": {"TenantId": "*"}}
 # Parameters that hold a whole ARN, of whichever of the action's resource types it is.
 ARN_PARAMETERS = ("ResourceArn",)
 # A resource type that an ARN of another type stands for: DynamoDB authorises a Query or
@@ -367,6 +371,7 @@ def _by_parameters(
         except ClientError:  # (no organization: the request names none of its resources)
             return
         values.update(Account=management, OrganizationId=organization.removeprefix("o-"))
+    values.update(UNNAMED.get(prefix, {}))
     for placeholder, parameters in PLACEHOLDERS.get(prefix, {}).items():
         for parameter, shape in parameters:
             found = re.fullmatch(shape, str(params.get(parameter, "")))
