@@ -493,6 +493,15 @@ class Policy(_Strict):
             or any(t.disabled_tenants is DisabledTenants.REPORT for t in targets)
         )
 
+    def pools_with_health(self) -> set[str]:
+        """The pools a rule (or the default) asks health of: those whose IPs matter."""
+        targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
+        return {t.pool for t in targets if t.pool_health is not None}
+
+    def pools_of_tenant_rules(self) -> set[str]:
+        """The pools of the rules that match by tenant: where a tenant's sets are sent."""
+        return {rule.pool for rule in self.rules if rule.match.tenants is not None}
+
     def pools(self) -> set[str]:
         """Every pool the document names."""
         named = {rule.pool for rule in self.rules}
