@@ -337,8 +337,8 @@ INVALID: list[tuple[str, str, str]] = [
     (
         "match with neither names nor tags",
         "version: 1\nrules: [{id: a, match: {}, pool: p}]",
-        "rules[0].match: match needs at least one of 'names', 'tags', 'tenants', 'accounts', "
-        "'organizational_units', 'regions'",
+        "rules[0].match: match needs at least one of 'names', 'tags', 'accounts', "
+        "'organizational_units', 'regions', 'tenants'",
     ),
     (
         "match with names and tags both null",
@@ -404,15 +404,15 @@ INVALID: list[tuple[str, str, str]] = [
     (
         "exemption without set",
         "version: 1\nexemptions: [{reason: r, expires: 2027-01-31}]",
-        "exemptions[0]: an exemption names exactly one of 'configuration_set', 'identity' and "
-        "'tenant'",
+        "exemptions[0]: an exemption names exactly one of 'configuration_set' and 'identity' "
+        "(or, instead, 'tenant')",
     ),
     (
         "exemption for a set and an identity at once",
         "version: 1\nexemptions: [{configuration_set: a, identity: b, reason: r, "
         "expires: 2027-01-31}]",
-        "exemptions[0]: an exemption names exactly one of 'configuration_set', 'identity' and "
-        "'tenant'",
+        "exemptions[0]: an exemption names exactly one of 'configuration_set' and 'identity' "
+        "(or, instead, 'tenant')",
     ),
     (
         "identity rule with no requirement",
@@ -492,8 +492,8 @@ INVALID: list[tuple[str, str, str]] = [
     (
         "identity rule that matches nothing",
         "version: 1\nidentities: [{id: n, match: {}, configuration_set: x}]",
-        "identities[0].match: match needs at least one of 'identities', 'tags', 'tenants', "
-        "'accounts', 'organizational_units', 'regions'",
+        "identities[0].match: match needs at least one of 'identities', 'tags', "
+        "'accounts', 'organizational_units', 'regions', 'tenants'",
     ),
     (
         "identity requirement other than required",

@@ -169,7 +169,7 @@ class Match(Scope):
         # A match with only scope keys is every set of those accounts, OUs or regions.
         if self.names is None and self.tags is None and self.tenants is None and not self.scoped():
             raise ValueError(
-                f"match needs at least one of 'names', 'tags', 'tenants', {SCOPE_KEYS}"
+                f"match needs at least one of 'names', 'tags', {SCOPE_KEYS}, 'tenants'"
             )
         return self
 
@@ -323,7 +323,7 @@ class IdentityMatch(Scope):
             and not self.scoped()
         ):
             raise ValueError(
-                f"match needs at least one of 'identities', 'tags', 'tenants', {SCOPE_KEYS}"
+                f"match needs at least one of 'identities', 'tags', {SCOPE_KEYS}, 'tenants'"
             )
         return self
 
@@ -390,7 +390,8 @@ class Exemption(Scope):
         named = [self.configuration_set, self.identity, self.tenant]
         if sum(target is not None for target in named) != 1:
             raise ValueError(
-                "an exemption names exactly one of 'configuration_set', 'identity' and 'tenant'"
+                "an exemption names exactly one of 'configuration_set' and 'identity' "
+                "(or, instead, 'tenant')"
             )
         return self
 
