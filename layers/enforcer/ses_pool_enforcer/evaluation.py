@@ -210,13 +210,17 @@ def _undecided(exc: Undecidable) -> str:
 def pool_shortfalls(health: PoolHealth, state: PoolState) -> list[str]:
     """How ``state`` falls short of ``health`` (empty: it does not). A MANAGED pool meets
     ``min_ips`` and ``min_warmup_percent``: SES scales and warms its IPs itself. A pool
-    with no IPs has none warm."""
+    with no IPs has none warm. Before deploy (``state.ips`` None) only the scaling mode a
+    template declares is judged."""
     short: list[str] = []
+    before_deploy = state.ips is None  # what a template says of a pool: its mode at most
+    if before_deploy and state.scaling_mode is None:
+        return short
     if health.scaling_mode is not None and state.scaling_mode != health.scaling_mode.value:
         short.append(
             f"scaling mode {state.scaling_mode or 'unknown'}, {health.scaling_mode.value} required"
         )
-    if state.managed:
+    if state.managed or state.ips is None:
         return short
     if health.min_ips is not None and len(state.ips) < health.min_ips:
         short.append(f"{len(state.ips)} IPs, at least {health.min_ips} required")

@@ -61,7 +61,8 @@ class PoolState:
 
     name: str
     scaling_mode: str | None
-    ips: tuple[DedicatedIp, ...] = ()
+    # None: not known (a template checked before deploy declares a pool, never its IPs)
+    ips: tuple[DedicatedIp, ...] | None = ()
 
     @property
     def managed(self) -> bool:
@@ -69,12 +70,16 @@ class PoolState:
 
     def coldest(self) -> int | None:
         """The lowest warm-up percentage among IPs SES does not warm itself."""
-        warming = [ip.warmup_percentage for ip in self.ips if ip.warmup_status != "NOT_APPLICABLE"]
+        warming = [
+            ip.warmup_percentage for ip in self.ips or () if ip.warmup_status != "NOT_APPLICABLE"
+        ]
         return min(warming) if warming else None
 
     def describe(self) -> str:
         """``STANDARD, 2 IPs, coldest 10 % warm``: for reasons, reports and alerts."""
         mode = self.scaling_mode or "scaling mode unknown"
+        if self.ips is None:
+            return f"{mode}, IPs not known before deploy"
         if self.managed:
             return f"{mode}, {len(self.ips)} IPs (warmed by SES)"
         if not self.ips:
