@@ -106,6 +106,9 @@ PLACEHOLDERS = {
 # Placeholders no request carries, and what stands for them: a tenant's ARN ends with an
 # id SES generates (tenant/${TenantName}/${TenantId}); its calls name the tenant only.
 UNNAMED = {"ses": {"TenantId": "*"}}
+# Actions whose request names one resource (its ResourceArn) of several types, each of
+# which the reference marks required: the one named is what IAM authorises it on.
+ONE_RESOURCE_OF_ITS_TYPES = frozenset({"ses:ListResourceTenants"})
 # Parameters that hold a whole ARN, of whichever of the action's resource types it is.
 ARN_PARAMETERS = ("ResourceArn",)
 # A resource type that an ARN of another type stands for: DynamoDB authorises a Query or
@@ -340,6 +343,8 @@ def _named(
         ]
         named_types = {k.name for arn in named if (k := reference.type_of(action, arn))}
         missing = [k.name for k in types if k.required and k.name not in covered | named_types]
+        if action in ONE_RESOURCE_OF_ITS_TYPES and (covered or named_types):
+            missing = []
         if missing:
             raise ValueError(f"{action}: no ARN derived for its required resource {missing}")
         found = [a for a in arns if a != EVERYTHING or not named] + named
