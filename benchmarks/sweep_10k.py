@@ -21,7 +21,11 @@ about 6 ms besides its SES call (moto's DynamoDB write, connections), against 1 
 call in AWS; at 50 calls/s that leaves the sweep budget-bound, as it is in AWS, where at
 100/s it would become bound by local AWS instead (the budget's idle share says which).
 
-Usage: python -m benchmarks.sweep_10k [--sets 10000] [--rate 50] [--tracemalloc]
+With ``--tenants T``, the policy asks its pool's health (``pool_health``) and matches
+sets by tenant: the sets are spread over T tenants, and the figures say what reading
+the pool's state and the tenants cost on top of the sets' own calls.
+
+Usage: python -m benchmarks.sweep_10k [--sets 10000] [--rate 50] [--tenants T] [--tracemalloc]
 """
 
 from __future__ import annotations
@@ -49,6 +53,13 @@ from local_aws.stack import provision
 MB = 1024 * 1024
 RATE_TARGET = 0.95  # of the budget: a sweep this fast is bound by the budget
 IDLE_NEGLIGIBLE = 0.05  # of the step time waiting for slots: hardly any
+POOL_AND_TENANT_CALLS = (
+    "GetDedicatedIps",
+    "ListTenants",
+    "ListTenantResources",
+    "ListResourceTenants",
+    "GetTenant",
+)
 REAL_STEP_SECONDS = 600  # Settings.sweep_step_seconds at the deployed 1 call/s
 WORKER_FLAG = "--worker"
 
@@ -59,6 +70,9 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=50.0, help="SES calls/s: limit and budget")
     parser.add_argument(
         "--burst", type=float, default=None, help="SES token bucket size (default: rate / 20)"
+    )
+    parser.add_argument(
+        "--tenants", type=int, default=0, help="spread the sets over this many tenants"
     )
     parser.add_argument("--tracemalloc", action="store_true", help="trace the function's memory")
     parser.add_argument(WORKER_FLAG, action="store_true", help=argparse.SUPPRESS)
@@ -170,15 +184,38 @@ def bound_by(rate_share: float, idle: float) -> str:
 # --------------------------------------------------------------------------- local AWS
 
 
-def _seed(sets: int) -> None:
+def _seed(sets: int, tenants: int) -> None:
     seed.create_pool("marketing")
-    seed.put_policy(SETS_POLICY)
+    seed.put_policy(TENANTS_POLICY if tenants else SETS_POLICY)
     ses = seed.sesv2()
     for i in range(sets):
         ses.create_configuration_set(
             ConfigurationSetName=f"set-{i:05d}",
             DeliveryOptions={"SendingPoolName": "marketing", "TlsPolicy": "REQUIRE"},
         )
+    if not tenants:
+        return
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="marketing")
+    for t in range(tenants):
+        ses.create_tenant(TenantName=f"tenant-{t:04d}")
+    for i in range(sets):
+        ses.create_tenant_resource_association(
+            TenantName=f"tenant-{i % tenants:04d}",
+            ResourceArn=f"arn:aws:ses:us-east-1:123456789012:configuration-set/set-{i:05d}",
+        )
+
+
+# Every set of a tenant, on a pool that must have an IP: the pool's state and the tenants
+# are read, and every set is still compliant (one SES call each).
+TENANTS_POLICY = """
+version: 1
+mode: enforce
+rules:
+  - id: tenants
+    match: {names: ["set-*"], tenants: ["tenant-*"]}
+    pool: marketing
+    pool_health: {min_ips: 1, min_warmup_percent: 90}
+"""
 
 
 def main() -> None:
@@ -194,7 +231,7 @@ def main() -> None:
         os.environ["AWS_ENDPOINT_URL"] = aws.endpoint_url
         stack = provision()
         print(f"seeding {args.sets:,} compliant sets ...", file=sys.stderr, flush=True)
-        _seed(args.sets)
+        _seed(args.sets, args.tenants)
         environment = {
             **os.environ,
             **stack.environment(),
@@ -253,6 +290,14 @@ def main() -> None:
         f"{bound_by(total / step_time / args.rate, idle)}"
     )
     print(f"  SES calls per compliant set {total / max(compliant, 1):.4f} (target <= 1.01)")
+    if args.tenants:
+        extra = sum(calls.get(op, 0) for op in POOL_AND_TENANT_CALLS)
+        steps = len(function.step_times)
+        print(
+            f"  pool state and tenant calls {extra} over {steps} steps = "
+            f"{extra / max(steps, 1):.1f} a step, for 1 pool and {args.tenants} tenants "
+            f"(target: 1 per pool and 1 per tenant, +1 ListTenants, a step; 0 per set)"
+        )
     print(f"  throttled answers (429)     {throttled} (the SDK retries them)")
     print(
         f"  throttling not recovered    {failed_attempts} failed invocations, "

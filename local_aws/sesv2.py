@@ -18,9 +18,26 @@ What :func:`install` changes (shapes checked against the botocore ``sesv2`` mode
   nor created (``AlreadyExistsException``); a duplicate create -> ``AlreadyExistsException``;
   ``ScalingMode`` defaults to STANDARD; deleting an unknown pool -> ``NotFoundException``;
   configuration sets that named a deleted pool keep the dangling name, as in SES.
-* ``PutDedicatedIpInPool`` records the IP in the pool; ``GetDedicatedIps`` lists them.
-  (moto cannot allocate dedicated IPs, so any IP is accepted; the IPs of a deleted pool
-  fall back to ``ses-default-dedicated-pool``.)
+* ``PutDedicatedIpInPool`` records the IP in the pool (an IP first seen is fully warm,
+  100 %, as a long-held IP is); ``GetDedicatedIps`` (``PoolName`` optional) lists them with
+  their warm-up as ``DedicatedIp`` documents it: ``WarmupStatus`` IN_PROGRESS below 100 %,
+  DONE at 100 %, and NOT_APPLICABLE with ``WarmupPercentage`` -1 in a MANAGED pool, whose
+  warm-up SES handles. ``PutDedicatedIpWarmupAttributes`` sets an IP's percentage (0-100,
+  else ``BadRequestException``; unknown IP -> ``NotFoundException``).
+  ``PutDedicatedIpPoolScalingAttributes`` turns a STANDARD pool MANAGED; MANAGED cannot go
+  back ("MANAGED pools cannot be converted to STANDARD scaling mode":
+  ``BadRequestException``); unknown or special pool -> ``NotFoundException``. (moto cannot
+  allocate dedicated IPs, so any IP is accepted; the IPs of a deleted pool fall back to
+  ``ses-default-dedicated-pool``.)
+* Tenants (moto has none): ``CreateTenant`` (name: up to 64 letters, digits, ``-``, ``_``;
+  a duplicate -> ``AlreadyExistsException``; ``SendingStatus`` ENABLED), ``GetTenant``,
+  ``ListTenants``, ``DeleteTenant`` (its associations go, its resources stay),
+  ``CreateTenantResourceAssociation`` (the tenant and the resource, a configuration set,
+  identity or template, must exist: ``NotFoundException``; an existing association ->
+  ``AlreadyExistsException``), ``DeleteTenantResourceAssociation``, ``ListTenantResources``
+  (``Filter`` ``RESOURCE_TYPE``) and ``ListResourceTenants``, all paged. A deleted
+  configuration set or identity leaves its tenants. SES sets a tenant's sending status
+  itself (reputation findings): :func:`set_tenant_sending_status` stands in for it.
 * ``PageSize``/``NextToken`` on ``ListConfigurationSets``, ``ListDedicatedIpPools`` and
   ``GetDedicatedIps``: lists are sorted by name and the token names the last item
   returned, so pages are stable and complete. Default page size 100; larger requests are
@@ -50,11 +67,13 @@ import base64
 import binascii
 import bisect
 import json
+import re
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 SPECIAL_POOL_NAMES: Final = frozenset({"ses-default-dedicated-pool", "ses-shared-pool"})
@@ -69,6 +88,17 @@ _KEPT_WHEN_OMITTED: Final = ("SharedPoolDeliveryMode",)
 _MIN_DELIVERY_SECONDS: Final = 300
 _MAX_DELIVERY_SECONDS: Final = 50400
 _DEDICATED_IPS_ATTR: Final = "_local_aws_dedicated_ips"
+_WARMUP_ATTR: Final = "_local_aws_warmup"
+_TENANTS_ATTR: Final = "_local_aws_tenants"
+_SCALING_MODES: Final = frozenset({"STANDARD", "MANAGED"})
+_SENDING_STATUSES: Final = frozenset({"ENABLED", "REINSTATED", "DISABLED"})
+_TENANT_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# ResourceType of the ARN's resource part, as ListTenantResources names it.
+_TENANT_RESOURCE_TYPES: Final = {
+    "configuration-set": "CONFIGURATION_SET",
+    "identity": "EMAIL_IDENTITY",
+    "template": "EMAIL_TEMPLATE",
+}
 
 # Nested paths moto's server URL map lacks (mock_aws itself routes by its "/v2/.*" entry).
 _EXTRA_URL_PATHS: Final = (
@@ -76,6 +106,16 @@ _EXTRA_URL_PATHS: Final = (
     "{0}/v2/email/identities/(?P<EmailIdentity>[^/]+)/configuration-set$",
     "{0}/v2/email/dedicated-ips$",
     "{0}/v2/email/dedicated-ips/(?P<IP>[^/]+)/pool$",
+    "{0}/v2/email/dedicated-ips/(?P<IP>[^/]+)/warmup$",
+    "{0}/v2/email/dedicated-ip-pools/(?P<PoolName>[^/]+)/scaling$",
+    "{0}/v2/email/tenants$",
+    "{0}/v2/email/tenants/get$",
+    "{0}/v2/email/tenants/delete$",
+    "{0}/v2/email/tenants/list$",
+    "{0}/v2/email/tenants/resources$",
+    "{0}/v2/email/tenants/resources/delete$",
+    "{0}/v2/email/tenants/resources/list$",
+    "{0}/v2/email/resources/tenants/list$",
 )
 
 _install_lock = threading.Lock()
@@ -476,13 +516,45 @@ def _list_dedicated_ip_pools(self: Any) -> str:
     return _page_response("DedicatedIpPools", page, token)
 
 
+def _warmup(resp: Any) -> dict[str, int]:
+    """IP -> warm-up percentage set for it (absent: 100), per account and region."""
+    backend = resp.sesv2_backend
+    warmup: dict[str, int] | None = getattr(backend, _WARMUP_ATTR, None)
+    if warmup is None:
+        warmup = {}
+        setattr(backend, _WARMUP_ATTR, warmup)
+    return warmup
+
+
+def _scaling_mode(resp: Any, pool_name: str) -> str:
+    pool = _core(resp).dedicated_ip_pools.get(pool_name)
+    return str(getattr(pool, "scaling_mode", None) or "STANDARD") if pool else "STANDARD"
+
+
+def _dedicated_ip(resp: Any, ip: str, pool: str) -> dict[str, Any]:
+    """One ``DedicatedIp`` as the API reference describes its fields."""
+    if _scaling_mode(resp, pool) == "MANAGED":
+        status, percentage = "NOT_APPLICABLE", -1
+    else:
+        percentage = _warmup(resp).get(ip, 100)
+        status = "DONE" if percentage >= 100 else "IN_PROGRESS"
+    return {"Ip": ip, "WarmupStatus": status, "WarmupPercentage": percentage, "PoolName": pool}
+
+
+def _ip_param(resp: Any) -> str:
+    ip = resp._get_param("IP") or resp._get_param("Ip")
+    if not ip:
+        raise _bad_request("Ip is required.")
+    return str(ip)
+
+
 def _put_dedicated_ip_in_pool(self: Any) -> str:
-    ip = self._get_param("IP") or self._get_param("Ip")
+    ip = _ip_param(self)
     destination = _body(self).get("DestinationPoolName")
-    if not ip or not isinstance(destination, str):
+    if not isinstance(destination, str):
         raise _bad_request("Ip and DestinationPoolName are required.")
     _require_pool(self, destination)
-    _dedicated_ips(self)[str(ip)] = destination
+    _dedicated_ips(self)[ip] = destination
     return "{}"
 
 
@@ -493,11 +565,190 @@ def _get_dedicated_ips(self: Any) -> str:
         _require_pool(self, str(pool))
     keys = [ip for ip, ip_pool in ips.items() if pool is None or ip_pool == pool]
     page, token = _paginate(self, keys)
-    items = [
-        {"Ip": ip, "WarmupStatus": "DONE", "WarmupPercentage": 100, "PoolName": ips[ip]}
-        for ip in page
-    ]
+    items = [_dedicated_ip(self, ip, ips[ip]) for ip in page]
     return _page_response("DedicatedIps", items, token)
+
+
+def _put_dedicated_ip_warmup_attributes(self: Any) -> str:
+    ip = _ip_param(self)
+    percentage = _body(self).get("WarmupPercentage")
+    if (
+        isinstance(percentage, bool)
+        or not isinstance(percentage, int)
+        or not 0 <= percentage <= 100
+    ):
+        raise _bad_request(f"Invalid WarmupPercentage: {percentage}")
+    if ip not in _dedicated_ips(self):
+        raise _not_found(f"Dedicated IP {ip} does not exist.")
+    _warmup(self)[ip] = percentage
+    return "{}"
+
+
+def _put_dedicated_ip_pool_scaling_attributes(self: Any) -> str:
+    name = self._get_param("PoolName")
+    mode = _body(self).get("ScalingMode")
+    if mode not in _SCALING_MODES:
+        raise _bad_request(f"Invalid ScalingMode: {mode}")
+    pool = None if name in SPECIAL_POOL_NAMES else _core(self).dedicated_ip_pools.get(name)
+    if pool is None:
+        raise _not_found(f"Pool {name} does not exist.")
+    if (pool.scaling_mode or "STANDARD") == "MANAGED" and mode == "STANDARD":
+        raise _bad_request("MANAGED pools cannot be converted to STANDARD scaling mode.")
+    pool.scaling_mode = mode
+    return "{}"
+
+
+# --------------------------------------------------------------------------- tenants
+
+
+@dataclass
+class _Tenant:
+    name: str
+    tenant_id: str
+    arn: str
+    created: float
+    tags: list[dict[str, str]]
+    sending_status: str = "ENABLED"
+    # resource ARN -> (ResourceType, AssociatedTimestamp)
+    resources: dict[str, tuple[str, float]] = field(default_factory=dict)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "TenantName": self.name,
+            "TenantId": self.tenant_id,
+            "TenantArn": self.arn,
+            "CreatedTimestamp": self.created,
+            "SendingStatus": self.sending_status,
+        }
+
+
+def _tenants_of(backend: Any) -> dict[str, _Tenant]:
+    tenants: dict[str, _Tenant] | None = getattr(backend, _TENANTS_ATTR, None)
+    if tenants is None:
+        tenants = {}
+        setattr(backend, _TENANTS_ATTR, tenants)
+    return tenants
+
+
+def _tenant_name(resp: Any) -> str:
+    name = _body(resp).get("TenantName")
+    if not isinstance(name, str) or not _TENANT_NAME.fullmatch(name):
+        raise _bad_request(
+            f"Invalid TenantName: {name!r} (up to 64 letters, digits, hyphens and underscores)"
+        )
+    return name
+
+
+def _get_tenant_of(resp: Any) -> _Tenant:
+    name = _tenant_name(resp)
+    tenant = _tenants_of(resp.sesv2_backend).get(name)
+    if tenant is None:
+        raise _not_found(f"Tenant {name} does not exist.")
+    return tenant
+
+
+def _resource(resp: Any) -> tuple[str, str]:
+    """The request's ``ResourceArn`` and its ResourceType; NotFound if it does not exist."""
+    arn = _body(resp).get("ResourceArn")
+    prefix = _arn(resp, "")
+    if not isinstance(arn, str) or not arn:
+        raise _bad_request("ResourceArn is required.")
+    kind, _, name = arn.removeprefix(prefix).partition("/")
+    resource_type = _TENANT_RESOURCE_TYPES.get(kind) if arn.startswith(prefix) else None
+    if resource_type is None or not name:
+        raise _bad_request(f"ResourceArn {arn} is not a configuration set, identity or template.")
+    core = _core(resp)
+    known = {"configuration-set": core.config_sets, "identity": core.email_identities}
+    if name not in known.get(kind, core.templates):
+        raise _not_found(f"Resource {arn} does not exist.")
+    return arn, resource_type
+
+
+def _create_tenant(self: Any) -> str:
+    name = _tenant_name(self)
+    tenants = _tenants_of(self.sesv2_backend)
+    if name in tenants:
+        raise _error("AlreadyExistsException", f"Tenant {name} already exists.")
+    tenant_id = "tn-" + uuid.uuid4().hex[:24]
+    tags = _body(self).get("Tags") or []
+    tenant = tenants[name] = _Tenant(
+        name, tenant_id, _arn(self, f"tenant/{name}/{tenant_id}"), time.time(), list(tags)
+    )
+    return json.dumps({**tenant.info(), "Tags": tenant.tags})
+
+
+def _get_tenant(self: Any) -> str:
+    tenant = _get_tenant_of(self)
+    return json.dumps({"Tenant": {**tenant.info(), "Tags": tenant.tags}})
+
+
+def _delete_tenant(self: Any) -> str:
+    tenant = _get_tenant_of(self)
+    del _tenants_of(self.sesv2_backend)[tenant.name]
+    return "{}"
+
+
+def _list_tenants(self: Any) -> str:
+    tenants = _tenants_of(self.sesv2_backend)
+    page, token = _paginate(self, list(tenants))
+    return _page_response("Tenants", [tenants[name].info() for name in page], token)
+
+
+def _create_tenant_resource_association(self: Any) -> str:
+    tenant = _get_tenant_of(self)
+    arn, resource_type = _resource(self)
+    if arn in tenant.resources:
+        raise _error("AlreadyExistsException", f"{arn} is already associated with {tenant.name}.")
+    tenant.resources[arn] = (resource_type, time.time())
+    return "{}"
+
+
+def _delete_tenant_resource_association(self: Any) -> str:
+    tenant = _get_tenant_of(self)
+    arn = _body(self).get("ResourceArn")
+    if arn not in tenant.resources:
+        raise _not_found(f"{arn} is not associated with tenant {tenant.name}.")
+    del tenant.resources[arn]
+    return "{}"
+
+
+def _list_tenant_resources(self: Any) -> str:
+    tenant = _get_tenant_of(self)
+    wanted = (_body(self).get("Filter") or {}).get("RESOURCE_TYPE")
+    if wanted is not None and wanted not in _TENANT_RESOURCE_TYPES.values():
+        raise _bad_request(f"Invalid RESOURCE_TYPE filter: {wanted}")
+    arns = [a for a, (kind, _) in tenant.resources.items() if wanted in (None, kind)]
+    page, token = _paginate(self, arns)
+    items = [{"ResourceType": tenant.resources[a][0], "ResourceArn": a} for a in page]
+    return _page_response("TenantResources", items, token)
+
+
+def _list_resource_tenants(self: Any) -> str:
+    arn, _ = _resource(self)
+    tenants = {t.name: t for t in _tenants_of(self.sesv2_backend).values() if arn in t.resources}
+    page, token = _paginate(self, list(tenants))
+    items = [
+        {
+            "TenantName": name,
+            "TenantId": tenants[name].tenant_id,
+            "ResourceArn": arn,
+            "AssociatedTimestamp": tenants[name].resources[arn][1],
+        }
+        for name in page
+    ]
+    return _page_response("ResourceTenants", items, token)
+
+
+def set_tenant_sending_status(
+    name: str, status: str, *, account_id: str = "123456789012", region: str = "us-east-1"
+) -> None:
+    """What SES does itself when a tenant's reputation findings disable (or an operator
+    reinstates) it: there is no API call that sets ``SendingStatus``."""
+    from moto.sesv2.models import sesv2_backends
+
+    if status not in _SENDING_STATUSES:
+        raise ValueError(f"SendingStatus must be one of {sorted(_SENDING_STATUSES)}")
+    _tenants_of(sesv2_backends[account_id][region])[name].sending_status = status
 
 
 def _get_identity(resp: Any, name: str) -> Any:
@@ -632,6 +883,16 @@ _PATCHES: Final[dict[str, Callable[..., Any]]] = {
     "list_dedicated_ip_pools": _list_dedicated_ip_pools,
     "put_dedicated_ip_in_pool": _put_dedicated_ip_in_pool,
     "get_dedicated_ips": _get_dedicated_ips,
+    "put_dedicated_ip_warmup_attributes": _put_dedicated_ip_warmup_attributes,
+    "put_dedicated_ip_pool_scaling_attributes": _put_dedicated_ip_pool_scaling_attributes,
+    "create_tenant": _create_tenant,
+    "get_tenant": _get_tenant,
+    "delete_tenant": _delete_tenant,
+    "list_tenants": _list_tenants,
+    "create_tenant_resource_association": _create_tenant_resource_association,
+    "delete_tenant_resource_association": _delete_tenant_resource_association,
+    "list_tenant_resources": _list_tenant_resources,
+    "list_resource_tenants": _list_resource_tenants,
     "create_email_identity": _create_email_identity,
     "get_email_identity": _get_email_identity,
     "put_email_identity_configuration_set_attributes": (

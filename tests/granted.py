@@ -93,6 +93,7 @@ PLACEHOLDERS = {
         "ConfigurationSetName": (("ConfigurationSetName", "(.+)"),),
         "DedicatedIPPool": (("PoolName", "(.+)"), ("SendingPoolName", "(.+)")),
         "IdentityName": (("EmailIdentity", "(.+)"),),
+        "TenantName": (("TenantName", "(.+)"),),
     },
     # An account, OU or root asked about (ListParents' ChildId, the walk's ParentId). Their
     # ARNs name the management account and the organization (``Calls.organization``).
@@ -102,6 +103,12 @@ PLACEHOLDERS = {
         "RootId": (("ParentId", "r-(.+)"),),
     },
 }
+# Placeholders no request carries, and what stands for them: a tenant's ARN ends with an
+# id SES generates (tenant/${TenantName}/${TenantId}); its calls name the tenant only.
+UNNAMED = {"ses": {"TenantId": "*"}}
+# Actions whose request names one resource (its ResourceArn) of several types, each of
+# which the reference marks required: the one named is what IAM authorises it on.
+ONE_RESOURCE_OF_ITS_TYPES = frozenset({"ses:ListResourceTenants"})
 # Parameters that hold a whole ARN, of whichever of the action's resource types it is.
 ARN_PARAMETERS = ("ResourceArn",)
 # A resource type that an ARN of another type stands for: DynamoDB authorises a Query or
@@ -336,6 +343,8 @@ def _named(
         ]
         named_types = {k.name for arn in named if (k := reference.type_of(action, arn))}
         missing = [k.name for k in types if k.required and k.name not in covered | named_types]
+        if action in ONE_RESOURCE_OF_ITS_TYPES and (covered or named_types):
+            missing = []
         if missing:
             raise ValueError(f"{action}: no ARN derived for its required resource {missing}")
         found = [a for a in arns if a != EVERYTHING or not named] + named
@@ -367,6 +376,7 @@ def _by_parameters(
         except ClientError:  # (no organization: the request names none of its resources)
             return
         values.update(Account=management, OrganizationId=organization.removeprefix("o-"))
+    values.update(UNNAMED.get(prefix, {}))
     for placeholder, parameters in PLACEHOLDERS.get(prefix, {}).items():
         for parameter, shape in parameters:
             found = re.fullmatch(shape, str(params.get(parameter, "")))

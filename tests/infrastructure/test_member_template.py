@@ -165,8 +165,10 @@ def test_the_member_role_grants_exactly_the_ses_actions_the_hub_functions_call(
     assert set(granted) == {
         "ses:ListConfigurationSets", "ses:ListDedicatedIpPools", "ses:ListEmailIdentities",
         "ses:GetConfigurationSet", "ses:PutConfigurationSetDeliveryOptions",
-        "ses:GetDedicatedIpPool",
+        "ses:GetDedicatedIpPool", "ses:GetDedicatedIps",
         "ses:GetEmailIdentity", "ses:PutEmailIdentityConfigurationSetAttributes",
+        "ses:ListTenants", "ses:ListTenantResources", "ses:ListResourceTenants",
+        "ses:GetTenant",
     }  # fmt: skip
 
 

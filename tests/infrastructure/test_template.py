@@ -88,6 +88,7 @@ SES = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:"
 CONFIGURATION_SETS = SES + "configuration-set/*"
 POOLS = SES + "dedicated-ip-pool/*"
 IDENTITIES_ARN = SES + "identity/*"
+TENANTS = SES + "tenant/*"
 POLICY_PARAMETER = (
     "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${PolicyParameterName}"
 )
@@ -98,7 +99,12 @@ IDENTITY_LANE_INDEX = "${IdentityTable.Arn}/index/" + stack.LANE_INDEX
 REPORTS = "${ReportBucket.Arn}/reports/*"
 
 # Actions that support no resource-level permission: the only ones granted on "*".
-SES_LISTS = ("ses:ListConfigurationSets", "ses:ListDedicatedIpPools", "ses:ListEmailIdentities")
+SES_LISTS = (
+    "ses:ListConfigurationSets",
+    "ses:ListDedicatedIpPools",
+    "ses:ListEmailIdentities",
+    "ses:ListTenants",  # TenantDirectory: the tenants' sending status
+)
 LOG_DELIVERY = (
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
@@ -153,7 +159,8 @@ RECONCILE = merge(
     # adapters/ses.py: Ses.get_configuration_set, Ses.reassign
     on(CONFIGURATION_SETS, "ses:GetConfigurationSet", "ses:PutConfigurationSetDeliveryOptions"),
     # PoolDirectory asks SES about a pool it has no fresh answer for (Ses.pool_exists).
-    on(POOLS, "ses:GetDedicatedIpPool"),
+    # ... and a pool's state for rules with pool_health (Ses.pool_state).
+    on(POOLS, "ses:GetDedicatedIpPool", "ses:GetDedicatedIps"),
     # IAM authorises a request on every resource it names (the Service Authorization
     # Reference's resource types, tests/reference.py): a reassignment on the pool it
     # names too, an identity's default set on the set too.
@@ -195,14 +202,22 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         # the SQS event source mapping polls with the function's role
         on("EventQueue.Arn", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"),
         on(INVENTORY_INDEX, "dynamodb:Query"),  # Inventory.sets_expecting (pool fan-out)
+        # TenantDirectory on the event path: one set's (or identity's) tenants, and their
+        # sending status
+        on(CONFIGURATION_SETS, "ses:ListResourceTenants"),
+        on(IDENTITIES_ARN, "ses:ListResourceTenants"),
+        on("*", "ses:ListTenants"),
+        on(TENANTS, "ses:GetTenant"),  # Ses.tenant_status: a status ListTenants left out
         # Inventory.indexed: the identities a deleted set leaves without a default
         on(IDENTITY_INDEX, "dynamodb:Query"),
     ),
     "SweepFunctionRole": merge(
         RECONCILE,
         running("SweepFunction"),
-        # Ses.configuration_set_pages; PoolDirectory.listed (Ses.list_dedicated_pools)
+        # Ses.configuration_set_pages; PoolDirectory.listed (Ses.list_dedicated_pools);
+        # TenantDirectory.listed (Ses.tenant_statuses, Ses.tenant_resources)
         on("*", *SES_LISTS),
+        on(TENANTS, "ses:ListTenantResources", "ses:GetTenant"),
         # Inventory.rows, Inventory.remove_unseen, for sets and identities
         on("InventoryTable.Arn", "dynamodb:Scan"),
         on("IdentityTable.Arn", "dynamodb:Scan"),

@@ -456,6 +456,7 @@ def test_sarif_is_valid_and_points_at_each_resource(check: Any, no_aws: None) ->
         "undefined-pool",
         "wrong-default-set",
         "unresolved",
+        "pool-health",
     ]
     # one result per finding, each at its resource, the path relative to the working dir
     assert len(run["results"]) == 6 + 3 + 4
@@ -744,3 +745,36 @@ def test_json_lists_the_alternatives_judged_and_the_condition(check: Any, no_aws
         {"when": "Stage=prod", "name": "newsletter-marketing", "pool": "marketing", "tags": {}},
     ]
     assert newsletter["result"] == "unresolved"
+
+
+def test_a_pool_declared_with_a_scaling_mode_the_rule_does_not_allow_is_a_finding(
+    check: Any, no_aws: None, tmp_path: Path
+) -> None:
+    # Given a policy asking its pool to be MANAGED, and a template declaring it STANDARD
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nmode: enforce\nrules:\n  - id: bulk\n    match: {names: ['bulk-*']}\n"
+        "    pool: bulk\n    pool_health: {scaling_mode: MANAGED, min_ips: 4}\n"
+    )
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Resources:\n"
+        "  Bulk:\n    Type: AWS::SES::DedicatedIpPool\n    Properties: {PoolName: bulk}\n"
+        "  BulkSet:\n    Type: AWS::SES::ConfigurationSet\n    Properties:\n"
+        "      Name: bulk-news\n      DeliveryOptions: {SendingPoolName: bulk}\n"
+    )
+
+    # When it is checked, and again with the pool declared MANAGED
+    result = check("--policy", policy, template)
+    template.write_text(
+        template.read_text().replace("{PoolName: bulk}", "{PoolName: bulk, ScalingMode: MANAGED}")
+    )
+    fixed = check("--policy", policy, template)
+
+    # Then the STANDARD pool is a finding naming the mode (its IPs, unknown before deploy,
+    # are not held against it); the MANAGED one complies
+    assert result.status == 2
+    assert rows(result.out)["BulkSet"][-1] == "pool-health"
+    assert "scaling mode STANDARD, MANAGED required" in result.out
+    assert fixed.status == 0, fixed.out
+    assert rows(fixed.out)["BulkSet"][-1] == "compliant"

@@ -47,6 +47,11 @@ def test_the_demo_shows_the_enforcer_at_work_on_embedded_local_aws(tmp_path: Pat
     page = tmp_path / "compliance-report.html"
     assert f"the HTML page, saved (local S3 goes when the demo ends): {page}" in out
     assert "<h1>SES pool compliance report</h1>" in page.read_text()
+    # A move refused because the target pool is still warming, then made once it is warm
+    assert "error: not moved: target pool promotions is not ready (STANDARD, 1 IP" in out
+    assert "-> remediated: moved from marketing to promotions" in out
+    # A tenant's sets follow the tenant's rule
+    assert out.count("-> remediated: moved from ses-default-dedicated-pool to marketing") == 2
     assert "Traceback" not in done.stderr
 
 

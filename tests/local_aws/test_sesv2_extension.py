@@ -711,3 +711,224 @@ def test_the_older_list_routes_of_the_aws_cli_v1_are_answered() -> None:
         ]
         # And the newer form still works
         assert list_all(client.list_configuration_sets, "ConfigurationSets") == ["a1", "a2"]
+
+
+# ---------------------------------------------------------------- pool state: warm-up, scaling
+
+
+def test_an_ip_s_warm_up_is_reported_as_the_dedicated_ip_shape_describes(ses: Any) -> None:
+    # Given a standard pool with a warm IP and a cold one
+    ses.create_dedicated_ip_pool(PoolName="bulk")
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="bulk")
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.2", DestinationPoolName="bulk")
+
+    # When
+    ses.put_dedicated_ip_warmup_attributes(Ip="192.0.2.2", WarmupPercentage=10)
+
+    # Then (API reference, DedicatedIp: IN_PROGRESS while warming, DONE at 100)
+    ips = ses.get_dedicated_ips(PoolName="bulk")["DedicatedIps"]
+    assert [(ip["Ip"], ip["WarmupStatus"], ip["WarmupPercentage"]) for ip in ips] == [
+        ("192.0.2.1", "DONE", 100),
+        ("192.0.2.2", "IN_PROGRESS", 10),
+    ]
+
+
+def test_a_managed_pool_s_ips_have_no_warm_up_of_their_own(ses: Any) -> None:
+    # Given a standard pool with a cold IP
+    ses.create_dedicated_ip_pool(PoolName="bulk")
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="bulk")
+    ses.put_dedicated_ip_warmup_attributes(Ip="192.0.2.1", WarmupPercentage=40)
+
+    # When it becomes managed
+    ses.put_dedicated_ip_pool_scaling_attributes(PoolName="bulk", ScalingMode="MANAGED")
+
+    # Then (API reference, DedicatedIp: NOT_APPLICABLE and -1 in managed pools)
+    assert ses.get_dedicated_ip_pool(PoolName="bulk")["DedicatedIpPool"]["ScalingMode"] == "MANAGED"
+    (ip,) = ses.get_dedicated_ips(PoolName="bulk")["DedicatedIps"]
+    assert (ip["WarmupStatus"], ip["WarmupPercentage"]) == ("NOT_APPLICABLE", -1)
+
+
+def test_a_managed_pool_cannot_go_back_to_standard(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="bulk", ScalingMode="MANAGED")
+
+    # When (API reference, PutDedicatedIpPoolScalingAttributes: "MANAGED pools cannot be
+    # converted to STANDARD scaling mode")
+    with pytest.raises(ClientError) as exc:
+        ses.put_dedicated_ip_pool_scaling_attributes(PoolName="bulk", ScalingMode="STANDARD")
+
+    # Then
+    assert error_code(exc) == "BadRequestException"
+    assert ses.get_dedicated_ip_pool(PoolName="bulk")["DedicatedIpPool"]["ScalingMode"] == "MANAGED"
+    ses.put_dedicated_ip_pool_scaling_attributes(PoolName="bulk", ScalingMode="MANAGED")
+
+
+@pytest.mark.parametrize("pool", ["ghost", "ses-shared-pool", "ses-default-dedicated-pool"])
+def test_scaling_an_unknown_or_special_pool_is_not_found(ses: Any, pool: str) -> None:
+    with pytest.raises(ClientError) as exc:
+        ses.put_dedicated_ip_pool_scaling_attributes(PoolName=pool, ScalingMode="MANAGED")
+    assert error_code(exc) == "NotFoundException"
+
+
+def test_warm_up_of_an_unknown_ip_or_out_of_range_is_refused(ses: Any) -> None:
+    # Given
+    ses.create_dedicated_ip_pool(PoolName="bulk")
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="bulk")
+
+    # When / Then
+    with pytest.raises(ClientError) as unknown:
+        ses.put_dedicated_ip_warmup_attributes(Ip="192.0.2.99", WarmupPercentage=50)
+    assert error_code(unknown) == "NotFoundException"
+    with pytest.raises(ClientError) as too_much:
+        ses.put_dedicated_ip_warmup_attributes(Ip="192.0.2.1", WarmupPercentage=101)
+    assert error_code(too_much) == "BadRequestException"
+    assert ses.get_dedicated_ips(PoolName="bulk")["DedicatedIps"][0]["WarmupPercentage"] == 100
+
+
+# ---------------------------------------------------------------- tenants
+
+
+def test_a_tenant_is_created_read_listed_and_deleted(ses: Any) -> None:
+    # When
+    created = ses.create_tenant(TenantName="acme", Tags=[{"Key": "tier", "Value": "gold"}])
+
+    # Then
+    assert created["TenantArn"] == (
+        f"arn:aws:ses:{REGION}:{ACCOUNT}:tenant/acme/{created['TenantId']}"
+    )
+    tenant = ses.get_tenant(TenantName="acme")["Tenant"]
+    assert (tenant["SendingStatus"], tenant["Tags"]) == (
+        "ENABLED",
+        [{"Key": "tier", "Value": "gold"}],
+    )
+    assert [t["TenantName"] for t in ses.list_tenants()["Tenants"]] == ["acme"]
+    with pytest.raises(ClientError) as duplicate:
+        ses.create_tenant(TenantName="acme")
+    assert error_code(duplicate) == "AlreadyExistsException"
+
+    # When
+    ses.delete_tenant(TenantName="acme")
+
+    # Then
+    for call in (ses.get_tenant, ses.delete_tenant):
+        with pytest.raises(ClientError) as gone:
+            call(TenantName="acme")
+        assert error_code(gone) == "NotFoundException"
+
+
+def test_a_tenant_name_outside_the_documented_characters_is_a_bad_request(ses: Any) -> None:
+    # (API reference, TenantName: up to 64 letters, digits, hyphens and underscores)
+    for name in ("acme corp", "a" * 65, "acme/1"):
+        with pytest.raises(ClientError) as exc:
+            ses.create_tenant(TenantName=name)
+        assert error_code(exc) == "BadRequestException"
+
+
+def test_a_tenant_s_resources_are_listed_both_ways(ses: Any) -> None:
+    # Given two tenants, a set shared by both, an identity of one
+    ses.create_configuration_set(ConfigurationSetName="shared")
+    ses.create_email_identity(EmailIdentity="news.example.com")
+    ses.create_tenant(TenantName="acme")
+    ses.create_tenant(TenantName="globex")
+    identity = f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/news.example.com"
+
+    # When
+    for tenant in ("acme", "globex"):
+        ses.create_tenant_resource_association(TenantName=tenant, ResourceArn=set_arn("shared"))
+    ses.create_tenant_resource_association(TenantName="acme", ResourceArn=identity)
+
+    # Then
+    of_acme = ses.list_tenant_resources(TenantName="acme")["TenantResources"]
+    assert sorted((r["ResourceType"], r["ResourceArn"]) for r in of_acme) == [
+        ("CONFIGURATION_SET", set_arn("shared")),
+        ("EMAIL_IDENTITY", identity),
+    ]
+    sets_only = ses.list_tenant_resources(
+        TenantName="acme", Filter={"RESOURCE_TYPE": "CONFIGURATION_SET"}
+    )["TenantResources"]
+    assert [r["ResourceArn"] for r in sets_only] == [set_arn("shared")]
+    tenants = list_all(
+        ses.list_resource_tenants, "ResourceTenants", ResourceArn=set_arn("shared"), PageSize=1
+    )
+    assert [t["TenantName"] for t in tenants] == ["acme", "globex"]  # type: ignore[index]
+
+    # When one association is removed, and a tenant deleted
+    ses.delete_tenant_resource_association(TenantName="globex", ResourceArn=set_arn("shared"))
+    ses.delete_tenant(TenantName="acme")
+
+    # Then the resources stay, their associations go (API reference, DeleteTenant)
+    assert ses.list_resource_tenants(ResourceArn=set_arn("shared"))["ResourceTenants"] == []
+    assert ses.get_configuration_set(ConfigurationSetName="shared")["ConfigurationSetName"]
+
+
+def test_associations_are_checked_as_the_api_reference_lists_their_errors(ses: Any) -> None:
+    # Given
+    ses.create_configuration_set(ConfigurationSetName="cs")
+    ses.create_tenant(TenantName="acme")
+    ses.create_tenant_resource_association(TenantName="acme", ResourceArn=set_arn("cs"))
+    pool = f"arn:aws:ses:{REGION}:{ACCOUNT}:dedicated-ip-pool/p"
+    cases = [
+        ({"TenantName": "acme", "ResourceArn": set_arn("cs")}, "AlreadyExistsException"),
+        ({"TenantName": "ghost", "ResourceArn": set_arn("cs")}, "NotFoundException"),
+        ({"TenantName": "acme", "ResourceArn": set_arn("ghost")}, "NotFoundException"),
+        ({"TenantName": "acme", "ResourceArn": pool}, "BadRequestException"),
+    ]
+
+    # When / Then
+    for kwargs, code in cases:
+        with pytest.raises(ClientError) as exc:
+            ses.create_tenant_resource_association(**kwargs)
+        assert error_code(exc) == code, kwargs
+    with pytest.raises(ClientError) as not_associated:
+        ses.delete_tenant_resource_association(TenantName="acme", ResourceArn=set_arn("other"))
+    assert error_code(not_associated) == "NotFoundException"
+    with pytest.raises(ClientError) as unknown_resource:
+        ses.list_resource_tenants(ResourceArn=set_arn("ghost"))
+    assert error_code(unknown_resource) == "NotFoundException"
+    with pytest.raises(ClientError) as unknown_tenant:
+        ses.list_tenant_resources(TenantName="ghost")
+    assert error_code(unknown_tenant) == "NotFoundException"
+
+
+def test_a_tenant_s_sending_status_is_what_ses_set(ses: Any) -> None:
+    # Given
+    ses.create_tenant(TenantName="acme")
+
+    # When SES disables it (reputation findings; no API call sets it)
+    local_aws.set_tenant_sending_status("acme", "DISABLED", account_id=ACCOUNT, region=REGION)
+
+    # Then
+    assert ses.get_tenant(TenantName="acme")["Tenant"]["SendingStatus"] == "DISABLED"
+    assert ses.list_tenants()["Tenants"][0]["SendingStatus"] == "DISABLED"
+
+
+def test_server_mode_serves_the_pool_state_and_tenant_paths(server_ses: Any) -> None:
+    # Given
+    ses = server_ses
+    ses.create_dedicated_ip_pool(PoolName="bulk")
+    ses.create_configuration_set(ConfigurationSetName="cs")
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.7", DestinationPoolName="bulk")
+
+    # When
+    ses.put_dedicated_ip_warmup_attributes(Ip="192.0.2.7", WarmupPercentage=30)
+    ses.create_tenant(TenantName="acme")
+    ses.create_tenant_resource_association(TenantName="acme", ResourceArn=set_arn("cs"))
+
+    # Then
+    (ip,) = ses.get_dedicated_ips(PoolName="bulk")["DedicatedIps"]
+    assert (ip["WarmupStatus"], ip["WarmupPercentage"]) == ("IN_PROGRESS", 30)
+    assert ses.get_tenant(TenantName="acme")["Tenant"]["TenantName"] == "acme"
+    assert ses.list_tenants()["Tenants"][0]["TenantName"] == "acme"
+    resources = ses.list_tenant_resources(TenantName="acme")["TenantResources"]
+    assert [r["ResourceArn"] for r in resources] == [set_arn("cs")]
+    tenants = ses.list_resource_tenants(ResourceArn=set_arn("cs"))["ResourceTenants"]
+    assert [t["TenantName"] for t in tenants] == ["acme"]
+
+    # When
+    ses.put_dedicated_ip_pool_scaling_attributes(PoolName="bulk", ScalingMode="MANAGED")
+    ses.delete_tenant_resource_association(TenantName="acme", ResourceArn=set_arn("cs"))
+    ses.delete_tenant(TenantName="acme")
+
+    # Then
+    assert ses.get_dedicated_ip_pool(PoolName="bulk")["DedicatedIpPool"]["ScalingMode"] == "MANAGED"
+    assert ses.list_tenants()["Tenants"] == []

@@ -217,6 +217,11 @@ def test_the_member_role_acts_in_the_member_regions_only() -> None:
             f"{ses}:dedicated-ip-pool/p",
         ],
         "ses:GetDedicatedIpPool": [f"{ses}:dedicated-ip-pool/p"],
+        "ses:GetDedicatedIps": [f"{ses}:dedicated-ip-pool/p"],
+        "ses:ListTenants": ["*"],
+        "ses:ListTenantResources": [f"{ses}:tenant/t/tn-1"],
+        "ses:GetTenant": [f"{ses}:tenant/t/tn-1"],
+        "ses:ListResourceTenants": [f"{ses}:configuration-set/s", f"{ses}:identity/i"],
         "ses:GetEmailIdentity": [f"{ses}:identity/i"],
         "ses:PutEmailIdentityConfigurationSetAttributes": [
             f"{ses}:identity/i",

@@ -335,3 +335,19 @@ def test_a_manifest_naming_a_missing_template_says_so(tmp_path: Path) -> None:
         str(raised.value)
     )
     assert str(raised.value).endswith("has no such file: run cdk synth again")
+
+
+def test_a_declared_pool_s_scaling_mode_is_read_standard_when_absent() -> None:
+    from ses_pool_enforcer.iac.cloudformation import scan
+
+    template = {
+        "Resources": {
+            "Bulk": {
+                "Type": "AWS::SES::DedicatedIpPool",
+                "Properties": {"PoolName": "bulk", "ScalingMode": "MANAGED"},
+            },
+            "Plain": {"Type": "AWS::SES::DedicatedIpPool", "Properties": {"PoolName": "plain"}},
+        }
+    }
+    found = scan("template.yaml", template, {}, {})
+    assert found.pool_modes == {"bulk": "MANAGED", "plain": "STANDARD"}

@@ -268,3 +268,39 @@ def test_an_ou_rule_is_unresolved_without_the_organization_and_an_exemption_is_s
     sandbox = judge(SCOPED, generated, SCOPED_POOLS, NOW, lane=Lane("222222222222", "us-east-1"))
     assert sandbox.result == Check.UNRESOLVED.value
     assert "an exemption may cover it" in sandbox.findings[0].message
+
+
+# --- pool_health before deploy: the scaling mode a template declares -------------------
+
+HEALTH = parse_policy(
+    """
+    version: 1
+    mode: enforce
+    rules:
+      - id: bulk
+        match: {names: ["bulk-*"]}
+        pool: bulk
+        pool_health: {scaling_mode: MANAGED, min_ips: 2, min_warmup_percent: 90}
+    """
+)
+
+
+def test_a_pool_declared_with_another_scaling_mode_is_a_finding() -> None:
+    # Given a set declared on "bulk", and "bulk" declared STANDARD where the rule wants MANAGED
+    verdict = judge(
+        HEALTH, declared("bulk-a", "bulk"), {"bulk"}, NOW, pool_modes={"bulk": "STANDARD"}
+    )
+
+    # Then the check says the pool falls short, naming the mode
+    assert [f.check for f in verdict.findings] == [Check.POOL_HEALTH]
+    assert "scaling mode STANDARD, MANAGED required" in verdict.findings[0].message
+
+
+def test_a_pool_declared_as_required_or_not_declared_is_judged_by_its_name_only() -> None:
+    # IPs and warm-up exist only once deployed: before deploy they are never held against it
+    managed = judge(
+        HEALTH, declared("bulk-a", "bulk"), {"bulk"}, NOW, pool_modes={"bulk": "MANAGED"}
+    )
+    elsewhere = judge(HEALTH, declared("bulk-a", "bulk"), {"bulk"}, NOW)
+    assert managed.findings == elsewhere.findings == ()
+    assert managed.result == elsewhere.result == "compliant"

@@ -338,7 +338,7 @@ INVALID: list[tuple[str, str, str]] = [
         "match with neither names nor tags",
         "version: 1\nrules: [{id: a, match: {}, pool: p}]",
         "rules[0].match: match needs at least one of 'names', 'tags', 'accounts', "
-        "'organizational_units', 'regions'",
+        "'organizational_units', 'regions', 'tenants'",
     ),
     (
         "match with names and tags both null",
@@ -404,13 +404,15 @@ INVALID: list[tuple[str, str, str]] = [
     (
         "exemption without set",
         "version: 1\nexemptions: [{reason: r, expires: 2027-01-31}]",
-        "exemptions[0]: an exemption names exactly one of 'configuration_set' and 'identity'",
+        "exemptions[0]: an exemption names exactly one of 'configuration_set' and 'identity' "
+        "(or, instead, 'tenant')",
     ),
     (
         "exemption for a set and an identity at once",
         "version: 1\nexemptions: [{configuration_set: a, identity: b, reason: r, "
         "expires: 2027-01-31}]",
-        "exemptions[0]: an exemption names exactly one of 'configuration_set' and 'identity'",
+        "exemptions[0]: an exemption names exactly one of 'configuration_set' and 'identity' "
+        "(or, instead, 'tenant')",
     ),
     (
         "identity rule with no requirement",
@@ -424,11 +426,74 @@ INVALID: list[tuple[str, str, str]] = [
         "configuration_set: x, default_configuration_set: required}]",
         "identities[0]: an identity rule needs exactly one",
     ),
+    # pool health, shared pool delivery mode, tenants
+    (
+        "pool health of the shared pool",
+        "version: 1\nrules: [{id: a, match: {names: [x]}, pool: ses-shared-pool, "
+        "pool_health: {min_ips: 1}}]",
+        "rules[0]: pool_health applies to a dedicated pool of the account, not ses-shared-pool",
+    ),
+    (
+        "pool health of the default pool",
+        "version: 1\ndefault: {pool: ses-default-dedicated-pool, pool_health: {min_ips: 1}}",
+        "default: pool_health applies to a dedicated pool of the account, not "
+        "ses-default-dedicated-pool",
+    ),
+    (
+        "empty pool health",
+        "version: 1\nrules: [{id: a, match: {names: [x]}, pool: p, pool_health: {}}]",
+        "rules[0].pool_health: pool_health needs at least one of 'scaling_mode', 'min_ips', "
+        "'min_warmup_percent'",
+    ),
+    (
+        "warm-up above 100",
+        "version: 1\nrules: [{id: a, match: {names: [x]}, pool: p, "
+        "pool_health: {min_warmup_percent: 101}}]",
+        "rules[0].pool_health.min_warmup_percent: Input should be less than or equal to 100",
+    ),
+    (
+        "no IPs asked for",
+        "version: 1\nrules: [{id: a, match: {names: [x]}, pool: p, pool_health: {min_ips: 0}}]",
+        "rules[0].pool_health.min_ips: Input should be greater than or equal to 1",
+    ),
+    (
+        "scaling mode in lower case",
+        "version: 1\nrules: [{id: a, match: {names: [x]}, pool: p, "
+        "pool_health: {scaling_mode: managed}}]",
+        "rules[0].pool_health.scaling_mode: Input should be 'STANDARD' or 'MANAGED'",
+    ),
+    (
+        "shared pool delivery mode for a dedicated pool",
+        "version: 1\ndefault: {pool: p, shared_pool_delivery_mode: REGIONAL}",
+        "default: shared_pool_delivery_mode needs pool ses-shared-pool (this one sends to p)",
+    ),
+    (
+        "unknown shared pool delivery mode",
+        "version: 1\nrules: [{id: a, match: {names: [x]}, pool: ses-shared-pool, "
+        "shared_pool_delivery_mode: LOCAL}]",
+        "rules[0].shared_pool_delivery_mode: Input should be 'GLOBAL', 'REGIONAL' or 'ACCOUNT'",
+    ),
+    (
+        "empty tenant list",
+        "version: 1\nrules: [{id: a, match: {tenants: []}, pool: p}]",
+        "rules[0].match.tenants: List should have at least 1 item",
+    ),
+    (
+        "exemption for a set and a tenant at once",
+        "version: 1\nexemptions: [{configuration_set: a, tenant: b, reason: r, "
+        "expires: 2027-01-31}]",
+        "exemptions[0]: an exemption names exactly one of",
+    ),
+    (
+        "disabled tenants neither report nor enforce",
+        "version: 1\nrules: [{id: a, match: {names: [x]}, pool: p, disabled_tenants: skip}]",
+        "rules[0].disabled_tenants: Input should be 'report' or 'enforce'",
+    ),
     (
         "identity rule that matches nothing",
         "version: 1\nidentities: [{id: n, match: {}, configuration_set: x}]",
         "identities[0].match: match needs at least one of 'identities', 'tags', "
-        "'accounts', 'organizational_units', 'regions'",
+        "'accounts', 'organizational_units', 'regions', 'tenants'",
     ),
     (
         "identity requirement other than required",
@@ -611,6 +676,25 @@ _TAGS = st.dictionaries(
 
 
 @st.composite
+def _target_extras(draw: st.DrawFn, pool: str) -> dict[str, Any]:
+    """The fields a rule or the default may ask of its pool, where that pool allows them."""
+    extras: dict[str, Any] = {}
+    if pool not in (DEFAULT_POOL, SHARED_POOL) and draw(st.booleans()):
+        health = {
+            "scaling_mode": draw(st.sampled_from(["STANDARD", "MANAGED"])),
+            "min_ips": draw(st.integers(1, 8)),
+            "min_warmup_percent": draw(st.integers(0, 100)),
+        }
+        keys = draw(st.sets(st.sampled_from(sorted(health)), min_size=1))
+        extras["pool_health"] = {key: health[key] for key in keys}
+    if pool == SHARED_POOL and draw(st.booleans()):
+        extras["shared_pool_delivery_mode"] = draw(st.sampled_from(["GLOBAL", "REGIONAL"]))
+    if draw(st.booleans()):
+        extras["disabled_tenants"] = draw(st.sampled_from(["report", "enforce"]))
+    return extras
+
+
+@st.composite
 def policy_documents(draw: st.DrawFn) -> dict[str, Any]:
     rules = []
     for index in range(draw(st.integers(0, 4))):
@@ -619,19 +703,29 @@ def policy_documents(draw: st.DrawFn) -> dict[str, Any]:
             match["names"] = draw(st.lists(_GLOBS, min_size=1, max_size=3))
         if not match or draw(st.booleans()):
             match["tags"] = draw(_TAGS)
+        if draw(st.booleans()):
+            match["tenants"] = draw(st.lists(_GLOBS, min_size=1, max_size=2))
         rule: dict[str, Any] = {"id": f"rule-{index}", "match": match, "pool": draw(_POOLS)}
         if (mode := draw(_MODES)) is not None:
             rule["mode"] = mode
+        rule.update(draw(_target_extras(rule["pool"])))
         rules.append(rule)
     document: dict[str, Any] = {"version": 1, "rules": rules}
     if (mode := draw(_MODES)) is not None:
         document["mode"] = mode
     if draw(st.booleans()):
-        document["default"] = {"pool": draw(_POOLS)}
+        pool = draw(_POOLS)
+        document["default"] = {"pool": pool, **draw(_target_extras(pool))}
     document["exemptions"] = [
-        {"configuration_set": glob, "reason": "OPS-1", "expires": day.isoformat()}
-        for glob, day in draw(
-            st.lists(st.tuples(_GLOBS, st.dates(dt.date(2000, 1, 1), dt.date(2100, 12, 31))))
+        {target: glob, "reason": "OPS-1", "expires": day.isoformat()}
+        for target, glob, day in draw(
+            st.lists(
+                st.tuples(
+                    st.sampled_from(["configuration_set", "tenant"]),
+                    _GLOBS,
+                    st.dates(dt.date(2000, 1, 1), dt.date(2100, 12, 31)),
+                )
+            )
         )
     ]
     return document

@@ -9,7 +9,13 @@ organizational units: a rule or an exemption with scope keys (accounts,
 organizational_units, regions) applies only where all of them hold. When one depends on
 what the lane does not know (the OUs, when Organizations cannot be read), the set is not
 decided at all (an ``error``, no write): skipping to a later rule or the default could
-move a set the skipped rule would have kept.
+move a set the skipped rule would have kept. The same holds for a rule or exemption that
+names tenants when the set's tenants were not read.
+
+A rule (or the default) may ask more of its target than a name: ``pool_health`` (a set is
+not moved onto a pool that falls short: an ``error`` saying why), a
+``shared_pool_delivery_mode`` (written in the same call as the pool), and whether a
+DISABLED tenant's sets are moved (``disabled_tenants``; by default they are reported).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections.abc import Mapping
 from fnmatch import fnmatchcase
 
 from ses_pool_enforcer.model import (
+    DISABLED,
     UNKNOWN_LANE,
     Action,
     ConfigurationSet,
@@ -27,20 +34,26 @@ from ses_pool_enforcer.model import (
     IdentityDecision,
     Lane,
     Outcome,
+    PoolState,
+    Tenant,
 )
 from ses_pool_enforcer.policy import (
+    DefaultRule,
+    DisabledTenants,
     Exemption,
     IdentityMatch,
     IdentityRule,
     Match,
     Mode,
     Policy,
+    PoolHealth,
     Rule,
     Scope,
 )
 
 ANY_VALUE = "*"
 DEFAULT_RULE_ID = "default"
+SHARED_POOL_DELIVERY_MODE = "SharedPoolDeliveryMode"
 
 
 class Undecidable(Exception):
@@ -82,6 +95,20 @@ def in_scope(scope: Scope, lane: Lane, what: str, rule_id: str | None = None) ->
     return True
 
 
+def _tenant_matches(globs: list[str] | None, tenants: tuple[Tenant, ...] | None) -> bool | None:
+    """Whether one of ``tenants`` matches one of ``globs`` (True when no globs are given);
+    None when the tenants were not read."""
+    if globs is None:
+        return True
+    if tenants is None:
+        return None
+    return any(fnmatchcase(tenant.name, glob) for tenant in tenants for glob in globs)
+
+
+def _tenants_unknown(what: str, rule_id: str | None) -> Undecidable:
+    return Undecidable(f"{what} names tenants, and its tenants were not read", rule_id)
+
+
 def matches(
     match: Match,
     name: str,
@@ -90,28 +117,58 @@ def matches(
     *,
     what: str = "the rule",
     rule_id: str | None = None,
+    tenants: tuple[Tenant, ...] | None = None,
 ) -> bool:
-    """Whether a set named ``name`` with ``tags``, in ``lane``, matches: names, tags and
-    scope must all hold. Raises Undecidable (see ``in_scope``) only when the names and tags
-    hold."""
+    """Whether a set named ``name`` with ``tags`` and ``tenants``, in ``lane``, matches:
+    names, tags, tenants and scope must all hold. Raises Undecidable (see ``in_scope``)
+    only when what is known holds and the rest is not known (the lane's OUs, or the
+    tenants when the rule names tenants and they were not read)."""
     if match.names is not None and not any(fnmatchcase(name, glob) for glob in match.names):
         return False
     if match.tags is not None:
         for key, wanted in match.tags.items():
             if key not in tags or (wanted != ANY_VALUE and tags[key] != wanted):
                 return False
-    return in_scope(match, lane, what, rule_id)
+    of_tenant = _tenant_matches(match.tenants, tenants)
+    if of_tenant is False or not in_scope(match, lane, what, rule_id):
+        return False
+    if of_tenant is None:
+        raise _tenants_unknown(what, rule_id)
+    return True
 
 
 def _exemption_name(exemption: Exemption) -> str:
+    if exemption.tenant is not None:
+        return f"the exemption for tenant {exemption.tenant!r}"
     return f"the exemption for {exemption.configuration_set or exemption.identity!r}"
 
 
+def _tenant_exempt(
+    exemption: Exemption, tenants: tuple[Tenant, ...] | None, today: dt.date, lane: Lane
+) -> bool:
+    """Whether a tenant exemption covers a set or identity with ``tenants``. Raises
+    Undecidable when it applies (date, scope) and the tenants were not read."""
+    if exemption.tenant is None or today > exemption.expires:
+        return False
+    what = _exemption_name(exemption)
+    covers = _tenant_matches([exemption.tenant], tenants)
+    if covers is False or not in_scope(exemption, lane, what):
+        return False
+    if covers is None:
+        raise _tenants_unknown(what, None)
+    return True
+
+
 def active_exemption(
-    policy: Policy, name: str, now: dt.datetime, lane: Lane = UNKNOWN_LANE
+    policy: Policy,
+    name: str,
+    now: dt.datetime,
+    lane: Lane = UNKNOWN_LANE,
+    tenants: tuple[Tenant, ...] | None = None,
 ) -> Exemption | None:
-    """The first exemption that covers ``name`` in ``lane`` on ``now``'s UTC date, expiry
-    day included. Raises Undecidable when one whose glob matches may or may not apply."""
+    """The first exemption that covers ``name`` (or one of its ``tenants``) in ``lane`` on
+    ``now``'s UTC date, expiry day included. Raises Undecidable when one whose glob matches
+    may or may not apply."""
     today = now.astimezone(dt.UTC).date()
     for exemption in policy.exemptions:
         glob = exemption.configuration_set
@@ -120,7 +177,7 @@ def active_exemption(
             and today <= exemption.expires
             and fnmatchcase(name, glob)
             and in_scope(exemption, lane, _exemption_name(exemption))
-        ):
+        ) or _tenant_exempt(exemption, tenants, today, lane):
             return exemption
     return None
 
@@ -133,7 +190,13 @@ def matching_rule(policy: Policy, cs: ConfigurationSet, lane: Lane = UNKNOWN_LAN
             rule
             for rule in policy.rules
             if matches(
-                rule.match, cs.name, cs.tags, lane, what=f"rule {rule.id!r}", rule_id=rule.id
+                rule.match,
+                cs.name,
+                cs.tags,
+                lane,
+                what=f"rule {rule.id!r}",
+                rule_id=rule.id,
+                tenants=cs.tenants,
             )
         ),
         None,
@@ -144,6 +207,34 @@ def _undecided(exc: Undecidable) -> str:
     return f"not decided: {exc}; nothing is changed until it can be"
 
 
+def pool_shortfalls(health: PoolHealth, state: PoolState) -> list[str]:
+    """How ``state`` falls short of ``health`` (empty: it does not). A MANAGED pool meets
+    ``min_ips`` and ``min_warmup_percent``: SES scales and warms its IPs itself. A pool
+    with no IPs has none warm. Before deploy (``state.ips`` None) only the scaling mode a
+    template declares is judged."""
+    short: list[str] = []
+    before_deploy = state.ips is None  # what a template says of a pool: its mode at most
+    if before_deploy and state.scaling_mode is None:
+        return short
+    if health.scaling_mode is not None and state.scaling_mode != health.scaling_mode.value:
+        short.append(
+            f"scaling mode {state.scaling_mode or 'unknown'}, {health.scaling_mode.value} required"
+        )
+    if state.managed or state.ips is None:
+        return short
+    if health.min_ips is not None and len(state.ips) < health.min_ips:
+        short.append(f"{len(state.ips)} IPs, at least {health.min_ips} required")
+    if health.min_warmup_percent is not None:
+        coldest = state.coldest()
+        if coldest is None:
+            short.append(f"no IP to be {health.min_warmup_percent} % warm")
+        elif coldest < health.min_warmup_percent:
+            short.append(
+                f"coldest IP {coldest} % warm, at least {health.min_warmup_percent} % required"
+            )
+    return short
+
+
 def evaluate(
     policy: Policy,
     cs: ConfigurationSet,
@@ -151,11 +242,14 @@ def evaluate(
     *,
     lane: Lane = UNKNOWN_LANE,
     enforcement: Mode = Mode.ENFORCE,
+    pools: Mapping[str, PoolState] | None = None,
 ) -> Decision:
     """Decide what ``cs``, in ``lane``, must use. ``enforcement=AUDIT`` (a
-    deployment-wide dry run) turns every reassignment into a reported violation."""
+    deployment-wide dry run) turns every reassignment into a reported violation.
+    ``pools``: the state of pools read so far; a rule with ``pool_health`` whose target is
+    not among them gives an ``error`` naming the pool to read (``needs_pool_state``)."""
     try:
-        exemption = active_exemption(policy, cs.name, now, lane)
+        exemption = active_exemption(policy, cs.name, now, lane, cs.tenants)
         rule = matching_rule(policy, cs, lane) if exemption is None else None
     except Undecidable as exc:
         return Decision(Outcome.ERROR, Action.NONE, None, exc.rule_id, _undecided(exc))
@@ -168,24 +262,84 @@ def evaluate(
             f"exempt until {exemption.expires.isoformat()}: {exemption.reason}",
         )
 
+    target: Rule | DefaultRule
     if rule is not None:
-        rule_id, pool, mode = rule.id, rule.pool, rule.mode or policy.mode
+        target, rule_id, mode = rule, rule.id, rule.mode or policy.mode
     elif policy.default is not None:
-        rule_id, pool = DEFAULT_RULE_ID, policy.default.pool
+        target, rule_id = policy.default, DEFAULT_RULE_ID
         mode = policy.default.mode or policy.mode
     else:
         return Decision(Outcome.UNMANAGED, Action.NONE, None, None, "no rule and no default")
+    pool = target.pool
 
-    if cs.pool == pool:
-        return Decision(Outcome.COMPLIANT, Action.NONE, pool, rule_id, f"on {pool}")
+    state: PoolState | None = None
+    short: list[str] = []
+    if target.pool_health is not None:
+        state = (pools or {}).get(pool)
+        if state is None:
+            return Decision(
+                Outcome.ERROR,
+                Action.NONE,
+                pool,
+                rule_id,
+                f"not decided: the state of pool {pool} (its scaling mode and IPs) was not "
+                "read; nothing is changed until it can be",
+                needs_pool_state=pool,
+            )
+        short = pool_shortfalls(target.pool_health, state)
+    ready = (
+        f"; pool {pool} is not ready ({state.describe()}: {'; '.join(short)})"
+        if state and short
+        else ""
+    )
+
+    changes: dict[str, str] = {}
+    wanted = target.shared_pool_delivery_mode
+    current_mode = cs.options.get(SHARED_POOL_DELIVERY_MODE)
+    if wanted is not None and current_mode != wanted.value:
+        changes[SHARED_POOL_DELIVERY_MODE] = wanted.value
+
+    def decided(outcome: Outcome, action: Action, reason: str) -> Decision:
+        options = changes if action is Action.REASSIGN else {}
+        return Decision(outcome, action, pool, rule_id, reason, options, state)
+
+    if cs.pool == pool and not changes:
+        return decided(Outcome.COMPLIANT, Action.NONE, f"on {pool}{ready}")
+    wrong = [f"on {cs.pool}, expected {pool}"] if cs.pool != pool else [f"on {pool}"]
+    if changes:
+        wrong.append(f"{SHARED_POOL_DELIVERY_MODE} {current_mode or 'unset'}, expected {wanted}")
+    problem = ", ".join(wrong)
     if mode is Mode.AUDIT or enforcement is Mode.AUDIT:
         why = "rule is in audit mode" if mode is Mode.AUDIT else "deployment is in audit mode"
-        return Decision(
-            Outcome.VIOLATION, Action.NONE, pool, rule_id, f"on {cs.pool}, expected {pool} ({why})"
+        return decided(Outcome.VIOLATION, Action.NONE, f"{problem} ({why}){ready}")
+    # Only a document that speaks of tenants holds DISABLED ones back: without it, every
+    # set is decided as before tenants existed.
+    disabled = [t.name for t in cs.tenants or () if t.sending_status == DISABLED]
+    if (
+        disabled
+        and target.disabled_tenants is not DisabledTenants.ENFORCE
+        and policy.names_tenants()
+    ):
+        return decided(
+            Outcome.VIOLATION,
+            Action.NONE,
+            f"{problem}; not moved: its tenant {', '.join(disabled)} is DISABLED (SES stopped "
+            "its sending): reported only, unless the rule says disabled_tenants: enforce",
         )
-    return Decision(
-        Outcome.REMEDIATED, Action.REASSIGN, pool, rule_id, f"moved from {cs.pool} to {pool}"
-    )
+    if short and cs.pool != pool:
+        return decided(
+            Outcome.ERROR,
+            Action.NONE,
+            f"not moved: target pool {pool} is not ready ({state.describe() if state else ''}: "
+            f"{'; '.join(short)}); on {cs.pool}",
+        )
+    if cs.pool == pool:
+        done = f"{SHARED_POOL_DELIVERY_MODE} changed from {current_mode or 'unset'} to {wanted}"
+    else:
+        done = f"moved from {cs.pool} to {pool}"
+        if changes:
+            done += f" with {SHARED_POOL_DELIVERY_MODE} {wanted}"
+    return decided(Outcome.REMEDIATED, Action.REASSIGN, done)
 
 
 def pipeline_of(policy: Policy, rule_id: str | None, *arns: str | None) -> str | None:
@@ -228,7 +382,12 @@ def identity_matches(
         for key, wanted in match.tags.items():
             if key not in identity.tags or (wanted != ANY_VALUE and identity.tags[key] != wanted):
                 return False
-    return in_scope(match, lane, what, rule_id)
+    of_tenant = _tenant_matches(match.tenants, identity.tenants)
+    if of_tenant is False or not in_scope(match, lane, what, rule_id):
+        return False
+    if of_tenant is None:
+        raise _tenants_unknown(what, rule_id)
+    return True
 
 
 def identity_exemption(
@@ -243,7 +402,7 @@ def identity_exemption(
             and today <= exemption.expires
             and fnmatchcase(name, glob.lower())
             and in_scope(exemption, lane, _exemption_name(exemption))
-        ):
+        ) or _tenant_exempt(exemption, identity.tenants, today, lane):
             return exemption
     return None
 

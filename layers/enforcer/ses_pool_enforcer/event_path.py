@@ -25,10 +25,11 @@ from pydantic import ValidationError
 from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.inventory import LeaseLost
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
-from ses_pool_enforcer.events import Ignored, SesCloudTrailEvent, Target, change_from
+from ses_pool_enforcer.events import Change, Ignored, SesCloudTrailEvent, Target, change_from
 from ses_pool_enforcer.model import Kind, Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
+from ses_pool_enforcer.policy import PolicyError
 from ses_pool_enforcer.reconciler import Busy, Coalesced, Reconciler
 from ses_pool_enforcer.runtime import ForeignLane, Runtime
 from ses_pool_enforcer.work import RECONCILE_KIND, BadRequest, LaneKey, Work
@@ -201,6 +202,12 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
         if in_lane is not None:
             fan_out_pool_change(change.name, change.trigger, in_lane, lane)
         return []
+    if change.target in (Target.POOL_IPS, Target.TENANT):
+        in_lane = _lane_runtime(runtime, lane)
+        if in_lane is not None:
+            for pool in sorted(_pools_to_judge_again(change, in_lane)):
+                fan_out_pool_change(pool, change.trigger, in_lane, lane)
+        return []
     sent = attributes.get("SentTimestamp")
     observed_at = None if redelivered or sent is None else int(sent) / 1000 + CLOCK_SKEW_SECONDS
     observations = (change.observation,) if change.observation is not None else ()
@@ -262,6 +269,22 @@ def _alert_policy_unavailable(runtime: Runtime, exc: PolicyUnavailable) -> None:
         {"outcome": Outcome.ERROR.value, "reason": str(exc), "trigger": "event"},
         {"outcome": Outcome.ERROR.value},
     )
+
+
+def _pools_to_judge_again(change: Change, runtime: Runtime) -> set[str]:
+    """The pools whose sets an IP's move or warm-up (every pool a rule asks health of:
+    the record names the IP's new pool at most, never the one it left), or a tenant's
+    deletion (the pools of the rules that match by tenant), may change the decision of."""
+    snapshot = runtime.policy()
+    if isinstance(snapshot, PolicyError):
+        logger.info("no valid policy: nothing to judge again", extra={"cause": str(snapshot)})
+        return set()
+    policy = snapshot.policy
+    if change.target is Target.TENANT:
+        return policy.pools_of_tenant_rules()
+    health = policy.pools_with_health()
+    named = change.name if change.trigger.event_name == "PutDedicatedIpInPool" else None
+    return health | ({named} if named in policy.pools() else set())
 
 
 def fan_out_pool_change(

@@ -26,6 +26,11 @@ class Target(StrEnum):
     CONFIGURATION_SET = "configuration_set"
     POOL = "pool"
     IDENTITY = "identity"
+    # An IP moved between pools or its warm-up changed: the pool it left (or its pool) is
+    # not in the record, so every pool a rule asks health of is looked at again.
+    POOL_IPS = "pool_ips"
+    # A tenant deleted: its sets, no longer listed under it, are looked at again.
+    TENANT = "tenant"
 
 
 # eventName -> what it touches and where its name may stand in ``requestParameters``
@@ -55,6 +60,14 @@ EVENT_TARGETS: dict[str, tuple[Target, tuple[tuple[str, ...], ...]]] = {
     "DeleteIdentity": (Target.IDENTITY, (("identity",),)),
     "CreateDedicatedIpPool": (Target.POOL, (("poolName",),)),
     "DeleteDedicatedIpPool": (Target.POOL, (("poolName",),)),
+    # A pool's state: its scaling mode, its IPs and their warm-up (pool_health rules).
+    "PutDedicatedIpPoolScalingAttributes": (Target.POOL, (("poolName",),)),
+    "PutDedicatedIpInPool": (Target.POOL_IPS, (("destinationPoolName",),)),
+    "PutDedicatedIpWarmupAttributes": (Target.POOL_IPS, (("ip",),)),
+    # A set's (or identity's) tenants: the ARN says which.
+    "CreateTenantResourceAssociation": (Target.CONFIGURATION_SET, (("resourceArn",),)),
+    "DeleteTenantResourceAssociation": (Target.CONFIGURATION_SET, (("resourceArn",),)),
+    "DeleteTenant": (Target.TENANT, (("tenantName",),)),
 }
 
 ARN_PATH_KEYS = frozenset({"resourcearn"})

@@ -33,6 +33,61 @@ ALERTING_OUTCOMES = frozenset(
 NON_COMPLIANT_OUTCOMES = frozenset({Outcome.VIOLATION, Outcome.ERROR, Outcome.FLAPPING})
 
 
+DISABLED = "DISABLED"  # a tenant's SendingStatus when SES stopped its sending
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An SES tenant a set or identity is associated with, and its ``SendingStatus``
+    (ENABLED, REINSTATED, DISABLED)."""
+
+    name: str
+    sending_status: str = "ENABLED"
+
+
+@dataclass(frozen=True)
+class DedicatedIp:
+    """One IP of a pool as ``GetDedicatedIps`` returned it."""
+
+    ip: str
+    warmup_status: str  # IN_PROGRESS, DONE, NOT_APPLICABLE (managed pools)
+    warmup_percentage: int  # 0-100; -1 in managed pools
+
+
+@dataclass(frozen=True)
+class PoolState:
+    """What a dedicated pool is now: its scaling mode (None when not read: a pool with no
+    IPs shows none) and its IPs with their warm-up."""
+
+    name: str
+    scaling_mode: str | None
+    # None: not known (a template checked before deploy declares a pool, never its IPs)
+    ips: tuple[DedicatedIp, ...] | None = ()
+
+    @property
+    def managed(self) -> bool:
+        return self.scaling_mode == "MANAGED"
+
+    def coldest(self) -> int | None:
+        """The lowest warm-up percentage among IPs SES does not warm itself."""
+        warming = [
+            ip.warmup_percentage for ip in self.ips or () if ip.warmup_status != "NOT_APPLICABLE"
+        ]
+        return min(warming) if warming else None
+
+    def describe(self) -> str:
+        """``STANDARD, 2 IPs, coldest 10 % warm``: for reasons, reports and alerts."""
+        mode = self.scaling_mode or "scaling mode unknown"
+        if self.ips is None:
+            return f"{mode}, IPs not known before deploy"
+        if self.managed:
+            return f"{mode}, {len(self.ips)} IPs (warmed by SES)"
+        if not self.ips:
+            return f"{mode}, no IPs"
+        count = f"{len(self.ips)} IP{'s' if len(self.ips) != 1 else ''}"
+        return f"{mode}, {count}, coldest {self.coldest()} % warm"
+
+
 @dataclass(frozen=True)
 class ConfigurationSet:
     """A snapshot of one set as ``GetConfigurationSet`` returned it, pool normalised.
@@ -45,6 +100,8 @@ class ConfigurationSet:
     pool: str
     options: Mapping[str, Any] = field(default_factory=dict)
     tags: Mapping[str, str] = field(default_factory=dict)
+    # The tenants it is associated with; None when not read (the policy names no tenant).
+    tenants: tuple[Tenant, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +113,7 @@ class Identity:
     name: str
     configuration_set: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    tenants: tuple[Tenant, ...] | None = None  # as for a set
 
 
 @dataclass(frozen=True)
@@ -91,6 +149,13 @@ class Decision:
     expected_pool: str | None
     rule_id: str | None
     reason: str
+    # Delivery options the policy requires, written with the pool in the same call
+    # (SharedPoolDeliveryMode); every other option is sent back as read.
+    options: Mapping[str, str] = field(default_factory=dict, hash=False)
+    # The target pool's state, when the rule asks for its health (None: not asked, or
+    # not read: then ``needs_pool_state`` names the pool to read and decide again).
+    pool_state: PoolState | None = None
+    needs_pool_state: str | None = None
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from ses_pool_enforcer import documents
+from ses_pool_enforcer.pools import SHARED_POOL, SPECIAL_POOLS
 
 POOL_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 DATE_PATTERN = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -156,13 +157,102 @@ class Match(Scope):
         min_length=1,
         description='Every listed tag must be present with this value; "*" means any value.',
     )
+    tenants: list[Glob] | None = Field(
+        default=None,
+        min_length=1,
+        description="Globs on the names of the SES tenants the set is associated with, "
+        "case-sensitive; the set matches when one of its tenants matches one of them.",
+    )
 
     @model_validator(mode="after")
     def _names_or_tags(self) -> Match:
         # A match with only scope keys is every set of those accounts, OUs or regions.
-        if self.names is None and self.tags is None and not self.scoped():
-            raise ValueError(f"match needs at least one of 'names', 'tags', {SCOPE_KEYS}")
+        if self.names is None and self.tags is None and self.tenants is None and not self.scoped():
+            raise ValueError(
+                f"match needs at least one of 'names', 'tags', {SCOPE_KEYS}, 'tenants'"
+            )
         return self
+
+
+class ScalingMode(StrEnum):
+    STANDARD = "STANDARD"
+    MANAGED = "MANAGED"
+
+
+class SharedPoolDeliveryMode(StrEnum):
+    GLOBAL = "GLOBAL"
+    REGIONAL = "REGIONAL"
+    ACCOUNT = "ACCOUNT"
+
+
+class DisabledTenants(StrEnum):
+    REPORT = "report"
+    ENFORCE = "enforce"
+
+
+class PoolHealth(_Strict):
+    """What the target pool must be before a set is moved onto it (and what reports hold
+    it to). A MANAGED pool meets ``min_ips`` and ``min_warmup_percent``: SES scales and
+    warms its IPs itself."""
+
+    scaling_mode: ScalingMode | None = Field(
+        default=None, description="STANDARD or MANAGED, as GetDedicatedIpPool spells it."
+    )
+    min_ips: int | None = Field(
+        default=None, ge=1, description="At least this many dedicated IPs in the pool."
+    )
+    min_warmup_percent: int | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="Every IP of the pool at least this far through its warm-up "
+        "(WarmupPercentage; 100 = warm).",
+    )
+
+    @model_validator(mode="after")
+    def _says_something(self) -> PoolHealth:
+        if self.scaling_mode is None and self.min_ips is None and self.min_warmup_percent is None:
+            raise ValueError(
+                "pool_health needs at least one of 'scaling_mode', 'min_ips', 'min_warmup_percent'"
+            )
+        return self
+
+
+def _pool_health_field() -> Any:
+    return Field(
+        default=None,
+        description="What the dedicated pool must be before a set is moved onto it: a set "
+        "bound for a pool that falls short is not moved (an error that says why).",
+    )
+
+
+def _shared_pool_delivery_mode_field() -> Any:
+    return Field(
+        default=None,
+        description="With pool ses-shared-pool only: the set's SharedPoolDeliveryMode "
+        "(GLOBAL, REGIONAL, ACCOUNT), written in the same call as the pool.",
+    )
+
+
+def _disabled_tenants_field() -> Any:
+    return Field(
+        default=None,
+        description="A set of a tenant whose SendingStatus is DISABLED: 'report' (the "
+        "default) reports it without moving it; 'enforce' moves it as any other.",
+    )
+
+
+def _fits_the_pool(
+    pool: str, pool_health: PoolHealth | None, mode: SharedPoolDeliveryMode | None
+) -> None:
+    """A pool's health is asked of the account's own pools; a shared-pool delivery mode of
+    sets sent to the shared pool."""
+    if pool_health is not None and pool in SPECIAL_POOLS:
+        raise ValueError(f"pool_health applies to a dedicated pool of the account, not {pool}")
+    if mode is not None and pool != SHARED_POOL:
+        raise ValueError(
+            f"shared_pool_delivery_mode needs pool {SHARED_POOL} (this one sends to {pool})"
+        )
 
 
 class Rule(_Strict):
@@ -181,11 +271,27 @@ class Rule(_Strict):
         description="ARN globs of the roles that deploy this rule's sets (CloudFormation, "
         "CDK, Terraform pipelines); replaces the document's list for this rule.",
     )
+    pool_health: PoolHealth | None = _pool_health_field()
+    shared_pool_delivery_mode: SharedPoolDeliveryMode | None = _shared_pool_delivery_mode_field()
+    disabled_tenants: DisabledTenants | None = _disabled_tenants_field()
+
+    @model_validator(mode="after")
+    def _fits_its_pool(self) -> Rule:
+        _fits_the_pool(self.pool, self.pool_health, self.shared_pool_delivery_mode)
+        return self
 
 
 class DefaultRule(_Strict):
     pool: PoolName
     mode: Mode | None = None
+    pool_health: PoolHealth | None = _pool_health_field()
+    shared_pool_delivery_mode: SharedPoolDeliveryMode | None = _shared_pool_delivery_mode_field()
+    disabled_tenants: DisabledTenants | None = _disabled_tenants_field()
+
+    @model_validator(mode="after")
+    def _fits_its_pool(self) -> DefaultRule:
+        _fits_the_pool(self.pool, self.pool_health, self.shared_pool_delivery_mode)
+        return self
 
 
 class IdentityMatch(Scope):
@@ -201,11 +307,24 @@ class IdentityMatch(Scope):
         description='Every listed tag must be on the identity with this value; "*" means '
         "any value.",
     )
+    tenants: list[Glob] | None = Field(
+        default=None,
+        min_length=1,
+        description="Globs on the names of the SES tenants the identity is associated "
+        "with, case-sensitive; any of its tenants may match any of them.",
+    )
 
     @model_validator(mode="after")
     def _identities_or_tags(self) -> IdentityMatch:
-        if self.identities is None and self.tags is None and not self.scoped():
-            raise ValueError(f"match needs at least one of 'identities', 'tags', {SCOPE_KEYS}")
+        if (
+            self.identities is None
+            and self.tags is None
+            and self.tenants is None
+            and not self.scoped()
+        ):
+            raise ValueError(
+                f"match needs at least one of 'identities', 'tags', {SCOPE_KEYS}, 'tenants'"
+            )
         return self
 
 
@@ -247,6 +366,11 @@ class Exemption(Scope):
     identity: Glob | None = Field(
         default=None, description="Glob on the identity, not case-sensitive (instead of a set)."
     )
+    tenant: Glob | None = Field(
+        default=None,
+        description="Glob on a tenant's name (instead of a set or an identity): covers every "
+        "set and identity associated with a tenant it matches.",
+    )
     reason: NonEmptyText
     expires: dt.date = Field(description="Last day (UTC) on which the exemption applies.")
 
@@ -263,8 +387,12 @@ class Exemption(Scope):
 
     @model_validator(mode="after")
     def _one_target(self) -> Exemption:
-        if (self.configuration_set is None) == (self.identity is None):
-            raise ValueError("an exemption names exactly one of 'configuration_set' and 'identity'")
+        named = [self.configuration_set, self.identity, self.tenant]
+        if sum(target is not None for target in named) != 1:
+            raise ValueError(
+                "an exemption names exactly one of 'configuration_set' and 'identity' "
+                "(or, instead, 'tenant')"
+            )
         return self
 
 
@@ -352,6 +480,28 @@ class Policy(_Strict):
     def names_organizational_units(self) -> bool:
         """Whether deciding needs the account's place in the organization."""
         return any(s.organizational_units is not None for s in self.scopes())
+
+    def names_tenants(self) -> bool:
+        """Whether deciding needs the tenants of a set or identity (``ListResourceTenants``
+        or, in a sweep, ``ListTenantResources``): some match or exemption names tenants, or
+        a rule asks for DISABLED tenants' sets to be reported. Without it, no tenant is read
+        and every set is decided as before tenants existed."""
+        targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
+        return (
+            any(rule.match.tenants is not None for rule in self.rules)
+            or any(rule.match.tenants is not None for rule in self.identities or [])
+            or any(exemption.tenant is not None for exemption in self.exemptions)
+            or any(t.disabled_tenants is DisabledTenants.REPORT for t in targets)
+        )
+
+    def pools_with_health(self) -> set[str]:
+        """The pools a rule (or the default) asks health of: those whose IPs matter."""
+        targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
+        return {t.pool for t in targets if t.pool_health is not None}
+
+    def pools_of_tenant_rules(self) -> set[str]:
+        """The pools of the rules that match by tenant: where a tenant's sets are sent."""
+        return {rule.pool for rule in self.rules if rule.match.tenants is not None}
 
     def pools(self) -> set[str]:
         """Every pool the document names."""

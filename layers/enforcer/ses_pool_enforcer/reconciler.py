@@ -44,7 +44,7 @@ from ses_pool_enforcer.adapters.inventory import (
     Previous,
     SlotTaken,
 )
-from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
+from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses, TenantDirectory
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.conflicts import Lost, Observation, in_window, lost_options
 from ses_pool_enforcer.evaluation import evaluate, evaluate_identity, pipeline_of
@@ -59,6 +59,7 @@ from ses_pool_enforcer.model import (
     Lane,
     Outcome,
     OutcomeRecord,
+    Tenant,
 )
 from ses_pool_enforcer.notices import Notice, Trigger, notice
 from ses_pool_enforcer.observability import logger, metrics
@@ -269,6 +270,8 @@ class Reconciler:
     # Where the sets live (account, region, the account's OUs): what scoped rules are
     # judged against. Unknown parts leave the rules that name them undecided (no write).
     lane: Lane = UNKNOWN_LANE
+    # The tenants of the sets (or identities), read only when the policy names tenants.
+    tenants: TenantDirectory | None = None
     clock: Clock = SYSTEM
     lease_seconds: float = LEASE_SECONDS
     write_seconds: float = WRITE_SECONDS
@@ -334,7 +337,7 @@ class Reconciler:
         if isinstance(snapshot, Identity):
             record, _ = self._decide_identity(snapshot)
         else:
-            record, _ = self._decide(snapshot)
+            record, _, _ = self._decide(snapshot)
         return record
 
     def send(self, message: Notice) -> None:
@@ -429,11 +432,14 @@ class Reconciler:
         if isinstance(cs, Identity):
             record, target = self._decide_identity(cs)
         else:
-            record, target = self._decide(cs)
+            record, target, required = self._decide(cs)
             work, record = self._from_pipeline(work, record)
             lost = self._lost(previous, work.observations, cs)
+            # Options the policy requires go in the same write as the pool.
+            cs = replace(cs, options={**cs.options, **required})
             if lost and record.outcome in RESTORABLE and self.enforcement is Mode.ENFORCE:
-                options = {**cs.options, **{item.option: item.value for item in lost}}
+                restored = {i.option: i.value for i in lost if i.option not in required}
+                options = {**cs.options, **restored}
                 target = target or cs.pool
                 record = replace(record, outcome=Outcome.REMEDIATED, reason=_restored(record, lost))
         if target is None:
@@ -621,6 +627,7 @@ class Reconciler:
     def _decide_identity(self, identity: Identity) -> tuple[OutcomeRecord, str | None]:
         """The record for ``identity``, and the set to make its default, if one is due."""
         assert not isinstance(self.policy, PolicyError)  # reconcile() stops before
+        identity = replace(identity, tenants=self._tenants_of(Kind.IDENTITY, identity.name))
         current = identity.configuration_set
         now = self.clock.now()
         decision = evaluate_identity(
@@ -718,14 +725,36 @@ class Reconciler:
         if record.outcome in ALERTING_OUTCOMES:
             self.send(notice(record, trigger))
 
-    def _decide(self, cs: ConfigurationSet) -> tuple[OutcomeRecord, str | None]:
-        """The record for ``cs``, and the pool to move it to when a reassignment is due."""
+    def _tenants_of(self, kind: Kind, name: str) -> tuple[Tenant, ...] | None:
+        """A set's or identity's tenants when the policy speaks of them (else None: not
+        read, and no call made)."""
+        if self.tenants is None or isinstance(self.policy, PolicyError):
+            return None
+        if not self.policy.names_tenants():
+            return None
+        return self.tenants.tenants_of(kind, name, self.lane)
+
+    def _decide(self, cs: ConfigurationSet) -> tuple[OutcomeRecord, str | None, Mapping[str, str]]:
+        """The record for ``cs``, the pool to move it to when a write is due, and the
+        delivery options the policy requires with it."""
         if isinstance(self.policy, PolicyError):
             reason = f"policy not enforced: {self.policy}"
-            return self._record(cs.name, Outcome.ERROR, reason=reason), None
-        decision = evaluate(
-            self.policy, cs, self.clock.now(), lane=self.lane, enforcement=self.enforcement
-        )
+            return self._record(cs.name, Outcome.ERROR, reason=reason), None, {}
+        cs = replace(cs, tenants=self._tenants_of(Kind.CONFIGURATION_SET, cs.name))
+        now = self.clock.now()
+        decision = evaluate(self.policy, cs, now, lane=self.lane, enforcement=self.enforcement)
+        if decision.needs_pool_state is not None:
+            # The rule asks the pool's health: read it (cached per pool), decide again.
+            state = self.pools.state(decision.needs_pool_state)
+            if state is not None:
+                decision = evaluate(
+                    self.policy,
+                    cs,
+                    now,
+                    lane=self.lane,
+                    enforcement=self.enforcement,
+                    pools={state.name: state},
+                )
         record = OutcomeRecord(
             cs.name,
             decision.outcome,
@@ -737,19 +766,23 @@ class Reconciler:
             policy_version=self.policy_version,
         )
         if decision.expected_pool is None:
-            return record, None
+            return record, None, {}
         if not self.pools.exists(decision.expected_pool):
             # Also for a set already "on" it: SES keeps a deleted pool's name on its sets.
             moving = "not moved" if decision.action is Action.REASSIGN else "not movable either"
             why = "" if decision.outcome is not Outcome.VIOLATION else f"; {decision.reason}"
-            return replace(
-                record,
-                outcome=Outcome.ERROR,
-                reason=f"target pool {decision.expected_pool} does not exist; {moving}{why}",
-            ), None
+            return (
+                replace(
+                    record,
+                    outcome=Outcome.ERROR,
+                    reason=f"target pool {decision.expected_pool} does not exist; {moving}{why}",
+                ),
+                None,
+                {},
+            )
         if decision.action is not Action.REASSIGN:
-            return record, None
-        return record, decision.expected_pool
+            return record, None, {}
+        return record, decision.expected_pool, decision.options
 
 
 def _undid(trigger: Trigger) -> str | None:

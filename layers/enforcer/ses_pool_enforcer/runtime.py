@@ -13,7 +13,7 @@ from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory, SeenInSweep
 from ses_pool_enforcer.adapters.organizations import Organization
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
-from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
+from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses, TenantDirectory
 from ses_pool_enforcer.adapters.work_queue import WorkQueue
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.config import Settings, SettingsError, Switch, get_settings
@@ -46,6 +46,7 @@ class Runtime:
     queue: WorkQueue | None
     flap: FlapGuard
     findings: SecurityHubFindings | None = None  # None: SecurityHub=disabled
+    tenants: TenantDirectory | None = None  # the tenants of sets, when a policy names them
     identities: Inventory | None = None  # the identity inventory
     # This process's lane: account (ACCOUNT_ID, else STS), region, the account's OUs; each
     # read only when a policy's scope needs it.
@@ -86,6 +87,7 @@ class Runtime:
                 Inventory(settings.identity_table, IDENTITIES) if settings.identity_table else None
             ),
             organization=Organization(settings.account_id, clock),
+            tenants=TenantDirectory(ses, clock),
         )
 
     def lane_of(self, account: str | None, region: str | None) -> LaneKey | None:
@@ -148,6 +150,7 @@ class Runtime:
             self,
             ses=ses,
             pools=PoolDirectory(ses, negative_ttl=0.0, clock=self.clock),
+            tenants=TenantDirectory(ses, self.clock),
             inventory=(
                 Inventory(settings.inventory_table, SETS.in_lane(account, region))
                 if settings.inventory_table
@@ -184,6 +187,7 @@ class Runtime:
         pools: PoolDirectory | None = None,
         sweep_id: str | None = None,
         kind: Kind = Kind.CONFIGURATION_SET,
+        tenants: TenantDirectory | None = None,
     ) -> Reconciler:
         snapshot = self.policy() if policy is None else policy
         identity = kind is Kind.IDENTITY
@@ -208,6 +212,7 @@ class Runtime:
                 else None
             ),
             lane=self.organization.lane(judged),
+            tenants=tenants or self.tenants,
             clock=self.clock,
         )
 

@@ -26,7 +26,7 @@ from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
 from ses_pool_enforcer.adapters.reports import ReportStore
 from ses_pool_enforcer.adapters.security_hub import Delivery
-from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory
+from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory, TenantDirectory
 from ses_pool_enforcer.adapters.state import Checkpoint, LockLost, StateTable
 from ses_pool_enforcer.compliance.security_hub import resync
 from ses_pool_enforcer.config import SettingsError
@@ -200,10 +200,18 @@ class Sweeper:
         clock = self.runtime.clock
         began = clock.time()
         step_end = began + self.runtime.settings.sweep_step_seconds
+        pinned = self._pinned_policy(checkpoint)
+        ses = self.runtime.ses
         reconciler = self.runtime.reconciler(
-            policy=self._pinned_policy(checkpoint),
-            pools=PoolDirectory.listed(self.runtime.ses, clock),
+            policy=pinned,
+            pools=PoolDirectory.listed(ses, clock),
             sweep_id=sweep_id,
+            # Per tenant, not per set: a step judges thousands of sets of few tenants.
+            tenants=(
+                TenantDirectory.listed(ses, clock)
+                if isinstance(pinned, PolicySnapshot) and pinned.policy.names_tenants()
+                else None
+            ),
         )
         if isinstance(reconciler.policy, PolicyError):
             checkpoint = replace(checkpoint, stopped=f"policy not enforced: {reconciler.policy}")
@@ -282,6 +290,7 @@ class Sweeper:
             policy=self._pinned_policy(checkpoint),
             sweep_id=checkpoint.sweep_id,
             kind=Kind.IDENTITY,
+            tenants=sets.tenants,  # the step's tenant listing serves identities too
         )
         yield PHASES[1], ses.identity_pages, identities
 

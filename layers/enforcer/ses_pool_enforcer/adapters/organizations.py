@@ -86,7 +86,9 @@ class Organization:
         region = self._region or aws.region()
         if not isinstance(policy, Policy):
             return Lane(self._account, region)
-        account = self.account() if policy.names_accounts() else self._account
+        # A set's ARN (to ask its tenants) names the account, as a scope by account does.
+        needed = policy.names_accounts() or policy.names_tenants()
+        account = self.account() if needed else self._account
         if account is None or not policy.names_organizational_units():
             return Lane(account, region, None, "not read: the policy names no OU")
         units, why = self.ancestry(account)

@@ -1,5 +1,6 @@
 """SES v2 access: read a set in one call, reassign it without losing its other
-delivery options, list sets and pools by looping on ``NextToken``."""
+delivery options, list sets and pools by looping on ``NextToken``; a pool's state (its
+IPs and their warm-up) and the tenants of a set or identity, cached."""
 
 from __future__ import annotations
 
@@ -8,13 +9,23 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ses_pool_enforcer.adapters.aws import WRITE_CONFIG, client, error_code
+from ses_pool_enforcer.adapters.aws import WRITE_CONFIG, client, error_code, partition
 from ses_pool_enforcer.adapters.budget import Budget
 from ses_pool_enforcer.clock import SYSTEM, Clock
-from ses_pool_enforcer.model import ConfigurationSet, Identity
+from ses_pool_enforcer.model import (
+    ConfigurationSet,
+    DedicatedIp,
+    Identity,
+    Kind,
+    Lane,
+    PoolState,
+    Tenant,
+)
+from ses_pool_enforcer.policy import Policy, PolicyError
 from ses_pool_enforcer.pools import DEFAULT_POOL, SPECIAL_POOLS, normalise_pool
 
 NOT_FOUND = "NotFoundException"
+NOT_APPLICABLE = "NOT_APPLICABLE"  # an IP's WarmupStatus in a MANAGED pool (and only there)
 LIST_PAGE_SIZE = 1000
 POOL_OPTION = "SendingPoolName"
 PUT_DELIVERY_OPTIONS = "PutConfigurationSetDeliveryOptions"
@@ -185,6 +196,112 @@ class Ses:
             if token is None:
                 return pools - SPECIAL_POOLS
 
+    def pool_state(self, pool: str) -> PoolState | None:
+        """A dedicated pool's IPs with their warm-up, and its scaling mode; None if it does
+        not exist. One ``GetDedicatedIps`` (per 1000 IPs): an IP's ``WarmupStatus`` says the
+        mode (NOT_APPLICABLE in MANAGED pools only, as the API reference says), so
+        ``GetDedicatedIpPool`` is asked only of a pool with no IP."""
+        ips: list[DedicatedIp] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"PoolName": pool, "PageSize": LIST_PAGE_SIZE}
+            if token:
+                kwargs["NextToken"] = token
+            try:
+                answer = self._client.get_dedicated_ips(**kwargs)
+            except ClientError as exc:
+                if error_code(exc) == NOT_FOUND:
+                    return None
+                raise
+            ips += [
+                DedicatedIp(
+                    ip["Ip"], ip.get("WarmupStatus", ""), int(ip.get("WarmupPercentage", 0))
+                )
+                for ip in answer.get("DedicatedIps", [])
+            ]
+            token = answer.get("NextToken") or None
+            if token is None:
+                break
+        if ips:
+            managed = any(ip.warmup_status == NOT_APPLICABLE for ip in ips)
+            return PoolState(pool, "MANAGED" if managed else "STANDARD", tuple(ips))
+        try:
+            described = self._client.get_dedicated_ip_pool(PoolName=pool)["DedicatedIpPool"]
+        except ClientError as exc:
+            if error_code(exc) == NOT_FOUND:
+                return None
+            raise
+        return PoolState(pool, described.get("ScalingMode") or None, ())
+
+    def resource_tenants(self, arn: str) -> list[str] | None:
+        """Names of the tenants ``arn`` is associated with (``ListResourceTenants``); None
+        if the resource does not exist."""
+        names: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"ResourceArn": arn, "PageSize": LIST_PAGE_SIZE}
+            if token:
+                kwargs["NextToken"] = token
+            try:
+                answer = self._client.list_resource_tenants(**kwargs)
+            except ClientError as exc:
+                if error_code(exc) == NOT_FOUND:
+                    return None
+                raise
+            names += [t["TenantName"] for t in answer.get("ResourceTenants", [])]
+            token = answer.get("NextToken") or None
+            if token is None:
+                return names
+
+    def tenant_statuses(self) -> dict[str, str]:
+        """Every tenant's ``SendingStatus``: ``ListTenants`` (1000 a page)."""
+        statuses: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"PageSize": LIST_PAGE_SIZE}
+            if token:
+                kwargs["NextToken"] = token
+            answer = self._client.list_tenants(**kwargs)
+            for tenant in answer.get("Tenants", []):
+                # (The botocore model lists SendingStatus in each entry; the API
+                # reference's page does not: ask GetTenant rather than guess.)
+                name = tenant["TenantName"]
+                statuses[name] = tenant.get("SendingStatus") or self.tenant_status(name)
+            token = answer.get("NextToken") or None
+            if token is None:
+                break
+        return statuses
+
+    def tenant_status(self, tenant: str) -> str:
+        """One tenant's ``SendingStatus`` (``GetTenant``); a tenant gone is not DISABLED."""
+        try:
+            answer = self._client.get_tenant(TenantName=tenant)
+        except ClientError as exc:
+            if error_code(exc) == NOT_FOUND:
+                return "ENABLED"
+            raise
+        return str(answer["Tenant"].get("SendingStatus") or "ENABLED")
+
+    def tenant_resources(self, tenant: str) -> list[str]:
+        """ARNs of the resources associated with ``tenant`` (``ListTenantResources``);
+        none if the tenant is gone."""
+        arns: list[str] = []
+        token: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"TenantName": tenant, "PageSize": LIST_PAGE_SIZE}
+            if token:
+                kwargs["NextToken"] = token
+            try:
+                answer = self._client.list_tenant_resources(**kwargs)
+            except ClientError as exc:
+                if error_code(exc) == NOT_FOUND:
+                    return arns
+                raise
+            arns += [r["ResourceArn"] for r in answer.get("TenantResources", [])]
+            token = answer.get("NextToken") or None
+            if token is None:
+                return arns
+
     def pool_exists(self, pool: str) -> bool:
         if pool in SPECIAL_POOLS:
             return True
@@ -214,18 +331,41 @@ class PoolDirectory:
         ttl: float = 300.0,
         negative_ttl: float = 30.0,
         clock: Clock = SYSTEM,
+        state_ttl: float = 300.0,
     ) -> None:
         self._ses = ses
         self._ttl = ttl
         self._negative_ttl = negative_ttl
         self._clock = clock
+        self._state_ttl = state_ttl
         now = clock.time()
         self._answers: dict[str, tuple[bool, float]] = {p: (True, now) for p in known or ()}
         self._listed_at = now if known is not None else None
+        self._states: dict[str, tuple[PoolState | None, float]] = {}
 
     @classmethod
     def listed(cls, ses: Ses, clock: Clock = SYSTEM) -> PoolDirectory:
-        return cls(ses, ses.list_dedicated_pools(), ttl=float("inf"), clock=clock)
+        """For a sweep's step: the pools listed once, each pool's state read once."""
+        pools = ses.list_dedicated_pools()
+        return cls(ses, pools, ttl=float("inf"), clock=clock, state_ttl=float("inf"))
+
+    def state(self, pool: str) -> PoolState | None:
+        """The pool's state (None: it does not exist), read at most once per ``state_ttl``
+        seconds: a sweep's step reads each pool once, the event path keeps it a few
+        minutes (the events that change it make it read again: ``forget``)."""
+        now = self._clock.time()
+        cached = self._states.get(pool)
+        if cached is not None and now - cached[1] < self._state_ttl:
+            return cached[0]
+        state = self._ses.pool_state(pool)
+        self._states[pool] = (state, now)
+        self._answers[pool] = (state is not None, now)
+        return state
+
+    def state_age(self, pool: str) -> float | None:
+        """Seconds since the pool's state was read (None: never)."""
+        cached = self._states.get(pool)
+        return None if cached is None else self._clock.time() - cached[1]
 
     def exists(self, pool: str) -> bool:
         if pool in SPECIAL_POOLS:
@@ -239,5 +379,75 @@ class PoolDirectory:
         return answer
 
     def forget(self, pool: str) -> None:
-        """A pool was created or deleted: ask SES again next time."""
+        """A pool was created, deleted or changed (its IPs, their warm-up, its scaling
+        mode): ask SES again next time."""
         self._answers[pool] = (False, -float("inf"))
+        self._states.pop(pool, None)
+
+
+class TenantDirectory:
+    """The tenants of a set or identity, with their ``SendingStatus``.
+
+    Which call is cheaper depends on the count: ``ListResourceTenants`` costs one call per
+    set; ``ListTenantResources`` one per tenant, answering for every set at once. The
+    event path looks at one set, so it asks ``ListResourceTenants`` for it; a sweep's step
+    looks at thousands of sets of far fewer tenants, so ``listed`` reads every tenant's
+    resources once (``ListTenants`` plus one ``ListTenantResources`` per tenant). The
+    statuses (one ``ListTenants`` for up to 1000 tenants) are kept ``ttl`` seconds.
+    """
+
+    def __init__(
+        self,
+        ses: Ses,
+        clock: Clock = SYSTEM,
+        ttl: float = 300.0,
+        by_resource: dict[str, list[str]] | None = None,
+        statuses: dict[str, str] | None = None,
+    ) -> None:
+        self._ses = ses
+        self._clock = clock
+        self._ttl = ttl
+        self._by_resource = by_resource
+        self._statuses = statuses
+        self._statuses_at = clock.time() if statuses is not None else -float("inf")
+
+    @classmethod
+    def listed(cls, ses: Ses, clock: Clock = SYSTEM) -> TenantDirectory:
+        statuses = ses.tenant_statuses()
+        by_resource: dict[str, list[str]] = {}
+        for tenant in sorted(statuses):
+            for arn in ses.tenant_resources(tenant):
+                by_resource.setdefault(arn, []).append(tenant)
+        return cls(ses, clock, float("inf"), by_resource, statuses)
+
+    def tenants_of(self, kind: Kind, name: str, lane: Lane) -> tuple[Tenant, ...] | None:
+        """The tenants of set (or identity) ``name`` in ``lane``; None when unknown (the
+        lane's account or region is unknown, or the resource vanished)."""
+        if lane.account is None or lane.region is None:
+            return None
+        resource = "identity" if kind is Kind.IDENTITY else "configuration-set"
+        arn = f"arn:{partition(lane.region)}:ses:{lane.region}:{lane.account}:{resource}/{name}"
+        if self._by_resource is not None:
+            names: list[str] | None = self._by_resource.get(arn, [])
+        else:
+            names = self._ses.resource_tenants(arn)
+        if names is None:
+            return None
+        statuses = self._current_statuses()
+        if any(n not in statuses for n in names) and self._by_resource is None:
+            statuses = self._current_statuses(refresh=True)  # a tenant newer than the list
+        return tuple(Tenant(n, statuses.get(n, "ENABLED")) for n in sorted(names))
+
+    def _current_statuses(self, *, refresh: bool = False) -> dict[str, str]:
+        now = self._clock.time()
+        if refresh or self._statuses is None or now - self._statuses_at >= self._ttl:
+            self._statuses, self._statuses_at = self._ses.tenant_statuses(), now
+        return self._statuses
+
+
+def tenants_for(ses: Ses, *policies: Policy | PolicyError | None) -> TenantDirectory | None:
+    """For a scan of every set (the CLI's plan and live report): every tenant's resources
+    read once, when one of ``policies`` names tenants; else None (no tenant call)."""
+    if any(isinstance(p, Policy) and p.names_tenants() for p in policies):
+        return TenantDirectory.listed(ses)
+    return None

@@ -135,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
     for path in args.paths:
         scans += _scan(path, dict(args.parameter), live=args.live)
     pools = set().union(*(scan.pools for scan in scans))
+    pool_modes = {pool: mode for scan in scans for pool, mode in scan.pool_modes.items()}
     declared = [s for scan in scans for s in scan.sets]
     if args.live and declared:
         pools |= Ses().list_dedicated_pools()
@@ -149,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         "check does not read the organization",
     )
     verdicts = [
-        judge(policy, s, pools, now, account_checked=args.live, lane=lane) for s in declared
+        judge(policy, s, pools, now, account_checked=args.live, lane=lane, pool_modes=pool_modes)
+        for s in declared
     ]
     # Identities are judged only by a policy that has identity rules.
     identities = [

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ses_pool_enforcer.adapters.organizations import Organization
-from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
+from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses, TenantDirectory, tenants_for
 from ses_pool_enforcer.cli.common import (
     EXIT_CHANGES,
     EXIT_ERROR,
@@ -128,16 +128,24 @@ def run(args: argparse.Namespace) -> int:
     # Judged in the caller's lane: its account and region (and OUs if a document names any).
     here = Organization(args.settings.account_id)
     old = stored.policy or NO_POLICY
-    before = Reconciler(ses, pools, old, enforcement=enforcement, lane=here.lane(old))
+    tenants = tenants_for(ses, old, document.policy)
+    before = Reconciler(
+        ses, pools, old, enforcement=enforcement, lane=here.lane(old), tenants=tenants
+    )
     after = Reconciler(
-        ses, pools, document.policy, enforcement=enforcement, lane=here.lane(document.policy)
+        ses,
+        pools,
+        document.policy,
+        enforcement=enforcement,
+        lane=here.lane(document.policy),
+        tenants=tenants,
     )
 
     read, changes = _changes(names, ses.get_configuration_set, before, after, args, "sets read")
 
     identities: Identities | None = None
     if governs_identities(stored.policy, document.policy):
-        identities = _plan_identities(ses, pools, names, stored, document.policy, args)
+        identities = _plan_identities(ses, pools, names, stored, document.policy, args, tenants)
 
     if args.format == "json":
         print(json_text(_document(args, stored, read, changes, enforcement, identities)), end="")
@@ -160,6 +168,7 @@ def _plan_identities(
     stored: Stored,
     policy: Policy,
     args: argparse.Namespace,
+    tenants: TenantDirectory | None,
 ) -> Identities:
     """Every identity read once and judged under both documents."""
     enforcement = Mode(args.enforcement or args.settings.enforcement_mode)
@@ -175,6 +184,7 @@ def _plan_identities(
             kind=Kind.IDENTITY,
             sets=sets,
             lane=here.lane(p),
+            tenants=tenants,
         )
         for p in (old, policy)
     )

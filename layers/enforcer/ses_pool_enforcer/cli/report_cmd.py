@@ -19,7 +19,7 @@ from ses_pool_enforcer.adapters import aws
 from ses_pool_enforcer.adapters.history import ReportHistory
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory, Layout
 from ses_pool_enforcer.adapters.organizations import Organization
-from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses
+from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses, tenants_for
 from ses_pool_enforcer.cli.common import (
     DEFAULT_STACK,
     EXIT_OK,
@@ -377,6 +377,7 @@ def _live_entries(
         stored.policy,
         enforcement=Mode(args.settings.enforcement_mode),
         lane=Organization(args.settings.account_id).lane(stored.policy),
+        tenants=tenants_for(ses, stored.policy),
     )
     entries = []
     for name in scanning(names, args, "sets read"):

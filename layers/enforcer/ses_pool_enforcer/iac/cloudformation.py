@@ -43,6 +43,7 @@ SAM_APPLICATION = "AWS::Serverless::Application"
 _REMOTE = re.compile(r"^(https?|s3)://", re.IGNORECASE)
 SET_TYPES = frozenset({CONFIGURATION_SET, PINPOINT_SET})
 DEDICATED_IP_POOL = "AWS::SES::DedicatedIpPool"
+STANDARD = "STANDARD"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 SSM_TYPE = "AWS::SSM::Parameter::Value<"
 GENERATED_NAME = Unresolved("no Name: CloudFormation generates one at deploy")
@@ -318,6 +319,7 @@ def scan(
     nested: list[NestedStack] = []
     identities: list[DeclaredIdentity] = []
     pools: set[str] = set()
+    modes: dict[str, str] = {}
     for logical_id, resource in resources.items():
         if _type(resource) == DEDICATED_IP_POOL:
             # Each name the pool may take is declared: a set judged under a choice of
@@ -326,6 +328,11 @@ def scan(
                 name = world.open_value(world.pool_name(logical_id), "pool name")
                 if isinstance(name, str):
                     pools.add(name)
+                    # CloudFormation's default, as the resource's reference says: STANDARD.
+                    declared = _mapping(resource.get("Properties")).get("ScalingMode")
+                    mode = STANDARD if declared is None else world.resolve(declared)
+                    if isinstance(mode, str):
+                        modes[name] = mode
         elif _type(resource) in SET_TYPES:
             position = positions.get(("Resources", origins.get(logical_id, logical_id)))
             declared = _configuration_set(data, template, source, logical_id, position, notes)
@@ -351,7 +358,7 @@ def scan(
         and isinstance(declared.get("Default"), str)
         and name not in parameters
     }
-    return Scan(source, kind, sets, pools, notes, nested, identities, ssm)
+    return Scan(source, kind, sets, pools, notes, nested, identities, ssm, modes)
 
 
 def _identity(

@@ -118,3 +118,5 @@ class Scan:
     identities: list[DeclaredIdentity] = field(default_factory=list)
     ssm_parameters: dict[str, str] = field(default_factory=dict)
     """Template parameters of an SSM type not given a value: name -> SSM parameter."""
+    # pool -> ScalingMode, where the file declares the pool (and so its mode)
+    pool_modes: dict[str, str] = field(default_factory=dict)

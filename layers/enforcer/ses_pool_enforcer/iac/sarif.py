@@ -57,6 +57,14 @@ RULES = {
         "Give the value in the template (a Name, a literal pool, literal tags) or pass "
         "--parameter Key=Value, so that the pool can be checked before deploy.",
     ),
+    Check.POOL_HEALTH: RuleText(
+        "TargetPoolFallsShort",
+        "error",
+        "The pool the policy requires is declared with another scaling mode",
+        "Declare the pool (AWS::SES::DedicatedIpPool) with the ScalingMode the rule's "
+        "pool_health requires: the enforcer does not move a set onto a pool that falls "
+        "short of it.",
+    ),
 }
 
 

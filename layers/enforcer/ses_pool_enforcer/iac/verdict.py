@@ -19,6 +19,7 @@ from ses_pool_enforcer.evaluation import (
     evaluate_identity,
     in_scope,
     matches,
+    pool_shortfalls,
 )
 from ses_pool_enforcer.iac.declared import DeclaredIdentity, DeclaredSet, Unresolved
 from ses_pool_enforcer.iac.patterns import every_match, has_hole, shown, some_match
@@ -30,6 +31,7 @@ from ses_pool_enforcer.model import (
     IdentityDecision,
     Lane,
     Outcome,
+    PoolState,
 )
 from ses_pool_enforcer.policy import Match, Policy, Rule, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
@@ -44,6 +46,7 @@ class Check(StrEnum):
     UNDEFINED_POOL = "undefined-pool"
     UNRESOLVED = "unresolved"
     WRONG_DEFAULT_SET = "wrong-default-set"
+    POOL_HEALTH = "pool-health"
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ def judge(
     *,
     account_checked: bool = False,
     lane: Lane = UNKNOWN_LANE,
+    pool_modes: Mapping[str, str] | None = None,
 ) -> Verdict:
     """``defined_pools``: those the checked files declare, and the account's if
     ``account_checked``; ``lane``: the account and region the set is bound for, as far as
@@ -140,7 +144,9 @@ def judge(
     verdict stands when every choice gives it, else the set is unresolved and the choices
     that disagree are named."""
     if not declared.alternatives:
-        return _with_condition(_judge(policy, declared, defined_pools, now, account_checked, lane))
+        return _with_condition(
+            _judge(policy, declared, defined_pools, now, account_checked, lane, pool_modes)
+        )
     judged = [
         (
             alternative.assumption,
@@ -157,6 +163,7 @@ def judge(
                 now,
                 account_checked,
                 lane,
+                pool_modes,
             ),
         )
         for alternative in declared.alternatives
@@ -228,6 +235,7 @@ def _judge(
     now: dt.datetime,
     account_checked: bool,
     lane: Lane,
+    pool_modes: Mapping[str, str] | None = None,
 ) -> Verdict:
     findings: list[Finding] = []
     pool = declared.pool
@@ -241,16 +249,23 @@ def _judge(
     unknown = depends_on_unknown(policy, declared.name, declared.tags, now, lane)
     if unknown is not None:
         return Verdict(declared, None, (Finding(Check.UNRESOLVED, unknown), *findings))
-    decision = evaluate(
-        policy,
-        ConfigurationSet(
-            name=declared.name if isinstance(declared.name, str) else declared.resource,
-            pool=pool if isinstance(pool, str) else NO_POOL,
-            tags=declared.tags if not isinstance(declared.tags, Unresolved) else {},
-        ),
-        now,
-        lane=lane,
+    cs = ConfigurationSet(
+        name=declared.name if isinstance(declared.name, str) else declared.resource,
+        pool=pool if isinstance(pool, str) else NO_POOL,
+        tags=declared.tags if not isinstance(declared.tags, Unresolved) else {},
     )
+    decision = evaluate(policy, cs, now, lane=lane)
+    target = decision.needs_pool_state
+    if target is not None:
+        # Before deploy a pool is its declared scaling mode at most: its IPs come later.
+        state = PoolState(target, (pool_modes or {}).get(target), None)
+        decision = evaluate(policy, cs, now, lane=lane, pools={target: state})
+        rule = next((r for r in policy.rules if r.id == decision.rule_id), policy.default)
+        short = pool_shortfalls(rule.pool_health, state) if rule and rule.pool_health else []
+        if short:  # the template's own pool, whether or not the set is already on it
+            why = f"pool {target} is declared {state.describe()}: {'; '.join(short)}"
+            findings.insert(0, Finding(Check.POOL_HEALTH, f"{why} (rule {decision.rule_id})"))
+            return Verdict(declared, decision, tuple(findings))
     if decision.outcome is Outcome.ERROR:  # a scoped rule the lane does not decide
         hint = "; pass --account and --region to judge it where it will be deployed"
         return Verdict(
