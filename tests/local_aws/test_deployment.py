@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import boto3
 import pytest
 
 from local_aws import seed, sfn
@@ -110,7 +111,19 @@ def test_a_published_policy_is_enforced_reported_and_swept(deployed: Local, tmp_
     )
     assert "Every managed set is compliant, remediated or exempt." in out
 
-    # And sweep --stack starts the stack's state machine, which runs to the end
+    # And, once the policy change's sweep has ended (a sweep started while another holds the
+    # lane is answered "busy", and reruns after it), sweep --stack starts the stack's state
+    # machine, which runs to the end
+    states = boto3.client("stepfunctions")
+    (machine,) = states.list_state_machines()["stateMachines"]
+    assert eventually(
+        lambda: (
+            not states.list_executions(
+                stateMachineArn=machine["stateMachineArn"], statusFilter="RUNNING"
+            )["executions"]
+        ),
+        timeout=60,
+    )
     status, out = cli(deployed, "sweep", "--stack", STACK_NAME)
     assert status == 0
     execution = sfn.wait_for(out.strip(), timeout=60)
