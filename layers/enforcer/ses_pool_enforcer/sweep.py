@@ -552,14 +552,20 @@ def handle(
     logger.append_keys(sweep_action=action)
     given = event.get("input")
     if action == "lanes":
-        return lanes.listed(runtime, given if isinstance(given, Mapping) else {})
+        execution = event.get("execution")
+        return lanes.listed(
+            runtime,
+            given if isinstance(given, Mapping) else {},
+            execution if isinstance(execution, str) else None,
+        )
     if action == "drift":
         return drift.handle(runtime)
     if action == "summary":
         results = event.get("results")
-        if not isinstance(results, list):
-            raise SweepRequestError("summary needs the lanes' results")
-        return lanes.summarize(runtime, results)
+        if not isinstance(results, (list, Mapping)):
+            raise SweepRequestError("summary needs the lanes' results (or where they were written)")
+        execution = event.get("execution")
+        return lanes.summarize(runtime, results, str(execution or ""))
     if action not in ("start", "step", "finish"):
         raise SweepRequestError(f"unknown sweep action {action!r}")
     sweep = event.get("sweep")
