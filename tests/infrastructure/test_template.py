@@ -97,6 +97,10 @@ IDENTITY_INDEX = "${IdentityTable.Arn}/index/" + stack.IDENTITY_INDEX
 INVENTORY_LANE_INDEX = "${InventoryTable.Arn}/index/" + stack.LANE_INDEX
 IDENTITY_LANE_INDEX = "${IdentityTable.Arn}/index/" + stack.LANE_INDEX
 REPORTS = "${ReportBucket.Arn}/reports/*"
+LANE_RESULTS = "${ReportBucket.Arn}/reports/lane-results/*"
+STATES = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
+SWEEP_MACHINE = STATES + "stateMachine:${AWS::StackName}-sweep"
+SWEEP_CHILDREN = STATES + "execution:${AWS::StackName}-sweep/*"
 
 # Actions that support no resource-level permission: the only ones granted on "*".
 SES_LISTS = (
@@ -226,14 +230,28 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         on(IDENTITY_LANE_INDEX, "dynamodb:Query"),
         # adapters/state.StateTable: the sweep's lock and checkpoint
         on("StateTable.Arn", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
-        on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store
+        on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store, put_lanes
+        on(LANE_RESULTS, "s3:GetObject"),  # ReportStore.lane_results (the ResultWriter's)
     ),
     "ConfigRuleFunctionRole": merge(
         running("ConfigRuleFunction"),
         on("InventoryTable.Arn", "dynamodb:Scan"),  # Inventory.rows
         on("*", *CONFIG_EVALUATIONS),  # adapters/config.ConfigEvaluations.put
     ),
-    "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
+    "SweepStateMachine": merge(
+        on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
+        # the Distributed Map: its children, its ItemReader, its ResultWriter
+        on(SWEEP_MACHINE, "states:StartExecution"),
+        on(SWEEP_CHILDREN, "states:DescribeExecution", "states:StopExecution"),
+        on("${ReportBucket.Arn}/reports/lanes/*", "s3:GetObject"),
+        on(
+            LANE_RESULTS,
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:ListMultipartUploadParts",
+            "s3:AbortMultipartUpload",
+        ),
+    ),
     # (a hub's, DeploysMembers) the new-account rule starts the sweep, and nothing else
     "NewMemberAccountRuleRole": on("SweepStateMachine", "states:StartExecution"),
     # the schedule's and the policy change's rules start the sweep, and nothing else
@@ -669,8 +687,11 @@ def test_event_queue_outlasts_its_consumer_and_keeps_failures(resources: dict[st
 def test_sweep_runs_on_schedule_and_on_policy_change(resources: dict[str, Any]) -> None:
     machine = resources["SweepStateMachine"]["Properties"]
     assert machine["DefinitionSubstitutions"] == {
-        "SweepFunctionArn": {"Fn::GetAtt": ["SweepFunction", "Arn"]}
+        "SweepFunctionArn": {"Fn::GetAtt": ["SweepFunction", "Arn"]},
+        "ReportBucketName": {"Ref": "ReportBucket"},
     }
+    # its name is what its own grant (the Distributed Map's children) names
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-sweep"}
     # Rules of their own, not SAM events (whose roles would trust any rule): each starts
     # the state machine with StartSweepRuleRole, whose trust names it
     assert "Events" not in machine

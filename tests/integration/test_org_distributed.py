@@ -17,6 +17,7 @@ from functions.sweep import app
 from local_aws import sfn
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer import lanes
+from tests import granted
 from tests.integration.test_org_sweep import REGIONS, pools
 from tests.integration.test_org_sweep import org as org
 
@@ -94,3 +95,17 @@ def test_lanes_past_the_inline_map_run_on_the_distributed_map_and_are_reported(
     assert alert["alert"]["report"] == report
     assert "2 lanes not swept" in alert["subject"]
     assert set(alert["alert"]["accounts"]) == set(document["accounts"])
+
+
+def test_every_call_of_a_distributed_sweep_is_granted_by_the_templates(
+    org: dict[str, str], stack: LocalStack, distributed: None
+) -> None:
+    # When the organization's sweep runs on the Distributed Map, every request recorded
+    with granted.recording() as calls:
+        execution = sfn.run_sweep(app.handler, {"trigger": "schedule"})
+    assert execution.status == "SUCCEEDED", execution.cause
+
+    # Then the sweep function's role grants what it adds: the lanes written to S3, the
+    # lanes' results read back, the organization report written
+    assert {"s3:PutObject", "s3:GetObject"} <= calls.own.actions
+    assert not granted.refused(calls.own, "SweepFunctionRole", {"IsHub"}, stack)
