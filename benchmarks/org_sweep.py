@@ -282,9 +282,9 @@ def _seed(org: Organization, regions: tuple[str, ...], sets: int) -> None:
     for account in org.accounts:
         with seed.as_account(account):
             for region in regions:
-                seed.create_pool("marketing", region=region)
-                seed.create_pool("transactional", region=region)
-                ses = seed.sesv2(region)  # one client for the lane's sets
+                ses = seed.sesv2(region)  # one client for the lane's pools and sets
+                for pool in ("marketing", "transactional"):
+                    ses.create_dedicated_ip_pool(PoolName=pool, ScalingMode="STANDARD")
                 for i in range(sets):
                     pool = "transactional" if i % WRONG_EVERY == WRONG_EVERY - 1 else "marketing"
                     ses.create_configuration_set(
@@ -519,7 +519,8 @@ def main() -> None:
         f"  wall time                   {execution_wall:.1f} s for the execution "
         f"(history; {wall:.1f} s StartExecution to its end as polled)"
     )
-    print(f"  lane wall time              {_spread(member_walls)} (Map iteration events)")
+    source = "child executions" if runs else "Map iteration events"
+    print(f"  lane wall time              {_spread(member_walls)} ({source})")
     hub_wall = walls.get(None)
     if hub_wall is not None:
         print(f"  hub's own lane              {hub_wall:.1f} s (no sets)")

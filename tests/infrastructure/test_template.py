@@ -1436,3 +1436,40 @@ def test_the_new_account_rule_role_is_for_eventbridge_of_this_account_only(
         name = resources[rule]["Properties"]["Name"]
         assert name == {"Fn::Sub": "${AWS::StackName}-new-member"}, rule
     # (its one grant, states:StartExecution on SweepStateMachine: EXPECTED_GRANTS)
+
+
+def test_the_distributed_map_runs_the_inline_map_s_lane_and_what_it_needs_is_granted(
+    resources: dict[str, Any],
+) -> None:
+    machine = resources["SweepStateMachine"]["Properties"]
+    states = json.loads((ROOT / machine["DefinitionUri"]).read_text())["States"]
+    inline, distributed = states["Each lane"], states["Each lane, distributed"]
+    # One lane loop, twice: the Distributed Map's children run exactly the inline Map's
+    # iteration (a change to one that misses the other fails here)
+    assert distributed["ItemProcessor"]["States"] == inline["ItemProcessor"]["States"]
+    assert distributed["ItemProcessor"]["StartAt"] == inline["ItemProcessor"]["StartAt"]
+    assert distributed["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",
+    }
+    # Lanes answers lanes_at (the S3 object) past lanes.INLINE_LANES; the Choice sends
+    # those to the Distributed Map, which reads them there and writes its results where
+    # the state machine's and the sweep function's grants say
+    [rule] = states["How many lanes?"]["Choices"]
+    assert rule == {
+        "Variable": "$.lanes_at",
+        "IsPresent": True,
+        "Next": "Each lane, distributed",
+    }
+    assert distributed["ItemReader"]["Parameters"] == {
+        "Bucket.$": "$.lanes_at.bucket",
+        "Key.$": "$.lanes_at.key",
+    }
+    writer = distributed["ResultWriter"]["Parameters"]
+    assert writer["Bucket"] == "${ReportBucketName}"
+    assert f"${{ReportBucket.Arn}}/{writer['Prefix']}/*" == LANE_RESULTS
+    assert distributed["MaxConcurrencyPath"] == inline["MaxConcurrencyPath"]
+    assert distributed["ResultPath"] == inline["ResultPath"] == "$.results"
+    # every lane catches its own failure; a child that fails all the same is tolerated
+    # and reported by Summary, as a lane that failed
+    assert distributed["ToleratedFailurePercentage"] == 100

@@ -366,6 +366,12 @@ def _percent(ratio: float | None) -> str:
     return "n/a" if ratio is None else f"{ratio:.2%}"
 
 
+def _sort_key(ratio: float | None) -> int:
+    """A ratio as the sort script compares it (whole numbers, numerically): no ratio
+    before 0 %, which is before 100 %."""
+    return 0 if ratio is None else 1 + round(ratio * 1_000_000)
+
+
 def _rows(report: OrganizationReport) -> Iterable[str]:
     for account, entry in report.worst_first():
         for region, lane in sorted(entry.lanes.items()):
@@ -378,7 +384,7 @@ def _rows(report: OrganizationReport) -> Iterable[str]:
                 f'<td title="{_e(lane.reason)}">{_e(lane.status)}</td>'
                 f'<td class="number">{"" if lane.total is None else lane.total}</td>'
                 f'<td class="number">{lane.managed if swept else ""}</td>'
-                f'<td class="number" data-sort="{-1 if ratio is None else ratio:.6f}">'
+                f'<td class="number" data-sort="{_sort_key(ratio)}">'
                 f"{_percent(ratio)}</td>"
                 f"<td>{_e(counts or lane.reason)}</td></tr>"
             )
