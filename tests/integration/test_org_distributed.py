@@ -18,7 +18,7 @@ from local_aws import sfn
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer import lanes
 from tests import granted
-from tests.integration.test_org_sweep import REGIONS, pools
+from tests.integration.test_org_sweep import REGIONS, LaneCrashed, pools
 from tests.integration.test_org_sweep import org as org
 
 S3 = boto3.client
@@ -109,3 +109,34 @@ def test_every_call_of_a_distributed_sweep_is_granted_by_the_templates(
     # lanes' results read back, the organization report written
     assert {"s3:PutObject", "s3:GetObject"} <= calls.own.actions
     assert not granted.refused(calls.own, "SweepFunctionRole", {"IsHub"}, stack)
+
+
+def test_a_lane_that_fails_on_the_distributed_map_is_reported_and_the_others_are_swept(
+    org: dict[str, str], stack: LocalStack, distributed: None
+) -> None:
+    shop = {"account": org["shop"], "region": "eu-west-1"}
+
+    def handler(payload: dict[str, Any], context: Any) -> dict[str, Any]:
+        lane = (payload.get("sweep") or {}).get("lane")
+        if payload["action"] == "step" and lane and lane["account"] == shop["account"]:
+            if lane["region"] == shop["region"]:
+                raise LaneCrashed("shop's eu-west-1 step died")
+        result: dict[str, Any] = app.handler(payload, context)
+        return result
+
+    # When one member lane's steps keep failing
+    execution = sfn.run_sweep(handler, {"trigger": "schedule"})
+
+    # Then every other lane was swept, and the execution fails with that lane's error
+    assert execution.status == "FAILED"
+    assert execution.error == "LaneCrashed" and "eu-west-1 step died" in (execution.cause or "")
+    assert pools(org["news"], "eu-west-1", [f"mkt-news-{n}" for n in range(3)]) == ["marketing"] * 3
+    assert (
+        pools(org["shop"], "eu-west-1", [f"mkt-shop-{n}" for n in range(3)])
+        == ["transactional"] * 3
+    )
+    # And the organization report names the lane as failed, with its error
+    [alert] = [a for a in received_alerts(stack) if a["alert"].get("kind") == "organization-report"]
+    region = alert["alert"]["accounts"][org["shop"]]["regions"]["eu-west-1"]
+    assert region["status"] == "failed" and "LaneCrashed" in region["reason"]
+    assert "3 lanes not swept" in alert["subject"]  # and broken's two, unreachable
