@@ -118,9 +118,16 @@ def test_a_lane_that_fails_on_the_distributed_map_is_reported_and_the_others_are
 
     def handler(payload: dict[str, Any], context: Any) -> dict[str, Any]:
         lane = (payload.get("sweep") or {}).get("lane")
-        if payload["action"] == "step" and lane and lane["account"] == shop["account"]:
-            if lane["region"] == shop["region"]:
-                raise LaneCrashed("shop's eu-west-1 step died")
+        if (
+            payload["action"] == "step"
+            and lane
+            and (lane["account"], lane["region"])
+            == (
+                shop["account"],
+                shop["region"],
+            )
+        ):
+            raise LaneCrashed("shop's eu-west-1 step died")
         result: dict[str, Any] = app.handler(payload, context)
         return result
 
