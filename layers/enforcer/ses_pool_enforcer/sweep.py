@@ -96,9 +96,8 @@ class Sweeper:
         settings = runtime.settings
         if not settings.state_table:
             raise SettingsError("STATE_TABLE is not set: a sweep needs its lock and checkpoint")
-        reports = ReportStore(settings.report_bucket) if settings.report_bucket else None
         state = StateTable(settings.state_table, runtime.clock.time, _lane_id(lane))
-        return cls(runtime, state, reports, lane, account_name)
+        return cls(runtime, state, runtime.reports, lane, account_name)
 
     def now(self) -> dt.datetime:
         return self.runtime.clock.now()
