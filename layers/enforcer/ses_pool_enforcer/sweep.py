@@ -97,7 +97,7 @@ class Sweeper:
         if not settings.state_table:
             raise SettingsError("STATE_TABLE is not set: a sweep needs its lock and checkpoint")
         state = StateTable(settings.state_table, runtime.clock.time, _lane_id(lane))
-        return cls(runtime, state, runtime.reports, lane, account_name)
+        return cls(runtime, state, runtime.report_store(), lane, account_name)
 
     def now(self) -> dt.datetime:
         return self.runtime.clock.now()
