@@ -448,7 +448,7 @@ def main() -> None:
         server_rss = peak_rss_mb()
         if execution.status != "SUCCEEDED":
             print(f"the execution {execution.status}: {execution.error} {execution.cause}")
-        links = (execution.output or {}).get("report")
+        links = (execution.output or {}).get("organization_report")
         readable = _read_report(links, args.html) if isinstance(links, dict) else None
 
     # ---- the execution and its lanes

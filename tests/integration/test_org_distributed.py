@@ -81,7 +81,7 @@ def test_lanes_past_the_inline_map_run_on_the_distributed_map_and_are_reported(
     output = execution.output
     assert output["lanes"] == 7 and output["unreachable"] == 2 and output["failed"] == 0
     assert "accounts" not in output
-    report = output["report"]
+    report = output["organization_report"]
     document = json.loads(s3_text(report["json_uri"]))
     assert document["lanes"] == 7 and document["lanes_not_swept"] == 2
     assert set(document["accounts"]) == {"123456789012", *org.values()}

@@ -338,9 +338,8 @@ def summarize(
             published.title, published.text, published.document, {"outcome": "report"}
         )
         _compliance_metrics(report)
-        if distributed:  # thousands of accounts: the state's 256 KB holds the links only
-            summary["report"] = links
-        else:
+        summary["organization_report"] = links
+        if not distributed:  # (thousands of accounts would not fit a state's 256 KB)
             summary["accounts"] = {a: e.document() for a, e in report.accounts.items()}
     logger.info(
         "sweep lanes done",
