@@ -25,14 +25,24 @@ lane's SES call rate against its budget; throttling; sets on the right pool at t
 history events against the 25,000 limit; peak RSS of the function's processes; the load
 on local AWS.
 
+Past ``lanes.INLINE_LANES`` lanes the sweep runs on the Distributed Map: each lane a child
+execution (its wall time and history from ``sfn.map_runs``), the lanes listed in S3 and
+their results read back from S3; the run then also prints the largest child history,
+total / (lanes / concurrency x mean lane time), and reads the organization report back
+from S3 as JSON, CSV and HTML (the HTML kept at ``--html`` for a browser).
+``--distributed`` is that size at small lanes: 1,000 accounts x 2 regions x 1 set,
+LANE_CONCURRENCY 20, unless given otherwise.
+
 Usage: python -m benchmarks.org_sweep [--accounts 10] [--regions 2] [--sets 1000]
-       [--rate 5] [--concurrency N (default: every lane)]
+       [--rate 5] [--concurrency N (default: every lane)] [--distributed] [--html PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime as dt
+import io
 import json
 import math
 import os
@@ -43,6 +53,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, cast
 
 import boto3
@@ -66,7 +77,7 @@ from local_aws.stack import provision
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-2")
 MEMBER_ROLE = "ses-pool-enforcer-member"
 WRONG_EVERY = 10  # every tenth set starts on the wrong pool
-MAX_LANE_CONCURRENCY = 40  # Settings.lane_concurrency's upper bound
+MAX_LANE_CONCURRENCY = 40  # the default: an inline Map runs 40 iterations at most
 LOCAL_AWS_SATURATED = 0.9  # of the execution with local AWS's one-at-a-time lock held
 
 
@@ -84,7 +95,21 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument(
         "--concurrency", type=int, default=None, help="LANE_CONCURRENCY (default: every lane)"
     )
+    parser.add_argument(
+        "--distributed",
+        action="store_true",
+        help="the Distributed Map's size: 1,000 accounts x 2 regions x 1 set, 20 at a time",
+    )
+    parser.add_argument(
+        "--html", default="/tmp/org-report.html", help="where to keep the organization's HTML"
+    )
     args = parser.parse_args()
+    if args.distributed:
+        defaults = {"accounts": 10, "regions": 2, "sets": 1_000, "concurrency": None}
+        given = {k: getattr(args, k) for k in defaults}
+        for key, value in {"accounts": 1_000, "sets": 1, "concurrency": 20}.items():
+            if given[key] == defaults[key]:
+                setattr(args, key, value)
     if not 1 <= args.regions <= len(REGIONS):
         parser.error(f"--regions: 1 to {len(REGIONS)}")
     return args
@@ -257,9 +282,9 @@ def _seed(org: Organization, regions: tuple[str, ...], sets: int) -> None:
     for account in org.accounts:
         with seed.as_account(account):
             for region in regions:
-                seed.create_pool("marketing", region=region)
-                seed.create_pool("transactional", region=region)
-                ses = seed.sesv2(region)  # one client for the lane's sets
+                ses = seed.sesv2(region)  # one client for the lane's pools and sets
+                for pool in ("marketing", "transactional"):
+                    ses.create_dedicated_ip_pool(PoolName=pool, ScalingMode="STANDARD")
                 for i in range(sets):
                     pool = "transactional" if i % WRONG_EVERY == WRONG_EVERY - 1 else "marketing"
                     ses.create_configuration_set(
@@ -306,6 +331,40 @@ def _lane_walls(history: list[dict[str, Any]]) -> dict[Any, float]:
             lane = listed[index]
             walls[(lane["account"], lane["region"]) if lane else None] = _at(event) - began[index]
     return walls
+
+
+def _child_walls(runs: list[sfn.MapRun]) -> tuple[dict[Any, float], int]:
+    """Lane -> its child execution's wall time, and the largest child history, from the
+    Distributed Map's runs."""
+    walls: dict[Any, float] = {}
+    largest = 0
+    for run in runs:
+        for child in run.children:
+            lane = child.input.get("lane") if isinstance(child.input, dict) else None
+            key = (lane["account"], lane["region"]) if lane else None
+            stopped = child.stopped or child.started
+            walls[key] = (stopped - child.started).total_seconds()
+            largest = max(largest, child.events)
+    return walls, largest
+
+
+def _read_report(links: dict[str, str], html_path: str) -> str:
+    """The organization report read back from S3 as JSON, CSV and HTML: what each holds."""
+    s3 = cast(Any, boto3).client("s3", region_name="us-east-1")
+
+    def body(uri: str) -> str:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        return str(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+
+    document = json.loads(body(links["json_uri"]))
+    rows = list(csv.DictReader(io.StringIO(body(links["csv_uri"]))))
+    html = body(links["html_uri"])
+    Path(html_path).write_text(html, encoding="utf-8")
+    return (
+        f"JSON {len(document['accounts']):,} accounts, {document['lanes']:,} lanes; "
+        f"CSV {len(rows):,} rows ({sum(1 for r in rows if r['status'] == 'swept'):,} swept); "
+        f"HTML {len(html) / 1e6:.1f} MB, {html.count('<tr class='):,} lane rows ({html_path})"
+    )
 
 
 def _spread(values: list[float], unit: str = " s", digits: int = 1) -> str:
@@ -369,7 +428,10 @@ def main() -> None:
         load_before, cpu_before = serial.snapshot(), resource.getrusage(resource.RUSAGE_SELF)
         served_before, held_before = Counter(served), Counter(held_by)
         began = time.perf_counter()
+        os.environ["REPORT_BUCKET"] = stack.report_bucket  # the ResultWriter's bucket
+        runs_before = len(sfn.map_runs())
         execution = sfn.run_sweep(function, {"trigger": "manual"}, timeout=6 * 3600.0)
+        runs = sfn.map_runs()[runs_before:]
         wall = time.perf_counter() - began
         cpu_after, load_after = resource.getrusage(resource.RUSAGE_SELF), serial.snapshot()
         served_during = Counter(served)
@@ -386,11 +448,14 @@ def main() -> None:
         server_rss = peak_rss_mb()
         if execution.status != "SUCCEEDED":
             print(f"the execution {execution.status}: {execution.error} {execution.cause}")
+        links = (execution.output or {}).get("organization_report")
+        readable = _read_report(links, args.html) if isinstance(links, dict) else None
 
     # ---- the execution and its lanes
     history = execution.history
     execution_wall = _at(history[-1]) - _at(history[0])
-    walls = _lane_walls(history)
+    walls, largest_child = _child_walls(runs)
+    walls = walls or _lane_walls(history)
     member_walls = [walls[lane] for lane in member_keys if lane in walls]
     largest = max(member_walls, default=float("nan"))
     # The hub's lane (no sets) frees its slot at once: the member lanes run in waves of
@@ -454,7 +519,8 @@ def main() -> None:
         f"  wall time                   {execution_wall:.1f} s for the execution "
         f"(history; {wall:.1f} s StartExecution to its end as polled)"
     )
-    print(f"  lane wall time              {_spread(member_walls)} (Map iteration events)")
+    source = "child executions" if runs else "Map iteration events"
+    print(f"  lane wall time              {_spread(member_walls)} ({source})")
     hub_wall = walls.get(None)
     if hub_wall is not None:
         print(f"  hub's own lane              {hub_wall:.1f} s (no sets)")
@@ -462,6 +528,22 @@ def main() -> None:
         f"  total / largest lane        {execution_wall / largest:.2f} "
         f"(about {expected} expected: {member_lanes} lanes, {concurrency} at a time)"
     )
+    if runs:
+        mean = statistics.fmean(member_walls)
+        ideal = member_lanes / concurrency * mean
+        print(
+            f"  Distributed Map             {sum(len(r.children) for r in runs):,} child "
+            f"executions; total / (lanes / concurrency x mean lane time) = "
+            f"{execution_wall:.1f} / ({member_lanes} / {concurrency} x {mean:.2f} s) = "
+            f"{execution_wall / ideal:.2f}"
+        )
+        print(
+            f"  largest history             {max(largest_child, len(history)):,} events "
+            f"(a child's largest {largest_child:,}, the parent's {len(history):,}; "
+            f"limit {HISTORY_LIMIT:,} each)"
+        )
+    if readable:
+        print(f"  organization report         {readable}")
     print(
         f"  sets on the right pool      {right:,} of {found:,} "
         f"({sets_total // WRONG_EVERY:,} started on the wrong one)"

@@ -66,6 +66,9 @@ def start_local_aws(port: int = 0) -> LocalAws:
     server.start()
     host, bound_port = server.get_host_and_port()
     endpoint_url = f"http://{host}:{bound_port}"
+    # The engine's own clients (a Distributed Map's ItemReader and ResultWriter call S3)
+    # aim at localhost:$MOTO_PORT in server mode: this server's port.
+    os.environ["MOTO_PORT"] = str(bound_port)
     # Server mode takes moto's config through its API, as mock_aws(config=...) does in process.
     request = urllib.request.Request(  # noqa: S310 - http, our own server
         f"{endpoint_url}/moto-api/config",

@@ -97,6 +97,10 @@ IDENTITY_INDEX = "${IdentityTable.Arn}/index/" + stack.IDENTITY_INDEX
 INVENTORY_LANE_INDEX = "${InventoryTable.Arn}/index/" + stack.LANE_INDEX
 IDENTITY_LANE_INDEX = "${IdentityTable.Arn}/index/" + stack.LANE_INDEX
 REPORTS = "${ReportBucket.Arn}/reports/*"
+LANE_RESULTS = "${ReportBucket.Arn}/reports/lane-results/*"
+STATES = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
+SWEEP_MACHINE = STATES + "stateMachine:${AWS::StackName}-sweep"
+SWEEP_CHILDREN = STATES + "execution:${AWS::StackName}-sweep/*"
 
 # Actions that support no resource-level permission: the only ones granted on "*".
 SES_LISTS = (
@@ -226,14 +230,28 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         on(IDENTITY_LANE_INDEX, "dynamodb:Query"),
         # adapters/state.StateTable: the sweep's lock and checkpoint
         on("StateTable.Arn", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
-        on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store
+        on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store, put_lanes
+        on(LANE_RESULTS, "s3:GetObject"),  # ReportStore.lane_results (the ResultWriter's)
     ),
     "ConfigRuleFunctionRole": merge(
         running("ConfigRuleFunction"),
         on("InventoryTable.Arn", "dynamodb:Scan"),  # Inventory.rows
         on("*", *CONFIG_EVALUATIONS),  # adapters/config.ConfigEvaluations.put
     ),
-    "SweepStateMachine": on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
+    "SweepStateMachine": merge(
+        on("*", *LOG_DELIVERY),  # execution logs to CloudWatch Logs
+        # the Distributed Map: its children, its ItemReader, its ResultWriter
+        on(SWEEP_MACHINE, "states:StartExecution"),
+        on(SWEEP_CHILDREN, "states:DescribeExecution", "states:StopExecution"),
+        on("${ReportBucket.Arn}/reports/lanes/*", "s3:GetObject"),
+        on(
+            LANE_RESULTS,
+            "s3:PutObject",
+            "s3:GetObject",
+            "s3:ListMultipartUploadParts",
+            "s3:AbortMultipartUpload",
+        ),
+    ),
     # (a hub's, DeploysMembers) the new-account rule starts the sweep, and nothing else
     "NewMemberAccountRuleRole": on("SweepStateMachine", "states:StartExecution"),
     # the schedule's and the policy change's rules start the sweep, and nothing else
@@ -669,8 +687,11 @@ def test_event_queue_outlasts_its_consumer_and_keeps_failures(resources: dict[st
 def test_sweep_runs_on_schedule_and_on_policy_change(resources: dict[str, Any]) -> None:
     machine = resources["SweepStateMachine"]["Properties"]
     assert machine["DefinitionSubstitutions"] == {
-        "SweepFunctionArn": {"Fn::GetAtt": ["SweepFunction", "Arn"]}
+        "SweepFunctionArn": {"Fn::GetAtt": ["SweepFunction", "Arn"]},
+        "ReportBucketName": {"Ref": "ReportBucket"},
     }
+    # its name is what its own grant (the Distributed Map's children) names
+    assert machine["Name"] == {"Fn::Sub": "${AWS::StackName}-sweep"}
     # Rules of their own, not SAM events (whose roles would trust any rule): each starts
     # the state machine with StartSweepRuleRole, whose trust names it
     assert "Events" not in machine
@@ -1415,3 +1436,40 @@ def test_the_new_account_rule_role_is_for_eventbridge_of_this_account_only(
         name = resources[rule]["Properties"]["Name"]
         assert name == {"Fn::Sub": "${AWS::StackName}-new-member"}, rule
     # (its one grant, states:StartExecution on SweepStateMachine: EXPECTED_GRANTS)
+
+
+def test_the_distributed_map_runs_the_inline_map_s_lane_and_what_it_needs_is_granted(
+    resources: dict[str, Any],
+) -> None:
+    machine = resources["SweepStateMachine"]["Properties"]
+    states = json.loads((ROOT / machine["DefinitionUri"]).read_text())["States"]
+    inline, distributed = states["Each lane"], states["Each lane, distributed"]
+    # One lane loop, twice: the Distributed Map's children run exactly the inline Map's
+    # iteration (a change to one that misses the other fails here)
+    assert distributed["ItemProcessor"]["States"] == inline["ItemProcessor"]["States"]
+    assert distributed["ItemProcessor"]["StartAt"] == inline["ItemProcessor"]["StartAt"]
+    assert distributed["ItemProcessor"]["ProcessorConfig"] == {
+        "Mode": "DISTRIBUTED",
+        "ExecutionType": "STANDARD",
+    }
+    # Lanes answers lanes_at (the S3 object) past lanes.INLINE_LANES; the Choice sends
+    # those to the Distributed Map, which reads them there and writes its results where
+    # the state machine's and the sweep function's grants say
+    [rule] = states["How many lanes?"]["Choices"]
+    assert rule == {
+        "Variable": "$.lanes_at",
+        "IsPresent": True,
+        "Next": "Each lane, distributed",
+    }
+    assert distributed["ItemReader"]["Parameters"] == {
+        "Bucket.$": "$.lanes_at.bucket",
+        "Key.$": "$.lanes_at.key",
+    }
+    writer = distributed["ResultWriter"]["Parameters"]
+    assert writer["Bucket"] == "${ReportBucketName}"
+    assert f"${{ReportBucket.Arn}}/{writer['Prefix']}/*" == LANE_RESULTS
+    assert distributed["MaxConcurrencyPath"] == inline["MaxConcurrencyPath"]
+    assert distributed["ResultPath"] == inline["ResultPath"] == "$.results"
+    # every lane catches its own failure; a child that fails all the same is tolerated
+    # and reported by Summary, as a lane that failed
+    assert distributed["ToleratedFailurePercentage"] == 100

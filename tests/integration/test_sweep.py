@@ -219,9 +219,10 @@ def test_a_sweep_over_every_kind_of_set_leaves_the_enforceable_ones_compliant_an
 
     # Then it succeeds in one start, step and finish, read every set once, wrote only moves
     assert execution.status == "SUCCEEDED", execution.cause
-    assert execution.states == ["Lanes", "Each lane", "Start", "Already running?", "Step",
-                                "All sets done?", "Finish", "Rerun requested?", "Swept",
-                                "Summary", "Every lane swept?", "Swept"]  # fmt: skip
+    assert execution.states == ["Lanes", "How many lanes?", "Each lane", "Start",
+                                "Already running?", "Step", "All sets done?", "Finish",
+                                "Rerun requested?", "Swept", "Summary", "Every lane swept?",
+                                "Swept"]  # fmt: skip
     assert ses_calls("GetConfigurationSet") - gets_before == 240
     assert ses_calls("PutConfigurationSetDeliveryOptions") == 60
     # And it kept to the budget: SES never throttled it

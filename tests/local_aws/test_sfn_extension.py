@@ -15,6 +15,7 @@ from local_aws.sfn import SWEEP_DEFINITION, Handler
 
 INVOKE = "arn:aws:states:::lambda:invoke"
 FUNCTION = "arn:aws:lambda:us-east-1:123456789012:function:f"
+SUBSTITUTIONS = {"SweepFunctionArn": FUNCTION, "ReportBucketName": "reports"}
 
 
 def machine(states: dict[str, Any], name: str = "m") -> str:
@@ -139,9 +140,9 @@ def one_lane(function: Handler) -> Handler:
 
 def test_the_sweep_definition_needs_its_substitution_and_every_task_retries_and_catches() -> None:
     # Given the project's sweep definition, as SAM would substitute it
-    with pytest.raises(ValueError, match="no substitution for SweepFunctionArn"):
+    with pytest.raises(ValueError, match="no substitution for ReportBucketName, SweepFunctionArn"):
         sfn.definition(SWEEP_DEFINITION, {})
-    text = sfn.definition(SWEEP_DEFINITION, {"SweepFunctionArn": FUNCTION})
+    text = sfn.definition(SWEEP_DEFINITION, SUBSTITUTIONS)
     definition = json.loads(text)
 
     # Then every task (Lanes, Summary, and each lane's Start, Step and Finish) invokes the
@@ -218,7 +219,7 @@ def test_the_sweep_definition_ends_at_once_when_another_sweep_runs(local_aws: No
     result = sfn.run_sweep(one_lane(lambda payload, _: {"status": "busy", "done": False}), {})
 
     assert result.status == "SUCCEEDED"
-    assert result.states == ["Lanes", "Each lane", "Start", "Already running?",
+    assert result.states == ["Lanes", "How many lanes?", "Each lane", "Start", "Already running?",
                              "Left to the running sweep", "Summary", "Every lane swept?",
                              "Swept"]  # fmt: skip
 
@@ -227,7 +228,7 @@ def test_the_sweep_definition_is_valid_amazon_states_language() -> None:
     # Given the sweep definition in a state machine resource, as SAM deploys it
     from cfnlint.api import ManualArgs, lint
 
-    definition = json.loads(sfn.definition(SWEEP_DEFINITION, {"SweepFunctionArn": FUNCTION}))
+    definition = json.loads(sfn.definition(SWEEP_DEFINITION, SUBSTITUTIONS))
     template = {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Resources": {

@@ -46,8 +46,9 @@ class Settings(BaseModel):
     member_role_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+=,.@_-]{1,64}$")
     member_regions: tuple[str, ...] = ()
     member_ous: tuple[str, ...] = ()
-    # How many lanes (account, region) a sweep runs side by side (the Map's MaxConcurrency).
-    lane_concurrency: int = Field(default=10, ge=1, le=40)
+    # How many lanes (account, region) a sweep runs side by side (the Map's MaxConcurrency:
+    # an inline Map runs 40 at most, a Distributed Map 10,000).
+    lane_concurrency: int = Field(default=10, ge=1, le=10_000)
     # The AWS Config organization aggregator the drift check queries (the
     # ConfigAggregatorName deploy parameter; unset: no drift check).
     config_aggregator_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$")

@@ -5,9 +5,11 @@ lane that fails or cannot be reached never stops the others.
 
 * ``listed``: the sweep's lanes (its state machine's Map runs one iteration each); only
   the named account's when the input names one (``new-account``: its StackSet instance
-  has just been created).
+  has just been created); past INLINE_LANES, written to S3 for a Distributed Map.
 * ``summarize``: after every lane: whether any failed, and in organization mode the one
-  organization report (counts per account and region, ComplianceRatio per account).
+  organization report (counts per account and region, ComplianceRatio per account; in
+  S3 as JSON, CSV and HTML, and its worst accounts in one SNS message), read from the
+  inline Map's results or, one lane at a time, from the Distributed Map's result files.
 * ``unreachable``: a member whose role cannot be assumed, or whose role session is
   refused (the role deleted or stripped while a warm process held the session): one
   error alert (at most one an hour per account and process), unless the account has
@@ -20,10 +22,11 @@ lane that fails or cannot be reached never stops the others.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,14 +34,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ses_pool_enforcer.adapters import aws, state
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory
 from ses_pool_enforcer.adapters.organizations import member_accounts
+from ses_pool_enforcer.config import SettingsError
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.observability import NAMESPACE, logger, metrics
+from ses_pool_enforcer.organization import OrganizationReport, fit_summary, lane_of
 from ses_pool_enforcer.runtime import Runtime
 from ses_pool_enforcer.work import LaneKey
 
 ALERT_SECONDS = 3600.0
 MEMBERS_SECONDS = 300.0  # how long a process remembers an account found gone
-LINES_IN_ALERT = 200  # lanes listed in the organization report's e-mail text
+# More lanes than this run on the Distributed Map, listed in S3: an inline Map's history
+# (about 26 events a lane, 25,000 in all) and its state (256 KB, a lane's result about
+# 0.5 KB) hold a few hundred lanes at most; this keeps a wide margin under both.
+INLINE_LANES = 100
 # A StackSet instance's stack: arn:<partition>:cloudformation:<region>:<account>:stack/...
 STACK_ID = re.compile(
     r"^arn:[a-z-]+:cloudformation:(?P<region>[a-z0-9-]+):(?P<account>[0-9]{12}):stack/"
@@ -144,11 +152,15 @@ def _listed_for(runtime: Runtime, given: Mapping[str, Any], target: Named) -> di
     return {"lanes": items, "max_concurrency": settings.lane_concurrency}
 
 
-def listed(runtime: Runtime, given: Mapping[str, Any]) -> dict[str, Any]:
+def listed(
+    runtime: Runtime, given: Mapping[str, Any], execution: str | None = None
+) -> dict[str, Any]:
     """The lanes to sweep, each with the execution's input: this deployment's own, and
     in organization mode every (member account, member region) but its own. An
     organization that cannot be read sweeps the own lane only, and says so in an alert.
-    An input that names an account (``new-account``) sweeps that account's lanes only."""
+    An input that names an account (``new-account``) sweeps that account's lanes only.
+    More than INLINE_LANES lanes are written to S3 for the Distributed Map (``lanes_at``:
+    where they are, where their results go), not answered in the state."""
     settings = runtime.settings
     try:
         target = named(given, settings.member_regions[0] if settings.member_regions else None)
@@ -177,6 +189,17 @@ def listed(runtime: Runtime, given: Mapping[str, Any]) -> dict[str, Any]:
                     lane = {"account": account, "region": region, "name": accounts[account]}
                     items.append({"lane": lane, "input": dict(given)})
     logger.info("lanes listed", extra={"lanes": len(items)})
+    if len(items) > INLINE_LANES:
+        store = runtime.report_store()
+        if store is None or not execution:
+            raise SettingsError(
+                f"{len(items)} lanes need REPORT_BUCKET and the execution to list them in S3"
+            )
+        return {
+            "lanes_at": store.put_lanes(execution, items),
+            "lane_count": len(items),
+            "max_concurrency": settings.lane_concurrency,
+        }
     return {"lanes": items, "max_concurrency": settings.lane_concurrency}
 
 
@@ -261,29 +284,63 @@ def unreachable_cause(exc: ClientError) -> str | None:
     return str(exc)
 
 
-def summarize(runtime: Runtime, results: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+def summarize(
+    runtime: Runtime, results: Iterable[Mapping[str, Any]] | Mapping[str, Any], execution: str
+) -> dict[str, Any]:
     """Every lane's end: failed lanes fail the execution (the first one's error is its
     error); in organization mode, the lanes governed no more are removed, then the
-    organization report."""
-    lanes = [dict(r) for r in results]
-    removed = prune_departed(runtime) if runtime.settings.member_role_name else []
-    failed = [r for r in lanes if r.get("status") == "failed"]
-    unreachable = [r for r in lanes if r.get("status") == "unreachable"]
-    error = failed[0].get("error") if failed else None
+    organization report. ``results`` is the inline Map's list of lane results, or the
+    Distributed Map's ResultWriter output, whose files are read one lane at a time."""
+    settings = runtime.settings
+    distributed = isinstance(results, Mapping)
+    if distributed:
+        store = runtime.report_store()
+        if store is None:
+            raise SettingsError("REPORT_BUCKET is needed to read the lanes' results")
+        lanes: Iterable[Mapping[str, Any]] = (
+            lane_result(e) for e in store.lane_results(cast(Mapping[str, Any], results))
+        )
+    else:
+        lanes = cast(Iterable[Mapping[str, Any]], results)
+    removed = prune_departed(runtime) if settings.member_role_name else []
+    home_key = (settings.account_id or "", aws.region() or "")
+    report = OrganizationReport(execution, runtime.clock.now().isoformat(), removed=removed)
+    counted = failed = unreachable = 0
+    error: Any = None
+    home: dict[str, Any] = {}
+    for result in lanes:
+        counted += 1
+        status = result.get("status")
+        if status == "failed":
+            failed += 1
+            error = error or result.get("error")
+        elif status == "unreachable":
+            unreachable += 1
+        if result.get("lane") is None:
+            home = dict(result)
+        report.add(lane_of(result, home_key))
     # The execution's output: the deployment's own lane's result (what a single-account
     # sweep has always answered), then the lanes'.
-    home = next((r for r in lanes if r.get("lane") is None), {})
     summary: dict[str, Any] = {
         **home,
-        "lanes": len(lanes),
-        "failed": len(failed),
-        "unreachable": len(unreachable),
+        "lanes": counted,
+        "failed": failed,
+        "unreachable": unreachable,
         "error": error if isinstance(error, Mapping) else None,
         "removed": removed,
     }
-    if runtime.settings.member_role_name and lanes:
+    if settings.member_role_name and counted:
         # (No lane: the input named nothing this hub governs; there is nothing to report.)
-        summary["accounts"] = _organization_report(runtime, lanes, removed)
+        store = runtime.report_store()
+        links = store.store_organization(report) if store else None
+        published = fit_summary(report, links)
+        runtime.alerts.publish(
+            published.title, published.text, published.document, {"outcome": "report"}
+        )
+        _compliance_metrics(report)
+        summary["organization_report"] = links
+        if not distributed:  # (thousands of accounts would not fit a state's 256 KB)
+            summary["accounts"] = {a: e.document() for a, e in report.accounts.items()}
     logger.info(
         "sweep lanes done",
         extra={k: summary[k] for k in ("lanes", "failed", "unreachable")},
@@ -291,11 +348,20 @@ def summarize(runtime: Runtime, results: Iterable[Mapping[str, Any]]) -> dict[st
     return summary
 
 
-def _where(result: Mapping[str, Any], home: LaneKey) -> tuple[str, str, str]:
-    lane = result.get("lane")
-    if isinstance(lane, Mapping):
-        return str(lane.get("account")), str(lane.get("region")), str(lane.get("name") or "")
-    return home[0], home[1], "hub"
+def lane_result(execution: Mapping[str, Any]) -> dict[str, Any]:
+    """A lane's result from the child execution's record in a ResultWriter file: its
+    output when it succeeded, else a failed lane (its error and cause) named by its input."""
+    if execution.get("Status") == "SUCCEEDED":
+        return dict(json.loads(execution.get("Output") or "{}"))
+    given = json.loads(execution.get("Input") or "{}")
+    return {
+        "status": "failed",
+        "lane": given.get("lane") if isinstance(given, Mapping) else None,
+        "error": {
+            "Error": execution.get("Error") or f"States.{execution.get('Status')}",
+            "Cause": execution.get("Cause") or "the lane's execution did not succeed",
+        },
+    }
 
 
 def prune_departed(runtime: Runtime) -> list[dict[str, Any]]:
@@ -338,48 +404,10 @@ def prune_departed(runtime: Runtime) -> list[dict[str, Any]]:
     return removed
 
 
-def _organization_report(
-    runtime: Runtime, lanes: list[dict[str, Any]], removed: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """One report for the organization: per account (its regions, counts, compliance
-    ratio) and the lanes that failed or could not be reached. Published once; a
-    ComplianceRatio metric per account."""
-    home = (runtime.settings.account_id or "", aws.region() or "")
-    accounts: dict[str, dict[str, Any]] = {}
-    lines: list[str] = []
-    compliant = managed = 0.0
-    for result in lanes:
-        account, region, name = _where(result, home)
-        entry = accounts.setdefault(
-            account, {"name": name, "regions": {}, "managed": 0, "compliant": 0.0}
-        )
-        report = result.get("report") if isinstance(result.get("report"), Mapping) else None
-        status = str(result.get("status", ""))
-        if report is None:
-            reason = result.get("error") or status
-            entry["regions"][region] = {"status": status or "no report", "reason": str(reason)}
-            lines.append(f"{account} {name:<20} {region:<15} {status or 'no report'}")
-            continue
-        ratio, count = report.get("compliance_ratio"), int(report.get("managed") or 0)
-        entry["regions"][region] = {
-            "status": "swept",
-            "total": report.get("total"),
-            "managed": count,
-            "compliance_ratio": ratio,
-            "counts": report.get("counts"),
-            "report_uri": result.get("report_uri"),
-        }
-        if isinstance(ratio, (int, float)):
-            entry["managed"] += count
-            entry["compliant"] += ratio * count
-            managed += count
-            compliant += ratio * count
-        counts = ", ".join(f"{n} {k}" for k, n in sorted((report.get("counts") or {}).items()))
-        lines.append(f"{account} {name:<20} {region:<15} {report.get('total')} sets: {counts}")
-    for account, entry in accounts.items():
-        ratio = entry["compliant"] / entry["managed"] if entry["managed"] else None
-        entry["compliance_ratio"] = ratio
-        del entry["compliant"]
+def _compliance_metrics(report: OrganizationReport) -> None:
+    """A ComplianceRatio metric per account."""
+    for account, entry in report.accounts.items():
+        ratio = entry.compliance_ratio
         if ratio is not None:
             with single_metric(
                 name="ComplianceRatio",
@@ -388,39 +416,3 @@ def _organization_report(
                 namespace=NAMESPACE,
             ) as metric:
                 metric.add_dimension(name="account", value=account)
-    overall = compliant / managed if managed else None
-    unswept = sum(
-        1 for e in accounts.values() for r in e["regions"].values() if r["status"] != "swept"
-    )
-    headline = f"{overall:.2%} compliant" if overall is not None else "nothing managed"
-    title = f"[ses-pool-enforcer] organization report: {headline}, {len(accounts)} accounts" + (
-        f", {unswept} lanes not swept" if unswept else ""
-    )
-    shown = lines[:LINES_IN_ALERT]
-    more = len(lines) - len(shown)
-    text = "\n".join(
-        [
-            f"{len(lanes)} lanes (account, region) in {len(accounts)} accounts: {headline}.",
-            "",
-            *shown,
-            *([f"... and {more} more lanes (see the JSON document)"] if more else []),
-            *(
-                [
-                    "",
-                    "Governed no more (the account left the organization or the member OUs, "
-                    "or the region left MEMBER_REGIONS); their entries were removed:",
-                    *(f"{r['account']} {r['region']:<15} {r['entries']} entries" for r in removed),
-                ]
-                if removed
-                else []
-            ),
-        ]
-    )
-    document = {"kind": "organization-report", "compliance_ratio": overall, "accounts": accounts}
-    runtime.alerts.publish(
-        title[:99],
-        text + "\n",
-        {**document, "removed": removed},
-        {"outcome": "report"},
-    )
-    return accounts

@@ -24,6 +24,7 @@ from ses_pool_enforcer.reconciler import Reconciler
 from ses_pool_enforcer.work import LaneKey
 
 if TYPE_CHECKING:  # imported when the deployment switches Security Hub on (_findings)
+    from ses_pool_enforcer.adapters.reports import ReportStore  # when a sweep reports
     from ses_pool_enforcer.adapters.security_hub import SecurityHubFindings
 
 ROLE_SESSION_NAME = "ses-pool-enforcer"
@@ -48,6 +49,7 @@ class Runtime:
     findings: SecurityHubFindings | None = None  # None: SecurityHub=disabled
     tenants: TenantDirectory | None = None  # the tenants of sets, when a policy names them
     identities: Inventory | None = None  # the identity inventory
+    _reports: ReportStore | None = None  # report_store(), built on first use
     # This process's lane: account (ACCOUNT_ID, else STS), region, the account's OUs; each
     # read only when a policy's scope needs it.
     organization: Organization = field(default_factory=Organization)
@@ -89,6 +91,16 @@ class Runtime:
             organization=Organization(settings.account_id, clock),
             tenants=TenantDirectory(ses, clock),
         )
+
+    def report_store(self) -> ReportStore | None:
+        """The report bucket (REPORT_BUCKET; an organization's lanes and their results
+        too), or None without one. Built, and its module imported, on first use: the
+        event path never reports."""
+        if self._reports is None and self.settings.report_bucket:
+            from ses_pool_enforcer.adapters.reports import ReportStore
+
+            self._reports = ReportStore(self.settings.report_bucket)
+        return self._reports
 
     def lane_of(self, account: str | None, region: str | None) -> LaneKey | None:
         """The lane a record of ``account`` and ``region`` names: None for this

@@ -96,9 +96,8 @@ class Sweeper:
         settings = runtime.settings
         if not settings.state_table:
             raise SettingsError("STATE_TABLE is not set: a sweep needs its lock and checkpoint")
-        reports = ReportStore(settings.report_bucket) if settings.report_bucket else None
         state = StateTable(settings.state_table, runtime.clock.time, _lane_id(lane))
-        return cls(runtime, state, reports, lane, account_name)
+        return cls(runtime, state, runtime.report_store(), lane, account_name)
 
     def now(self) -> dt.datetime:
         return self.runtime.clock.now()
@@ -552,14 +551,20 @@ def handle(
     logger.append_keys(sweep_action=action)
     given = event.get("input")
     if action == "lanes":
-        return lanes.listed(runtime, given if isinstance(given, Mapping) else {})
+        execution = event.get("execution")
+        return lanes.listed(
+            runtime,
+            given if isinstance(given, Mapping) else {},
+            execution if isinstance(execution, str) else None,
+        )
     if action == "drift":
         return drift.handle(runtime)
     if action == "summary":
         results = event.get("results")
-        if not isinstance(results, list):
-            raise SweepRequestError("summary needs the lanes' results")
-        return lanes.summarize(runtime, results)
+        if not isinstance(results, (list, Mapping)):
+            raise SweepRequestError("summary needs the lanes' results (or where they were written)")
+        execution = event.get("execution")
+        return lanes.summarize(runtime, results, str(execution or ""))
     if action not in ("start", "step", "finish"):
         raise SweepRequestError(f"unknown sweep action {action!r}")
     sweep = event.get("sweep")

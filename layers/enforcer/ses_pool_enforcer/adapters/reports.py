@@ -1,10 +1,21 @@
 """The full compliance report in S3, as JSON, CSV and a self-contained HTML page, and,
-where the report has identities, their CSV beside them; encrypted at rest (SSE-S3)."""
+where the report has identities, their CSV beside them; encrypted at rest (SSE-S3).
+
+An organization sweep of many lanes keeps its lanes here too: the list its Distributed
+Map reads (``put_lanes``), the lanes' results its ResultWriter writes under
+``reports/lane-results/`` (``lane_results`` reads them back one at a time), and the
+organization report (``store_organization``)."""
 
 from __future__ import annotations
 
+import codecs
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 
+from ses_pool_enforcer import organization
 from ses_pool_enforcer.adapters.aws import client
 from ses_pool_enforcer.report import (
     IDENTITIES_PART,
@@ -15,6 +26,10 @@ from ses_pool_enforcer.report import (
     to_json,
 )
 from ses_pool_enforcer.report_html import to_html
+
+LANES = "reports/lanes"  # an organization sweep's lanes; the results: reports/lane-results
+RESULT_STATUSES = ("SUCCEEDED", "FAILED", "PENDING")  # a ResultWriter manifest's files
+CHUNK_BYTES = 1 << 20
 
 CONTENT_TYPES = {
     "json": "application/json",
@@ -47,13 +62,7 @@ class ReportStore:
         if identities is not None:
             files[identities_key] = identities
         for key, body in files.items():
-            self._s3.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body.encode(),
-                ContentType=CONTENT_TYPES[key.rsplit(".", 1)[1]],
-                ServerSideEncryption="AES256",
-            )
+            self._put(key, body)
         region = str(self._s3.meta.region_name)
 
         def uri(key: str) -> str:
@@ -73,3 +82,90 @@ class ReportStore:
             identities_csv_uri=uri(identities_key) if stored else None,
             identities_csv_console_url=console(identities_key) if stored else None,
         )
+
+    def _put(self, key: str, body: str) -> None:
+        self._s3.put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=body.encode(),
+            ContentType=CONTENT_TYPES[key.rsplit(".", 1)[1]],
+            ServerSideEncryption="AES256",
+        )
+
+    def put_lanes(self, execution: str, lanes: list[dict[str, Any]]) -> dict[str, str]:
+        """Write the lanes of ``execution`` (its ARN) as one JSON array, for the Distributed
+        Map's ItemReader (``reports/lanes/<execution name>.json``); answer where it is."""
+        key = f"{LANES}/{execution.rsplit(':', 1)[-1]}.json"
+        self._put(key, json.dumps(lanes, separators=(",", ":")))
+        return {"bucket": self.bucket, "key": key}
+
+    def lane_results(self, written: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+        """Every child execution a Distributed Map's ResultWriter wrote, one at a time:
+        ``written`` is the Map's output (``ResultWriterDetails``: the manifest's bucket and
+        key); the manifest lists the results files by status, each a JSON array of
+        executions (ExecutionArn, Input, Output or Error and Cause, Status, ...), read in
+        chunks, so that no more than one execution's record is decoded at once."""
+        details = written.get("ResultWriterDetails")
+        if not isinstance(details, Mapping):
+            raise ValueError(f"not a ResultWriter's output: {sorted(written)}")
+        manifest = json.loads(
+            self._s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read()
+        )
+        bucket = manifest.get("DestinationBucket") or details["Bucket"]
+        for status in RESULT_STATUSES:
+            for entry in manifest.get("ResultFiles", {}).get(status, []):
+                body = self._s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"]
+                yield from json_array(body.iter_chunks(CHUNK_BYTES))
+
+    def store_organization(self, report: organization.OrganizationReport) -> dict[str, str]:
+        """Write the organization report as JSON, CSV and HTML under
+        ``reports/<date>/organization-<execution name>``; answer their locations."""
+        day = report.finished_at[:10] or dt.date.today().isoformat()
+        stem = f"reports/{day}/organization-{report.execution.rsplit(':', 1)[-1]}"
+        region = str(self._s3.meta.region_name)
+        links: dict[str, str] = {}
+        for extension, body in (
+            ("json", organization.to_json(report)),
+            ("csv", organization.to_csv(report)),
+            ("html", organization.to_html(report)),
+        ):
+            key = f"{stem}.{extension}"
+            self._put(key, body)
+            links[f"{extension}_uri"] = f"s3://{self.bucket}/{key}"
+            links[f"{extension}_console_url"] = console_url(self.bucket, key, region)
+        return links
+
+
+def json_array(chunks: Iterable[bytes]) -> Iterator[Any]:
+    """The elements (objects) of a JSON array whose text arrives in ``chunks``, each
+    decoded as soon as it is whole. Raises ValueError on anything but an array."""
+    decoder = json.JSONDecoder()
+    text = codecs.getincrementaldecoder("utf-8")()
+    buffer, started = "", False
+    for chunk in chunks:
+        buffer += text.decode(chunk)
+        while True:
+            buffer = buffer.lstrip()
+            if not started:
+                if not buffer:
+                    break
+                if buffer[0] != "[":
+                    raise ValueError("a results file is not a JSON array")
+                buffer, started = buffer[1:], True
+                continue
+            if buffer.startswith(","):
+                buffer = buffer[1:]
+                continue
+            if buffer.startswith("]"):
+                return
+            if not buffer.startswith("{"):
+                if buffer:
+                    raise ValueError(f"a results file holds a non-object: {buffer[:40]!r}")
+                break
+            try:
+                item, end = decoder.raw_decode(buffer)
+            except json.JSONDecodeError:
+                break  # the object goes on in the next chunk
+            yield item
+            buffer = buffer[end:]
+    raise ValueError("a results file ends before its array does")
