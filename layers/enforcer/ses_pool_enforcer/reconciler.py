@@ -87,8 +87,9 @@ RESTORABLE = frozenset({Outcome.COMPLIANT, Outcome.REMEDIATED})
 PIPELINE_OUTCOMES = frozenset({Outcome.REMEDIATED, Outcome.VIOLATION})
 
 
-class SetStore(Protocol):
-    """Where sets are held and their outcomes kept (adapters/inventory.Inventory)."""
+class SetStore(owed.Ledger, Protocol):
+    """Where sets are held and their outcomes kept (adapters/inventory.Inventory); its intents'
+    verbs are the ledger's (owed.Ledger)."""
 
     def claim(
         self,
@@ -120,21 +121,6 @@ class SetStore(Protocol):
     def begin_move(
         self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
     ) -> None: ...
-
-    def finish_move(
-        self,
-        claim: Claim,
-        record: OutcomeRecord,
-        intent: Intent,
-        moves: list[Move],
-        last_write: LastWrite,
-        sweep_id: str | None = None,
-    ) -> None: ...
-
-    def clear_intent(self, claim: Claim, token: str, *, release: bool) -> None: ...
-
-    def drop_intent(self, claim: Claim) -> None: ...
-
 
 class Unrecorded:
     """No inventory (a local run without tables): every claim succeeds, nothing is kept."""
