@@ -122,6 +122,7 @@ class SetStore(owed.Ledger, Protocol):
         self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
     ) -> None: ...
 
+
 class Unrecorded:
     """No inventory (a local run without tables): every claim succeeds, nothing is kept."""
 
