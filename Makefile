@@ -49,7 +49,7 @@ lock: $(UV)  ## re-resolve the three locks from the stated ranges (locked versio
 	$(COMPILE) --python-version 3.11 pyproject.toml -o $(LAYER_LOCK)
 
 upgrade: $(UV)  ## the newest versions everywhere: re-resolve, reinstall, run lint and the suite; keep the locks only if they pass
-	UV="$(UV)" COMPILE='$(COMPILE)' PYTHON="$(PYTHON)" scripts/upgrade.sh
+	UV="$(UV)" PYTHON="$(PYTHON)" scripts/upgrade.sh
 
 test: dev  ## the whole test suite against local AWS (the slow, timing-sensitive part alone, after)
 	$(BIN)/pytest -n 2 -q -m "not slow"

@@ -4,7 +4,12 @@
 # are put back and the venv rebuilt from them, so a red upgrade leaves nothing changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${UV:?run through make upgrade}" "${COMPILE:?run through make upgrade}"
+: "${UV:?run through make upgrade}"
+# The same compile as make lock's, with --upgrade: newest versions within the stated ranges.
+compile() {
+  "$UV" pip compile --quiet --universal --generate-hashes --custom-compile-command "make lock" \
+    --upgrade "$@"
+}
 locks=(requirements/dev.txt requirements/tools.txt layers/enforcer/requirements.txt)
 backup=$(mktemp -d)
 for lock in "${locks[@]}"; do cp "$lock" "$backup/$(echo "$lock" | tr / _)"; done
@@ -16,9 +21,9 @@ restore() {
   exit 1
 }
 
-$COMPILE --upgrade --python-version 3.11 --extra dev pyproject.toml -o requirements/dev.txt
-$COMPILE --upgrade --python-version 3.11 requirements/tools.in -o requirements/tools.txt
-$COMPILE --upgrade --python-version 3.11 pyproject.toml -o layers/enforcer/requirements.txt
+compile --python-version 3.11 --extra dev pyproject.toml -o requirements/dev.txt
+compile --python-version 3.11 requirements/tools.in -o requirements/tools.txt
+compile --python-version 3.11 pyproject.toml -o layers/enforcer/requirements.txt
 
 echo "upgrade: versions that changed"
 for lock in "${locks[@]}"; do
