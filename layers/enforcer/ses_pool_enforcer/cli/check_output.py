@@ -170,6 +170,8 @@ def _entry(verdict: Verdict) -> dict[str, Any]:
             if isinstance(value, Unresolved)
         },
         "condition": declared.condition,
+        # Only where a file associates the set with tenants (AWS::SES::Tenant).
+        **({"tenants": list(declared.tenants)} if declared.tenants is not None else {}),
         "alternatives": [
             {
                 "when": a.assumption,

@@ -32,6 +32,7 @@ from ses_pool_enforcer.model import (
     Lane,
     Outcome,
     PoolState,
+    Tenant,
 )
 from ses_pool_enforcer.policy import Match, Policy, Rule, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
@@ -259,6 +260,10 @@ def _judge(
         name=declared.name if isinstance(declared.name, str) else declared.resource,
         pool=pool if isinstance(pool, str) else NO_POOL,
         tags=declared.tags if not isinstance(declared.tags, Unresolved) else {},
+        # As the files associate it; before deploy no tenant is known DISABLED.
+        tenants=None
+        if declared.tenants is None
+        else tuple(Tenant(name) for name in declared.tenants),
     )
     decision = evaluate(policy, cs, now, lane=lane)
     target = decision.needs_pool_state
