@@ -6,7 +6,8 @@ fenced by the claim's owner token, so two workers can never both act on one set.
 Item attributes (see docs/tables.md):
 
 * outcome: ``outcome``, ``current_pool``, ``expected_pool``, ``rule_id``, ``reason``,
-  ``checked_at`` (ISO), ``sweep_id``, ``policy_version``;
+  ``checked_at`` (ISO), ``sweep_id``, ``policy_version``; when read, ``pool_scaling_mode``,
+  ``pool_ips``, ``pool_coldest_warmup`` (the target pool's state) and ``tenants``;
 * queue: ``lease_owner``, ``lease_until``, ``claimed_at`` (epoch seconds), ``seen_by``
   (the last sweep that claimed it);
 * effects: ``intent`` (a move in progress or an alert owed), ``moves`` and
