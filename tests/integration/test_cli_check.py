@@ -616,8 +616,10 @@ def test_live_judges_the_account_s_pool_by_its_ips_and_warm_up(
     before = check("--policy", policy, template)
     live = check("--policy", policy, "--live", "--format", "json", template)
 
-    # Then only --live holds the pool's IPs against it, and shows the state it judged
-    assert rows(before.out)["BulkSet"][-1] == "compliant"
+    # Then without --live the pool is nowhere and its IPs unknown (nothing held against
+    # them); --live holds the account's pool's IPs against it, and shows the state judged
+    assert rows(before.out)["BulkSet"][-1] == "undefined-pool"
+    assert "pool-health" not in before.out
     assert live.status == 2
     entry = json.loads(live.out)["configuration_sets"][0]
     assert entry["result"] == "pool-health"

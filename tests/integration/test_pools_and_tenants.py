@@ -102,9 +102,9 @@ def test_a_set_bound_for_a_warming_pool_is_not_moved_until_the_pool_is_warm(
     )
     alerts = received_alerts(account)
     assert {a["alert"]["configuration_set"] for a in alerts} == {"bulk-a", "bulk-b"}
-    assert {str(a["alert"].get("target_pool_state")) for a in alerts} == {
-        str({"scaling_mode": "STANDARD", "ips": 2, "coldest_warmup_percent": 10})
-    }
+    assert [a["alert"].get("target_pool_state") for a in alerts] == [
+        {"scaling_mode": "STANDARD", "ips": 2, "coldest_warmup_percent": 10}
+    ] * 2
 
     # When the IP is warm, and the cached state has aged out (a fresh process)
     seed.sesv2().put_dedicated_ip_warmup_attributes(Ip="192.0.2.2", WarmupPercentage=100)
