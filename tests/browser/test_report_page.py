@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +305,61 @@ def test_clicking_an_identities_header_sorts_that_table_only(opened: Any) -> Non
     # severity (a violation before an unmanaged identity), not alphabetically
     page.locator("#without-default-table th", has_text="Outcome").locator("button").click()
     assert column(page, 2, "without-default-table") == ["violation", "unmanaged"]
+
+
+def test_a_report_that_knows_tenants_charts_them_and_filters_its_sets_by_tenant(
+    browser: Any, tmp_path: Path
+) -> None:
+    # Given a report whose sets' tenants were read, one waiting on a warming pool
+    def tenant_set(name: str, outcome: Outcome, tenants: tuple[str, ...]) -> Entry:
+        record = OutcomeRecord(
+            name, outcome, "acme", "bulk", "bulk", f"{name} is {outcome}", NOW, tenants=tenants
+        )
+        return Entry.from_record(record)
+
+    warming = replace(
+        tenant_set("a-1", Outcome.ERROR, ("acme",)),
+        pool_scaling_mode="STANDARD",
+        pool_ips=2,
+        pool_coldest_warmup=10,
+    )
+    report = build_report(
+        [
+            warming,
+            tenant_set("a-2", Outcome.VIOLATION, ("acme", "beta")),
+            tenant_set("b-1", Outcome.VIOLATION, ("beta",)),
+            tenant_set("n-1", Outcome.COMPLIANT, ()),
+        ],
+        sweep_id="s",
+        trigger="schedule",
+        started_at=NOW.isoformat(),
+        finished_at=NOW.isoformat(),
+    )
+    path = tmp_path / "tenants.html"
+    path.write_text(to_html(report), encoding="utf-8")
+    errors: list[str] = []
+    page = browser.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(path.as_uri(), wait_until="load")
+
+    # Then the tenant chart shows each tenant's count, and the table the pool's state
+    groups = page.locator("#by-tenant g[data-group]")
+    totals = {g.get_attribute("data-group"): g.get_attribute("data-total") for g in groups.all()}
+    assert totals == {"acme": "2", "beta": "2", "(no tenant)": "1"}
+    assert "STANDARD, 2 IPs, coldest 10 % warm" in column(page, 8)
+
+    def visible() -> list[str]:
+        rows = page.locator("#non-compliant-table tbody tr:not([hidden]) td:nth-child(1)")
+        return sorted(str(t) for t in rows.all_inner_texts())
+
+    # When one tenant is chosen: only its sets are shown; when every tenant: all again
+    page.select_option("#tenant-filter", "beta")
+    assert visible() == ["a-2", "b-1"]
+    assert page.locator("#tenant-shown").inner_text() == "2 of 3 shown"
+    page.select_option("#tenant-filter", "acme")
+    assert visible() == ["a-1", "a-2"]
+    page.select_option("#tenant-filter", "")
+    assert visible() == ["a-1", "a-2", "b-1"]
+    assert errors == []  # the script ran under the page's Content-Security-Policy
+    page.close()

@@ -592,6 +592,45 @@ def test_live_names_the_account_when_a_pool_is_nowhere(check: Any, local_aws: No
     )
 
 
+def test_live_judges_the_account_s_pool_by_its_ips_and_warm_up(
+    check: Any, local_aws: None, tmp_path: Path
+) -> None:
+    # Given a rule asking its pool two IPs 90 % warm, and "bulk" in the account with one
+    # IP 10 % warm; a template declaring a set on "bulk" (not the pool)
+    ses = seed.sesv2()
+    seed.create_pool("bulk")
+    ses.put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="bulk")
+    ses.put_dedicated_ip_warmup_attributes(Ip="192.0.2.1", WarmupPercentage=10)
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(
+        "version: 1\nmode: enforce\nrules:\n  - id: bulk\n    match: {names: ['bulk-*']}\n"
+        "    pool: bulk\n    pool_health: {min_ips: 2, min_warmup_percent: 90}\n"
+    )
+    template = tmp_path / "template.yaml"
+    template.write_text(
+        "Resources:\n  BulkSet:\n    Type: AWS::SES::ConfigurationSet\n    Properties:\n"
+        "      Name: bulk-news\n      DeliveryOptions: {SendingPoolName: bulk}\n"
+    )
+
+    # When it is checked without and with --live
+    before = check("--policy", policy, template)
+    live = check("--policy", policy, "--live", "--format", "json", template)
+
+    # Then without --live the pool is nowhere and its IPs unknown (nothing held against
+    # them); --live holds the account's pool's IPs against it, and shows the state judged
+    assert rows(before.out)["BulkSet"][-1] == "undefined-pool"
+    assert "pool-health" not in before.out
+    assert live.status == 2
+    entry = json.loads(live.out)["configuration_sets"][0]
+    assert entry["result"] == "pool-health"
+    assert entry["target_pool_state"] == {
+        "scaling_mode": "STANDARD",
+        "ips": 1,
+        "coldest_warmup_percent": 10,
+    }
+    assert "1 IPs, at least 2 required" in entry["findings"][0]["message"]
+
+
 def test_the_console_script_prints_no_traceback(tmp_path: Path) -> None:
     # The installed script, in a process of its own, on a file that is not a template
     import subprocess

@@ -94,8 +94,17 @@ def test_a_set_bound_for_a_warming_pool_is_not_moved_until_the_pool_is_warm(
         "coldest IP 10 % warm, at least 90 % required)"
     )
     assert call_counts().get("GetDedicatedIps", 0) - reads == 1
+    # And the record holds the pool's state as fields too, for reports and the alert
+    assert (record["pool_scaling_mode"], record["pool_ips"], record["pool_coldest_warmup"]) == (
+        "STANDARD",
+        "2",
+        "10",
+    )
     alerts = received_alerts(account)
     assert {a["alert"]["configuration_set"] for a in alerts} == {"bulk-a", "bulk-b"}
+    assert [a["alert"].get("target_pool_state") for a in alerts] == [
+        {"scaling_mode": "STANDARD", "ips": 2, "coldest_warmup_percent": 10}
+    ] * 2
 
     # When the IP is warm, and the cached state has aged out (a fresh process)
     seed.sesv2().put_dedicated_ip_warmup_attributes(Ip="192.0.2.2", WarmupPercentage=100)
@@ -159,6 +168,12 @@ def test_a_tenant_s_sets_follow_the_tenant_rule_and_a_disabled_tenant_s_are_repo
     assert seed.delivery_options("s1")["SendingPoolName"] == "acme"
     assert outcome(account, "s1")["rule_id"] == "acme"
     assert outcome(account, "s3")["rule_id"] == "default"
+    # And each record names its tenants; a rule without pool_health reads no pool state
+    assert (outcome(account, "s1")["tenants"], outcome(account, "s3")["tenants"]) == (
+        "acme-eu",
+        "globex",
+    )
+    assert "pool_ips" not in outcome(account, "s1")
     assert call_counts().get("ListResourceTenants", 0) == 2
     # And every call, the tenant reads among them, is one the event function may make
     assert {"ses:ListResourceTenants", "ses:ListTenants"} <= calls.own.actions

@@ -7,6 +7,7 @@ terraform and the provider mirror are installed, the tests make the plans afresh
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import shutil
 import subprocess
@@ -16,7 +17,7 @@ import pytest
 
 from ses_pool_enforcer.iac.declared import Unresolved
 from ses_pool_enforcer.iac.sources import scan_file
-from ses_pool_enforcer.iac.terraform import default_tags
+from ses_pool_enforcer.iac.terraform import default_tags, scan
 from ses_pool_enforcer.iac.verdict import judge
 from ses_pool_enforcer.policy import parse_policy
 
@@ -150,3 +151,76 @@ def test_an_email_identity_in_a_plan_declares_its_default_set() -> None:
     assert [(i.resource, i.name, i.configuration_set) for i in scan.identities] == [
         ("aws_sesv2_email_identity.news", "news.example.com", "newsletter")
     ]
+
+
+HEALTH = parse_policy(
+    "version: 1\nmode: enforce\nrules:\n"
+    "  - id: offers\n    match: {names: ['*-offers']}\n    pool: bulk-managed\n"
+    "    pool_health: {scaling_mode: MANAGED}\n"
+    "  - id: bulk\n    match: {names: ['bulk-*']}\n    pool: bulk\n"
+    "    pool_health: {scaling_mode: MANAGED}\n"
+)
+
+
+def _health_verdicts(plan: Path) -> dict[str, str]:
+    scan = scan_file(str(plan), {})
+    return {
+        s.resource: judge(HEALTH, s, scan.pools, NOW, pool_modes=scan.pool_modes).result
+        for s in scan.sets
+    }
+
+
+def _plan_now(configuration: str, tmp_path: Path) -> Path:
+    """The configuration planned by the installed terraform and provider mirror."""
+    work = tmp_path / configuration
+    shutil.copytree(REAL / configuration, work)
+    rc = tmp_path / "terraformrc"
+    rc.write_text(
+        f'provider_installation {{\n  filesystem_mirror {{ path = "{PROVIDER_MIRROR}" }}\n}}\n'
+    )
+    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1"}
+    for command in (
+        ["terraform", "init", "-input=false", "-no-color"],
+        ["terraform", "plan", "-refresh=false", "-input=false", "-no-color", "-out=plan.out"],
+    ):
+        subprocess.run(command, cwd=work, env=env, check=True, capture_output=True, timeout=120)
+    shown = subprocess.run(
+        ["terraform", "show", "-json", "plan.out"],
+        cwd=work,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    plan = tmp_path / "plan.json"
+    plan.write_bytes(shown.stdout)
+    return plan
+
+
+def test_a_terraform_pool_s_scaling_mode_is_judged_as_cloudformation_s_is() -> None:
+    # Given a plan with a pool whose scaling_mode is omitted (the provider plans it as
+    # unknown; the API makes it STANDARD) and one declared MANAGED
+    scan = scan_file(str(REAL / "pools.plan.json"), {})
+    assert scan.pool_modes == {"bulk": "STANDARD", "bulk-managed": "MANAGED"}
+
+    # Then the set bound for the STANDARD pool is a pool-health finding, the other complies
+    assert _health_verdicts(REAL / "pools.plan.json") == {
+        "aws_sesv2_configuration_set.bulk_news": "pool-health",
+        "aws_sesv2_configuration_set.bulk_offers": "compliant",
+    }
+
+
+def test_a_scaling_mode_the_plan_cannot_show_is_left_open() -> None:
+    # Given the same plan, the omitted scaling_mode written as an expression instead
+    data = json.loads((REAL / "pools.plan.json").read_text())
+    for config in data["configuration"]["root_module"]["resources"]:
+        if config["address"] == "aws_sesv2_dedicated_ip_pool.bulk":
+            config["expressions"]["scaling_mode"] = {"references": ["var.mode"]}
+    assert scan("pools.plan.json", data, {}).pool_modes == {"bulk-managed": "MANAGED"}
+
+
+@pytest.mark.skipif(_terraform_missing() is not None, reason=str(_terraform_missing()))
+def test_a_pool_plan_made_now_by_terraform_is_judged_the_same(tmp_path: Path) -> None:
+    assert _health_verdicts(_plan_now("pools", tmp_path)) == _health_verdicts(
+        REAL / "pools.plan.json"
+    )

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from ses_pool_enforcer.evaluation import evaluate
 from ses_pool_enforcer.iac.declared import DeclaredSet, Unresolved
 from ses_pool_enforcer.iac.verdict import Check, judge
-from ses_pool_enforcer.model import ConfigurationSet, Lane, Outcome
+from ses_pool_enforcer.model import ConfigurationSet, DedicatedIp, Lane, Outcome, PoolState
 from ses_pool_enforcer.policy import parse_policy
 from ses_pool_enforcer.pools import DEFAULT_POOL, SHARED_POOL
 
@@ -304,3 +304,36 @@ def test_a_pool_declared_as_required_or_not_declared_is_judged_by_its_name_only(
     elsewhere = judge(HEALTH, declared("bulk-a", "bulk"), {"bulk"}, NOW)
     assert managed.findings == elsewhere.findings == ()
     assert managed.result == elsewhere.result == "compliant"
+
+
+def test_a_live_pool_s_ips_and_warm_up_are_judged_and_shown() -> None:
+    # Given "bulk" in the account as check --live reads it: MANAGED, or STANDARD with one
+    # IP 10 % warm
+    managed = PoolState("bulk", "MANAGED", (DedicatedIp("192.0.2.1", "NOT_APPLICABLE", -1),))
+    standard = PoolState("bulk", "STANDARD", (DedicatedIp("192.0.2.1", "IN_PROGRESS", 10),))
+    set_on_bulk = declared("bulk-a", "bulk")
+
+    # When the set is judged with the live states
+    fine = judge(HEALTH, set_on_bulk, {"bulk"}, NOW, live_pools={"bulk": managed})
+    short = judge(HEALTH, set_on_bulk, {"bulk"}, NOW, live_pools={"bulk": standard})
+
+    # Then a MANAGED pool meets the rule; a STANDARD one with one cold IP falls short on
+    # its mode, its IP count and its warm-up, said of the account's pool
+    assert fine.findings == () and fine.result == "compliant"
+    assert [f.check for f in short.findings] == [Check.POOL_HEALTH]
+    message = short.findings[0].message
+    assert message.startswith("pool bulk is, in the account, STANDARD, 1 IP, coldest 10 % warm")
+    assert "1 IPs, at least 2 required" in message
+    assert "coldest IP 10 % warm, at least 90 % required" in message
+    # And the verdict carries the state it was judged by (check's JSON shows it)
+    assert short.decision is not None and short.decision.pool_state == standard
+    # And a template's declared mode still wins over the account's
+    declared_managed = judge(
+        HEALTH,
+        set_on_bulk,
+        {"bulk"},
+        NOW,
+        pool_modes={"bulk": "MANAGED"},
+        live_pools={"bulk": standard},
+    )
+    assert declared_managed.findings == ()

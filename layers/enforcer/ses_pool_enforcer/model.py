@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -189,12 +189,58 @@ class OutcomeRecord:
     previous_pool: str | None = None
     policy_version: int | None = None  # the SSM parameter version the set was judged by
     kind: Kind = Kind.CONFIGURATION_SET
+    # The target pool's state when it was read (only when the rule asks its health):
+    # scaling mode, IP count, lowest warm-up percentage among the IPs SES does not warm.
+    pool_scaling_mode: str | None = None
+    pool_ips: int | None = None
+    pool_coldest_warmup: int | None = None
+    # The names of the set's (or identity's) tenants, when read (the policy names tenants).
+    tenants: tuple[str, ...] | None = None
+
+    def with_pool(self, state: PoolState | None) -> OutcomeRecord:
+        """This record carrying ``state``'s figures (unchanged when None)."""
+        if state is None:
+            return self
+        return replace(
+            self,
+            pool_scaling_mode=state.scaling_mode,
+            pool_ips=None if state.ips is None else len(state.ips),
+            pool_coldest_warmup=state.coldest(),
+        )
+
+    def pool_state(self) -> dict[str, Any] | None:
+        """The target pool's state as read (only the figures known), or None."""
+        state = {
+            "scaling_mode": self.pool_scaling_mode,
+            "ips": self.pool_ips,
+            "coldest_warmup_percent": self.pool_coldest_warmup,
+        }
+        known = {k: v for k, v in state.items() if v is not None}
+        return known or None
+
+    def pool_summary(self) -> str | None:
+        """``STANDARD, 2 IPs, coldest 10 % warm``: the target pool's state for people."""
+        if self.pool_state() is None:
+            return None
+        parts = [self.pool_scaling_mode or "scaling mode unknown"]
+        if self.pool_ips is not None:
+            parts.append(f"{self.pool_ips} IP{'' if self.pool_ips == 1 else 's'}")
+        if self.pool_coldest_warmup is not None:
+            parts.append(f"coldest {self.pool_coldest_warmup} % warm")
+        return ", ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["outcome"] = self.outcome.value
         data["kind"] = self.kind.value
         data["checked_at"] = self.checked_at.isoformat()
+        # Absent, not null, when not read: a policy without pool health or tenants
+        # writes the records it always wrote.
+        for name in OPTIONAL_FIELDS:
+            if data[name] is None:
+                del data[name]
+        if self.tenants is not None:
+            data["tenants"] = list(self.tenants)
         return data
 
     @classmethod
@@ -203,4 +249,10 @@ class OutcomeRecord:
         values["outcome"] = Outcome(values["outcome"])
         values["kind"] = Kind(values.get("kind", Kind.CONFIGURATION_SET.value))
         values["checked_at"] = dt.datetime.fromisoformat(values["checked_at"])
+        if values.get("tenants") is not None:
+            values["tenants"] = tuple(values["tenants"])
         return cls(**values)
+
+
+# The record's fields written only when known (see OutcomeRecord.to_dict).
+OPTIONAL_FIELDS = ("pool_scaling_mode", "pool_ips", "pool_coldest_warmup", "tenants")

@@ -101,6 +101,11 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
         "policy_version": record.policy_version,
         "alert_id": alert_id,
     }
+    # Only when read: a policy without pool health or tenants alerts as it always did.
+    if (pool_state := record.pool_state()) is not None:
+        document["target_pool_state"] = pool_state
+    if record.tenants is not None:
+        document["tenants"] = list(record.tenants)
     what, held = ("Identity", "Default set") if identity else ("Configuration set", "Pool")
     lines = [
         f"{what} {record.configuration_set} {headline}.",
@@ -110,6 +115,12 @@ def notice(record: OutcomeRecord, trigger: Trigger, alert_id: str | None = None)
         f"{held + ' before:':<15}{record.previous_pool or record.current_pool or '-'}",
         f"{held + ' now:':<15}{record.current_pool or '-'}",
         f"{'Required:':<15}{record.expected_pool or '-'}",
+        *([f"Target pool:   {summary}"] if (summary := record.pool_summary()) else []),
+        *(
+            [f"Tenants:       {', '.join(record.tenants) or '-'}"]
+            if record.tenants is not None
+            else []
+        ),
         f"Rule:          {record.rule_id or '-'}",
         f"Account:       {trigger.account or '-'}"
         + (f" ({trigger.account_name})" if trigger.account_name else "")

@@ -635,6 +635,7 @@ class Reconciler:
             now,
             policy_version=self.policy_version,
             kind=Kind.IDENTITY,
+            tenants=_names(identity.tenants),
         )
         if decision.action is not Action.REASSIGN or decision.target is None:
             return record, None
@@ -751,7 +752,8 @@ class Reconciler:
             decision.reason,
             self.clock.now(),
             policy_version=self.policy_version,
-        )
+            tenants=_names(cs.tenants),
+        ).with_pool(decision.pool_state)
         if decision.expected_pool is None:
             return record, None, {}
         if not self.pools.exists(decision.expected_pool):
@@ -770,6 +772,11 @@ class Reconciler:
         if decision.action is not Action.REASSIGN:
             return record, None, {}
         return record, decision.expected_pool, decision.options
+
+
+def _names(tenants: tuple[Tenant, ...] | None) -> tuple[str, ...] | None:
+    """The tenants' names, sorted; None when they were not read."""
+    return None if tenants is None else tuple(sorted(t.name for t in tenants))
 
 
 def _undid(trigger: Trigger) -> str | None:

@@ -72,6 +72,14 @@ TABLE_ROW_STEPS = (50, 20, 5)
 REASON_WIDTH = 120
 
 T = TypeVar("T")
+# Columns a report has only when some entry knows them (see Entry).
+POOL_STATE_COLUMNS = ("pool_scaling_mode", "pool_ips", "pool_coldest_warmup")
+TENANTS_COLUMN = "tenants"
+NO_TENANT = "(no tenant)"
+
+
+def _number(text: str | None) -> int | None:
+    return None if text is None or text == "" else int(text)
 
 
 @dataclass(frozen=True)
@@ -89,9 +97,16 @@ class Entry:
     # lane's own report, whose JSON and CSV then have no such fields.
     account: str | None = None
     region: str | None = None
+    # The target pool's state when the rule asked its health, and the set's tenants when
+    # the policy names tenants: None (absent from JSON and CSV) otherwise.
+    pool_scaling_mode: str | None = None
+    pool_ips: int | None = None
+    pool_coldest_warmup: int | None = None
+    tenants: tuple[str, ...] | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, str]) -> Entry:
+        tenants = row.get("tenants")
         return cls(
             configuration_set=row["configuration_set"],
             outcome=row.get("outcome", Outcome.ERROR.value),
@@ -100,6 +115,10 @@ class Entry:
             rule_id=row.get("rule_id") or None,
             reason=row.get("reason", ""),
             checked_at=row.get("checked_at", ""),
+            pool_scaling_mode=row.get("pool_scaling_mode") or None,
+            pool_ips=_number(row.get("pool_ips")),
+            pool_coldest_warmup=_number(row.get("pool_coldest_warmup")),
+            tenants=None if tenants is None else tuple(t for t in tenants.split(",") if t),
         )
 
     @classmethod
@@ -112,6 +131,10 @@ class Entry:
             rule_id=record.rule_id,
             reason=record.reason,
             checked_at=record.checked_at.isoformat(),
+            pool_scaling_mode=record.pool_scaling_mode,
+            pool_ips=record.pool_ips,
+            pool_coldest_warmup=record.pool_coldest_warmup,
+            tenants=record.tenants,
         )
 
     @property
@@ -377,6 +400,7 @@ def to_json(report: Report) -> str:
         "by_rule": report.by_rule,
         "by_pool": report.by_pool,
         "by_current_pool": report.by_current_pool,
+        **({"by_tenant": by_tenant(report.entries)} if _has_tenants(report.entries) else {}),
         "trend": None if report.trend is None else [p._asdict() for p in report.trend],
         "sets": [_entry(e) for e in report.entries],
     }
@@ -391,15 +415,45 @@ def to_json(report: Report) -> str:
     return json.dumps(document, indent=1, sort_keys=False)
 
 
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, tuple):  # a set's tenants
+        return ";".join(value)
+    return value
+
+
 def _csv(columns: tuple[str, ...], entries: Iterable[object], version: str | None) -> str:
     """One row per entry, absent values empty, the policy version in a last column."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow((*columns, "policy_version"))
     for entry in entries:
-        cells = ["" if (v := getattr(entry, c)) is None else v for c in columns]
-        writer.writerow([*cells, version or ""])
+        writer.writerow([*(_cell(getattr(entry, c)) for c in columns), version or ""])
     return out.getvalue()
+
+
+def _has_pool_state(entries: Iterable[Entry]) -> bool:
+    return any(e.pool_scaling_mode is not None or e.pool_ips is not None for e in entries)
+
+
+def _has_tenants(entries: Iterable[Entry]) -> bool:
+    return any(e.tenants is not None for e in entries)
+
+
+def by_tenant(entries: Iterable[Entry]) -> dict[str, dict[str, int]]:
+    """Counts by outcome per tenant: a set of several tenants counts under each, a set
+    read with none under ``(no tenant)``; sets whose tenants were not read are left out."""
+    table: dict[str, Counter[str]] = {}
+    for entry in entries:
+        if entry.tenants is None:
+            continue
+        for tenant in entry.tenants or (NO_TENANT,):
+            table.setdefault(tenant, Counter())[entry.outcome] += 1
+    return {
+        key: {"sets": sum(c.values()), **{o: c[o] for o in REPORTED_OUTCOMES if c[o]}}
+        for key, c in sorted(table.items())
+    }
 
 
 LANE_COLUMNS = ("account", "region")
@@ -419,11 +473,20 @@ def _entry(entry: Entry | IdentityEntry | WrongPoolDefault) -> dict[str, Any]:
     report's fields."""
     data = asdict(entry)
     lane = {k: data.pop(k) for k in LANE_COLUMNS}
+    for name in (*POOL_STATE_COLUMNS, TENANTS_COLUMN):  # absent, not null, when not read
+        if name in data and data[name] is None:
+            del data[name]
+    if data.get(TENANTS_COLUMN) is not None:
+        data[TENANTS_COLUMN] = list(data[TENANTS_COLUMN])
     return {**lane, **data} if entry.account is not None else data
 
 
 def to_csv(report: Report) -> str:
     columns = (*LANE_COLUMNS, *ENTRY_COLUMNS) if in_lanes(report) else ENTRY_COLUMNS
+    if _has_pool_state(report.entries):
+        columns = (*columns, *POOL_STATE_COLUMNS)
+    if _has_tenants(report.entries):
+        columns = (*columns, TENANTS_COLUMN)
     return _csv(columns, report.entries, report.policy_version)
 
 

@@ -25,12 +25,15 @@ from ses_pool_enforcer import __version__
 from ses_pool_enforcer.report import (
     CLI_SWEEP_ID,
     IDENTITY_RATIO_DEFINITION,
+    NO_TENANT,
     RATIO_DEFINITION,
     REPORTED_OUTCOMES,
     SEVERITY,
+    Entry,
     IdentitySection,
     Report,
     TrendPoint,
+    by_tenant,
     in_lanes,
 )
 
@@ -128,6 +131,19 @@ SCRIPT = """
       });
     });
   });
+  var filter = document.getElementById("tenant-filter");
+  if (filter) {
+    filter.addEventListener("change", function () {
+      var wanted = filter.value, shown = 0;
+      var rows = document.querySelectorAll("#non-compliant-table tbody tr");
+      Array.prototype.forEach.call(rows, function (row) {
+        var tenants = (row.getAttribute("data-tenants") || "").split(" ");
+        row.hidden = wanted !== "" && tenants.indexOf(wanted) < 0;
+        if (!row.hidden) { shown += 1; }
+      });
+      document.getElementById("tenant-shown").textContent = shown + " of " + rows.length + " shown";
+    });
+  }
 })();
 """
 
@@ -182,7 +198,7 @@ $rule_chart
 <h2 id="by-pool-title">Outcomes per required pool</h2>
 $pool_chart
 </section>
-<section aria-labelledby="non-compliant-title">
+$tenants<section aria-labelledby="non-compliant-title">
 <h2 id="non-compliant-title">Non-compliant sets ($non_compliant_count)</h2>
 $non_compliant
 </section>$identities
@@ -422,20 +438,66 @@ def _outcome_cell(outcome: str) -> str:
     return f'<td class="outcome" data-sort="{SEVERITY.get(outcome, 9)}">{_e(outcome)}</td>'
 
 
+def _pool_state(entry: Entry) -> str:
+    """The target pool's state as read, for a cell: ``STANDARD, 2 IPs, coldest 10 % warm``."""
+    parts = [entry.pool_scaling_mode or "scaling mode unknown"]
+    if entry.pool_ips is not None:
+        parts.append(f"{entry.pool_ips} IP{'' if entry.pool_ips == 1 else 's'}")
+    if entry.pool_coldest_warmup is not None:
+        parts.append(f"coldest {entry.pool_coldest_warmup} % warm")
+    return ", ".join(parts) if entry.pool_scaling_mode or entry.pool_ips is not None else "-"
+
+
 def _non_compliant(report: Report) -> str:
     bad = report.non_compliant()
     if not bad:
         return '<p id="all-compliant">Every managed set is compliant, remediated or exempt.</p>'
     lanes = in_lanes(report)
+    # Columns only a report that knows them has: the target pool's state, the tenants.
+    pools = any(e.pool_scaling_mode is not None or e.pool_ips is not None for e in bad)
+    tenants = any(e.tenants is not None for e in report.entries)
     rows = "".join(
-        f"<tr>{_lane_cells(e, lanes)}<td>{_e(e.configuration_set)}</td>{_outcome_cell(e.outcome)}"
+        f"<tr{_tenants_attribute(e) if tenants else ''}>{_lane_cells(e, lanes)}"
+        f"<td>{_e(e.configuration_set)}</td>{_outcome_cell(e.outcome)}"
         f"<td>{_e(e.current_pool or '-')}</td><td>{_e(e.expected_pool or '-')}</td>"
         f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td>"
-        f"<td>{_e(_when(e.checked_at))}</td></tr>"
+        f"<td>{_e(_when(e.checked_at))}</td>"
+        + (f"<td>{_e(_pool_state(e))}</td>" if pools else "")
+        + (f"<td>{_e(', '.join(e.tenants or ()) or '-')}</td>" if tenants else "")
+        + "</tr>"
         for e in bad
     )
     columns = (*LANE_COLUMNS, *COLUMNS) if lanes else COLUMNS
+    columns = (
+        *columns,
+        *(("Target pool state",) if pools else ()),
+        *(("Tenants",) if tenants else ()),
+    )
     return SORT_NOTE + _sortable("non-compliant-table", columns, rows)
+
+
+def _tenants_attribute(entry: Entry) -> str:
+    return f' data-tenants="{_e(" ".join(entry.tenants or ()))}"'
+
+
+def _tenants(report: Report) -> str:
+    """Outcomes per tenant, and a filter of the non-compliant sets by tenant: only in a
+    report whose sets' tenants were read (the policy names tenants)."""
+    if not any(e.tenants is not None for e in report.entries):
+        return ""
+    table = by_tenant(report.entries)
+    options = "".join(
+        f'<option value="{_e(name)}">{_e(name)}</option>' for name in table if name != NO_TENANT
+    )
+    return (
+        '<section aria-labelledby="by-tenant-title">'
+        '<h2 id="by-tenant-title">Outcomes per tenant</h2>'
+        + _bars("by-tenant", "Outcomes per tenant", _ordered(table), "tenants")
+        + '<p><label for="tenant-filter">Show the non-compliant sets of </label>'
+        '<select id="tenant-filter"><option value="">every tenant</option>'
+        f'{options}</select> <span id="tenant-shown" aria-live="polite"></span></p>'
+        "</section>\n"
+    )
 
 
 # --------------------------------------------------------------------------- identities
@@ -555,6 +617,7 @@ def to_html(report: Report) -> str:
         pool_chart=_bars(
             "by-pool", "Outcomes per required pool", _ordered(report.by_pool), "pools"
         ),
+        tenants=_tenants(report),
         non_compliant_count=f"{len(report.non_compliant()):,}",
         non_compliant=_non_compliant(report),
         identities=_identities(report),

@@ -6,7 +6,8 @@ fenced by the claim's owner token, so two workers can never both act on one set.
 Item attributes (see docs/tables.md):
 
 * outcome: ``outcome``, ``current_pool``, ``expected_pool``, ``rule_id``, ``reason``,
-  ``checked_at`` (ISO), ``sweep_id``, ``policy_version``;
+  ``checked_at`` (ISO), ``sweep_id``, ``policy_version``; when read, ``pool_scaling_mode``,
+  ``pool_ips``, ``pool_coldest_warmup`` (the target pool's state) and ``tenants``;
 * queue: ``lease_owner``, ``lease_until``, ``claimed_at`` (epoch seconds), ``seen_by``
   (the last sweep that claimed it);
 * effects: ``intent`` (a move in progress or an alert owed), ``moves`` and
@@ -29,7 +30,19 @@ from ses_pool_enforcer.model import NON_COMPLIANT_OUTCOMES, Outcome, OutcomeReco
 
 EXPECTED_POOL_INDEX = "by-expected-pool"
 KEY = "configuration_set"
-TEXT_FIELDS = ("outcome", "current_pool", "expected_pool", "rule_id", "reason", "checked_at")
+TEXT_FIELDS = (
+    "outcome",
+    "current_pool",
+    "expected_pool",
+    "rule_id",
+    "reason",
+    "checked_at",
+    # Only when read (else absent): the target pool's state, the tenants (comma-joined).
+    "pool_scaling_mode",
+    "pool_ips",
+    "pool_coldest_warmup",
+    "tenants",
+)
 # When the set became non-compliant (kept while it stays so, whatever the problem): what a
 # Security Hub finding gives as its CreatedAt.
 PROBLEM_SINCE = "problem_since"
@@ -327,9 +340,14 @@ class _Update:
         values = record.to_dict()
         texts = {name: values.get(name) for name in TEXT_FIELDS}
         texts["sweep_id"] = sweep_id
+        if record.tenants is not None:
+            texts["tenants"] = ",".join(record.tenants)
         for name, text in texts.items():
             attribute = layout.attr(name)
-            self.set(attribute, {"S": str(text)}) if text else self.remove(attribute)
+            if text is None or text == "":  # a pool's 0 IPs is kept: it is the news
+                self.remove(attribute)
+            else:
+                self.set(attribute, {"S": str(text)})
         if record.policy_version is not None:
             self.set("policy_version", {"N": str(record.policy_version)})
         else:

@@ -32,7 +32,7 @@ from ses_pool_enforcer.iac.junit import to_junit
 from ses_pool_enforcer.iac.sarif import to_sarif
 from ses_pool_enforcer.iac.sources import scan_path
 from ses_pool_enforcer.iac.verdict import IdentityVerdict, Verdict, judge, judge_identity
-from ses_pool_enforcer.model import Lane
+from ses_pool_enforcer.model import Lane, PoolState
 from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
 
 DESCRIPTION = """\
@@ -137,8 +137,15 @@ def run(args: argparse.Namespace) -> int:
     pools = set().union(*(scan.pools for scan in scans))
     pool_modes = {pool: mode for scan in scans for pool, mode in scan.pool_modes.items()}
     declared = [s for scan in scans for s in scan.sets]
+    live_pools: dict[str, PoolState] = {}
     if args.live and declared:
-        pools |= Ses().list_dedicated_pools()
+        ses = Ses()
+        pools |= ses.list_dedicated_pools()
+        # The account's pools some rule asks the health of: their IPs and warm-up, read
+        # once each (one GetDedicatedIps per 1000 IPs).
+        for pool in sorted(policy.pools_with_health() & pools):
+            if (state := ses.pool_state(pool)) is not None:
+                live_pools[pool] = state
     now = dt.datetime.now(dt.UTC)
     # The lane the sets are bound for, as given (or as the pseudo parameters say); check
     # reads no organization: a rule scoped by OUs leaves its sets unresolved.
@@ -150,7 +157,16 @@ def run(args: argparse.Namespace) -> int:
         "check does not read the organization",
     )
     verdicts = [
-        judge(policy, s, pools, now, account_checked=args.live, lane=lane, pool_modes=pool_modes)
+        judge(
+            policy,
+            s,
+            pools,
+            now,
+            account_checked=args.live,
+            lane=lane,
+            pool_modes=pool_modes,
+            live_pools=live_pools,
+        )
         for s in declared
     ]
     # Identities are judged only by a policy that has identity rules.

@@ -10,6 +10,7 @@ from ses_pool_enforcer.cli.output import table
 from ses_pool_enforcer.iac.declared import DeclaredIdentity, DeclaredSet, Scan, Unresolved
 from ses_pool_enforcer.iac.patterns import shown
 from ses_pool_enforcer.iac.verdict import IdentityVerdict, Verdict
+from ses_pool_enforcer.model import Decision
 
 UNKNOWN = "?"
 NONE = "-"
@@ -169,6 +170,8 @@ def _entry(verdict: Verdict) -> dict[str, Any]:
             if isinstance(value, Unresolved)
         },
         "condition": declared.condition,
+        # Only where a file associates the set with tenants (AWS::SES::Tenant).
+        **({"tenants": list(declared.tenants)} if declared.tenants is not None else {}),
         "alternatives": [
             {
                 "when": a.assumption,
@@ -182,9 +185,24 @@ def _entry(verdict: Verdict) -> dict[str, Any]:
         "expected_pool": decision.expected_pool if decision else None,
         "rule_id": decision.rule_id if decision else None,
         "reason": decision.reason if decision else None,
+        # The target pool's state as judged, only where a rule asks its health.
+        **_pool_state(decision),
         "result": verdict.result,
         "findings": [{"check": f.check.value, "message": f.message} for f in verdict.findings],
     }
+
+
+def _pool_state(decision: Decision | None) -> dict[str, Any]:
+    state = decision.pool_state if decision else None
+    if state is None:
+        return {}
+    known = {
+        "scaling_mode": state.scaling_mode,
+        "ips": None if state.ips is None else len(state.ips),
+        "coldest_warmup_percent": state.coldest(),
+    }
+    shown = {k: v for k, v in known.items() if v is not None}
+    return {"target_pool_state": shown} if shown else {}
 
 
 def _judged(

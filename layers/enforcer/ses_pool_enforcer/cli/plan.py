@@ -217,12 +217,18 @@ def _changes(
 
 
 def _record(record: OutcomeRecord) -> dict[str, Any]:
-    return {
+    data: dict[str, Any] = {
         "outcome": record.outcome.value,
         "expected_pool": record.expected_pool,
         "rule_id": record.rule_id,
         "reason": record.reason,
     }
+    # Only when read (the rule asks its pool's health; the document names tenants).
+    if (state := record.pool_state()) is not None:
+        data["target_pool_state"] = state
+    if record.tenants is not None:
+        data["tenants"] = list(record.tenants)
+    return data
 
 
 def _document(
@@ -320,6 +326,11 @@ def _print_changes(read: int, changes: list[Change], noun: str, columns: list[st
         ]
         for c in changes
     ]
+    if any(c.after.pool_state() is not None for c in changes):
+        # The target pool's state, as read, when the new document asks a pool's health.
+        columns = [*columns, "target pool state"]
+        for row, c in zip(rows, changes, strict=True):
+            row.append(c.after.pool_summary() or "-")
     print(table(columns, rows))
     errors = [c for c in changes if c.action == "error"]
     if errors:

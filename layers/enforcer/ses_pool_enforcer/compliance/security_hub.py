@@ -162,6 +162,12 @@ def finding(
                 "CurrentPool": record.current_pool,
                 "PolicyVersion": record.policy_version,
                 "Reason": record.reason,
+                # The target pool's state and the set's tenants, only when read (ASFF
+                # takes no empty value; ProductFields holds up to 50 pairs).
+                "TargetPoolScalingMode": record.pool_scaling_mode,
+                "TargetPoolIps": record.pool_ips,
+                "TargetPoolColdestWarmupPercent": record.pool_coldest_warmup,
+                "Tenants": None if record.tenants is None else ",".join(record.tenants),
             },
             FIELD_PREFIX,
             FIELD_CHARS,
@@ -252,6 +258,7 @@ def record_of(row: Mapping[str, str]) -> OutcomeRecord | None:
     except ValueError:
         outcome = Outcome.ERROR  # an outcome this code does not know is never compliant
     version = row.get("policy_version")
+    tenants = row.get("tenants")
     return OutcomeRecord(
         row["configuration_set"],
         outcome,
@@ -261,7 +268,18 @@ def record_of(row: Mapping[str, str]) -> OutcomeRecord | None:
         row.get("reason", ""),
         parse_time(row.get("checked_at")) or dt.datetime.fromtimestamp(0, dt.UTC),
         policy_version=int(version) if version and version.isdigit() else None,
+        pool_scaling_mode=row.get("pool_scaling_mode") or None,
+        pool_ips=_number(row.get("pool_ips")),
+        pool_coldest_warmup=_number(row.get("pool_coldest_warmup")),
+        tenants=None if tenants is None else tuple(t for t in tenants.split(",") if t),
     )
+
+
+def _number(text: str | None) -> int | None:
+    try:
+        return None if not text else int(text)
+    except ValueError:
+        return None
 
 
 def timestamp(when: dt.datetime) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ses_pool_enforcer.iac.cfn_yaml import SHORT_FORMS
@@ -43,6 +44,9 @@ SAM_APPLICATION = "AWS::Serverless::Application"
 _REMOTE = re.compile(r"^(https?|s3)://", re.IGNORECASE)
 SET_TYPES = frozenset({CONFIGURATION_SET, PINPOINT_SET})
 DEDICATED_IP_POOL = "AWS::SES::DedicatedIpPool"
+TENANT = "AWS::SES::Tenant"
+# A configuration set's ARN: arn:<partition>:ses:<region>:<account>:configuration-set/<name>
+_SET_ARN = re.compile(r":configuration-set/([^/:]+)$")
 STANDARD = "STANDARD"
 NO_VALUE = {"Ref": "AWS::NoValue"}
 SSM_TYPE = "AWS::SSM::Parameter::Value<"
@@ -358,7 +362,53 @@ def scan(
         and isinstance(declared.get("Default"), str)
         and name not in parameters
     }
+    associated = _tenant_associations(template)
+    sets = [
+        replace(s, tenants=tuple(sorted(associated[s.name])))
+        if isinstance(s.name, str) and s.name in associated
+        else s
+        for s in sets
+    ]
     return Scan(source, kind, sets, pools, notes, nested, identities, ssm, modes)
+
+
+def _tenant_associations(template: Template) -> dict[str, set[str]]:
+    """Set name -> the tenants whose ``AWS::SES::Tenant`` associates it (by its ARN, as
+    written or built with Fn::Sub / Ref). An association whose tenant or set the template
+    leaves open is not counted."""
+    found: dict[str, set[str]] = {}
+    for resource in template.resources.values():
+        if _type(resource) != TENANT:
+            continue
+        properties = _mapping(resource.get("Properties"))
+        tenant = template.resolve(properties.get("TenantName"))
+        associations = properties.get("ResourceAssociations")
+        if not isinstance(tenant, str) or has_hole(tenant) or not isinstance(associations, list):
+            continue
+        for association in associations:
+            name = _associated_set(template, _mapping(association).get("ResourceArn"))
+            if name is not None:
+                found.setdefault(name, set()).add(tenant)
+    return found
+
+
+# ``!Sub arn:...:configuration-set/${MySet}``: the set's Ref, its name
+_SUB_SET_REF = re.compile(r":configuration-set/\$\{([A-Za-z0-9]+)\}$")
+
+
+def _associated_set(template: Template, arn: Any) -> str | None:
+    """The name of the configuration set ``arn`` names, written out or built with
+    ``Fn::Sub`` from the set's Ref; None where the template leaves it open."""
+    sub = arn.get("Fn::Sub") if isinstance(arn, dict) else None
+    ref = _SUB_SET_REF.search(sub) if isinstance(sub, str) else None
+    if ref is not None and _type(template.resources.get(ref.group(1))) in SET_TYPES:
+        properties = _mapping(template.resources[ref.group(1)].get("Properties"))
+        name: str | Unresolved = template.resolve(properties.get("Name"))
+    else:
+        resolved = template.resolve(arn)
+        named = _SET_ARN.search(resolved) if isinstance(resolved, str) else None
+        name = named.group(1) if named is not None else Unresolved("not a set's ARN")
+    return name if isinstance(name, str) and not has_hole(name) else None
 
 
 def _identity(

@@ -65,6 +65,10 @@ class DeclaredSet:
     defaults: str | None = None
     """``Stage=dev``: the parameter Defaults that decided a condition the set depends on
     (a deploy passing other values may decide otherwise)."""
+    tenants: tuple[str, ...] | None = None
+    """The tenants the file associates the set with (CloudFormation's
+    ``AWS::SES::Tenant`` ``ResourceAssociations``); None where no file does, which leaves
+    a rule that names tenants undecided (an association may be made elsewhere)."""
 
     @property
     def label(self) -> str:

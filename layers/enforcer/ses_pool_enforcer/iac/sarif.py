@@ -61,7 +61,8 @@ RULES = {
         "TargetPoolFallsShort",
         "error",
         "The pool the policy requires is declared with another scaling mode",
-        "Declare the pool (AWS::SES::DedicatedIpPool) with the ScalingMode the rule's "
+        "Declare the pool (AWS::SES::DedicatedIpPool's ScalingMode, "
+        "aws_sesv2_dedicated_ip_pool's scaling_mode) with the scaling mode the rule's "
         "pool_health requires: the enforcer does not move a set onto a pool that falls "
         "short of it.",
     ),

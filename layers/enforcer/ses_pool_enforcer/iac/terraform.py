@@ -8,6 +8,7 @@ resource the plan deletes is not checked.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from ses_pool_enforcer.pools import DEFAULT_POOL, normalise_pool
 SET_V2 = "aws_sesv2_configuration_set"
 SET_V1 = "aws_ses_configuration_set"
 POOL = "aws_sesv2_dedicated_ip_pool"
+STANDARD = "STANDARD"  # a pool's scaling mode when none is given
 IDENTITY = "aws_sesv2_email_identity"
 V1_CANNOT_HOLD_A_POOL = (
     f"an {SET_V1} (SES v1) cannot carry a pool, so it sends from {DEFAULT_POOL} "
@@ -70,11 +72,15 @@ def scan(source: str, data: Mapping[str, Any], positions: Mapping[Path, Position
     sets: list[DeclaredSet] = []
     identities: list[DeclaredIdentity] = []
     pools: set[str] = set()
+    modes: dict[str, str] = {}
     for resource in _resources(data):
         if resource.type == POOL:
             name = resource.attribute("pool_name")
             if isinstance(name, str):
                 pools.add(name)
+                mode = _scaling_mode(data, resource)
+                if mode is not None:
+                    modes[name] = mode
         elif resource.mode == "managed" and resource.type in (SET_V1, SET_V2):
             position = positions.get((*resource.path, "address")) or positions.get(resource.path)
             sets.append(_configuration_set(source, resource, position, defaults))
@@ -82,7 +88,39 @@ def scan(source: str, data: Mapping[str, Any], positions: Mapping[Path, Position
             position = positions.get((*resource.path, "address")) or positions.get(resource.path)
             identities.append(_identity(source, resource, position))
     kind = "Terraform plan" if "resource_changes" in data else "Terraform state"
-    return Scan(source, kind, sets, pools, identities=identities)
+    return Scan(source, kind, sets, pools, identities=identities, pool_modes=modes)
+
+
+def _scaling_mode(data: Mapping[str, Any], resource: _Resource) -> str | None:
+    """A pool's ``scaling_mode`` as it will be after apply; None when the plan leaves it
+    open. The provider computes an omitted one (unknown in the plan): the configuration
+    then has no ``scaling_mode`` and the pool is STANDARD, the API's default (the
+    provider's aws_sesv2_dedicated_ip_pool page: "If omitted, the AWS API will default to
+    a standard pool"). One written as an expression the plan cannot show stays open."""
+    mode = resource.attribute("scaling_mode")
+    if isinstance(mode, str):
+        return mode
+    config = _configuration_of(data, resource.address)
+    if config is not None and "scaling_mode" not in _mapping(config.get("expressions")):
+        return STANDARD
+    return None
+
+
+def _configuration_of(data: Mapping[str, Any], address: str) -> Mapping[str, Any] | None:
+    """The resource's block in the plan's ``configuration`` (by its address, module
+    calls and instance keys stripped), or None where the plan has none."""
+    module = _mapping(_mapping(data.get("configuration")).get("root_module"))
+    parts = re.sub(r"\[[^\]]*\]", "", address).split(".")
+    while len(parts) > 2 and parts[0] == "module":
+        module = _mapping(
+            _mapping(_mapping(module.get("module_calls")).get(parts[1])).get("module")
+        )
+        parts = parts[2:]
+    wanted = ".".join(parts)
+    for config in module.get("resources") or []:
+        if isinstance(config, dict) and config.get("address") == wanted:
+            return config
+    return None
 
 
 def _identity(source: str, resource: _Resource, position: Position | None) -> DeclaredIdentity:

@@ -32,6 +32,7 @@ from ses_pool_enforcer.model import (
     Lane,
     Outcome,
     PoolState,
+    Tenant,
 )
 from ses_pool_enforcer.policy import Match, Policy, Rule, Scope
 from ses_pool_enforcer.pools import SPECIAL_POOLS
@@ -136,16 +137,20 @@ def judge(
     account_checked: bool = False,
     lane: Lane = UNKNOWN_LANE,
     pool_modes: Mapping[str, str] | None = None,
+    live_pools: Mapping[str, PoolState] | None = None,
 ) -> Verdict:
     """``defined_pools``: those the checked files declare, and the account's if
-    ``account_checked``; ``lane``: the account and region the set is bound for, as far as
-    the caller knows them (a rule scoped by what it does not know leaves the set
-    unresolved). A set the file leaves a choice open for is judged once per choice: the
-    verdict stands when every choice gives it, else the set is unresolved and the choices
-    that disagree are named."""
+    ``account_checked``; ``live_pools``: the state of the account's pools as read
+    (``check --live``), whose IPs and warm-up are judged too; ``lane``: the account and
+    region the set is bound for, as far as the caller knows them (a rule scoped by what
+    it does not know leaves the set unresolved). A set the file leaves a choice open for
+    is judged once per choice: the verdict stands when every choice gives it, else the
+    set is unresolved and the choices that disagree are named."""
     if not declared.alternatives:
         return _with_condition(
-            _judge(policy, declared, defined_pools, now, account_checked, lane, pool_modes)
+            _judge(
+                policy, declared, defined_pools, now, account_checked, lane, pool_modes, live_pools
+            )
         )
     judged = [
         (
@@ -164,6 +169,7 @@ def judge(
                 account_checked,
                 lane,
                 pool_modes,
+                live_pools,
             ),
         )
         for alternative in declared.alternatives
@@ -236,6 +242,7 @@ def _judge(
     account_checked: bool,
     lane: Lane,
     pool_modes: Mapping[str, str] | None = None,
+    live_pools: Mapping[str, PoolState] | None = None,
 ) -> Verdict:
     findings: list[Finding] = []
     pool = declared.pool
@@ -253,17 +260,25 @@ def _judge(
         name=declared.name if isinstance(declared.name, str) else declared.resource,
         pool=pool if isinstance(pool, str) else NO_POOL,
         tags=declared.tags if not isinstance(declared.tags, Unresolved) else {},
+        # As the files associate it; before deploy no tenant is known DISABLED.
+        tenants=None
+        if declared.tenants is None
+        else tuple(Tenant(name) for name in declared.tenants),
     )
     decision = evaluate(policy, cs, now, lane=lane)
     target = decision.needs_pool_state
     if target is not None:
-        # Before deploy a pool is its declared scaling mode at most: its IPs come later.
-        state = PoolState(target, (pool_modes or {}).get(target), None)
+        # Before deploy a pool is its declared scaling mode at most: its IPs come later,
+        # unless --live read the pool in the account (the template's mode still wins).
+        live = (live_pools or {}).get(target)
+        mode = (pool_modes or {}).get(target, live.scaling_mode if live else None)
+        state = PoolState(target, mode, live.ips if live else None)
         decision = evaluate(policy, cs, now, lane=lane, pools={target: state})
         rule = next((r for r in policy.rules if r.id == decision.rule_id), policy.default)
         short = pool_shortfalls(rule.pool_health, state) if rule and rule.pool_health else []
         if short:  # the template's own pool, whether or not the set is already on it
-            why = f"pool {target} is declared {state.describe()}: {'; '.join(short)}"
+            said = "is, in the account," if live else "is declared"
+            why = f"pool {target} {said} {state.describe()}: {'; '.join(short)}"
             findings.insert(0, Finding(Check.POOL_HEALTH, f"{why} (rule {decision.rule_id})"))
             return Verdict(declared, decision, tuple(findings))
     if decision.outcome is Outcome.ERROR:  # a scoped rule the lane does not decide
