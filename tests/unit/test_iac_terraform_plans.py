@@ -97,28 +97,7 @@ def test_a_plan_made_now_by_terraform_is_judged_the_same(
 ) -> None:
     # Given the configuration planned by the installed terraform and provider mirror,
     # with fake credentials: -refresh=false reads nothing from AWS
-    work = tmp_path / configuration
-    shutil.copytree(REAL / configuration, work)
-    rc = tmp_path / "terraformrc"
-    rc.write_text(
-        f'provider_installation {{\n  filesystem_mirror {{ path = "{PROVIDER_MIRROR}" }}\n}}\n'
-    )
-    env = {**os.environ, "TF_CLI_CONFIG_FILE": str(rc), "TF_IN_AUTOMATION": "1"}
-    for command in (
-        ["terraform", "init", "-input=false", "-no-color"],
-        ["terraform", "plan", "-refresh=false", "-input=false", "-no-color", "-out=plan.out"],
-    ):
-        subprocess.run(command, cwd=work, env=env, check=True, capture_output=True, timeout=120)
-    shown = subprocess.run(
-        ["terraform", "show", "-json", "plan.out"],
-        cwd=work,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
-    plan = tmp_path / "plan.json"
-    plan.write_bytes(shown.stdout)
+    plan = _plan_now(configuration, tmp_path)
 
     # When judged; Then as the committed plan is
     assert _verdicts(plan) == EXPECTED[configuration]
