@@ -546,8 +546,10 @@ class Reconciler:
         try:
             with self._within(limit), self._prepaid(slot):
                 sent = self._write(cs, target, options)
-        except BudgetExhausted as exc:  # a retry of the write found no slot
-            store.unclaim(claim, drop_intent=True)
+        except BudgetExhausted as exc:
+            # A retry of the write found no slot: the first attempt (prepaid) was sent and
+            # may have landed. The intent stays owed; whoever reads the set next settles it.
+            store.unclaim(claim)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
         except ClientError as exc:
             if throttled(exc):  # refused for the rate, so not applied

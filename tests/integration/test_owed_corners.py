@@ -1,0 +1,90 @@
+"""The owed effects' last corners: a write whose retry finds no budget slot, a Security
+Hub finding owed with its outcome, and the write windows kept for a late CloudTrail
+record (docs/design/work-queue.md).
+
+Each test runs the event function's real code against local AWS; where moto cannot
+show what AWS does (an SDK attempt applied by SES but never answered), the fault is
+injected at local AWS's door, after SES applied the request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ReadTimeoutError
+
+from functions.on_event import app
+from local_aws import faults, seed
+from local_aws.replay import LambdaContext, sample_event, sqs_event
+from local_aws.stack import LocalStack, received_alerts
+from ses_pool_enforcer.clock import SYSTEM
+from tests.conftest import reset_process_caches
+from tests.integration.test_exactly_once import VISIBILITY_TIMEOUT, owed, redeliver
+from tests.support import marketing_account, ses_writes
+
+
+@pytest.fixture
+def account(stack: LocalStack) -> LocalStack:
+    marketing_account()
+    seed.create_set("mkt-weekly", pool="transactional", tls_policy="REQUIRE")
+    return stack
+
+
+def creation(name: str = "mkt-weekly") -> dict[str, Any]:
+    return sqs_event([sample_event("create_configuration_set_v2.json", configuration_set=name)])
+
+
+def item(stack: LocalStack, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = boto3.client("dynamodb").get_item(
+        TableName=stack.inventory_table, Key={"configuration_set": {"S": name}}
+    )["Item"]
+    return found
+
+
+def test_a_write_whose_retry_finds_no_slot_stays_owed_and_the_next_holder_settles_it(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SES applies the write but its answer never comes (the SDK's read timeout:
+    # https://docs.aws.amazon.com/sdkref/latest/guide/feature-retry-behavior.html lists
+    # it as retried), and meanwhile other callers took the budget's slots for the next
+    # 50 seconds, past the write's lease: the SDK's retry finds no slot (at SES's
+    # documented rate, so that 50 seconds of slots is a budget other callers can hold)
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", "1")
+    reset_process_caches()
+
+    def landed_unanswered() -> None:
+        boto3.client("dynamodb").put_item(
+            TableName=account.state_table,
+            Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(SYSTEM.time() + 50)}},
+        )
+        raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
+
+    faults.after("sesv2", "PutConfigurationSetDeliveryOptions", landed_unanswered)
+
+    # When the creation event is handled
+    event = creation()
+    assert app.handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+    # Then the set was moved by the first attempt, nobody has been told yet, and the
+    # move is still owed (not dropped: whether it landed is for the next holder to see)
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert received_alerts(account) == []
+    intent = owed(account, "mkt-weekly")
+    assert intent is not None and intent["phase"]["S"] == "move"
+    assert "lease_owner" not in item(account, "mkt-weekly")
+
+    # When the set is next looked at (the message again, once the budget is free)
+    faults.clear()
+    redeliver(event, monkeypatch, VISIBILITY_TIMEOUT)
+
+    # Then the move is recorded and alerted once, and SES was not written again
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "remediated"
+    assert alert["alert"]["previous_pool"] == "transactional"
+    assert alert["attributes"]["alert_id"] == intent["token"]["S"]
+    assert item(account, "mkt-weekly")["outcome"]["S"] == "remediated"
+    assert owed(account, "mkt-weekly") is None
+    assert ses_writes() == 1
+    assert seed.delivery_options("mkt-weekly")["TlsPolicy"] == "REQUIRE"
