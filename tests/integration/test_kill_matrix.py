@@ -31,11 +31,13 @@ import pytest
 
 from functions.sweep import app as sweep_app
 from local_aws import call_counts, faults, seed
+from local_aws import securityhub as local_hub
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.server import LocalAws, start_local_aws
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.adapters.state import StateTable
 from ses_pool_enforcer.clock import SYSTEM
+from tests.conftest import reset_process_caches
 from tests.integration.test_exactly_once import ROOT, VISIBILITY_TIMEOUT, redeliver, run_killed
 from tests.support import MARKETING_POLICY, marketing_account, shift_clock
 
@@ -336,3 +338,73 @@ def test_a_kill_after_any_request_of_a_sweep_step_leaves_exactly_the_effects_owe
         first_publish = SWEEP_STEP.index(("sns", "Publish", ""))
         killed_after_its_publish = repeated and ((name == "mkt-daily") == (step == first_publish))
         assert len(said) == (2 if killed_after_its_publish else 1)
+
+
+# --------------------------------------------------------------------------- Security Hub
+
+# The look of a set an audit rule reports, with SecurityHub=enabled: its finding is owed
+# with its outcome and its alert, and paid with the alert.
+LOOK_WITH_HUB: list[Request] = [
+    *LOOK[:5],
+    ("dynamodb", "GetItem", INVENTORY),  # the outcome it replaces: does the finding change?
+    ("dynamodb", "UpdateItem", INVENTORY),  # the outcome, its alert and finding owed
+    ("sns", "Publish", ""),
+    ("securityhub", "BatchImportFindings", ""),
+    ("dynamodb", "UpdateItem", INVENTORY),  # paid, and let go
+]
+
+
+@pytest.fixture
+def hub(account: LocalStack, monkeypatch: pytest.MonkeyPatch) -> LocalStack:
+    """SecurityHub=enabled (in this process and the function's), and Security Hub on."""
+    monkeypatch.setenv("SECURITY_HUB", "enabled")
+    reset_process_caches()
+    boto3.client("securityhub").enable_security_hub()
+    return account
+
+
+def hub_findings() -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = boto3.client("securityhub").get_findings()["Findings"]
+    return found
+
+
+def test_a_look_with_security_hub_makes_exactly_the_requests_listed(
+    hub: LocalStack, server: LocalAws
+) -> None:
+    event = look(hub)
+    requests = faults.trace()
+    run(server, event)
+    faults.untrace()
+    assert [(s, a, body.get("TableName", "")) for s, a, body in requests] == LOOK_WITH_HUB
+
+
+HUB_CASES = list(range(len(LOOK_WITH_HUB)))
+
+
+@pytest.mark.parametrize("step", HUB_CASES, ids=[f"look-hub-{s}" for s in HUB_CASES])
+def test_a_kill_after_any_request_of_a_look_with_security_hub_owes_its_one_finding(
+    hub: LocalStack, server: LocalAws, monkeypatch: pytest.MonkeyPatch, step: int
+) -> None:
+    event = look(hub)
+    service, action, table = LOOK_WITH_HUB[step]
+    skip = LOOK_WITH_HUB[:step].count(LOOK_WITH_HUB[step])
+    crash = faults.kill_after(
+        service, action, skip=skip, where={"TableName": table} if table else None
+    )
+
+    # When the function dies right after that request, and SQS redelivers its message
+    assert run_killed(server, event, crash) == -signal.SIGKILL
+    redeliver(event, monkeypatch, VISIBILITY_TIMEOUT)
+    redeliver(event, monkeypatch, 2 * VISIBILITY_TIMEOUT)
+
+    # Then Security Hub holds the one finding of the violation, failing
+    [finding] = hub_findings()
+    assert finding["Compliance"]["Status"] == "FAILED"
+    assert finding["ProductFields"]["ses-pool-enforcer/Outcome"] == "violation"
+    # imported once (again, the same finding, only when the kill fell right after the
+    # import and before the debt was marked paid)
+    again = (service, action) == ("securityhub", "BatchImportFindings")
+    assert local_hub.import_calls() == ([1, 1] if again else [1])
+    left = item(hub.inventory_table, "configuration_set", "tx-receipts")
+    assert "intent" not in left and "lease_owner" not in left
+    assert left["outcome"]["S"] == "violation"

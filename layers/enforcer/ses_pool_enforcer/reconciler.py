@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -210,12 +210,13 @@ class Wakeups(Protocol):
 
 class FindingSink(Protocol):
     """Where a set's Security Hub finding goes when its compliance changes
-    (adapters/security_hub.SecurityHubFindings; sent when the caller flushes)."""
+    (adapters/security_hub.SecurityHubFindings): imported at once, as an owed effect is
+    paid; never raises."""
 
     @property
     def product(self) -> Product: ...
 
-    def add(self, finding: dict[str, Any]) -> None: ...
+    def flush(self, more: Iterable[dict[str, Any]] = ()) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -430,7 +431,7 @@ class Reconciler:
                 target = target or cs.pool
                 record = replace(record, outcome=Outcome.REMEDIATED, reason=_restored(record, lost))
         if target is None:
-            return self._conclude(store, claim, work, record, cs)
+            return self._conclude(store, claim, work, record, cs, previous=previous)
 
         previous = previous or store.load(claim)
         if previous.intent is not None:
@@ -451,7 +452,14 @@ class Reconciler:
                     self.wakeups.later(work.name, until, Trigger(source="hold-ended"), self.kind)
                 new = hold is Hold.NEW
                 return self._conclude(
-                    store, claim, work, held, cs, held_until=until if new else None, alert=new
+                    store,
+                    claim,
+                    work,
+                    held,
+                    cs,
+                    held_until=until if new else None,
+                    alert=new,
+                    previous=previous,
                 )
         return self._move(
             store, claim, work, cs, target, record, read_at, finish_by, options, previous
@@ -468,14 +476,18 @@ class Reconciler:
         held_until: float | None = None,
         alert: bool | None = None,
         written: bool = False,
+        previous: Previous | None = None,
     ) -> Result:
         """Record the outcome and let the set go. An outcome that owes an alert (``alert``
-        True; None: an alerting outcome the item does not already hold) is recorded with
-        the alert owed, in one write; the alert is sent, then the set let go with the
-        debt paid. Whoever holds the set next pays a debt a dead process left (_settle).
-        ``written``: the record is already stored (a settled move); only let go."""
+        True; None: an alerting outcome the item does not already hold) or a Security Hub
+        finding (its compliance changed against the item's ``previous`` outcome) is
+        recorded with them owed, in one write; they are paid, then the set let go with
+        the debt cleared. Whoever holds the set next pays a debt a dead process left
+        (_settle). ``written``: the record is already stored (a settled move); only let
+        go."""
         owes = alert if alert is not None else record.outcome in ALERTING_OUTCOMES
-        owe = owed.alert(record, work.trigger, self.clock.time()) if owes and not written else None
+        row = None if written else self._row_before(store, claim, record, previous)
+        owe = None if written else self._owe(record, work.trigger, owes, row)
         answer = store.release(
             claim,
             None if written else record,
@@ -489,6 +501,9 @@ class Reconciler:
             settled = self._settle(store, claim, answer.previous, cs)
             if settled is not None and cs is not None and settled.current_pool == position(cs):
                 record, written, owe = settled, True, None
+            elif row is not None:  # the outcome replaced is the one the debt left
+                row = answer.previous.row
+                owe = self._owe(record, work.trigger, owes, row)
             answer = store.release(
                 claim,
                 None if written else record,
@@ -497,16 +512,39 @@ class Reconciler:
                 owe=owe,
                 unless_told=alert is None,
             )
-        if isinstance(answer, AlreadyTold):  # alerted before: record it, owe nothing
-            owe = None
-            answer = store.release(claim, record, self.sweep_id, held_until)
+        if isinstance(answer, AlreadyTold):  # alerted before: record it, owe its finding only
+            owe = self._owe(record, work.trigger, False, row)
+            answer = store.release(claim, record, self.sweep_id, held_until, owe=owe)
         if not isinstance(answer, dict):
             raise RuntimeError(f"{claim.name}: an owed effect reappeared while held")
         self._done(record, work.trigger)
-        self._found(record, answer)
+        if record.outcome is Outcome.DELETED:
+            self._gone(record, answer)
         if owe is not None:
-            owed.pay(store, claim, owe, self.send, release=True)
+            owed.pay(store, claim, owe, self.send, self._publish, release=True)
         return Done(record)
+
+    def _row_before(
+        self, store: SetStore, claim: Claim, record: OutcomeRecord, previous: Previous | None
+    ) -> Mapping[str, str] | None:
+        """The outcome ``record`` replaces, when a Security Hub finding may depend on it
+        (None: no finding is kept for it). The set is held: nobody else changes it."""
+        if self.findings is None or record.kind is not Kind.CONFIGURATION_SET:
+            return None
+        if record.outcome is Outcome.DELETED:
+            return None  # its item leaves the inventory: no debt can be kept there (_gone)
+        return (previous or store.load(claim)).row
+
+    def _owe(
+        self,
+        record: OutcomeRecord,
+        trigger: Trigger,
+        alerts: bool,
+        row: Mapping[str, str] | None,
+    ) -> Intent | None:
+        """What recording ``record`` over ``row`` owes: its alert, its finding."""
+        finding = None if row is None else self._finding(record, row)
+        return owed.outcome(record, trigger, self.clock.time(), alert=alerts, finding=finding)
 
     def _move(
         self,
@@ -526,7 +564,9 @@ class Reconciler:
         kept: Mapping[str, Any] = {}
         if isinstance(cs, ConfigurationSet):
             kept = cs.options if options is None else options
-        intent = owed.move(moved, work.trigger, position(cs), read_at, kept)
+        intent = owed.move(
+            moved, work.trigger, position(cs), read_at, kept, self._finding(moved, previous.row)
+        )
         budget = self.ses.budget
         try:
             with self._within(finish_by):
@@ -561,15 +601,14 @@ class Reconciler:
             # pool went away, or SES will not take this request.
             store.drop_intent(claim)
             failed = replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}")
-            return self._conclude(store, claim, work, failed, cs)
+            return self._conclude(store, claim, work, failed, cs, previous=previous)
         written = LastWrite(read_at, self.clock.time(), sent)
         moves = list(previous.moves)
         if self.flap is not None and options is None:  # a restored option is no pool move
             moves = self.flap.after_move(previous.moves, read_at, _undid(work.trigger))
         store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
         self._done(moved, work.trigger)
-        self._found(moved, previous.row)
-        owed.pay(store, claim, intent, self.send, release=True)
+        owed.pay(store, claim, intent, self.send, self._publish, release=True)
         return Done(moved)
 
     def _settle(
@@ -582,10 +621,10 @@ class Reconciler:
             previous,
             None if cs is None else position(cs),
             self.send,
+            self._publish,
             now=self.clock.time(),
             flap=self.flap,
             sweep_id=self.sweep_id,
-            found=self._found,
         )
 
     # ------------------------------------------------------------------ the kinds
@@ -699,17 +738,28 @@ class Reconciler:
         logger.info("reconciled", extra={"record": record.to_dict(), "trigger": trigger.source})
         metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
 
-    def _found(self, record: OutcomeRecord, previous: Mapping[str, str]) -> None:
-        if record.kind is not Kind.CONFIGURATION_SET:
-            return  # Security Hub findings are about configuration sets
-        """Hand the set's Security Hub finding to the sink when its compliance changed
-        against ``previous`` (the inventory row this look replaced)."""
-        if self.findings is not None:  # Security Hub switched on: its module, now
-            from ses_pool_enforcer.compliance.security_hub import on_change
+    def _finding(self, record: OutcomeRecord, previous: Mapping[str, str]) -> dict[str, Any] | None:
+        """The set's Security Hub finding when ``record`` changes its compliance against
+        ``previous`` (the inventory row it replaces); None when Security Hub is off, the
+        record is no configuration set's, or nothing changed."""
+        if self.findings is None or record.kind is not Kind.CONFIGURATION_SET:
+            return None
+        from ses_pool_enforcer.compliance.security_hub import on_change  # (switched on)
 
-            finding = on_change(record, previous, self.findings.product)
-            if finding is not None:
-                self.findings.add(finding)
+        return on_change(record, previous, self.findings.product)
+
+    def _publish(self, finding: dict[str, Any]) -> None:
+        """Import ``finding`` now (an owed effect being paid; never raises)."""
+        if self.findings is not None:
+            self.findings.flush([finding])
+
+    def _gone(self, record: OutcomeRecord, previous: Mapping[str, str]) -> None:
+        """A deleted set's finding closed, as well as can be: its item has left the
+        inventory, so nothing owes it. A sweep's finish closes every open finding of a set
+        the inventory no longer holds (compliance/security_hub.resync)."""
+        finding = self._finding(record, previous)
+        if finding is not None:
+            self._publish(finding)
 
     def _alert(self, record: OutcomeRecord, trigger: Trigger) -> None:
         if record.outcome in ALERTING_OUTCOMES:

@@ -106,28 +106,32 @@ class Intent:
 
     ``phase`` "move": the write may or may not have happened; whoever holds the set next
     re-reads it and finishes the move (it happened) or drops the intent (it did not).
-    ``phase`` "alert": the move is recorded; only the alert (``notice``) is owed."""
+    ``phase`` "alert": the move is recorded; only the alert (``notice``) is owed.
+    ``phase`` "notify": an outcome is recorded; its alert (if ``notice`` holds one) and
+    its Security Hub finding (if ``finding``) are owed."""
 
     token: str
     phase: str
     from_pool: str
     to_pool: str
-    notice: dict[str, Any]  # the record and trigger the alert is built from
+    notice: dict[str, Any]  # the record, and the alert built from it (when one is owed)
     read_at: float
     options: dict[str, Any] = field(default_factory=dict)  # what the write sends
+    finding: dict[str, Any] | None = None  # the Security Hub finding owed with it
 
     def to_item(self) -> dict[str, Any]:
-        return {
-            "M": {
-                "token": {"S": self.token},
-                "phase": {"S": self.phase},
-                "from_pool": {"S": self.from_pool},
-                "to_pool": {"S": self.to_pool},
-                "notice": {"S": json.dumps(self.notice, sort_keys=True, default=str)},
-                "read_at": {"N": repr(self.read_at)},
-                "options": {"S": json.dumps(self.options, sort_keys=True)},
-            }
+        item = {
+            "token": {"S": self.token},
+            "phase": {"S": self.phase},
+            "from_pool": {"S": self.from_pool},
+            "to_pool": {"S": self.to_pool},
+            "notice": {"S": json.dumps(self.notice, sort_keys=True, default=str)},
+            "read_at": {"N": repr(self.read_at)},
+            "options": {"S": json.dumps(self.options, sort_keys=True)},
         }
+        if self.finding is not None:
+            item["finding"] = {"S": json.dumps(self.finding, sort_keys=True)}
+        return {"M": item}
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Intent:
@@ -140,6 +144,7 @@ class Intent:
             notice=json.loads(m["notice"]["S"]),
             read_at=float(m["read_at"]["N"]),
             options=json.loads(m.get("options", {}).get("S", "{}")),
+            finding=json.loads(m["finding"]["S"]) if "finding" in m else None,
         )
 
 
