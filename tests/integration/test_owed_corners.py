@@ -9,6 +9,7 @@ injected at local AWS's door, after SES applied the request.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import boto3
@@ -22,7 +23,7 @@ from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.clock import SYSTEM
 from tests.conftest import reset_process_caches
 from tests.integration.test_exactly_once import VISIBILITY_TIMEOUT, owed, redeliver
-from tests.support import marketing_account, ses_writes
+from tests.support import marketing_account, ses_writes, shift_clock
 
 
 @pytest.fixture
@@ -88,3 +89,55 @@ def test_a_write_whose_retry_finds_no_slot_stays_owed_and_the_next_holder_settle
     assert owed(account, "mkt-weekly") is None
     assert ses_writes() == 1
     assert seed.delivery_options("mkt-weekly")["TlsPolicy"] == "REQUIRE"
+
+
+@pytest.mark.xfail(strict=True, reason="only the last write window is kept")
+def test_a_persons_option_lost_under_an_earlier_write_is_put_back_after_a_later_one(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set on the wrong pool, and a person who requires TLS on it between the
+    # enforcer's read and its write (move A): the write sends back what it read
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
+        ),
+    )
+    seed.create_set("mkt-tls", pool="transactional")
+    assert app.handler(creation("mkt-tls"), LambdaContext()) == {"batchItemFailures": []}
+    faults.clear()
+    assert "TlsPolicy" not in seed.delivery_options("mkt-tls")
+    # And their CloudTrail record, not handled yet (a backlog)
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-tls", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = sqs_event([theirs])
+
+    # When, a minute later, someone else moves the set off its pool again (pool only:
+    # SES keeps the options a Put leaves out) and the enforcer moves it back (move B)
+    shift_clock(monkeypatch, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    sesv2.put_configuration_set_delivery_options(
+        ConfigurationSetName="mkt-tls", SendingPoolName="transactional"
+    )
+    other = sample_event("put_delivery_options_v2.json", configuration_set="mkt-tls", fresh_id=True)
+    other["detail"]["requestParameters"] = {
+        "configurationSetName": "mkt-tls",
+        "sendingPoolName": "transactional",
+    }
+    other["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert app.handler(sqs_event([other]), LambdaContext()) == {"batchItemFailures": []}
+    assert seed.delivery_options("mkt-tls") == {"SendingPoolName": "marketing"}
+    # and only then the person's record is handled
+    assert app.handler(record, LambdaContext()) == {"batchItemFailures": []}
+
+    # Then what they asked for is back, on the pool the policy demands: move A's window
+    # was kept though move B came after it
+    assert seed.delivery_options("mkt-tls") == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+    assert "restored TlsPolicy=REQUIRE" in received_alerts(account)[-1]["alert"]["reason"]
