@@ -91,7 +91,6 @@ def test_a_write_whose_retry_finds_no_slot_stays_owed_and_the_next_holder_settle
     assert seed.delivery_options("mkt-weekly")["TlsPolicy"] == "REQUIRE"
 
 
-@pytest.mark.xfail(strict=True, reason="only the last write window is kept")
 def test_a_persons_option_lost_under_an_earlier_write_is_put_back_after_a_later_one(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

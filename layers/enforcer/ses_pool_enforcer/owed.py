@@ -20,7 +20,7 @@ finding, with the same ``UpdatedAt``: Security Hub keeps one) (docs/design/work-
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -49,6 +49,15 @@ class Ledger(Protocol):
 
     def drop_intent(self, claim: Claim) -> None: ...
 
+
+# The write windows kept on a set's item besides its last: a person's change inside any of
+# them, whose CloudTrail record comes late, is still found lost and put back
+# (conflicts.py). A record can come as late as the event queue keeps a message (14 days,
+# MessageRetentionPeriod in template.yaml): an older window can no longer matter. At most
+# WINDOWS_KEPT of them, the newest: the flap guard allows few moves an hour, so that many
+# reach back hours at least, and the item stays small (a window is a few hundred bytes).
+WINDOWS_KEPT = 16
+WINDOW_KEPT_SECONDS = 14 * 86_400
 
 Send = Callable[[Notice], None]
 # Imports a Security Hub finding now (adapters/security_hub: never raises; a refusal is
@@ -104,6 +113,14 @@ def move(
         options=dict(options),
         finding=finding,
     )
+
+
+def windows_kept(windows: Sequence[LastWrite], now: float) -> list[LastWrite]:
+    """Of a set's write windows (oldest first), the ones a late record can still need
+    once another write begins ``now``: written in the last WINDOW_KEPT_SECONDS, at most
+    the newest WINDOWS_KEPT."""
+    recent = [w for w in windows if w.written_at >= now - WINDOW_KEPT_SECONDS]
+    return recent[-WINDOWS_KEPT:]
 
 
 def pay(

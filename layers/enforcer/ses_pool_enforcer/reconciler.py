@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -119,7 +119,12 @@ class SetStore(owed.Ledger, Protocol):
     ) -> dict[str, str] | IntentPending | AlreadyTold: ...
 
     def begin_move(
-        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+        self,
+        claim: Claim,
+        intent: Intent,
+        lease_until: float,
+        window: LastWrite | None = None,
+        earlier: Sequence[LastWrite] | None = None,
     ) -> None: ...
 
 
@@ -158,7 +163,12 @@ class Unrecorded:
         return {}
 
     def begin_move(
-        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+        self,
+        claim: Claim,
+        intent: Intent,
+        lease_until: float,
+        window: LastWrite | None = None,
+        earlier: Sequence[LastWrite] | None = None,
     ) -> None:
         return None
 
@@ -364,8 +374,9 @@ class Reconciler:
                 seen, first = claim.seen, False
                 continue
             if isinstance(claim, Covered):
-                last = claim.last_write
-                if last is not None and in_window(last.read_at, last.written_at, work.observations):
+                if any(
+                    in_window(w.read_at, w.written_at, work.observations) for w in claim.windows
+                ):
                     # The covering look read the set after our write overwrote what a
                     # person asked for in its window: only this work can tell. Look.
                     observed_at = None
@@ -578,7 +589,8 @@ class Reconciler:
         # recorded as wide as that lease before the write, narrowed once it lands.
         lease_until = max(slot, self.clock.time()) + self.write_seconds
         window = LastWrite(read_at, lease_until, self._request(cs, target, options))
-        store.begin_move(claim, intent, lease_until, window)
+        earlier = owed.windows_kept(previous.windows, self.clock.time())
+        store.begin_move(claim, intent, lease_until, window, earlier)
         # No attempt of the write (the SDK retries it) starts so late that it could land
         # after the lease: SES writes cannot be conditional on still holding the set.
         last_start = lease_until - WRITE_ATTEMPT_SECONDS
@@ -708,10 +720,17 @@ class Reconciler:
     def _lost(
         self, previous: Previous | None, observations: tuple[Observation, ...], cs: ConfigurationSet
     ) -> list[Lost]:
-        last = previous.last_write if previous is not None else None
-        if last is None or not observations:
+        """What a person asked for inside any kept write window (oldest first, so a later
+        window's finding of the same option wins) and the set still lacks."""
+        if previous is None or not observations:
             return []
-        return lost_options(last.read_at, last.written_at, last.options, observations, cs.options)
+        lost: dict[str, Lost] = {}
+        for window in previous.windows:
+            found = lost_options(
+                window.read_at, window.written_at, window.options, observations, cs.options
+            )
+            lost.update((item.option, item) for item in found)
+        return list(lost.values())
 
     def _within(self, not_after: float | None) -> contextlib.AbstractContextManager[None]:
         budget = self.ses.budget

@@ -11,7 +11,8 @@ Item attributes (see docs/tables.md):
 * queue: ``lease_owner``, ``lease_until``, ``claimed_at`` (epoch seconds), ``seen_by``
   (the last sweep that claimed it);
 * effects: ``intent`` (a move in progress or an alert owed), ``moves`` and
-  ``held_until`` (the flap guard), ``last_write`` (what the enforcer last sent).
+  ``held_until`` (the flap guard), ``last_write`` (what the enforcer last sent) and
+  ``earlier_writes`` (the windows of the writes before it that can still matter).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -173,6 +174,13 @@ class LastWrite:
         )
 
 
+def _windows(item: Mapping[str, Any]) -> tuple[LastWrite, ...]:
+    """The item's write windows, oldest first: ``earlier_writes``, then ``last_write``."""
+    earlier = tuple(LastWrite.from_item(w) for w in item.get("earlier_writes", {}).get("L", []))
+    last = (LastWrite.from_item(item["last_write"]),) if "last_write" in item else ()
+    return earlier + last
+
+
 @dataclass(frozen=True)
 class Previous:
     """The set's item as the claim found it."""
@@ -183,6 +191,7 @@ class Previous:
     held_until: float = 0.0
     last_write: LastWrite | None = None
     claimed_at: float | None = None
+    windows: tuple[LastWrite, ...] = ()  # every write window kept, oldest first (the last too)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any] | None, layout: Layout | None = None) -> Previous:
@@ -195,6 +204,7 @@ class Previous:
             held_until=float(item.get("held_until", {}).get("N", "0")),
             last_write=LastWrite.from_item(item["last_write"]) if "last_write" in item else None,
             claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
+            windows=_windows(item),
         )
 
 
@@ -212,10 +222,10 @@ class Claim:
 @dataclass(frozen=True)
 class Covered:
     """A look that began after the change this work reports already covers it.
-    ``last_write``: the enforcer's last write to the set, as the item holds it (what a
-    person's option asked for in its window needs, covered or not)."""
+    ``windows``: the enforcer's write windows the item keeps, oldest first (what a
+    person's option asked for in one of them needs, covered or not)."""
 
-    last_write: LastWrite | None = None
+    windows: tuple[LastWrite, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -274,7 +284,7 @@ def _refusal(item: Mapping[str, Any], now: float) -> Covered | Leased:
     until = float(item.get("lease_until", {}).get("N", "0"))
     if until >= now:
         return Leased(until)
-    return Covered(LastWrite.from_item(item["last_write"]) if "last_write" in item else None)
+    return Covered(_windows(item))
 
 
 def _row(item: Mapping[str, Any], layout: Layout) -> dict[str, str]:
@@ -548,16 +558,26 @@ class Inventory:
     # ------------------------------------------------------------------ effects
 
     def begin_move(
-        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+        self,
+        claim: Claim,
+        intent: Intent,
+        lease_until: float,
+        window: LastWrite | None = None,
+        earlier: Sequence[LastWrite] | None = None,
     ) -> None:
         """Record the move about to be made (and hold the set long enough to make it),
         and, with ``window``, the write's window as wide as the lease: a write landing
-        late, or whose worker dies, is still seen by the lost-option check."""
+        late, or whose worker dies, is still seen by the lost-option check. ``earlier``:
+        the windows before it still kept (owed.windows_kept), oldest first."""
         update = (
             _Update().set("intent", intent.to_item()).set("lease_until", {"N": repr(lease_until)})
         )
         if window is not None:
             update.set("last_write", window.to_item())
+        if earlier:
+            update.set("earlier_writes", {"L": [w.to_item() for w in earlier]})
+        elif earlier is not None:
+            update.remove("earlier_writes")
         self._fenced(claim, update)
 
     def finish_move(
