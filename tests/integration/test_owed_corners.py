@@ -140,3 +140,72 @@ def test_a_persons_option_lost_under_an_earlier_write_is_put_back_after_a_later_
         "TlsPolicy": "REQUIRE",
     }
     assert "restored TlsPolicy=REQUIRE" in received_alerts(account)[-1]["alert"]["reason"]
+
+
+@pytest.mark.parametrize("landed", [False, True], ids=["refused", "landed unanswered"])
+def test_an_owed_restore_is_settled_by_whether_the_set_holds_what_it_sent(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, landed: bool
+) -> None:
+    # Given a person's TLS lost under the enforcer's move (as above), and their record
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
+        ),
+    )
+    seed.create_set("mkt-tls", pool="transactional")
+    assert app.handler(creation("mkt-tls"), LambdaContext()) == {"batchItemFailures": []}
+    faults.clear()
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-tls", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = sqs_event([theirs])
+    writes = ses_writes()
+    # And, when the record is handled, the restoring write's first attempt either refused
+    # before SES applies it (a 500) or applied and never answered (a read timeout); the
+    # SDK retries either, while other callers took the budget's next 50 s: the retry
+    # finds no slot, and the restore stays owed (its pool is the set's pool already, so
+    # only the options can tell whether it happened)
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", "1")
+    reset_process_caches()
+
+    def budget_taken() -> None:
+        boto3.client("dynamodb").put_item(
+            TableName=account.state_table,
+            Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(SYSTEM.time() + 50)}},
+        )
+
+    def unanswered() -> None:
+        raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
+
+    intent_recorded = faults.after("dynamodb", "UpdateItem", budget_taken)
+    intent_recorded.where = {"TableName": account.inventory_table}
+    if landed:
+        faults.after("sesv2", "PutConfigurationSetDeliveryOptions", unanswered)
+    else:
+        faults.fail("sesv2", "PutConfigurationSetDeliveryOptions")
+    assert app.handler(record, LambdaContext()) == {"batchItemFailures": []}
+    assert ("TlsPolicy" in seed.delivery_options("mkt-tls")) is landed
+    intent = owed(account, "mkt-tls")
+    assert intent is not None and intent["phase"]["S"] == "move"
+    alerts = received_alerts(account)
+
+    # When the record is delivered again, once the budget is free
+    faults.clear()
+    redeliver(record, monkeypatch, VISIBILITY_TIMEOUT)
+
+    # Then TLS is back, written once (a landed restore is finished, not made again; one
+    # that never landed is made now), and the one alert saying so is true
+    assert seed.delivery_options("mkt-tls") == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+    assert ses_writes() == writes + 1
+    [restored] = received_alerts(account)
+    assert "restored TlsPolicy=REQUIRE" in restored["alert"]["reason"]
+    assert [a["alert"]["outcome"] for a in alerts] == ["remediated"]  # move A's, only
+    assert owed(account, "mkt-tls") is None

@@ -152,6 +152,7 @@ def settle(
     now: float,
     flap: FlapGuard | None,
     sweep_id: str | None,
+    options: Mapping[str, Any] | None = None,
 ) -> OutcomeRecord | None:
     """Finish what a previous holder of the set left, the set now at ``position`` (None:
     gone): the record it moved the set to (its alert now sent), or None when no move is
@@ -166,12 +167,12 @@ def settle(
         return None
     moved = OutcomeRecord.from_dict(intent.notice["record"])
     if intent.phase == "move":
-        if position != intent.to_pool:
+        if not _landed(intent, position, options):
             logger.info("an owed move never happened", extra={"set": claim.name})
             ledger.drop_intent(claim)
             return None
         moves = list(previous.moves)
-        if flap is not None:
+        if flap is not None and intent.from_pool != intent.to_pool:  # (a restore is no move)
             moves = flap.after_move(previous.moves, intent.read_at, None)
         written = LastWrite(intent.read_at, now, intent.options)
         ledger.finish_move(claim, moved, intent, moves, written, sweep_id)
@@ -179,3 +180,14 @@ def settle(
     metrics.add_metric(name="OwedEffectFinished", unit=MetricUnit.Count, value=1)
     pay(ledger, claim, intent, send, publish, release=False)
     return moved
+
+
+def _landed(intent: Intent, position: str | None, options: Mapping[str, Any] | None) -> bool:
+    """Whether the write of a "move" intent happened, the set now at ``position`` with
+    delivery ``options`` (None: not known). A pool move shows by the pool; a restore (an
+    option put back, the pool unchanged) only by the set holding every option it sent."""
+    if position != intent.to_pool:
+        return False
+    if intent.from_pool != intent.to_pool or options is None:
+        return True
+    return all(options.get(option) == value for option, value in intent.options.items())

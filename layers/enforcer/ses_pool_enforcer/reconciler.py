@@ -428,6 +428,7 @@ class Reconciler:
             )
             return self._conclude(store, claim, work, gone, cs)
         options: dict[str, Any] | None = None
+        live = cs  # as read (cs gains the options the policy requires, for the write)
         if isinstance(cs, Identity):
             record, target = self._decide_identity(cs)
         else:
@@ -442,13 +443,13 @@ class Reconciler:
                 target = target or cs.pool
                 record = replace(record, outcome=Outcome.REMEDIATED, reason=_restored(record, lost))
         if target is None:
-            return self._conclude(store, claim, work, record, cs, previous=previous)
+            return self._conclude(store, claim, work, record, live, previous=previous)
 
         previous = previous or store.load(claim)
         if previous.intent is not None:
-            settled = self._settle(store, claim, previous, cs)
-            if settled is not None and settled.current_pool == position(cs):
-                return self._conclude(store, claim, work, settled, cs, written=True)
+            settled = self._settle(store, claim, previous, live)
+            if settled is not None and settled.current_pool == position(live):
+                return self._conclude(store, claim, work, settled, live, written=True)
             previous = store.load(claim)
         if self.flap is not None and options is None:
             now = self.clock.time()
@@ -467,7 +468,7 @@ class Reconciler:
                     claim,
                     work,
                     held,
-                    cs,
+                    live,
                     held_until=until if new else None,
                     alert=new,
                     previous=previous,
@@ -637,6 +638,7 @@ class Reconciler:
             now=self.clock.time(),
             flap=self.flap,
             sweep_id=self.sweep_id,
+            options=cs.options if isinstance(cs, ConfigurationSet) else None,
         )
 
     # ------------------------------------------------------------------ the kinds
