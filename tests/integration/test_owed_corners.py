@@ -209,3 +209,42 @@ def test_an_owed_restore_is_settled_by_whether_the_set_holds_what_it_sent(
     assert "restored TlsPolicy=REQUIRE" in restored["alert"]["reason"]
     assert [a["alert"]["outcome"] for a in alerts] == ["remediated"]  # move A's, only
     assert owed(account, "mkt-tls") is None
+
+
+def test_a_write_throttled_after_an_unanswered_attempt_stays_owed(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SES applies the write but its answer never comes (a read timeout), and then
+    # throttles the SDK's two retries (429: those two applied nothing): the write ends
+    # "throttled", though its first attempt landed
+    def unanswered() -> None:
+        raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
+
+    faults.after("sesv2", "PutConfigurationSetDeliveryOptions", unanswered)
+    faults.fail(
+        "sesv2",
+        "PutConfigurationSetDeliveryOptions",
+        times=2,
+        code="TooManyRequestsException",
+        status=429,
+    )
+
+    # When the creation event is handled
+    event = creation()
+    assert app.handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+    # Then the set was moved, nobody told yet, and the move is still owed
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert received_alerts(account) == []
+    intent = owed(account, "mkt-weekly")
+    assert intent is not None and intent["phase"]["S"] == "move"
+
+    # When the set is next looked at
+    faults.clear()
+    redeliver(event, monkeypatch, VISIBILITY_TIMEOUT)
+
+    # Then the move is recorded and alerted once, with no second write
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "remediated"
+    assert owed(account, "mkt-weekly") is None
+    assert ses_writes() == 1

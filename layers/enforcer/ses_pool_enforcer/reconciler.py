@@ -105,7 +105,7 @@ class SetStore(owed.Ledger, Protocol):
 
     def load(self, claim: Claim) -> Previous: ...
 
-    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None: ...
+    def unclaim(self, claim: Claim) -> None: ...
 
     def release(
         self,
@@ -147,7 +147,7 @@ class Unrecorded:
     def load(self, claim: Claim) -> Previous:
         return Previous({})
 
-    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None:
+    def unclaim(self, claim: Claim) -> None:
         return None
 
     def release(
@@ -605,8 +605,10 @@ class Reconciler:
             store.unclaim(claim)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
         except ClientError as exc:
-            if throttled(exc):  # refused for the rate, so not applied
-                store.unclaim(claim, drop_intent=True)
+            if throttled(exc):
+                # The last attempt was refused for the rate, so not applied; an earlier
+                # one (a timeout, a 5xx) may have been. The intent stays owed, as above.
+                store.unclaim(claim)
                 return Busy(self.clock.time() + THROTTLED_BACKOFF_SECONDS, "SES throttled")
             if transient(exc):
                 raise  # the write may have happened: the intent stays for whoever is next

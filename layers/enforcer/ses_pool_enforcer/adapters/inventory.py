@@ -470,12 +470,11 @@ class Inventory:
         )
         return Previous.from_item(item.get("Item"), self.layout)
 
-    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None:
-        """Give the set back untouched: the look did not count, so it covers nothing."""
+    def unclaim(self, claim: Claim) -> None:
+        """Give the set back untouched: the look did not count, so it covers nothing. An
+        intent stays for whoever holds the set next (a write that may have landed)."""
         update = _Update().remove("lease_owner").remove("lease_until").remove("prior_claimed_at")
         update.sets.append("claimed_at = prior_claimed_at")
-        if drop_intent:
-            update.remove("intent")
         self._fenced(claim, update)
 
     def _fenced(
