@@ -161,7 +161,7 @@ def settle(
     if intent is None:
         return None
     if intent.phase == "notify":
-        logger.info("sending an alert a previous attempt owed", extra={"set": claim.name})
+        logger.info("paying what a previous attempt owed", extra={"set": claim.name})
         metrics.add_metric(name="OwedEffectFinished", unit=MetricUnit.Count, value=1)
         pay(ledger, claim, intent, send, publish, release=False)
         return None
