@@ -189,7 +189,6 @@ class Previous:
     intent: Intent | None = None
     moves: tuple[Move, ...] = ()
     held_until: float = 0.0
-    last_write: LastWrite | None = None
     claimed_at: float | None = None
     windows: tuple[LastWrite, ...] = ()  # every write window kept, oldest first (the last too)
 
@@ -202,7 +201,6 @@ class Previous:
             intent=Intent.from_item(item["intent"]) if "intent" in item else None,
             moves=tuple(_move(v) for v in item.get("moves", {}).get("L", [])),
             held_until=float(item.get("held_until", {}).get("N", "0")),
-            last_write=LastWrite.from_item(item["last_write"]) if "last_write" in item else None,
             claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
             windows=_windows(item),
         )
