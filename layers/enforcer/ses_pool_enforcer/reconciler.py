@@ -513,9 +513,7 @@ class Reconciler:
             settled = self._settle(store, claim, answer.previous, cs)
             if settled is not None and cs is not None and settled.current_pool == position(cs):
                 record, written, owe = settled, True, None
-            elif row is not None:  # the outcome replaced is the one the debt left
-                row = answer.previous.row
-                owe = self._owe(record, work.trigger, owes, row)
+            # (otherwise the settling changed no outcome: ``row`` and ``owe`` still hold)
             answer = store.release(
                 claim,
                 None if written else record,
