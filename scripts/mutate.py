@@ -20,13 +20,24 @@ PACKAGE = "layers/enforcer/ses_pool_enforcer"
 # Each module, and the tests that hold its guarantees (docs/design/work-queue.md).
 MODULES = {
     "work": ("work.py", ["tests/unit/test_work.py"]),
-    "owed": ("owed.py", ["tests/integration/test_exactly_once.py"]),
+    "owed": (
+        "owed.py",
+        [
+            "tests/unit/test_owed_windows.py",
+            "tests/integration/test_exactly_once.py",
+            "tests/integration/test_owed_corners.py",
+        ],
+    ),
     "budget": ("adapters/budget.py", ["tests/integration/test_shared_budget.py"]),
     "inventory": ("adapters/inventory.py", ["tests/integration/test_inventory_fence.py"]),
     "event_path": ("event_path.py", ["tests/integration/test_work_queue.py"]),
     "reconciler": (
         "reconciler.py",
-        ["tests/integration/test_exactly_once.py", "tests/integration/test_work_queue.py"],
+        [
+            "tests/integration/test_exactly_once.py",
+            "tests/integration/test_work_queue.py",
+            "tests/integration/test_owed_corners.py",
+        ],
     ),
 }
 

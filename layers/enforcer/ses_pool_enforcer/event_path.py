@@ -160,8 +160,6 @@ def handle_batch(
             failed.extend(held.message_ids)
         finally:
             logger.remove_keys(["configuration_set", "identity", "account", "region"])
-    if runtime.findings is not None:
-        runtime.findings.flush()  # never raises: the outcomes are already recorded
     return list(dict.fromkeys(failed))
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -105,7 +105,7 @@ class SetStore(owed.Ledger, Protocol):
 
     def load(self, claim: Claim) -> Previous: ...
 
-    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None: ...
+    def unclaim(self, claim: Claim) -> None: ...
 
     def release(
         self,
@@ -119,7 +119,12 @@ class SetStore(owed.Ledger, Protocol):
     ) -> dict[str, str] | IntentPending | AlreadyTold: ...
 
     def begin_move(
-        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+        self,
+        claim: Claim,
+        intent: Intent,
+        lease_until: float,
+        window: LastWrite | None = None,
+        earlier: Sequence[LastWrite] | None = None,
     ) -> None: ...
 
 
@@ -142,7 +147,7 @@ class Unrecorded:
     def load(self, claim: Claim) -> Previous:
         return Previous({})
 
-    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None:
+    def unclaim(self, claim: Claim) -> None:
         return None
 
     def release(
@@ -158,7 +163,12 @@ class Unrecorded:
         return {}
 
     def begin_move(
-        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+        self,
+        claim: Claim,
+        intent: Intent,
+        lease_until: float,
+        window: LastWrite | None = None,
+        earlier: Sequence[LastWrite] | None = None,
     ) -> None:
         return None
 
@@ -210,12 +220,13 @@ class Wakeups(Protocol):
 
 class FindingSink(Protocol):
     """Where a set's Security Hub finding goes when its compliance changes
-    (adapters/security_hub.SecurityHubFindings; sent when the caller flushes)."""
+    (adapters/security_hub.SecurityHubFindings): imported at once, as an owed effect is
+    paid; never raises."""
 
     @property
     def product(self) -> Product: ...
 
-    def add(self, finding: dict[str, Any]) -> None: ...
+    def flush(self, more: Iterable[dict[str, Any]] = ()) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -363,8 +374,9 @@ class Reconciler:
                 seen, first = claim.seen, False
                 continue
             if isinstance(claim, Covered):
-                last = claim.last_write
-                if last is not None and in_window(last.read_at, last.written_at, work.observations):
+                if any(
+                    in_window(w.read_at, w.written_at, work.observations) for w in claim.windows
+                ):
                     # The covering look read the set after our write overwrote what a
                     # person asked for in its window: only this work can tell. Look.
                     observed_at = None
@@ -416,6 +428,7 @@ class Reconciler:
             )
             return self._conclude(store, claim, work, gone, cs)
         options: dict[str, Any] | None = None
+        live = cs  # as read (cs gains the options the policy requires, for the write)
         if isinstance(cs, Identity):
             record, target = self._decide_identity(cs)
         else:
@@ -430,13 +443,13 @@ class Reconciler:
                 target = target or cs.pool
                 record = replace(record, outcome=Outcome.REMEDIATED, reason=_restored(record, lost))
         if target is None:
-            return self._conclude(store, claim, work, record, cs)
+            return self._conclude(store, claim, work, record, live, previous=previous)
 
         previous = previous or store.load(claim)
         if previous.intent is not None:
-            settled = self._settle(store, claim, previous, cs)
-            if settled is not None and settled.current_pool == position(cs):
-                return self._conclude(store, claim, work, settled, cs, written=True)
+            settled = self._settle(store, claim, previous, live)
+            if settled is not None and settled.current_pool == position(live):
+                return self._conclude(store, claim, work, settled, live, written=True)
             previous = store.load(claim)
         if self.flap is not None and options is None:
             now = self.clock.time()
@@ -451,7 +464,14 @@ class Reconciler:
                     self.wakeups.later(work.name, until, Trigger(source="hold-ended"), self.kind)
                 new = hold is Hold.NEW
                 return self._conclude(
-                    store, claim, work, held, cs, held_until=until if new else None, alert=new
+                    store,
+                    claim,
+                    work,
+                    held,
+                    live,
+                    held_until=until if new else None,
+                    alert=new,
+                    previous=previous,
                 )
         return self._move(
             store, claim, work, cs, target, record, read_at, finish_by, options, previous
@@ -468,14 +488,18 @@ class Reconciler:
         held_until: float | None = None,
         alert: bool | None = None,
         written: bool = False,
+        previous: Previous | None = None,
     ) -> Result:
         """Record the outcome and let the set go. An outcome that owes an alert (``alert``
-        True; None: an alerting outcome the item does not already hold) is recorded with
-        the alert owed, in one write; the alert is sent, then the set let go with the
-        debt paid. Whoever holds the set next pays a debt a dead process left (_settle).
-        ``written``: the record is already stored (a settled move); only let go."""
+        True; None: an alerting outcome the item does not already hold) or a Security Hub
+        finding (its compliance changed against the item's ``previous`` outcome) is
+        recorded with them owed, in one write; they are paid, then the set let go with
+        the debt cleared. Whoever holds the set next pays a debt a dead process left
+        (_settle). ``written``: the record is already stored (a settled move); only let
+        go."""
         owes = alert if alert is not None else record.outcome in ALERTING_OUTCOMES
-        owe = owed.alert(record, work.trigger, self.clock.time()) if owes and not written else None
+        row = None if written else self._row_before(store, claim, record, previous)
+        owe = None if written else self._owe(record, work.trigger, owes, row)
         answer = store.release(
             claim,
             None if written else record,
@@ -489,6 +513,7 @@ class Reconciler:
             settled = self._settle(store, claim, answer.previous, cs)
             if settled is not None and cs is not None and settled.current_pool == position(cs):
                 record, written, owe = settled, True, None
+            # (otherwise the settling changed no outcome: ``row`` and ``owe`` still hold)
             answer = store.release(
                 claim,
                 None if written else record,
@@ -497,16 +522,39 @@ class Reconciler:
                 owe=owe,
                 unless_told=alert is None,
             )
-        if isinstance(answer, AlreadyTold):  # alerted before: record it, owe nothing
-            owe = None
-            answer = store.release(claim, record, self.sweep_id, held_until)
+        if isinstance(answer, AlreadyTold):  # alerted before: record it, owe its finding only
+            owe = self._owe(record, work.trigger, False, row)
+            answer = store.release(claim, record, self.sweep_id, held_until, owe=owe)
         if not isinstance(answer, dict):
             raise RuntimeError(f"{claim.name}: an owed effect reappeared while held")
         self._done(record, work.trigger)
-        self._found(record, answer)
+        if record.outcome is Outcome.DELETED:
+            self._gone(record, answer)
         if owe is not None:
-            owed.pay(store, claim, owe, self.send, release=True)
+            owed.pay(store, claim, owe, self.send, self._publish, release=True)
         return Done(record)
+
+    def _row_before(
+        self, store: SetStore, claim: Claim, record: OutcomeRecord, previous: Previous | None
+    ) -> Mapping[str, str] | None:
+        """The outcome ``record`` replaces, when a Security Hub finding may depend on it
+        (None: no finding is kept for it). The set is held: nobody else changes it."""
+        if self.findings is None or record.kind is not Kind.CONFIGURATION_SET:
+            return None
+        if record.outcome is Outcome.DELETED:
+            return None  # its item leaves the inventory: no debt can be kept there (_gone)
+        return (previous or store.load(claim)).row
+
+    def _owe(
+        self,
+        record: OutcomeRecord,
+        trigger: Trigger,
+        alerts: bool,
+        row: Mapping[str, str] | None,
+    ) -> Intent | None:
+        """What recording ``record`` over ``row`` owes: its alert, its finding."""
+        finding = None if row is None else self._finding(record, row)
+        return owed.outcome(record, trigger, self.clock.time(), alert=alerts, finding=finding)
 
     def _move(
         self,
@@ -526,7 +574,9 @@ class Reconciler:
         kept: Mapping[str, Any] = {}
         if isinstance(cs, ConfigurationSet):
             kept = cs.options if options is None else options
-        intent = owed.move(moved, work.trigger, position(cs), read_at, kept)
+        intent = owed.move(
+            moved, work.trigger, position(cs), read_at, kept, self._finding(moved, previous.row)
+        )
         budget = self.ses.budget
         try:
             with self._within(finish_by):
@@ -538,7 +588,8 @@ class Reconciler:
         # recorded as wide as that lease before the write, narrowed once it lands.
         lease_until = max(slot, self.clock.time()) + self.write_seconds
         window = LastWrite(read_at, lease_until, self._request(cs, target, options))
-        store.begin_move(claim, intent, lease_until, window)
+        earlier = owed.windows_kept(previous.windows, self.clock.time())
+        store.begin_move(claim, intent, lease_until, window, earlier)
         # No attempt of the write (the SDK retries it) starts so late that it could land
         # after the lease: SES writes cannot be conditional on still holding the set.
         last_start = lease_until - WRITE_ATTEMPT_SECONDS
@@ -546,12 +597,16 @@ class Reconciler:
         try:
             with self._within(limit), self._prepaid(slot):
                 sent = self._write(cs, target, options)
-        except BudgetExhausted as exc:  # a retry of the write found no slot
-            store.unclaim(claim, drop_intent=True)
+        except BudgetExhausted as exc:
+            # A retry of the write found no slot: the first attempt (prepaid) was sent and
+            # may have landed. The intent stays owed; whoever reads the set next settles it.
+            store.unclaim(claim)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
         except ClientError as exc:
-            if throttled(exc):  # refused for the rate, so not applied
-                store.unclaim(claim, drop_intent=True)
+            if throttled(exc):
+                # The last attempt was refused for the rate, so not applied; an earlier
+                # one (a timeout, a 5xx) may have been. The intent stays owed, as above.
+                store.unclaim(claim)
                 return Busy(self.clock.time() + THROTTLED_BACKOFF_SECONDS, "SES throttled")
             if transient(exc):
                 raise  # the write may have happened: the intent stays for whoever is next
@@ -559,15 +614,14 @@ class Reconciler:
             # pool went away, or SES will not take this request.
             store.drop_intent(claim)
             failed = replace(record, outcome=Outcome.ERROR, reason=f"not moved: {exc}")
-            return self._conclude(store, claim, work, failed, cs)
+            return self._conclude(store, claim, work, failed, cs, previous=previous)
         written = LastWrite(read_at, self.clock.time(), sent)
         moves = list(previous.moves)
         if self.flap is not None and options is None:  # a restored option is no pool move
             moves = self.flap.after_move(previous.moves, read_at, _undid(work.trigger))
         store.finish_move(claim, moved, intent, moves, written, self.sweep_id)
         self._done(moved, work.trigger)
-        self._found(moved, previous.row)
-        owed.pay(store, claim, intent, self.send, release=True)
+        owed.pay(store, claim, intent, self.send, self._publish, release=True)
         return Done(moved)
 
     def _settle(
@@ -580,10 +634,11 @@ class Reconciler:
             previous,
             None if cs is None else position(cs),
             self.send,
+            self._publish,
             now=self.clock.time(),
             flap=self.flap,
             sweep_id=self.sweep_id,
-            found=self._found,
+            options=cs.options if isinstance(cs, ConfigurationSet) else None,
         )
 
     # ------------------------------------------------------------------ the kinds
@@ -667,10 +722,17 @@ class Reconciler:
     def _lost(
         self, previous: Previous | None, observations: tuple[Observation, ...], cs: ConfigurationSet
     ) -> list[Lost]:
-        last = previous.last_write if previous is not None else None
-        if last is None or not observations:
+        """What a person asked for inside any kept write window (oldest first, so a later
+        window's finding of the same option wins) and the set still lacks."""
+        if previous is None or not observations:
             return []
-        return lost_options(last.read_at, last.written_at, last.options, observations, cs.options)
+        lost: dict[str, Lost] = {}
+        for window in previous.windows:
+            found = lost_options(
+                window.read_at, window.written_at, window.options, observations, cs.options
+            )
+            lost.update((item.option, item) for item in found)
+        return list(lost.values())
 
     def _within(self, not_after: float | None) -> contextlib.AbstractContextManager[None]:
         budget = self.ses.budget
@@ -697,17 +759,28 @@ class Reconciler:
         logger.info("reconciled", extra={"record": record.to_dict(), "trigger": trigger.source})
         metrics.add_metric(name=f"Outcome_{record.outcome.value}", unit=MetricUnit.Count, value=1)
 
-    def _found(self, record: OutcomeRecord, previous: Mapping[str, str]) -> None:
-        if record.kind is not Kind.CONFIGURATION_SET:
-            return  # Security Hub findings are about configuration sets
-        """Hand the set's Security Hub finding to the sink when its compliance changed
-        against ``previous`` (the inventory row this look replaced)."""
-        if self.findings is not None:  # Security Hub switched on: its module, now
-            from ses_pool_enforcer.compliance.security_hub import on_change
+    def _finding(self, record: OutcomeRecord, previous: Mapping[str, str]) -> dict[str, Any] | None:
+        """The set's Security Hub finding when ``record`` changes its compliance against
+        ``previous`` (the inventory row it replaces); None when Security Hub is off, the
+        record is no configuration set's, or nothing changed."""
+        if self.findings is None or record.kind is not Kind.CONFIGURATION_SET:
+            return None
+        from ses_pool_enforcer.compliance.security_hub import on_change  # (switched on)
 
-            finding = on_change(record, previous, self.findings.product)
-            if finding is not None:
-                self.findings.add(finding)
+        return on_change(record, previous, self.findings.product)
+
+    def _publish(self, finding: dict[str, Any]) -> None:
+        """Import ``finding`` now (an owed effect being paid; never raises)."""
+        if self.findings is not None:
+            self.findings.flush([finding])
+
+    def _gone(self, record: OutcomeRecord, previous: Mapping[str, str]) -> None:
+        """A deleted set's finding closed, as well as can be: its item has left the
+        inventory, so nothing owes it. A sweep's finish closes every open finding of a set
+        the inventory no longer holds (compliance/security_hub.resync)."""
+        finding = self._finding(record, previous)
+        if finding is not None:
+            self._publish(finding)
 
     def _alert(self, record: OutcomeRecord, trigger: Trigger) -> None:
         if record.outcome in ALERTING_OUTCOMES:

@@ -344,9 +344,6 @@ class Sweeper:
     def _save(self, checkpoint: Checkpoint) -> None:
         self.state.renew(checkpoint.owner, LEASE_SECONDS)
         self.state.save_checkpoint(checkpoint)
-        if self.runtime.findings is not None:
-            # The findings of the sets this checkpoint covers (never raises).
-            self.runtime.findings.flush()
 
     def _owned_checkpoint(self, execution: str, sweep_id: str) -> Checkpoint:
         self.state.renew(execution, LEASE_SECONDS)

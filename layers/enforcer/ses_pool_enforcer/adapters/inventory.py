@@ -11,7 +11,8 @@ Item attributes (see docs/tables.md):
 * queue: ``lease_owner``, ``lease_until``, ``claimed_at`` (epoch seconds), ``seen_by``
   (the last sweep that claimed it);
 * effects: ``intent`` (a move in progress or an alert owed), ``moves`` and
-  ``held_until`` (the flap guard), ``last_write`` (what the enforcer last sent).
+  ``held_until`` (the flap guard), ``last_write`` (what the enforcer last sent) and
+  ``earlier_writes`` (the windows of the writes before it that can still matter).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -106,28 +107,32 @@ class Intent:
 
     ``phase`` "move": the write may or may not have happened; whoever holds the set next
     re-reads it and finishes the move (it happened) or drops the intent (it did not).
-    ``phase`` "alert": the move is recorded; only the alert (``notice``) is owed."""
+    ``phase`` "alert": the move is recorded; only the alert (``notice``) is owed.
+    ``phase`` "notify": an outcome is recorded; its alert (if ``notice`` holds one) and
+    its Security Hub finding (if ``finding``) are owed."""
 
     token: str
     phase: str
     from_pool: str
     to_pool: str
-    notice: dict[str, Any]  # the record and trigger the alert is built from
+    notice: dict[str, Any]  # the record, and the alert built from it (when one is owed)
     read_at: float
     options: dict[str, Any] = field(default_factory=dict)  # what the write sends
+    finding: dict[str, Any] | None = None  # the Security Hub finding owed with it
 
     def to_item(self) -> dict[str, Any]:
-        return {
-            "M": {
-                "token": {"S": self.token},
-                "phase": {"S": self.phase},
-                "from_pool": {"S": self.from_pool},
-                "to_pool": {"S": self.to_pool},
-                "notice": {"S": json.dumps(self.notice, sort_keys=True, default=str)},
-                "read_at": {"N": repr(self.read_at)},
-                "options": {"S": json.dumps(self.options, sort_keys=True)},
-            }
+        item = {
+            "token": {"S": self.token},
+            "phase": {"S": self.phase},
+            "from_pool": {"S": self.from_pool},
+            "to_pool": {"S": self.to_pool},
+            "notice": {"S": json.dumps(self.notice, sort_keys=True, default=str)},
+            "read_at": {"N": repr(self.read_at)},
+            "options": {"S": json.dumps(self.options, sort_keys=True)},
         }
+        if self.finding is not None:
+            item["finding"] = {"S": json.dumps(self.finding, sort_keys=True)}
+        return {"M": item}
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any]) -> Intent:
@@ -140,6 +145,7 @@ class Intent:
             notice=json.loads(m["notice"]["S"]),
             read_at=float(m["read_at"]["N"]),
             options=json.loads(m.get("options", {}).get("S", "{}")),
+            finding=json.loads(m["finding"]["S"]) if "finding" in m else None,
         )
 
 
@@ -168,6 +174,13 @@ class LastWrite:
         )
 
 
+def _windows(item: Mapping[str, Any]) -> tuple[LastWrite, ...]:
+    """The item's write windows, oldest first: ``earlier_writes``, then ``last_write``."""
+    earlier = tuple(LastWrite.from_item(w) for w in item.get("earlier_writes", {}).get("L", []))
+    last = (LastWrite.from_item(item["last_write"]),) if "last_write" in item else ()
+    return earlier + last
+
+
 @dataclass(frozen=True)
 class Previous:
     """The set's item as the claim found it."""
@@ -176,8 +189,8 @@ class Previous:
     intent: Intent | None = None
     moves: tuple[Move, ...] = ()
     held_until: float = 0.0
-    last_write: LastWrite | None = None
     claimed_at: float | None = None
+    windows: tuple[LastWrite, ...] = ()  # every write window kept, oldest first (the last too)
 
     @classmethod
     def from_item(cls, item: Mapping[str, Any] | None, layout: Layout | None = None) -> Previous:
@@ -188,8 +201,8 @@ class Previous:
             intent=Intent.from_item(item["intent"]) if "intent" in item else None,
             moves=tuple(_move(v) for v in item.get("moves", {}).get("L", [])),
             held_until=float(item.get("held_until", {}).get("N", "0")),
-            last_write=LastWrite.from_item(item["last_write"]) if "last_write" in item else None,
             claimed_at=float(item["claimed_at"]["N"]) if "claimed_at" in item else None,
+            windows=_windows(item),
         )
 
 
@@ -207,10 +220,10 @@ class Claim:
 @dataclass(frozen=True)
 class Covered:
     """A look that began after the change this work reports already covers it.
-    ``last_write``: the enforcer's last write to the set, as the item holds it (what a
-    person's option asked for in its window needs, covered or not)."""
+    ``windows``: the enforcer's write windows the item keeps, oldest first (what a
+    person's option asked for in one of them needs, covered or not)."""
 
-    last_write: LastWrite | None = None
+    windows: tuple[LastWrite, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -269,7 +282,7 @@ def _refusal(item: Mapping[str, Any], now: float) -> Covered | Leased:
     until = float(item.get("lease_until", {}).get("N", "0"))
     if until >= now:
         return Leased(until)
-    return Covered(LastWrite.from_item(item["last_write"]) if "last_write" in item else None)
+    return Covered(_windows(item))
 
 
 def _row(item: Mapping[str, Any], layout: Layout) -> dict[str, str]:
@@ -455,12 +468,11 @@ class Inventory:
         )
         return Previous.from_item(item.get("Item"), self.layout)
 
-    def unclaim(self, claim: Claim, *, drop_intent: bool = False) -> None:
-        """Give the set back untouched: the look did not count, so it covers nothing."""
+    def unclaim(self, claim: Claim) -> None:
+        """Give the set back untouched: the look did not count, so it covers nothing. An
+        intent stays for whoever holds the set next (a write that may have landed)."""
         update = _Update().remove("lease_owner").remove("lease_until").remove("prior_claimed_at")
         update.sets.append("claimed_at = prior_claimed_at")
-        if drop_intent:
-            update.remove("intent")
         self._fenced(claim, update)
 
     def _fenced(
@@ -543,16 +555,26 @@ class Inventory:
     # ------------------------------------------------------------------ effects
 
     def begin_move(
-        self, claim: Claim, intent: Intent, lease_until: float, window: LastWrite | None = None
+        self,
+        claim: Claim,
+        intent: Intent,
+        lease_until: float,
+        window: LastWrite | None = None,
+        earlier: Sequence[LastWrite] | None = None,
     ) -> None:
         """Record the move about to be made (and hold the set long enough to make it),
         and, with ``window``, the write's window as wide as the lease: a write landing
-        late, or whose worker dies, is still seen by the lost-option check."""
+        late, or whose worker dies, is still seen by the lost-option check. ``earlier``:
+        the windows before it still kept (owed.windows_kept), oldest first."""
         update = (
             _Update().set("intent", intent.to_item()).set("lease_until", {"N": repr(lease_until)})
         )
         if window is not None:
             update.set("last_write", window.to_item())
+        if earlier:
+            update.set("earlier_writes", {"L": [w.to_item() for w in earlier]})
+        elif earlier is not None:
+            update.remove("earlier_writes")
         self._fenced(claim, update)
 
     def finish_move(
