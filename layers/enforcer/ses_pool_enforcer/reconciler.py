@@ -99,6 +99,7 @@ class SetStore(owed.Ledger, Protocol):
         lease_seconds: float,
         *,
         observed_at: float | None = None,
+        judged_by: int | None = None,
         sweep_id: str | None = None,
         slot: SlotRequest | None = None,
     ) -> Claim | Covered | Leased | SlotTaken: ...
@@ -139,6 +140,7 @@ class Unrecorded:
         lease_seconds: float,
         *,
         observed_at: float | None = None,
+        judged_by: int | None = None,
         sweep_id: str | None = None,
         slot: SlotRequest | None = None,
     ) -> Claim | Covered | Leased | SlotTaken:
@@ -367,6 +369,7 @@ class Reconciler:
                 self.clock.time(),
                 self.lease_seconds,
                 observed_at=observed_at,
+                judged_by=work.judged_by,
                 sweep_id=self.sweep_id,
                 slot=request,
             )
