@@ -221,6 +221,36 @@ def test_a_consumer_with_no_budget_slot_before_its_deadline_puts_its_work_back_a
     assert all("lease_owner" not in row for row in rows)
 
 
+@pytest.mark.parametrize(("remaining_ms", "looked"), [(18_000, False), (26_000, True)])
+def test_a_consumer_starts_a_look_only_if_its_write_could_follow_before_the_deadline(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, remaining_ms: int, looked: bool
+) -> None:
+    # Given SES's one call a second, the budget's next six seconds taken by other
+    # callers, and a set on the wrong pool
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", "1")
+    get_settings.cache_clear()
+    forget_runtime()
+    seed.create_set("mkt-weekly", pool="transactional")
+    event = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    boto3.client("dynamodb").put_item(
+        TableName=account.state_table,
+        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(SYSTEM.time() + 6)}},
+    )
+
+    # When an invocation whose deadline (its time left less 10 s) is 8 s away gets its
+    # event (a read at +6 s, then a write queued behind as many callers, at about +13 s,
+    # would come after it; its cold start takes some of the six seconds, not enough), or
+    # one whose deadline is 16 s away
+    result = app.handler(sqs_event([event]), LambdaContext(remaining_ms=remaining_ms))
+
+    # Then with 8 s the set is not read at all (a read given back unused would be paid
+    # again by the next look): the work goes back as a new message; with 16 s it is moved
+    assert result == {"batchItemFailures": []}
+    assert reads() == (1 if looked else 0)
+    assert ses_writes() == (1 if looked else 0)
+    assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-weekly"])
+
+
 # --------------------------------------------------------------------------- fresh answers
 
 
