@@ -10,6 +10,7 @@ flapping hold is looked at again when it ends.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 import time
@@ -19,10 +20,11 @@ import boto3
 import pytest
 
 from functions.on_event import app
-from local_aws import call_counts, faults, seed
+from local_aws import call_counts, faults, seed, set_throttle_every, throttled_counts
 from local_aws.event_source import drain, queue_depth
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
+from ses_pool_enforcer.adapters.budget import SharedBudget, SlotRequest
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.clock import SYSTEM
 from ses_pool_enforcer.config import get_settings
@@ -249,6 +251,43 @@ def test_a_consumer_starts_a_look_only_if_its_write_could_follow_before_the_dead
     assert reads() == (1 if looked else 0)
     assert ses_writes() == (1 if looked else 0)
     assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-weekly"])
+
+
+def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one SES call a second, a set on the wrong pool, and SES refusing every second
+    # request (429), so the write's first attempt is refused
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", "1")
+    get_settings.cache_clear()
+    forget_runtime()
+    seed.create_set("mkt-weekly", pool="transactional")
+    event = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    slots: list[float] = []
+    taken = SharedBudget.taken
+
+    def counted(self: SharedBudget, request: SlotRequest) -> None:
+        slots.append(request.slot)
+        taken(self, request)
+
+    monkeypatch.setattr(SharedBudget, "taken", counted)
+    set_throttle_every(2)
+
+    # When its event is handled
+    result = app.handler(sqs_event([event]), LambdaContext(remaining_ms=60_000))
+    received = sum(v for k, v in call_counts().items() if not k.startswith("Create"))
+    refused = throttled_counts()
+    set_throttle_every(None)
+
+    # Then the write was retried by the SDK and landed, and every request SES received,
+    # the refused ones included, took a budget slot of its own, an interval apart: a
+    # retry never rides on the slot of the attempt SES refused
+    assert result == {"batchItemFailures": []}
+    assert seed.delivery_options("mkt-weekly").get("SendingPoolName") == "marketing"
+    assert refused.get("PutConfigurationSetDeliveryOptions") == 1
+    assert ses_writes() == 2
+    assert len(slots) == received
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(slots))
 
 
 # --------------------------------------------------------------------------- fresh answers
