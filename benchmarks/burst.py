@@ -30,7 +30,16 @@ from typing import Any
 from botocore.client import BaseClient
 from moto import mock_aws
 
-from local_aws import MOTO_CONFIG, call_counts, install, seed, set_throttle, sfn, throttle_stats
+from local_aws import (
+    MOTO_CONFIG,
+    call_counts,
+    install,
+    seed,
+    set_throttle,
+    sfn,
+    throttle_stats,
+    throttled_counts,
+)
 from local_aws.event_source import queue_depth
 from local_aws.lambda_service import Context, EventSourceMapping, ScaledClock
 from local_aws.replay import sample_event
@@ -143,7 +152,7 @@ def run(events: int, rate: float, scale: float, consumers: int, timeout: float) 
 
         clock = ScaledClock(scale)
         set_throttle(rate * scale, burst=2)  # SES's own limit, in real calls per second
-        before = call_counts()
+        before, refused_before = call_counts(), throttled_counts()
         quiet = io.StringIO()
         # moto's engine waits (retries, the Wait state) on the scaled clock too.
         sfn.set_time_scale(scale)
@@ -184,6 +193,7 @@ def run(events: int, rate: float, scale: float, consumers: int, timeout: float) 
             finished = clock.time()
         sfn.set_time_scale(1)
         sent = {k: v - before.get(k, 0) for k, v in call_counts().items()}
+        refused = {k: v - refused_before.get(k, 0) for k, v in throttled_counts().items()}
         set_throttle(None)
         alerts = received_alerts(stack)
         remediations = Counter(
@@ -213,6 +223,7 @@ def run(events: int, rate: float, scale: float, consumers: int, timeout: float) 
             "not_alerted": sum(1 for n in names if n not in remediations),
             "calls": dict(calls),
             "ses_sent": {k: v for k, v in sent.items() if v},
+            "ses_throttled": {k: v for k, v in refused.items() if v},
             "results": dict(results),
             "throttled": throttle_stats().throttled,
         }
@@ -286,10 +297,15 @@ def print_figures(f: dict[str, Any]) -> None:
     )
     print(f"  reconcile results             {f['results']}")
     print(
-        f"  SES calls                     {sum(ses.values())} ({ses}); "
-        f"{f['throttled']} throttled by SES"
+        f"  SES calls                     {sum(ses.values())}, "
+        f"{f['throttled']} of them answered 429 by SES"
     )
-    print(f"  SES calls per set             {sum(ses.values()) / f['events']:.2f}")
+    # Per operation: requests SES received, and how many of them it answered 429 (a
+    # refused request is a call: it spent the account's rate).
+    for operation, count in sorted(ses.items(), key=lambda item: -item[1]):
+        refused = f["ses_throttled"].get(operation, 0)
+        print(f"    {operation:31} {count:6} ({refused} answered 429)")
+    print(f"  SES calls per set             {sum(ses.values()) / f['events']:.3f}")
     print(
         f"  SES calls per second          "
         f"{sum(ses.values()) / max(f['virtual_seconds'], 1):.3f} "

@@ -16,6 +16,7 @@ from local_aws.sesv2 import (
     set_throttle,
     set_throttle_every,
     throttle_stats,
+    throttled_counts,
 )
 from local_aws.sfn import MOTO_CONFIG
 
@@ -48,4 +49,5 @@ __all__ = [
     "set_throttle",
     "set_throttle_every",
     "throttle_stats",
+    "throttled_counts",
 ]

@@ -241,6 +241,7 @@ def lane_throttle_stats() -> dict[tuple[str, str], ThrottleStats]:
 
 
 _counts: Counter[str] = Counter()
+_throttled_counts: Counter[str] = Counter()
 _lane_counts: Counter[tuple[str, str]] = Counter()
 _counts_lock = threading.Lock()
 _calls_seen = 0
@@ -262,6 +263,13 @@ def call_counts() -> dict[str, int]:
     """SES v2 requests received per operation (throttled ones included) since reset."""
     with _counts_lock:
         return dict(_counts)
+
+
+def throttled_counts() -> dict[str, int]:
+    """SES v2 requests answered 429 per operation since reset (counted in
+    :func:`call_counts` too)."""
+    with _counts_lock:
+        return dict(_throttled_counts)
 
 
 def lane_call_counts() -> dict[tuple[str, str], int]:
@@ -288,6 +296,7 @@ def reset() -> None:
         _lane_limit[0] = None
         _lane_buckets.clear()
         _counts.clear()
+        _throttled_counts.clear()
         _lane_counts.clear()
     _special_pools_listed = False
 
@@ -804,6 +813,8 @@ def _call_action(self: Any) -> Any:
     if storm_hit:
         bucket.count_throttled()
     if storm_hit or not bucket.try_acquire():
+        with _counts_lock:
+            _throttled_counts[str(self._get_action())] += 1
         headers = {
             "status": "429",
             "Content-Type": "application/json",

@@ -90,6 +90,52 @@ def test_a_claim_given_back_covers_nothing(stack: LocalStack) -> None:
     assert isinstance(claimed(inventory, "c", t + 6, observed_at=t + 1), Claim)
 
 
+def test_a_claim_whose_worker_died_before_letting_go_covers_nothing(stack: LocalStack) -> None:
+    # Given a worker that claimed the set at t and died before letting it go
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    claimed(inventory, "a", t)
+
+    # When work about a change older than that claim comes, after the lease
+    answer = inventory.claim("mkt-weekly", "b", t + LEASE + 1, LEASE, observed_at=t - 1)
+
+    # Then it is not covered: nobody is known to have looked (no release, no outcome)
+    assert isinstance(answer, Claim)
+    # (and once a look ends, the same work is covered)
+    inventory.release(answer, None)
+    covered = inventory.claim("mkt-weekly", "c", t + LEASE + 2, LEASE, observed_at=t - 1)
+    assert isinstance(covered, Covered)
+
+
+def record(version: int) -> OutcomeRecord:
+    return OutcomeRecord(
+        "mkt-weekly",
+        Outcome.COMPLIANT,
+        "marketing",
+        "marketing",
+        "marketing",
+        "on its pool",
+        dt.datetime.now(dt.UTC),
+        policy_version=version,
+    )
+
+
+@pytest.mark.parametrize(("judged", "covered"), [(1, False), (2, True), (3, True)])
+def test_a_look_covers_a_sweep_only_if_it_judged_by_the_sweeps_policy_version_or_newer(
+    stack: LocalStack, judged: int, covered: bool
+) -> None:
+    # Given a look at t that recorded an outcome judged by policy version ``judged``
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.release(claimed(inventory, "a", t), record(judged))
+
+    # When a sweep of version 2, begun before t, comes to the set
+    answer = inventory.claim("mkt-weekly", "s", t + 1, LEASE, observed_at=t - 1, judged_by=2)
+
+    # Then only a look by version 2 or newer covers it
+    assert isinstance(answer, Covered if covered else Claim)
+
+
 def test_a_set_that_owes_an_effect_is_never_covered(stack: LocalStack) -> None:
     # Given a worker that recorded an intent and died holding the set
     inventory = Inventory(stack.inventory_table)

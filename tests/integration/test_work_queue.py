@@ -10,6 +10,7 @@ flapping hold is looked at again when it ends.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 import time
@@ -19,10 +20,11 @@ import boto3
 import pytest
 
 from functions.on_event import app
-from local_aws import call_counts, faults, seed
+from local_aws import call_counts, faults, seed, set_throttle_every, throttled_counts
 from local_aws.event_source import drain, queue_depth
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
+from ses_pool_enforcer.adapters.budget import SharedBudget, SlotRequest
 from ses_pool_enforcer.adapters.inventory import Inventory
 from ses_pool_enforcer.clock import SYSTEM
 from ses_pool_enforcer.config import get_settings
@@ -219,6 +221,73 @@ def test_a_consumer_with_no_budget_slot_before_its_deadline_puts_its_work_back_a
     assert reads() == 0
     rows = boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"]
     assert all("lease_owner" not in row for row in rows)
+
+
+@pytest.mark.parametrize(("remaining_ms", "looked"), [(18_000, False), (26_000, True)])
+def test_a_consumer_starts_a_look_only_if_its_write_could_follow_before_the_deadline(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, remaining_ms: int, looked: bool
+) -> None:
+    # Given SES's one call a second, the budget's next six seconds taken by other
+    # callers, and a set on the wrong pool
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", "1")
+    get_settings.cache_clear()
+    forget_runtime()
+    seed.create_set("mkt-weekly", pool="transactional")
+    event = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    boto3.client("dynamodb").put_item(
+        TableName=account.state_table,
+        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(SYSTEM.time() + 6)}},
+    )
+
+    # When an invocation whose deadline (its time left less 10 s) is 8 s away gets its
+    # event (a read at +6 s, then a write queued behind as many callers, at about +13 s,
+    # would come after it; its cold start takes some of the six seconds, not enough), or
+    # one whose deadline is 16 s away
+    result = app.handler(sqs_event([event]), LambdaContext(remaining_ms=remaining_ms))
+
+    # Then with 8 s the set is not read at all (a read given back unused would be paid
+    # again by the next look): the work goes back as a new message; with 16 s it is moved
+    assert result == {"batchItemFailures": []}
+    assert reads() == (1 if looked else 0)
+    assert ses_writes() == (1 if looked else 0)
+    assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-weekly"])
+
+
+def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one SES call a second, a set on the wrong pool, and SES refusing every second
+    # request (429), so the write's first attempt is refused
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", "1")
+    get_settings.cache_clear()
+    forget_runtime()
+    seed.create_set("mkt-weekly", pool="transactional")
+    event = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+    slots: list[float] = []
+    taken = SharedBudget.taken
+
+    def counted(self: SharedBudget, request: SlotRequest) -> None:
+        slots.append(request.slot)
+        taken(self, request)
+
+    monkeypatch.setattr(SharedBudget, "taken", counted)
+    set_throttle_every(2)
+
+    # When its event is handled
+    result = app.handler(sqs_event([event]), LambdaContext(remaining_ms=60_000))
+    received = sum(v for k, v in call_counts().items() if not k.startswith("Create"))
+    refused = throttled_counts()
+    set_throttle_every(None)
+
+    # Then the write was retried by the SDK and landed, and every request SES received,
+    # the refused ones included, took a budget slot of its own, an interval apart: a
+    # retry never rides on the slot of the attempt SES refused
+    assert result == {"batchItemFailures": []}
+    assert seed.delivery_options("mkt-weekly").get("SendingPoolName") == "marketing"
+    assert refused.get("PutConfigurationSetDeliveryOptions") == 1
+    assert ses_writes() == 2
+    assert len(slots) == received
+    assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(slots))
 
 
 # --------------------------------------------------------------------------- fresh answers

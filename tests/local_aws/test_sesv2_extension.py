@@ -487,9 +487,12 @@ def test_throttling_raises_too_many_requests_then_works_after_reset(ses: Any) ->
         ses.get_configuration_set(ConfigurationSetName="cs")
     with pytest.raises(ClientError):
         ses.put_configuration_set_delivery_options(ConfigurationSetName="cs", TlsPolicy="REQUIRE")
+    refused = local_aws.throttled_counts()
     local_aws.reset()
 
-    # Then
+    # Then (each refusal counted by operation, until the reset)
+    assert refused == {"GetConfigurationSet": 1, "PutConfigurationSetDeliveryOptions": 1}
+    assert local_aws.throttled_counts() == {}
     assert error_code(exc) == "TooManyRequestsException"
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 429
     assert exc.value.response["Error"]["Message"] == "Rate exceeded"

@@ -25,6 +25,14 @@ def test_merged_work_looks_regardless_if_either_part_asks_to() -> None:
     assert work().merged(work(observed_at=100.0)).observed_at is None
 
 
+def test_merged_work_asks_the_newer_policy_version_of_a_covering_look() -> None:
+    assert work(judged_by=3).merged(work(judged_by=5)).judged_by == 5
+    assert work(judged_by=5).merged(work(judged_by=3)).judged_by == 5
+    assert work().merged(work(judged_by=3)).judged_by == 3
+    assert work(judged_by=3).merged(work()).judged_by == 3
+    assert work().merged(work()).judged_by is None
+
+
 def test_merged_work_keeps_the_later_not_before_whichever_comes_first() -> None:
     hop = work(not_before=900.0)
     assert work().merged(hop).not_before == 900.0
@@ -50,6 +58,7 @@ def test_work_put_back_on_the_queue_comes_back_as_it_was() -> None:
         "news.example.com",
         Trigger(source="hold-ended", actor="alice", event_time="2026-12-06T10:00:00Z"),
         observed_at=100.5,
+        judged_by=7,
         observations=(
             Observation(event_time=1.0, actor="alice", options={"TlsPolicy": "REQUIRE"}),
         ),

@@ -99,6 +99,7 @@ class SetStore(owed.Ledger, Protocol):
         lease_seconds: float,
         *,
         observed_at: float | None = None,
+        judged_by: int | None = None,
         sweep_id: str | None = None,
         slot: SlotRequest | None = None,
     ) -> Claim | Covered | Leased | SlotTaken: ...
@@ -139,6 +140,7 @@ class Unrecorded:
         lease_seconds: float,
         *,
         observed_at: float | None = None,
+        judged_by: int | None = None,
         sweep_id: str | None = None,
         slot: SlotRequest | None = None,
     ) -> Claim | Covered | Leased | SlotTaken:
@@ -292,7 +294,7 @@ class Reconciler:
             self._alert(record, work.trigger)
             return Done(record)
         store: SetStore = self.inventory or Unrecorded()
-        claim = self._claim(store, work, start_by)
+        claim = self._claim(store, work, start_by, finish_by)
         if not isinstance(claim, Claim):
             return claim
         try:
@@ -345,9 +347,11 @@ class Reconciler:
     # ------------------------------------------------------------------ holding
 
     def _claim(
-        self, store: SetStore, work: Work, start_by: float | None
+        self, store: SetStore, work: Work, start_by: float | None, finish_by: float | None
     ) -> Claim | Busy | Coalesced:
-        """Hold the set and take the slot of its first SES call, together."""
+        """Hold the set and take the slot of its first SES call, together; only if a
+        write could still follow the read before ``finish_by`` (a read given back unused
+        is a call spent for nothing, and the next look pays it again)."""
         budget = self.ses.budget
         owner = uuid.uuid4().hex
         seen: str | None = None
@@ -361,12 +365,18 @@ class Reconciler:
                         request = budget.request(seen, guess=first)
                 except BudgetExhausted as exc:
                     return Busy(exc.retry_at, "no SES call slot before the deadline")
+                if request is not None and finish_by is not None:
+                    # The write queues behind about as many callers as the read did.
+                    queued = max(0.0, request.slot - self.clock.time())
+                    if request.slot + queued + budget.interval > finish_by:
+                        return Busy(finish_by, "no time for a write after the read")
             claim = store.claim(
                 work.name,
                 owner,
                 self.clock.time(),
                 self.lease_seconds,
                 observed_at=observed_at,
+                judged_by=work.judged_by,
                 sweep_id=self.sweep_id,
                 slot=request,
             )

@@ -226,11 +226,14 @@ class Sweeper:
         )
         at_start = checkpoint.processed
         saved_at, unsaved = began, 0
-        # Stingy across paths: a set looked at once every look surely judged by this
-        # sweep's policy or a newer one (its start, plus how old an event's cached policy
-        # may be) is covered for the sweep, as a change is for an event.
-        started = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
-        covered_after = started + self.runtime.settings.policy_cache_seconds
+        # Stingy across paths: a set looked at after the sweep began, by its policy
+        # version or a newer one (the version the look recorded), is covered for the
+        # sweep, as a change is for an event. With no version pinned, only a look after
+        # every cached policy is surely as new (the start plus PolicyCacheSeconds) covers.
+        covered_after = dt.datetime.fromisoformat(checkpoint.started_at).timestamp()
+        judged_by = checkpoint.policy_version
+        if judged_by is None:
+            covered_after += self.runtime.settings.policy_cache_seconds
         for phase, pages, walker in self._phases(checkpoint, reconciler):
             if checkpoint.phase != phase:
                 checkpoint = replace(
@@ -247,7 +250,14 @@ class Sweeper:
                     deadline = min(
                         step_end, clock.time() + (remaining_ms() - SAFETY_MARGIN_MS) / 1000
                     )
-                    wait = self._reconcile(walker, names[index], trigger, deadline, covered_after)
+                    work = Work(
+                        names[index],
+                        trigger,
+                        observed_at=covered_after,
+                        judged_by=judged_by,
+                        lane=self.lane,
+                    )
+                    wait = self._reconcile(walker, work, deadline)
                     if wait is not None:  # no time for this one: the next step's first
                         self._save(checkpoint)
                         return self._paused(checkpoint, at_start, began, wait)
@@ -293,27 +303,19 @@ class Sweeper:
         )
         yield PHASES[1], ses.identity_pages, identities
 
-    def _reconcile(
-        self,
-        reconciler: Reconciler,
-        name: str,
-        trigger: Trigger,
-        deadline: float,
-        covered_after: float | None = None,
-    ) -> float | None:
+    def _reconcile(self, reconciler: Reconciler, work: Work, deadline: float) -> float | None:
         """Reconcile one set; None when done, else how long to wait before trying it in
         the next step. A set held by an event consumer is waited for (its lease is
         short); a failure that a retry may cure propagates: the step fails, the state
         machine retries it, the checkpoint resumes it."""
         clock = self.runtime.clock
         while True:
-            work = Work(name, trigger, observed_at=covered_after, lane=self.lane)
             result = reconciler.reconcile(work, start_by=deadline)
             if not isinstance(result, Busy):
                 return None
             now = clock.time()
             if result.retry_at >= deadline:
-                logger.info("sweep step pauses", extra={"set": name, "why": result.why})
+                logger.info("sweep step pauses", extra={"set": work.name, "why": result.why})
                 return max(0.0, result.retry_at - now)
             clock.sleep(result.retry_at - now)
 

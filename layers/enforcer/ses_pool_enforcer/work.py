@@ -40,7 +40,9 @@ class Work:
     """Look at set (or identity, by ``kind``) ``name``.
 
     ``observed_at``: the change being reported had surely happened by then, so a look
-    that began later covers it (None: look whatever earlier looks saw). ``observations``:
+    that began later covers it (None: look whatever earlier looks saw). ``judged_by``: and
+    only a look that judged by this policy version or a newer one does (a sweep's pinned
+    version; None: any look). ``observations``:
     delivery options other actors asked for (conflicts.py). ``not_before``: not before
     this time (epoch seconds). ``fresh_pools``: pools just created or deleted, whose
     cached existence must be asked again. ``deferrals``: how often it was put back.
@@ -56,6 +58,7 @@ class Work:
     deferrals: int = 0
     kind: Kind = Kind.CONFIGURATION_SET
     lane: LaneKey | None = None
+    judged_by: int | None = None
 
     @property
     def key(self) -> tuple[LaneKey | None, Kind, str]:
@@ -69,6 +72,8 @@ class Work:
         }
         if self.observed_at is not None:
             message["observed_at"] = self.observed_at
+        if self.judged_by is not None:
+            message["judged_by"] = self.judged_by
         if self.observations:
             message["observations"] = [o.to_dict() for o in self.observations]
         if self.not_before is not None:
@@ -91,10 +96,12 @@ class Work:
             trigger = Trigger(**(data.get("trigger") or {"source": "request"}))
             observed = data.get("observed_at")
             not_before = data.get("not_before")
+            judged_by = data.get("judged_by")
             return cls(
                 name=name,
                 trigger=trigger,
                 observed_at=None if observed is None else float(observed),
+                judged_by=None if judged_by is None else int(judged_by),
                 observations=tuple(
                     Observation.from_dict(o) for o in data.get("observations") or ()
                 ),
@@ -108,8 +115,9 @@ class Work:
             raise BadRequest(f"reconcile request for {name} is malformed: {exc}") from exc
 
     def merged(self, other: Work) -> Work:
-        """One look for both: the later change, every observation, every fresh pool, the
-        later ``not_before`` (a hold's wake-up is not looked at early); a look regardless
+        """One look for both: the later change (and the newer policy version a covering
+        look must have judged by), every observation, every fresh pool, the later
+        ``not_before`` (a hold's wake-up is not looked at early); a look regardless
         of earlier looks if either asks for one."""
         observed = (
             None
@@ -118,6 +126,9 @@ class Work:
         )
         not_before = max(
             (t for t in (self.not_before, other.not_before) if t is not None), default=None
+        )
+        judged_by = max(
+            (v for v in (self.judged_by, other.judged_by) if v is not None), default=None
         )
         # The newest event names the actor in the alert.
         trigger = (
@@ -129,6 +140,7 @@ class Work:
             name=self.name,
             trigger=trigger,
             observed_at=observed,
+            judged_by=judged_by,
             observations=self.observations + other.observations,
             not_before=not_before,
             fresh_pools=tuple(dict.fromkeys(self.fresh_pools + other.fresh_pools)),

@@ -53,6 +53,7 @@ class Budget(Protocol):
 
     calls: int
     waited: float
+    interval: float  # seconds between two calls
 
     def acquire(self, **_: Any) -> None: ...
 

@@ -400,13 +400,16 @@ class Inventory:
         lease_seconds: float,
         *,
         observed_at: float | None = None,
+        judged_by: int | None = None,
         sweep_id: str | None = None,
         slot: SlotRequest | None = None,
     ) -> Claim | Covered | Leased | SlotTaken:
         """Hold ``name`` until ``lease_seconds`` after ``now`` (or after the slot, when one
         is taken with it, in one transaction). With ``observed_at`` (when the change the
         caller reports had surely happened), a set last claimed after it answers Covered,
-        unless an effect is still owed on it; a live lease answers Leased."""
+        unless an effect is still owed on it, that claim never ended (its worker died
+        before letting go), or (``judged_by``) the outcome it recorded was judged by a
+        policy version older than that; a live lease answers Leased."""
         start = now if slot is None else max(now, slot.slot)
         lease_until = start + lease_seconds
         update = (
@@ -420,12 +423,15 @@ class Inventory:
             ":never": {"N": "0"},
         }
         condition = "(attribute_not_exists(lease_until) OR lease_until < :now)"
-        if observed_at is not None:
-            condition += (
-                " AND (attribute_not_exists(claimed_at) OR claimed_at <= :observed"
-                " OR attribute_exists(intent))"
-            )
+        if observed_at is not None:  # claimed (not covered) only if one of these holds
+            look = ["attribute_not_exists(claimed_at)", "claimed_at <= :observed"]
+            # An effect still owed; a claim that never ended (its worker died: no look).
+            look += ["attribute_exists(intent)", "attribute_exists(prior_claimed_at)"]
             values[":observed"] = {"N": repr(observed_at)}
+            if judged_by is not None:  # (the outcome recorded is the last look's)
+                look += ["attribute_not_exists(policy_version)", "policy_version < :judged_by"]
+                values[":judged_by"] = {"N": str(judged_by)}
+            condition += f" AND ({' OR '.join(look)})"
         if sweep_id is not None:
             update += ", seen_by = :sweep"
             values[":sweep"] = {"S": sweep_id}
