@@ -16,7 +16,9 @@ from functions.sweep import app as sweep_app
 from local_aws import faults, seed, sfn
 from local_aws.replay import sample_event
 from local_aws.stack import LocalStack, received_alerts
+from ses_pool_enforcer.adapters.budget import LocalBudget
 from ses_pool_enforcer.adapters.inventory import Inventory
+from ses_pool_enforcer.adapters.ses import Ses
 from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
@@ -86,6 +88,21 @@ def test_a_compliant_set_seen_again_by_a_warm_process_costs_three_calls(
     assert warm == LOOK
     assert sum(warm.values()) == 3
     assert outcome(account, "mkt-daily")["outcome"] == "compliant"
+
+
+def test_every_ses_request_spends_from_the_budget_the_write_too(account: LocalStack) -> None:
+    # Given a process's SES adapter on a budget (its writes' client not built yet)
+    budget = LocalBudget(1000.0)
+    ses = Ses(budget=budget)
+
+    # When it reads a set, then moves it (the write's client built then)
+    cs = ses.get_configuration_set("tx-receipts")
+    assert cs is not None
+    ses.reassign(cs, "marketing")
+
+    # Then both requests took a slot of the budget
+    assert budget.calls == 2
+    assert seed.delivery_options("tx-receipts")["SendingPoolName"] == "marketing"
 
 
 def test_a_deleted_pool_reaches_its_sets_through_a_fresh_process(account: LocalStack) -> None:
