@@ -114,3 +114,21 @@ def test_the_runtime_builds_no_ses_writer_before_a_write() -> None:
     clients = int(_run(code, STATE_TABLE="state", INVENTORY_TABLE="inventory"))
     # Then two clients: SES (reads) and DynamoDB; the writes' client waits for a write
     assert clients == 2
+
+
+def test_the_handler_loads_with_no_collection_and_leaves_collection_on(tmp_path: Path) -> None:
+    # Given a fresh process that counts the garbage collector's passes, with the bytecode
+    # compiled already (as a warm bytecode cache has it: compiling is not importing)
+    cache = {"PYTHONPYCACHEPREFIX": str(tmp_path), "PYTHONDONTWRITEBYTECODE": ""}
+    _run("import functions.on_event.app\nprint(1)", **cache)
+    code = (
+        "import gc, json\n"
+        "passes = []\n"
+        "gc.callbacks.append(lambda phase, info: passes.append(phase))\n"
+        "from functions.on_event import app\n"
+        "print(json.dumps([len(passes), gc.isenabled(), gc.get_freeze_count() > 0]))\n"
+    )
+    # When it imports the event function's handler
+    passes, collecting, frozen = json.loads(_run(code, **cache))
+    # Then no pass ran while it loaded, what it loaded is frozen, and collection is back on
+    assert (passes, collecting, frozen) == (0, True, True)
