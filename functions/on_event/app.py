@@ -9,7 +9,7 @@ queue; work that only had to wait goes back as a new message and is not counted.
 import gc
 
 # No garbage collection while the modules load: they make hundreds of thousands of objects
-# and the collector's passes keep walking them, a sixth of a cold start's CPU. What they
+# and the collector's passes keep walking them, an eighth of a cold start's CPU. What they
 # made is then frozen: it lives as long as the process, so no later pass walks it again
 # (docs/design/cold-start.md).
 _collecting = gc.isenabled()
