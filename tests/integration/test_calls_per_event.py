@@ -150,6 +150,24 @@ def test_a_look_about_a_pools_change_asks_ses_whatever_its_process_remembers(
     assert result.record.reason == "target pool marketing does not exist; not movable either"
 
 
+def test_a_process_told_of_a_deletion_asks_about_a_set_the_fan_out_could_not_name(
+    account: LocalStack,
+) -> None:
+    # Given the pool deleted and its event heard by this process, while the set below was
+    # in no inventory yet (the fan-out names only the sets recorded expecting the pool)
+    seed.delete_pool("marketing")
+    deleted = sample_event("delete_dedicated_ip_pool.json", pool="marketing")
+    assert invoke(deleted) == {"batchItemFailures": []}
+    assert drain(account) == []
+
+    # When an event about the set reaches the same process
+    checked = calls_of(created("mkt-daily"))
+
+    # Then it asks SES whether the pool exists, and reports the set in error
+    assert checked["sesv2:GetDedicatedIpPool"] == 1
+    assert outcome(account, "mkt-daily")["outcome"] == "error"
+
+
 def test_a_pool_deleted_unheard_is_reported_by_the_next_sweep(account: LocalStack) -> None:
     # Given the pool deleted with no event heard (CloudTrail to EventBridge is best
     # effort), and a fresh process looking at the set for another change
