@@ -1,6 +1,8 @@
 """What a cold start of the event function imports: only what the deployment switched on.
 A single-account deployment's handler imports no organization lanes, no Security Hub code
-and no YAML parser (the stored policy is JSON); ``make bench`` measures what that buys."""
+and no YAML parser (the stored policy is JSON). And what it builds: no garbage collection
+while its modules load, only the policy document's own validator, no SES writes' client
+before a write. ``make bench`` measures what that buys (docs/design/cold-start.md)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,16 @@ SWITCHED_OFF = (
 )
 
 
+def _run(code: str, **environment: str) -> str:
+    """The last line ``code`` prints in a fresh interpreter (the repository's root as its
+    working directory, as the functions' tests run)."""
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **environment}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    return out.strip().splitlines()[-1]
+
+
 def _imported_by_the_handler(**environment: str) -> set[str]:
     """The modules a fresh interpreter holds once it has imported the event handler."""
     code = (
@@ -33,11 +45,7 @@ def _imported_by_the_handler(**environment: str) -> set[str]:
         "from functions.on_event import app\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **environment}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-    return set(json.loads(out.strip().splitlines()[-1]))
+    return set(json.loads(_run(code, **environment)))
 
 
 def test_a_single_account_handler_imports_nothing_switched_off() -> None:
@@ -55,14 +63,6 @@ def test_member_role_names_are_iams_characters() -> None:
     # A letter IAM refuses is refused here too, as the template's pattern refuses it
     with pytest.raises(ValidationError):
         Settings(member_role_name="rôle")
-
-
-def _run(code: str, **environment: str) -> str:
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **environment}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-    return out.strip().splitlines()[-1]
 
 
 def test_a_first_parse_builds_only_the_documents_validator() -> None:
