@@ -85,7 +85,7 @@ LOCAL_AWS_PORT ?= 5005
 local-aws: dev  ## local AWS on LOCAL_AWS_PORT with the stack deployed on it (tables, queue, sweep state machine, functions wired to SES and policy changes)
 	$(BIN)/python -m local_aws.server --port $(LOCAL_AWS_PORT)
 
-bench: dev  ## the event function: cold start against the floor, calls per event, peak memory (about three minutes)
+bench: dev  ## the event function: cold start against the floor, calls per event, peak memory (about four minutes)
 	$(BIN)/python -m benchmarks.cold_start
 	$(BIN)/python -m benchmarks.event_calls
 

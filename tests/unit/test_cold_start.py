@@ -1,6 +1,8 @@
 """What a cold start of the event function imports: only what the deployment switched on.
 A single-account deployment's handler imports no organization lanes, no Security Hub code
-and no YAML parser (the stored policy is JSON); ``make bench`` measures what that buys."""
+and no YAML parser (the stored policy is JSON). And what it builds: no garbage collection
+while its modules load, only the policy document's own validator, no SES writes' client
+before a write. ``make bench`` measures what that buys (docs/design/cold-start.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ses_pool_enforcer.config import Settings
 
@@ -26,6 +28,16 @@ SWITCHED_OFF = (
 )
 
 
+def _run(code: str, **environment: str) -> str:
+    """The last line ``code`` prints in a fresh interpreter (the repository's root as its
+    working directory, as the functions' tests run)."""
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **environment}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+    return out.strip().splitlines()[-1]
+
+
 def _imported_by_the_handler(**environment: str) -> set[str]:
     """The modules a fresh interpreter holds once it has imported the event handler."""
     code = (
@@ -33,11 +45,7 @@ def _imported_by_the_handler(**environment: str) -> set[str]:
         "from functions.on_event import app\n"
         "print(json.dumps(sorted(sys.modules)))\n"
     )
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", **environment}
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-    return set(json.loads(out.strip().splitlines()[-1]))
+    return set(json.loads(_run(code, **environment)))
 
 
 def test_a_single_account_handler_imports_nothing_switched_off() -> None:
@@ -55,3 +63,72 @@ def test_member_role_names_are_iams_characters() -> None:
     # A letter IAM refuses is refused here too, as the template's pattern refuses it
     with pytest.raises(ValidationError):
         Settings(member_role_name="rôle")
+
+
+def test_a_first_parse_builds_only_the_documents_validator() -> None:
+    # Given a fresh process that imported the handler
+    code = (
+        "import json\n"
+        "from functions.on_event import app\n"
+        "from ses_pool_enforcer import policy\n"
+        "policy.parse_policy(json.dumps({'version': 1, 'mode': 'enforce', 'default': "
+        "{'pool': 'bulk'}, 'rules': [{'id': 'm', 'match': {'names': ['mkt-*'], "
+        "'regions': ['eu-*']}, 'pool': 'marketing', 'pool_health': {'min_ips': 1}}], "
+        "'exemptions': [{'configuration_set': 'x', 'reason': 'r', 'expires': '2030-01-01'}], "
+        "'identities': [{'id': 'i', 'match': {'identities': ['*']}, "
+        "'default_configuration_set': 'required'}]}))\n"
+        "models = [m for m in vars(policy).values() if isinstance(m, type) and "
+        "issubclass(m, policy.BaseModel) and m.__module__ == policy.__name__]\n"
+        "print(json.dumps(sorted(m.__name__ for m in models if m.__pydantic_complete__)))\n"
+    )
+    # When it parses a document that uses every part of the format
+    built = json.loads(_run(code))
+    # Then only Policy's validator was built: the parts are validated inside it
+    assert built == ["Policy"]
+
+
+def test_no_policy_default_is_built_by_a_builtin_factory() -> None:
+    # pydantic reads a default factory's signature; a builtin's (list, dict) is parsed
+    # from text by the tokenizer, whose first use costs a cold start about 1.5 ms
+    from ses_pool_enforcer import policy
+
+    models = [m for m in vars(policy).values() if isinstance(m, type) and issubclass(m, BaseModel)]
+    factories = {
+        f"{m.__name__}.{name}": field.default_factory
+        for m in models
+        for name, field in m.model_fields.items()
+        if field.default_factory is not None
+    }
+    assert {k: f for k, f in factories.items() if isinstance(f, type)} == {}
+
+
+def test_the_runtime_builds_no_ses_writer_before_a_write() -> None:
+    # Given a fresh process with the deployment's tables
+    code = (
+        "from ses_pool_enforcer.adapters import aws\n"
+        "from ses_pool_enforcer.runtime import get_runtime\n"
+        "get_runtime()\n"
+        "print(aws.client.cache_info().currsize)\n"
+    )
+    # When it builds its runtime
+    clients = int(_run(code, STATE_TABLE="state", INVENTORY_TABLE="inventory"))
+    # Then two clients: SES (reads) and DynamoDB; the writes' client waits for a write
+    assert clients == 2
+
+
+def test_the_handler_loads_with_no_collection_and_leaves_collection_on(tmp_path: Path) -> None:
+    # Given a fresh process that counts the garbage collector's passes, with the bytecode
+    # compiled already (as a warm bytecode cache has it: compiling is not importing)
+    cache = {"PYTHONPYCACHEPREFIX": str(tmp_path), "PYTHONDONTWRITEBYTECODE": ""}
+    _run("import functions.on_event.app\nprint(1)", **cache)
+    code = (
+        "import gc, json\n"
+        "passes = []\n"
+        "gc.callbacks.append(lambda phase, info: passes.append(phase))\n"
+        "from functions.on_event import app\n"
+        "print(json.dumps([len(passes), gc.isenabled(), gc.get_freeze_count() > 0]))\n"
+    )
+    # When it imports the event function's handler
+    passes, collecting, frozen = json.loads(_run(code, **cache))
+    # Then no pass ran while it loaded, what it loaded is frozen, and collection is back on
+    assert (passes, collecting, frozen) == (0, True, True)

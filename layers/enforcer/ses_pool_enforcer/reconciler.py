@@ -442,7 +442,7 @@ class Reconciler:
         if isinstance(cs, Identity):
             record, target = self._decide_identity(cs)
         else:
-            record, target, required = self._decide(cs)
+            record, target, required = self._decide(cs, fresh=work.fresh_pools)
             work, record = self._from_pipeline(work, record)
             lost = self._lost(previous, work.observations, cs)
             # Options the policy requires go in the same write as the pool.
@@ -805,9 +805,12 @@ class Reconciler:
             return None
         return self.tenants.tenants_of(kind, name, self.lane)
 
-    def _decide(self, cs: ConfigurationSet) -> tuple[OutcomeRecord, str | None, Mapping[str, str]]:
+    def _decide(
+        self, cs: ConfigurationSet, fresh: tuple[str, ...] | None = None
+    ) -> tuple[OutcomeRecord, str | None, Mapping[str, str]]:
         """The record for ``cs``, the pool to move it to when a write is due, and the
-        delivery options the policy requires with it."""
+        delivery options the policy requires with it. ``fresh``: a look's pools just
+        created or deleted (None: no look, an assessment, which asks SES of every pool)."""
         if isinstance(self.policy, PolicyError):
             reason = f"policy not enforced: {self.policy}"
             return self._record(cs.name, Outcome.ERROR, reason=reason), None, {}
@@ -839,8 +842,7 @@ class Reconciler:
         ).with_pool(decision.pool_state)
         if decision.expected_pool is None:
             return record, None, {}
-        if not self.pools.exists(decision.expected_pool):
-            # Also for a set already "on" it: SES keeps a deleted pool's name on its sets.
+        if not self._pool_exists(cs, decision.expected_pool, fresh):
             moving = "not moved" if decision.action is Action.REASSIGN else "not movable either"
             why = "" if decision.outcome is not Outcome.VIOLATION else f"; {decision.reason}"
             return (
@@ -855,6 +857,15 @@ class Reconciler:
         if decision.action is not Action.REASSIGN:
             return record, None, {}
         return record, decision.expected_pool, decision.options
+
+    def _pool_exists(self, cs: ConfigurationSet, pool: str, fresh: tuple[str, ...] | None) -> bool:
+        """Whether ``pool``, which ``cs`` must be on, exists. Asked also of a set already
+        "on" it (SES keeps a deleted pool's name on its sets), but a look takes a set's
+        own pool at SES's word unless the look is about that pool's change
+        (PoolDirectory.holds: a deletion is fanned out to its sets, the sweep lists)."""
+        if fresh is not None and cs.pool == pool and pool not in fresh:
+            return self.pools.holds(pool)
+        return self.pools.exists(pool)
 
 
 def _names(tenants: tuple[Tenant, ...] | None) -> tuple[str, ...] | None:

@@ -521,7 +521,10 @@ class Inventory:
 
         ``owe``: the alert the outcome owes, recorded with it (the set stays held until
         ``clear_intent`` says the alert went out); ``unless_told``: not if the item
-        already holds this very problem (answered AlreadyTold, nothing written)."""
+        already holds this very problem (answered AlreadyTold, nothing written). Only an
+        owed alert is held back so: an outcome that owes none is simply written, in one
+        request (a compliant set looked at again would otherwise cost a refused write
+        and a second one)."""
         if record is not None and record.outcome is Outcome.DELETED:
             try:
                 answer = self._ddb.delete_item(
@@ -548,7 +551,12 @@ class Inventory:
         if held_until is not None:
             update.set("held_until", {"N": repr(held_until)})
         condition = "lease_owner = :me AND attribute_not_exists(intent)"
-        if unless_told and record is not None and record.outcome is not Outcome.REMEDIATED:
+        if (
+            unless_told
+            and owe is not None
+            and record is not None
+            and record.outcome is not Outcome.REMEDIATED
+        ):
             condition += " AND " + update.unless_held(record, self.layout)
         try:
             old = self._fenced(claim, update, condition)

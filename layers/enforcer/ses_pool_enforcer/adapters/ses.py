@@ -5,6 +5,7 @@ IPs and their warm-up) and the tenants of a set or identity, cached."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
+from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -46,24 +47,33 @@ class Ses:
         writer: Any | None = None,
     ) -> None:
         self._client = sesv2 if sesv2 is not None else client("sesv2")
-        # The writes' client: timeouts and attempts bounded (aws.WRITE_CONFIG), so that a
-        # write cannot land after the lease it began under.
-        if writer is None:
-            writer = client("sesv2", WRITE_CONFIG) if sesv2 is None else sesv2
-        self._writer = writer
+        self._given_writer = writer if writer is not None else sesv2
         self.budget = budget
         self.read_only = read_only
-        if budget is not None:
-            # Every HTTP attempt, retries included, spends from the budget; once per
-            # client (clients are shared), whatever the number of Ses built on it.
-            for each in {id(self._client): self._client, id(writer): writer}.values():
-                each.meta.events.register(
-                    "before-send.sesv2", budget.acquire, unique_id=BUDGET_HOOK
-                )
+        self._spending(self._client)
         # The delivery options a Put accepts, from the service model itself: whatever SES
         # adds later is read and sent back too, never silently reset.
         members = self._client.meta.service_model.operation_model(PUT_DELIVERY_OPTIONS)
         self.put_options = frozenset(members.input_shape.members) - {"ConfigurationSetName"}
+
+    @cached_property
+    def _writer(self) -> Any:
+        """The writes' client: timeouts and attempts bounded (aws.WRITE_CONFIG), so that a
+        write cannot land after the lease it began under. Built on the first write: most
+        looks write nothing, and a cold start need not build it."""
+        writer = self._given_writer
+        if writer is None:
+            writer = client("sesv2", WRITE_CONFIG)
+        self._spending(writer)
+        return writer
+
+    def _spending(self, sesv2: Any) -> None:
+        """Every HTTP attempt of ``sesv2``, retries included, spends from the budget; once
+        per client (clients are shared: ``unique_id``), whatever the number of Ses on it."""
+        if self.budget is not None:
+            sesv2.meta.events.register(
+                "before-send.sesv2", self.budget.acquire, unique_id=BUDGET_HOOK
+            )
 
     def get_configuration_set(self, name: str) -> ConfigurationSet | None:
         """The set as SES holds it now, or None if it does not exist."""
@@ -377,6 +387,19 @@ class PoolDirectory:
         answer = self._ses.pool_exists(pool)
         self._answers[pool] = (answer, now)
         return answer
+
+    def holds(self, pool: str) -> bool:
+        """Whether a set SES shows on ``pool`` is on a pool that exists, asking SES only
+        when in doubt. SES refuses a pool that does not exist when a set is put on it, so
+        the set's pool existed then; only a deletion since makes it dangle, and a deletion
+        is heard: its event is fanned out to the pool's sets (``forget``, and the work
+        names the pool) and a sweep lists the pools. So: from the listing when there is
+        one (free), SES when the last answer was "no" or the pool was ``forget``-ed, and
+        otherwise yes, with no call (docs/design/cold-start.md)."""
+        answer = self._answers.get(pool)
+        if self._listed_at is None and (answer is None or answer[0]):
+            return True
+        return self.exists(pool)
 
     def forget(self, pool: str) -> None:
         """A pool was created, deleted or changed (its IPs, their warm-up, its scaling
