@@ -77,6 +77,7 @@ template: dev tools  ## cfn-lint, sam validate --lint, checkov (the hub's templa
 
 build: tools  ## sam build (needs Python 3.13 on PATH; see README)
 	SAM_CLI_TELEMETRY=0 PATH="$(abspath $(TBIN)):$$PATH" sam build
+	$(TBIN)/python scripts/check_layer.py
 
 demo: dev  ## the enforcer at work on an embedded local AWS (POLICY=FILE: your policy instead of demo/policy.yaml)
 	$(BIN)/python -m demo $(if $(POLICY),--policy $(POLICY))

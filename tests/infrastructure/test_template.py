@@ -958,7 +958,9 @@ def test_layer_packages_the_enforcer(resources: dict[str, Any]) -> None:
     content = ROOT / layer["Properties"]["ContentUri"]
     assert (content / "ses_pool_enforcer" / "__init__.py").is_file()
     assert (content / "requirements.txt").is_file()
-    assert layer["Metadata"]["BuildMethod"] == "python3.13"
+    # Built by its own Makefile, so that it ships its bytecode (layers/enforcer/Makefile).
+    assert layer["Metadata"]["BuildMethod"] == "makefile"
+    assert "build-EnforcerLayer:" in (content / "Makefile").read_text()
 
 
 def test_state_machine_definition_uses_only_its_substitutions(
