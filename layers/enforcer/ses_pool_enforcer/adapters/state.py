@@ -114,6 +114,7 @@ def _checkpoint(item: dict[str, Any]) -> Checkpoint:
         complete=bool(item.get("complete", {}).get("BOOL", False)),
         stopped=item.get("stopped", {}).get("S"),
         policy_version=(int(item["policy_version"]["N"]) if "policy_version" in item else None),
+        phase=item.get("phase", {}).get("S", "sets"),
     )
 
 
