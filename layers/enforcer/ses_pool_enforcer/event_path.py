@@ -22,10 +22,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer.adapters import aws, state
 from ses_pool_enforcer.adapters.inventory import LeaseLost
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
-from ses_pool_enforcer.events import Change, Ignored, SesCloudTrailEvent, Target, change_from
+from ses_pool_enforcer.events import (
+    SWEEP_VIEW_CHANGES,
+    Change,
+    Ignored,
+    SesCloudTrailEvent,
+    Target,
+    change_from,
+)
 from ses_pool_enforcer.model import Kind, Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
@@ -195,6 +202,12 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
     if lane is not None:  # the alert names the member account as people know it
         trigger = replace(change.trigger, account_name=runtime.organization.name_of(lane[0]))
         change = replace(change, trigger=trigger)
+    if change.trigger.event_name in SWEEP_VIEW_CHANGES and runtime.settings.state_table:
+        # A running sweep's view of the pools and tenants predates this: its next
+        # checkpoint reads them again.
+        state.note_view_changed(
+            runtime.settings.state_table, "#".join(lane or ()), runtime.clock.time()
+        )
     if change.target is Target.POOL:
         in_lane = _lane_runtime(runtime, lane)
         if in_lane is not None:

@@ -70,6 +70,21 @@ EVENT_TARGETS: dict[str, tuple[Target, tuple[tuple[str, ...], ...]]] = {
     "DeleteTenant": (Target.TENANT, (("tenantName",),)),
 }
 
+# The calls that change what a sweep reads once for all its steps (adapters/sweep_view.py):
+# the pools, their state, a resource's tenants. Each marks the lane's view stale.
+SWEEP_VIEW_CHANGES = frozenset(
+    {
+        "CreateDedicatedIpPool",
+        "DeleteDedicatedIpPool",
+        "PutDedicatedIpPoolScalingAttributes",
+        "PutDedicatedIpInPool",
+        "PutDedicatedIpWarmupAttributes",
+        "CreateTenantResourceAssociation",
+        "DeleteTenantResourceAssociation",
+        "DeleteTenant",
+    }
+)
+
 ARN_PATH_KEYS = frozenset({"resourcearn"})
 CONFIGURATION_SET_ARN_MARKER = ":configuration-set/"
 IDENTITY_ARN_MARKER = ":identity/"

@@ -26,8 +26,9 @@ from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
 from ses_pool_enforcer.adapters.reports import ReportStore
 from ses_pool_enforcer.adapters.security_hub import Delivery
-from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory, TenantDirectory
+from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE
 from ses_pool_enforcer.adapters.state import Checkpoint, LockLost, StateTable
+from ses_pool_enforcer.adapters.sweep_view import SweepView
 from ses_pool_enforcer.compliance.security_hub import resync
 from ses_pool_enforcer.config import SettingsError
 from ses_pool_enforcer.model import Kind
@@ -200,23 +201,14 @@ class Sweeper:
         began = clock.time()
         step_end = began + self.runtime.settings.sweep_step_seconds
         pinned = self._pinned_policy(checkpoint)
-        ses = self.runtime.ses
-        reconciler = self.runtime.reconciler(
-            policy=pinned,
-            pools=PoolDirectory.listed(ses, clock),
-            sweep_id=sweep_id,
-            # Per tenant, not per set: a step judges thousands of sets of few tenants.
-            tenants=(
-                TenantDirectory.listed(ses, clock)
-                if isinstance(pinned, PolicySnapshot) and pinned.policy.names_tenants()
-                else None
-            ),
-        )
-        if isinstance(reconciler.policy, PolicyError):
-            checkpoint = replace(checkpoint, stopped=f"policy not enforced: {reconciler.policy}")
+        if isinstance(pinned, PolicyError):
+            checkpoint = replace(checkpoint, stopped=f"policy not enforced: {pinned}")
             self._save(checkpoint)
             logger.error("sweep stopped", extra={"sweep_id": sweep_id, "cause": checkpoint.stopped})
             return _state(checkpoint, "stopped")
+        view, checkpoint = self._view(checkpoint, pinned.policy)
+        reconciler = self.runtime.reconciler(policy=pinned, sweep_id=sweep_id)
+        self._see(view, reconciler)
 
         trigger = Trigger(
             source="sweep",
@@ -275,6 +267,10 @@ class Sweeper:
                     ):
                         self._save(checkpoint)
                         saved_at, unsaved = now, 0
+                        if self.state.view_changed_at() >= view.read_at:
+                            # A pool or tenant changed since: read them again.
+                            view, checkpoint = self._view(checkpoint, pinned.policy)
+                            self._see(view, reconciler, walker)
                 checkpoint = replace(checkpoint, page_token=next_token, offset=0, last_name=None)
                 if next_token is not None:
                     self._save(checkpoint)
@@ -283,6 +279,44 @@ class Sweeper:
         self._save(checkpoint)
         self._log_step(checkpoint, at_start, began, "reconciled")
         return _state(checkpoint, "reconciled")
+
+    def _view(self, checkpoint: Checkpoint, policy: Policy) -> tuple[SweepView, Checkpoint]:
+        """The sweep's view of the pools and tenants: the one an earlier step kept, unless
+        the event path heard a change to them since it was read; else read now (and kept
+        for the next steps, the checkpoint saying when). Without a report bucket, each
+        step reads its own."""
+        store = self.reports
+        kept_at = checkpoint.view_at
+        if store is not None and kept_at is not None and kept_at > self.state.view_changed_at():
+            kept = store.view(checkpoint.sweep_id)
+            if kept is not None and kept.read_at == kept_at:
+                return kept, checkpoint
+        now = round(self.runtime.clock.time(), 3)  # (as the checkpoint stores it)
+        view = SweepView.read(self.runtime.ses, policy, checkpoint.sweep_id, now)
+        metrics.add_metric(name="SweepViewRead", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "sweep view read",
+            extra={
+                "sweep_id": checkpoint.sweep_id,
+                "pools": len(view.pools),
+                "pool_states": len(view.states),
+                "tenants": None if view.statuses is None else len(view.statuses),
+            },
+        )
+        if store is None:
+            return view, checkpoint
+        store.keep_view(view)
+        checkpoint = replace(checkpoint, view_at=view.read_at)
+        self._save(checkpoint)
+        return view, checkpoint
+
+    def _see(self, view: SweepView, *reconcilers: Reconciler) -> None:
+        """Judge with ``view``: its pools, and its tenants when the policy names them."""
+        ses, clock = self.runtime.ses, self.runtime.clock
+        pools = view.pool_directory(ses, clock)
+        tenants = view.tenant_directory(ses, clock)
+        for reconciler in reconcilers:
+            reconciler.pools, reconciler.tenants = pools, tenants
 
     def _phases(
         self, checkpoint: Checkpoint, sets: Reconciler
@@ -299,8 +333,9 @@ class Sweeper:
             policy=self._pinned_policy(checkpoint),
             sweep_id=checkpoint.sweep_id,
             kind=Kind.IDENTITY,
-            tenants=sets.tenants,  # the step's tenant listing serves identities too
         )
+        # The sweep's view of the tenants (and pools) serves identities too.
+        identities.pools, identities.tenants = sets.pools, sets.tenants
         yield PHASES[1], ses.identity_pages, identities
 
     def _reconcile(self, reconciler: Reconciler, work: Work, deadline: float) -> float | None:
