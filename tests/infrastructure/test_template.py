@@ -216,6 +216,12 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         on(TENANTS, "ses:GetTenant"),  # Ses.tenant_status: a status ListTenants left out
         # Inventory.indexed: the identities a deleted set leaves without a default
         on(IDENTITY_INDEX, "dynamodb:Query"),
+        # event_path.tenant_members (Inventory.rows): a deleted tenant's sets and
+        # identities, this lane's by a scan, a member lane's by its index
+        on("InventoryTable.Arn", "dynamodb:Scan"),
+        on("IdentityTable.Arn", "dynamodb:Scan"),
+        on(INVENTORY_LANE_INDEX, "dynamodb:Query"),
+        on(IDENTITY_LANE_INDEX, "dynamodb:Query"),
     ),
     "SweepFunctionRole": merge(
         RECONCILE,

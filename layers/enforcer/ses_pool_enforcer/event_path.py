@@ -213,7 +213,10 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
         if in_lane is not None:
             fan_out_pool_change(change.name, change.trigger, in_lane, lane)
         return []
-    if change.target in (Target.POOL_IPS, Target.TENANT):
+    if change.target is Target.TENANT:
+        in_lane = _lane_runtime(runtime, lane)
+        return [] if in_lane is None else tenant_members(change.name, change.trigger, in_lane, lane)
+    if change.target in (Target.POOL_IPS, Target.ACCOUNT):
         in_lane = _lane_runtime(runtime, lane)
         if in_lane is not None:
             for pool in sorted(_pools_to_judge_again(change, in_lane)):
@@ -284,15 +287,19 @@ def _alert_policy_unavailable(runtime: Runtime, exc: PolicyUnavailable) -> None:
 
 def _pools_to_judge_again(change: Change, runtime: Runtime) -> set[str]:
     """The pools whose sets an IP's move or warm-up (every pool a rule asks health of:
-    the record names the IP's new pool at most, never the one it left), or a tenant's
-    deletion (the pools of the rules that match by tenant), may change the decision of."""
+    the record names the IP's new pool at most, never the one it left), the account's
+    automatic warm-up (the pools a rule asks a warm-up of) or its shared pool delivery
+    mode (the shared pool, when a rule asks a mode of it) may change the decision of."""
     snapshot = runtime.policy()
     if isinstance(snapshot, PolicyError):
         logger.info("no valid policy: nothing to judge again", extra={"cause": str(snapshot)})
         return set()
     policy = snapshot.policy
-    if change.target is Target.TENANT:
-        return policy.pools_of_tenant_rules()
+    event_name = change.trigger.event_name
+    if event_name == "PutAccountDedicatedIpWarmupAttributes":
+        return policy.pools_with_warmup_health()
+    if event_name == "PutAccountDeliveryAttributes":
+        return policy.pools_with_shared_pool_mode()
     health = policy.pools_with_health()
     named = change.name if change.trigger.event_name == "PutDedicatedIpInPool" else None
     return health | ({named} if named in policy.pools() else set())
@@ -314,6 +321,32 @@ def fan_out_pool_change(
     logger.info("pool change fanned out", extra={"pool": pool, "sets": len(names)})
     metrics.add_metric(name="PoolChangeSetsQueued", unit=MetricUnit.Count, value=len(names))
     return len(names)
+
+
+def tenant_members(
+    tenant: str, trigger: Trigger, runtime: Runtime, lane: LaneKey | None = None
+) -> list[Work]:
+    """A tenant was deleted: every set and identity whose last look found it associated
+    with that tenant is looked at again, whatever leaned on it (a rule matching by
+    tenant, an exemption by tenant, ``disabled_tenants``). SES no longer lists the
+    tenant's resources, so the inventory's rows say which they were (read whole: a
+    tenant is rarely deleted)."""
+    found: list[Work] = []
+    for inventory, kind in (
+        (runtime.inventory, Kind.CONFIGURATION_SET),
+        (runtime.identities, Kind.IDENTITY),
+    ):
+        if inventory is None:
+            continue
+        key = inventory.layout.key
+        found += [
+            Work(row[key], trigger, kind=kind, lane=lane)
+            for row in inventory.rows()
+            if tenant in row.get("tenants", "").split(",")
+        ]
+    logger.info("tenant deleted", extra={"tenant": tenant, "looked_at_again": len(found)})
+    metrics.add_metric(name="TenantChangeQueued", unit=MetricUnit.Count, value=len(found))
+    return found
 
 
 def identities_using(

@@ -506,9 +506,19 @@ class Policy(_Strict):
         targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
         return {t.pool for t in targets if t.pool_health is not None}
 
-    def pools_of_tenant_rules(self) -> set[str]:
-        """The pools of the rules that match by tenant: where a tenant's sets are sent."""
-        return {rule.pool for rule in self.rules if rule.match.tenants is not None}
+    def pools_with_warmup_health(self) -> set[str]:
+        """The pools a rule (or the default) asks a minimum warm-up of."""
+        targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
+        return {
+            t.pool
+            for t in targets
+            if t.pool_health is not None and t.pool_health.min_warmup_percent is not None
+        }
+
+    def pools_with_shared_pool_mode(self) -> set[str]:
+        """The pools (the shared pool) a rule asks a ``SharedPoolDeliveryMode`` with."""
+        targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
+        return {t.pool for t in targets if t.shared_pool_delivery_mode is not None}
 
     def pools(self) -> set[str]:
         """Every pool the document names."""
