@@ -240,8 +240,9 @@ def _shared_pool_delivery_mode_field() -> Any:
 def _disabled_tenants_field() -> Any:
     return Field(
         default=None,
-        description="A set of a tenant whose SendingStatus is DISABLED: 'report' (the "
-        "default) reports it without moving it; 'enforce' moves it as any other.",
+        description="A set (or identity) of a tenant whose SendingStatus is DISABLED: "
+        "'report' (the default) reports it without changing it; 'enforce' moves it (gives "
+        "it its default set) as any other.",
     )
 
 
@@ -350,6 +351,7 @@ class IdentityRule(_Strict):
         "(reported only).",
     )
     mode: Mode | None = Field(default=None, description="Overrides the document's mode.")
+    disabled_tenants: DisabledTenants | None = _disabled_tenants_field()
 
     @model_validator(mode="after")
     def _one_requirement(self) -> IdentityRule:
@@ -499,6 +501,7 @@ class Policy(_Strict):
             or any(rule.match.tenants is not None for rule in self.identities or [])
             or any(exemption.tenant is not None for exemption in self.exemptions)
             or any(t.disabled_tenants is DisabledTenants.REPORT for t in targets)
+            or any(r.disabled_tenants is DisabledTenants.REPORT for r in self.identities or [])
         )
 
     def pools_with_health(self) -> set[str]:
