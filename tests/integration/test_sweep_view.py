@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 
 from functions.sweep import app
@@ -277,3 +278,29 @@ def test_a_change_heard_in_the_middle_of_a_step_is_read_at_its_next_checkpoint(
     assert pool_of("t-20") == "acme"
     assert rows(account)["t-20"]["sweep_id"] == state["sweep_id"]
     assert rows(account)["t-20"]["outcome"] == "compliant"
+
+
+def test_an_execution_that_resumes_a_dead_one_s_sweep_reads_the_view_again(
+    account: LocalStack,
+) -> None:
+    # Given a sweep whose execution died after its first step (its view kept)
+    tenant_sets(24)
+    before = call_counts()
+    dead = step(start("exec-dead"), 10)
+    boto3.client("dynamodb", region_name=REGION).update_item(
+        TableName=account.state_table,
+        Key={"id": {"S": "sweep#lock"}},
+        UpdateExpression="SET lease_until = :past",
+        ExpressionAttributeValues={":past": {"N": "0"}},
+    )
+
+    # When the next execution resumes it, in steps of 10 sets
+    state = start("exec-next")
+    assert state["status"] == "resumed" and state["sweep_id"] == dead["sweep_id"]
+    while not state["done"]:
+        state = step(state, 10)
+
+    # Then it read the pools and tenants once more (what the dead one read may be hours
+    # old), not once per step
+    assert view_calls(before)["ListTenants"] == 2
+    assert view_calls(before)["ListTenantResources"] == 6

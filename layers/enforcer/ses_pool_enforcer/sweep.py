@@ -143,7 +143,9 @@ class Sweeper:
             status = "started"  # our own start, retried
         elif checkpoint is not None:
             status = "resumed"
-            checkpoint = replace(checkpoint, owner=execution)
+            # The dead execution's view of the pools and tenants may be hours old, and
+            # what it missed unheard (warm-up, a tenant's status): read it again.
+            checkpoint = replace(checkpoint, owner=execution, view_at=None)
             self.state.save_checkpoint(checkpoint, replace=True)
             if trigger in RERUN_WHEN_RESUMING:
                 self.state.request_rerun(trigger)

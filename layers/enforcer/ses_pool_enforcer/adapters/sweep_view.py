@@ -15,6 +15,7 @@ expires; see docs/design/sweep-view.md.
 Fresh where it matters: a view is read after its sweep started, and a step uses it
 only while it is newer than the last pool or tenant change the event path heard
 (``StateTable.view_changed_at``); else the step reads it again and stores the new one.
+An execution that resumes a dead one's sweep reads it again too.
 """
 
 from __future__ import annotations
@@ -45,13 +46,12 @@ class SweepView:
     resources: Mapping[str, list[str]] | None = None  # tenant -> its resources' ARNs
 
     @classmethod
-    def read(cls, ses: Ses, policy: Policy | None, sweep_id: str, now: float) -> SweepView:
+    def read(cls, ses: Ses, policy: Policy, sweep_id: str, now: float) -> SweepView:
         """Read what ``policy`` needs: the pools always, the states of the pools it asks
-        health of, the tenants if it names any (None, an unusable policy: the pools)."""
+        health of, the tenants if it names any."""
         pools = frozenset(ses.list_dedicated_pools())
-        health = sorted(policy.pools_with_health()) if policy is not None else []
-        states = {pool: ses.pool_state(pool) for pool in health}
-        if policy is None or not policy.names_tenants():
+        states = {pool: ses.pool_state(pool) for pool in sorted(policy.pools_with_health())}
+        if not policy.names_tenants():
             return cls(sweep_id, now, pools, states)
         statuses = ses.tenant_statuses()
         resources = {tenant: ses.tenant_resources(tenant) for tenant in sorted(statuses)}
