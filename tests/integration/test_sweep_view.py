@@ -5,6 +5,7 @@ in the report bucket, and the grants read from the template."""
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,7 @@ from local_aws.replay import LambdaContext, sample_event
 from local_aws.stack import LocalStack
 from ses_pool_enforcer import sweep
 from ses_pool_enforcer.adapters.inventory import Inventory
+from ses_pool_enforcer.adapters.state import note_view_changed
 from tests import granted
 from tests.conftest import reset_process_caches
 from tests.support import invoke as deliver
@@ -174,9 +176,11 @@ def test_a_sweep_of_several_steps_reads_pools_and_tenants_once_and_each_step_jud
 
 
 def test_a_tenant_association_heard_during_a_sweep_makes_it_read_the_tenants_again(
-    account: LocalStack,
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given 30 sets of three tenants, and a sweep whose first step judged 10 of them
+    # Given 30 sets of three tenants, and a sweep whose first step judged 10 of them (a
+    # view read again as soon as it is stale: the share of the budget is no object here)
+    monkeypatch.setattr(sweep, "VIEW_REREAD_SHARE", 1e9)
     names = tenant_sets(30)
     before = call_counts()
     state = step(start("exec-fresh"), 10)
@@ -259,6 +263,7 @@ def test_a_change_heard_in_the_middle_of_a_step_is_read_at_its_next_checkpoint(
     # (globex's) associated with acme-eu while the sweep reads its first set, the record
     # of it reaching the event function then
     monkeypatch.setattr(sweep, "CHECKPOINT_EVERY_SETS", 5)
+    monkeypatch.setattr(sweep, "VIEW_REREAD_SHARE", 1e9)
     tenant_sets(30)
 
     def associate() -> None:
@@ -304,3 +309,28 @@ def test_an_execution_that_resumes_a_dead_one_s_sweep_reads_the_view_again(
     # old), not once per step
     assert view_calls(before)["ListTenants"] == 2
     assert view_calls(before)["ListTenantResources"] == 6
+
+
+def test_changes_heard_sooner_than_the_budget_allows_a_read_wait_for_it(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a sweep that may spend only a sliver of its budget reading the view again,
+    # checkpointing every 5 sets, and a change heard before each of its reads of a set
+    monkeypatch.setattr(sweep, "CHECKPOINT_EVERY_SETS", 5)
+    monkeypatch.setattr(sweep, "VIEW_REREAD_SHARE", 1e-9)
+    tenant_sets(30)
+    table = account.state_table
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: note_view_changed(table, "", time.time()),
+        times=30,
+    )
+    before = call_counts()
+
+    # When the sweep runs
+    state = step(start("exec-burst"), 100)
+
+    # Then it read the view once, not at each of its six checkpoints
+    assert state["done"]
+    assert view_calls(before)["ListTenants"] == 1

@@ -50,6 +50,11 @@ PAGE_SIZE = LIST_PAGE_SIZE
 PHASES = ("sets", "identities")
 Pages = Callable[[str | None, int], Iterator[tuple[list[str], str | None]]]
 START_ATTEMPTS = 3
+# Reading the pools and tenants again costs their calls again: after a change the event
+# path heard, a sweep reads them again no sooner than when those calls would be this
+# share of the budget spent since the last read (a burst of tenant associations must
+# not turn a sweep into re-reads).
+VIEW_REREAD_SHARE = 0.1
 
 TRIGGERS = frozenset({"schedule", "policy-change", "manual", "new-account"})
 # A sweep already running has read part of the account under the old policy: a policy
@@ -269,9 +274,8 @@ class Sweeper:
                     ):
                         self._save(checkpoint)
                         saved_at, unsaved = now, 0
-                        if self.state.view_changed_at() >= view.read_at:
-                            # A pool or tenant changed since: read them again.
-                            view, checkpoint = self._view(checkpoint, pinned.policy)
+                        if self._stale(view):  # a pool or tenant changed since
+                            view, checkpoint = self._read_view(checkpoint, pinned.policy)
                             self._see(view, reconciler, walker)
                 checkpoint = replace(checkpoint, page_token=next_token, offset=0, last_name=None)
                 if next_token is not None:
@@ -284,15 +288,27 @@ class Sweeper:
 
     def _view(self, checkpoint: Checkpoint, policy: Policy) -> tuple[SweepView, Checkpoint]:
         """The sweep's view of the pools and tenants: the one an earlier step kept, unless
-        the event path heard a change to them since it was read; else read now (and kept
-        for the next steps, the checkpoint saying when). Without a report bucket, each
-        step reads its own."""
+        the event path heard a change to them since it was read (``_stale``); else read
+        now. Without a report bucket, each step reads its own."""
         store = self.reports
-        kept_at = checkpoint.view_at
-        if store is not None and kept_at is not None and kept_at > self.state.view_changed_at():
+        if store is not None and checkpoint.view_at is not None:
             kept = store.view(checkpoint.sweep_id)
-            if kept is not None and kept.read_at == kept_at:
+            if kept is not None and kept.read_at == checkpoint.view_at and not self._stale(kept):
                 return kept, checkpoint
+        return self._read_view(checkpoint, policy)
+
+    def _stale(self, view: SweepView) -> bool:
+        """Whether the event path heard a pool or tenant change since ``view`` was read,
+        and reading it again costs no more than VIEW_REREAD_SHARE of the budget since."""
+        if self.state.view_changed_at() < view.read_at:
+            return False
+        cost = view.calls() / self.runtime.settings.ses_calls_per_second
+        return self.runtime.clock.time() - view.read_at >= cost / VIEW_REREAD_SHARE
+
+    def _read_view(self, checkpoint: Checkpoint, policy: Policy) -> tuple[SweepView, Checkpoint]:
+        """Read the view from SES, and keep it for the next steps (the checkpoint saying
+        when it was read)."""
+        store = self.reports
         now = round(self.runtime.clock.time(), 3)  # (as the checkpoint stores it)
         view = SweepView.read(self.runtime.ses, policy, checkpoint.sweep_id, now)
         metrics.add_metric(name="SweepViewRead", unit=MetricUnit.Count, value=1)

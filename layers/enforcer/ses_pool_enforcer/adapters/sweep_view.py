@@ -57,6 +57,11 @@ class SweepView:
         resources = {tenant: ses.tenant_resources(tenant) for tenant in sorted(statuses)}
         return cls(sweep_id, now, pools, states, statuses, resources)
 
+    def calls(self) -> int:
+        """What reading it cost in SES calls (a page each)."""
+        tenants = 0 if self.statuses is None else 1 + len(self.statuses)
+        return 1 + len(self.states) + tenants
+
     def key(self) -> str:
         return key_of(self.sweep_id)
 
