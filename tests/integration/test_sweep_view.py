@@ -204,14 +204,11 @@ def test_a_tenant_association_heard_during_a_sweep_makes_it_read_the_tenants_aga
     while not state["done"]:
         state = step(state, 8)
 
-    # Then its next step read the tenants again (not the view read before the change),
-    # and judged t-20 by its new tenant: left on acme, not moved back
+    # Then its next step read the pools and tenants again (not the view read before the
+    # change), and t-20 stays where its tenant's rule and the event put it
     assert pool_of("t-20") == "acme"
     assert rows(account)["t-20"]["rule_id"] == "acme"
     assert rows(account)["t-20"]["tenants"] == "acme-eu,globex"
-    # (the sweep's own look at it, after the event's: compliant, nothing written)
-    assert rows(account)["t-20"]["sweep_id"] == state["sweep_id"]
-    assert rows(account)["t-20"]["outcome"] == "compliant"
     # (before: the first step's read, and the event's own look at t-20: its tenants, their
     # statuses, whether acme exists)
     assert first == {
@@ -256,33 +253,67 @@ def test_without_a_report_bucket_each_step_reads_its_own_view(
     assert pool_of("t-00") == "acme"
 
 
+def bulk_sets(count: int) -> list[str]:
+    """``count`` sets on the default pool that the bulk rule sends to bulk."""
+    names = [f"bulk-{i:02d}" for i in range(count)]
+    for name in names:
+        seed.create_set(name)
+    return names
+
+
+def ip_moved_out_of_bulk() -> None:
+    """Someone moves bulk's only IP to acme, and its CloudTrail record reaches the event
+    function (which fans out to the sets the inventory expects on bulk)."""
+    seed.sesv2().put_dedicated_ip_in_pool(Ip="192.0.2.1", DestinationPoolName="acme")
+    event = sample_event("put_dedicated_ip_in_pool.json", fresh_id=True)
+    event["detail"]["requestParameters"] = {"ip": "192.0.2.1", "destinationPoolName": "acme"}
+    assert deliver(event) == {"batchItemFailures": []}
+
+
+def test_a_pool_emptied_between_two_steps_is_read_again_before_a_set_is_moved_onto_it(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 30 sets the bulk rule sends to bulk (its one IP warm: healthy), and a sweep
+    # whose first step moved 10 of them
+    monkeypatch.setattr(sweep, "VIEW_REREAD_SHARE", 1e9)
+    names = bulk_sets(30)
+    state = step(start("exec-pool"), 10)
+    assert {pool_of(n) for n in names[:10]} == {"bulk"}
+
+    # When bulk's IP is moved out, and the event function hears it
+    ip_moved_out_of_bulk()
+    writes = call_counts().get("PutConfigurationSetDeliveryOptions", 0)
+
+    # And the sweep goes on
+    while not state["done"]:
+        state = step(state, 10)
+
+    # Then it read the pool again: no other set was moved onto the emptied pool, each is
+    # an error that says why
+    assert call_counts().get("PutConfigurationSetDeliveryOptions", 0) == writes
+    assert {pool_of(n) for n in names[10:]} == {"ses-default-dedicated-pool"}
+    assert {rows(account)[n]["outcome"] for n in names[10:]} == {"error"}
+    assert "target pool bulk is not ready" in rows(account)["bulk-29"]["reason"]
+
+
 def test_a_change_heard_in_the_middle_of_a_step_is_read_at_its_next_checkpoint(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given 30 sets of three tenants, a sweep that checkpoints every 5 sets, and t-20
-    # (globex's) associated with acme-eu while the sweep reads its first set, the record
-    # of it reaching the event function then
+    # Given 30 sets the bulk rule sends to bulk, a sweep that checkpoints every 5 sets,
+    # and bulk's IP moved out (and heard) while the sweep reads its first set
     monkeypatch.setattr(sweep, "CHECKPOINT_EVERY_SETS", 5)
     monkeypatch.setattr(sweep, "VIEW_REREAD_SHARE", 1e9)
-    tenant_sets(30)
-
-    def associate() -> None:
-        arn = set_arn("t-20")
-        seed.sesv2().create_tenant_resource_association(TenantName="acme-eu", ResourceArn=arn)
-        event = sample_event("create_tenant_resource_association.json", configuration_set="t-20")
-        assert deliver(event) == {"batchItemFailures": []}
-
-    faults.after("sesv2", "GetConfigurationSet", associate)
+    names = bulk_sets(30)
+    faults.after("sesv2", "GetConfigurationSet", ip_moved_out_of_bulk)
 
     # When the sweep runs in one step
     state = step(start("exec-mid"), 100)
     assert state["done"]
 
-    # Then the step read the tenants again at a checkpoint before reaching t-20, and left
-    # it on acme, where the event function had moved it
-    assert pool_of("t-20") == "acme"
-    assert rows(account)["t-20"]["sweep_id"] == state["sweep_id"]
-    assert rows(account)["t-20"]["outcome"] == "compliant"
+    # Then the sets judged before its first checkpoint went by the view read at its start
+    # (the pool healthy), and every set after it by the view read again there
+    assert [n for n in names if pool_of(n) == "bulk"] == names[:5]
+    assert {rows(account)[n]["outcome"] for n in names[5:]} == {"error"}
 
 
 def test_an_execution_that_resumes_a_dead_one_s_sweep_reads_the_view_again(
