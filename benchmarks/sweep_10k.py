@@ -23,7 +23,8 @@ call in AWS; at 50 calls/s that leaves the sweep budget-bound, as it is in AWS, 
 
 With ``--tenants T``, the policy asks its pool's health (``pool_health``) and matches
 sets by tenant: the sets are spread over T tenants, and the figures say what reading
-the pool's state and the tenants cost on top of the sets' own calls.
+the pool's state and the tenants cost on top of the sets' own calls (once a sweep:
+docs/design/sweep-view.md).
 
 Usage: python -m benchmarks.sweep_10k [--sets 10000] [--rate 50] [--tenants T] [--tracemalloc]
 """
@@ -293,10 +294,11 @@ def main() -> None:
     if args.tenants:
         extra = sum(calls.get(op, 0) for op in POOL_AND_TENANT_CALLS)
         steps = len(function.step_times)
+        target = 1 + 1 + args.tenants  # GetDedicatedIps, ListTenants, ListTenantResources
         print(
-            f"  pool state and tenant calls {extra} over {steps} steps = "
-            f"{extra / max(steps, 1):.1f} a step, for 1 pool and {args.tenants} tenants "
-            f"(target: 1 per pool and 1 per tenant, +1 ListTenants, a step; 0 per set)"
+            f"  pool state and tenant calls {extra} for the sweep of {steps} steps, for 1 pool "
+            f"and {args.tenants} tenants (target: {target} = 1 per pool and 1 per tenant, "
+            "+1 ListTenants, once a sweep; 0 per step, 0 per set)"
         )
     print(f"  throttled answers (429)     {throttled} (the SDK retries them)")
     print(

@@ -90,6 +90,7 @@ _MAX_DELIVERY_SECONDS: Final = 50400
 _DEDICATED_IPS_ATTR: Final = "_local_aws_dedicated_ips"
 _WARMUP_ATTR: Final = "_local_aws_warmup"
 _TENANTS_ATTR: Final = "_local_aws_tenants"
+_TENANT_INFO_AS_DOCUMENTED_ATTR: Final = "_local_aws_tenant_info_as_documented"
 _SCALING_MODES: Final = frozenset({"STANDARD", "MANAGED"})
 _SENDING_STATUSES: Final = frozenset({"ENABLED", "REINSTATED", "DISABLED"})
 _TENANT_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -700,7 +701,11 @@ def _delete_tenant(self: Any) -> str:
 def _list_tenants(self: Any) -> str:
     tenants = _tenants_of(self.sesv2_backend)
     page, token = _paginate(self, list(tenants))
-    return _page_response("Tenants", [tenants[name].info() for name in page], token)
+    infos = [tenants[name].info() for name in page]
+    if getattr(self.sesv2_backend, _TENANT_INFO_AS_DOCUMENTED_ATTR, False):
+        for info in infos:
+            del info["SendingStatus"]
+    return _page_response("Tenants", infos, token)
 
 
 def _create_tenant_resource_association(self: Any) -> str:
@@ -746,6 +751,18 @@ def _list_resource_tenants(self: Any) -> str:
         for name in page
     ]
     return _page_response("ResourceTenants", items, token)
+
+
+def list_tenants_as_documented(
+    on: bool = True, *, account_id: str = "123456789012", region: str = "us-east-1"
+) -> None:
+    """Answer ListTenants as the API reference documents its entries (TenantInfo,
+    https://docs.aws.amazon.com/ses/latest/APIReference-V2/API_TenantInfo.html: name, id,
+    ARN, creation time, and no ``SendingStatus``), not as botocore's model does (which
+    adds ``SendingStatus``): a client must then ask ``GetTenant`` for the status."""
+    from moto.sesv2.models import sesv2_backends
+
+    setattr(sesv2_backends[account_id][region], _TENANT_INFO_AS_DOCUMENTED_ATTR, on)
 
 
 def set_tenant_sending_status(

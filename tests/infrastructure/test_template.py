@@ -98,6 +98,7 @@ INVENTORY_LANE_INDEX = "${InventoryTable.Arn}/index/" + stack.LANE_INDEX
 IDENTITY_LANE_INDEX = "${IdentityTable.Arn}/index/" + stack.LANE_INDEX
 REPORTS = "${ReportBucket.Arn}/reports/*"
 LANE_RESULTS = "${ReportBucket.Arn}/reports/lane-results/*"
+SWEEP_VIEWS = "${ReportBucket.Arn}/sweeps/*"
 STATES = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
 SWEEP_MACHINE = STATES + "stateMachine:${AWS::StackName}-sweep"
 SWEEP_CHILDREN = STATES + "execution:${AWS::StackName}-sweep/*"
@@ -181,7 +182,8 @@ RECONCILE = merge(
     on("IdentityTable.Arn", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"),
     # adapters/ses.py: Ses.get_email_identity, Ses.set_default_configuration_set
     on(IDENTITIES_ARN, "ses:GetEmailIdentity", "ses:PutEmailIdentityConfigurationSetAttributes"),
-    on("StateTable.Arn", "dynamodb:UpdateItem"),  # adapters/budget.SharedBudget.reserve
+    # adapters/budget.SharedBudget.reserve; adapters/state.note_view_changed (events)
+    on("StateTable.Arn", "dynamodb:UpdateItem"),
     # adapters/work_queue.WorkQueue: work put back for later, a flapping hold's wake-up
     on("EventQueue.Arn", "sqs:SendMessage"),
     # adapters/organizations.Organization.ancestry: a policy naming organizational_units
@@ -214,6 +216,12 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         on(TENANTS, "ses:GetTenant"),  # Ses.tenant_status: a status ListTenants left out
         # Inventory.indexed: the identities a deleted set leaves without a default
         on(IDENTITY_INDEX, "dynamodb:Query"),
+        # event_path.tenant_members (Inventory.rows): a deleted tenant's sets and
+        # identities, this lane's by a scan, a member lane's by its index
+        on("InventoryTable.Arn", "dynamodb:Scan"),
+        on("IdentityTable.Arn", "dynamodb:Scan"),
+        on(INVENTORY_LANE_INDEX, "dynamodb:Query"),
+        on(IDENTITY_LANE_INDEX, "dynamodb:Query"),
     ),
     "SweepFunctionRole": merge(
         RECONCILE,
@@ -232,6 +240,7 @@ EXPECTED_GRANTS: dict[str, Grants] = {
         on("StateTable.Arn", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"),
         on(REPORTS, "s3:PutObject"),  # adapters/reports.ReportStore.store, put_lanes
         on(LANE_RESULTS, "s3:GetObject"),  # ReportStore.lane_results (the ResultWriter's)
+        on(SWEEP_VIEWS, "s3:PutObject", "s3:GetObject"),  # ReportStore.keep_view, view
     ),
     "ConfigRuleFunctionRole": merge(
         running("ConfigRuleFunction"),

@@ -447,6 +447,32 @@ def test_what_a_sweep_costs_per_identity_in_ses_calls(account: LocalStack) -> No
     assert "PutEmailIdentityConfigurationSetAttributes" not in used
 
 
+def test_a_sweep_paused_among_the_identities_resumes_there_not_at_the_sets(
+    account: LocalStack,
+) -> None:
+    # Given 30 identities, and a sweep whose first step runs out of time after the three
+    # sets and ten identities
+    from tests.integration.test_sweep import CountdownContext
+
+    for n in range(30):
+        seed.create_identity(f"n{n:02}@news.example.com", configuration_set="mkt-news")
+    before = dict(call_counts())
+    start = {"action": "start", "execution": "exec-phase", "input": {"trigger": "manual"}}
+    state = sweep_app.handler(start, LambdaContext())
+    state = sweep_app.handler({"action": "step", "sweep": state}, CountdownContext(sets=13))
+    assert state["processed"] == 13 and not state["done"]
+
+    # When the next step runs in a fresh process (the checkpoint is all it knows)
+    reset_process_caches()
+    state = sweep_app.handler({"action": "step", "sweep": state}, LambdaContext())
+
+    # Then it went on among the identities: no set read or listed again
+    assert state["done"] and state["processed"] == 33
+    used = {k: v - before.get(k, 0) for k, v in call_counts().items() if v != before.get(k, 0)}
+    assert (used["GetConfigurationSet"], used["ListConfigurationSets"]) == (3, 1)
+    assert used["GetEmailIdentity"] == 30
+
+
 def test_a_set_deleted_unseen_breaks_its_identities_in_the_same_sweep(
     account: LocalStack,
 ) -> None:

@@ -296,6 +296,47 @@ def test_a_disabled_tenant_s_set_is_reported_not_moved_unless_the_rule_says_enfo
     assert evaluate(parse_policy(TENANTS), reinstated, NOW).outcome is Outcome.REMEDIATED
 
 
+def test_a_disabled_tenant_s_identity_is_reported_not_given_its_set_unless_enforce() -> None:
+    # Given an identity of a DISABLED tenant without its required default set
+    rule = """
+        version: 1
+        mode: enforce
+        identities:
+          - id: acme-ids
+            match: {tenants: ["acme-*"]}
+            configuration_set: acme-set
+        """
+    disabled = Identity("a.example.com", tenants=(Tenant("acme-eu", "DISABLED"),))
+
+    # When judged by a rule that says nothing, and by one that says enforce
+    reported = evaluate_identity(parse_policy(rule), disabled, NOW)
+    enforce = rule.replace("acme-set\n", "acme-set\n            disabled_tenants: enforce\n")
+    given = evaluate_identity(parse_policy(enforce), disabled, NOW)
+
+    # Then the first reports it and writes nothing, the second gives it its set
+    assert (reported.outcome, reported.action) == (Outcome.VIOLATION, Action.NONE)
+    assert "its tenant acme-eu is DISABLED" in reported.reason
+    assert (given.outcome, given.action) == (Outcome.REMEDIATED, Action.REASSIGN)
+    # And an ENABLED or REINSTATED tenant's identity is given its set either way
+    reinstated = Identity("a.example.com", tenants=(Tenant("acme-eu", "REINSTATED"),))
+    assert evaluate_identity(parse_policy(rule), reinstated, NOW).outcome is Outcome.REMEDIATED
+
+
+def test_an_identity_rule_asking_to_report_disabled_tenants_makes_the_document_read_them() -> None:
+    policy = parse_policy(
+        """
+        version: 1
+        mode: enforce
+        identities:
+          - id: all
+            match: {identities: ["*"]}
+            configuration_set: s
+            disabled_tenants: report
+        """
+    )
+    assert policy.names_tenants()
+
+
 def test_a_document_without_the_new_fields_needs_no_tenants_and_no_pool_state() -> None:
     # Given a v1 document that names no tenant and no pool health
     policy = parse_policy(

@@ -19,7 +19,16 @@ from ses_pool_enforcer.compliance.security_hub import record_of as hub_record_of
 from ses_pool_enforcer.model import DedicatedIp, Outcome, OutcomeRecord, PoolState
 from ses_pool_enforcer.notices import Trigger, notice
 from ses_pool_enforcer.policy import Mode
-from ses_pool_enforcer.report import Entry, build_report, by_tenant, to_csv, to_json
+from ses_pool_enforcer.report import (
+    Entry,
+    IdentityEntry,
+    build_report,
+    by_tenant,
+    to_csv,
+    to_identities_csv,
+    to_json,
+)
+from ses_pool_enforcer.report_html import to_html
 
 NOW = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
 WARMING = PoolState(
@@ -213,3 +222,52 @@ def test_plan_s_json_shows_the_target_pool_s_state_after_the_change() -> None:
     }
     assert change["after"]["tenants"] == ["acme", "beta"]
     assert "target_pool_state" not in change["before"] and "tenants" not in change["before"]
+
+
+def test_identities_tenants_are_in_the_report_s_identity_json_csv_and_html_as_sets_are() -> None:
+    # Given a report of identities as the identity inventory holds them, their tenants
+    # read (the policy names tenants): one of two tenants, one of none, one non-compliant
+    rows = [
+        {"identity": "a.example.com", "outcome": "violation", "required": "acme-set",
+         "rule_id": "acme", "reason": "not changed", "tenants": "acme-eu,globex"},
+        {"identity": "b.example.com", "outcome": "compliant", "required": "s",
+         "default_configuration_set": "s", "rule_id": "all", "tenants": ""},
+    ]  # fmt: skip
+    built = build_report(
+        [Entry.from_record(PLAIN)],
+        sweep_id="sweep-1",
+        trigger="schedule",
+        started_at=NOW.isoformat(),
+        finished_at=NOW.isoformat(),
+        policy_version="3",
+        identities=[IdentityEntry.from_row(r) for r in rows],
+    )
+
+    # Then the JSON names each identity's tenants, the identities CSV has a tenants column
+    document = json.loads(to_json(built))
+    entries = {e["identity"]: e for e in document["identities"]["entries"]}
+    assert entries["a.example.com"]["tenants"] == ["acme-eu", "globex"]
+    assert entries["b.example.com"]["tenants"] == []
+    table = to_identities_csv(built)
+    assert table is not None
+    by_identity = {r["identity"]: r for r in csv.DictReader(io.StringIO(table))}
+    assert by_identity["a.example.com"]["tenants"] == "acme-eu;globex"
+    # And the HTML page's non-compliant identities table has a Tenants column
+    page = to_html(built)
+    identities_table = page.split('id="non-compliant-identities-table"', 1)[1].split("</table>")[0]
+    assert ">Tenants<" in identities_table and "<td>acme-eu, globex</td>" in identities_table
+
+
+def test_identities_whose_tenants_were_not_read_have_no_such_key_nor_column() -> None:
+    row = {"identity": "a.example.com", "outcome": "compliant", "required": "s"}
+    built = build_report(
+        [],
+        sweep_id="sweep-1",
+        trigger="schedule",
+        started_at=NOW.isoformat(),
+        finished_at=NOW.isoformat(),
+        identities=[IdentityEntry.from_row(row)],
+    )
+    assert "tenants" not in json.loads(to_json(built))["identities"]["entries"][0]
+    table = to_identities_csv(built)
+    assert table is not None and "tenants" not in table.splitlines()[0]

@@ -500,6 +500,19 @@ def evaluate_identity(
             rule.id,
             f"{on}, expected {required} ({why})",
         )
+    # As for sets: only a document that speaks of tenants holds DISABLED ones back.
+    disabled = [t.name for t in identity.tenants or () if t.sending_status == DISABLED]
+    if disabled and rule.disabled_tenants is not DisabledTenants.ENFORCE and policy.names_tenants():
+        return IdentityDecision(
+            Outcome.VIOLATION,
+            Action.NONE,
+            required,
+            None,
+            rule.id,
+            f"{on}, expected {required}; not changed: its tenant {', '.join(disabled)} is "
+            "DISABLED (SES stopped its sending): reported only, unless the rule says "
+            "disabled_tenants: enforce",
+        )
     return IdentityDecision(
         Outcome.REMEDIATED,
         Action.REASSIGN,

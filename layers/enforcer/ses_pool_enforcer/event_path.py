@@ -22,10 +22,17 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from ses_pool_enforcer.adapters import aws
+from ses_pool_enforcer.adapters import aws, state
 from ses_pool_enforcer.adapters.inventory import LeaseLost
 from ses_pool_enforcer.adapters.policy_store import PolicyUnavailable
-from ses_pool_enforcer.events import Change, Ignored, SesCloudTrailEvent, Target, change_from
+from ses_pool_enforcer.events import (
+    SWEEP_VIEW_CHANGES,
+    Change,
+    Ignored,
+    SesCloudTrailEvent,
+    Target,
+    change_from,
+)
 from ses_pool_enforcer.model import Kind, Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
@@ -195,12 +202,21 @@ def _read(record: Mapping[str, Any], runtime: Runtime) -> list[Work]:
     if lane is not None:  # the alert names the member account as people know it
         trigger = replace(change.trigger, account_name=runtime.organization.name_of(lane[0]))
         change = replace(change, trigger=trigger)
+    if change.trigger.event_name in SWEEP_VIEW_CHANGES and runtime.settings.state_table:
+        # A running sweep's view of the pools and tenants predates this: its next
+        # checkpoint reads them again.
+        state.note_view_changed(
+            runtime.settings.state_table, "#".join(lane or ()), runtime.clock.time()
+        )
     if change.target is Target.POOL:
         in_lane = _lane_runtime(runtime, lane)
         if in_lane is not None:
             fan_out_pool_change(change.name, change.trigger, in_lane, lane)
         return []
-    if change.target in (Target.POOL_IPS, Target.TENANT):
+    if change.target is Target.TENANT:
+        in_lane = _lane_runtime(runtime, lane)
+        return [] if in_lane is None else tenant_members(change.name, change.trigger, in_lane, lane)
+    if change.target in (Target.POOL_IPS, Target.ACCOUNT):
         in_lane = _lane_runtime(runtime, lane)
         if in_lane is not None:
             for pool in sorted(_pools_to_judge_again(change, in_lane)):
@@ -271,15 +287,19 @@ def _alert_policy_unavailable(runtime: Runtime, exc: PolicyUnavailable) -> None:
 
 def _pools_to_judge_again(change: Change, runtime: Runtime) -> set[str]:
     """The pools whose sets an IP's move or warm-up (every pool a rule asks health of:
-    the record names the IP's new pool at most, never the one it left), or a tenant's
-    deletion (the pools of the rules that match by tenant), may change the decision of."""
+    the record names the IP's new pool at most, never the one it left), the account's
+    automatic warm-up (the pools a rule asks a warm-up of) or its shared pool delivery
+    mode (the shared pool, when a rule asks a mode of it) may change the decision of."""
     snapshot = runtime.policy()
     if isinstance(snapshot, PolicyError):
         logger.info("no valid policy: nothing to judge again", extra={"cause": str(snapshot)})
         return set()
     policy = snapshot.policy
-    if change.target is Target.TENANT:
-        return policy.pools_of_tenant_rules()
+    event_name = change.trigger.event_name
+    if event_name == "PutAccountDedicatedIpWarmupAttributes":
+        return policy.pools_with_warmup_health()
+    if event_name == "PutAccountDeliveryAttributes":
+        return policy.pools_with_shared_pool_mode()
     health = policy.pools_with_health()
     named = change.name if change.trigger.event_name == "PutDedicatedIpInPool" else None
     return health | ({named} if named in policy.pools() else set())
@@ -301,6 +321,32 @@ def fan_out_pool_change(
     logger.info("pool change fanned out", extra={"pool": pool, "sets": len(names)})
     metrics.add_metric(name="PoolChangeSetsQueued", unit=MetricUnit.Count, value=len(names))
     return len(names)
+
+
+def tenant_members(
+    tenant: str, trigger: Trigger, runtime: Runtime, lane: LaneKey | None = None
+) -> list[Work]:
+    """A tenant was deleted: every set and identity whose last look found it associated
+    with that tenant is looked at again, whatever leaned on it (a rule matching by
+    tenant, an exemption by tenant, ``disabled_tenants``). SES no longer lists the
+    tenant's resources, so the inventory's rows say which they were (read whole: a
+    tenant is rarely deleted)."""
+    found: list[Work] = []
+    for inventory, kind in (
+        (runtime.inventory, Kind.CONFIGURATION_SET),
+        (runtime.identities, Kind.IDENTITY),
+    ):
+        if inventory is None:
+            continue
+        key = inventory.layout.key
+        found += [
+            Work(row[key], trigger, kind=kind, lane=lane)
+            for row in inventory.rows()
+            if tenant in row.get("tenants", "").split(",")
+        ]
+    logger.info("tenant deleted", extra={"tenant": tenant, "looked_at_again": len(found)})
+    metrics.add_metric(name="TenantChangeQueued", unit=MetricUnit.Count, value=len(found))
+    return found
 
 
 def identities_using(

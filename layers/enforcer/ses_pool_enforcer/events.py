@@ -31,6 +31,9 @@ class Target(StrEnum):
     POOL_IPS = "pool_ips"
     # A tenant deleted: its sets, no longer listed under it, are looked at again.
     TENANT = "tenant"
+    # An account-wide setting some rules' decisions lean on (the account's automatic IP
+    # warm-up, its shared pool delivery mode): the record names no set or pool.
+    ACCOUNT = "account"
 
 
 # eventName -> what it touches and where its name may stand in ``requestParameters``
@@ -68,7 +71,26 @@ EVENT_TARGETS: dict[str, tuple[Target, tuple[tuple[str, ...], ...]]] = {
     "CreateTenantResourceAssociation": (Target.CONFIGURATION_SET, (("resourceArn",),)),
     "DeleteTenantResourceAssociation": (Target.CONFIGURATION_SET, (("resourceArn",),)),
     "DeleteTenant": (Target.TENANT, (("tenantName",),)),
+    # Account-wide: named by the account the record is about (recipientAccountId).
+    "PutAccountDedicatedIpWarmupAttributes": (Target.ACCOUNT, ()),
+    "PutAccountDeliveryAttributes": (Target.ACCOUNT, ()),
 }
+
+# The calls that change what a sweep reads once for all its steps (adapters/sweep_view.py):
+# the pools, their state, a resource's tenants. Each marks the lane's view stale.
+SWEEP_VIEW_CHANGES = frozenset(
+    {
+        "CreateDedicatedIpPool",
+        "DeleteDedicatedIpPool",
+        "PutDedicatedIpPoolScalingAttributes",
+        "PutDedicatedIpInPool",
+        "PutDedicatedIpWarmupAttributes",
+        "CreateTenantResourceAssociation",
+        "DeleteTenantResourceAssociation",
+        "DeleteTenant",
+        "PutAccountDedicatedIpWarmupAttributes",
+    }
+)
 
 ARN_PATH_KEYS = frozenset({"resourcearn"})
 CONFIGURATION_SET_ARN_MARKER = ":configuration-set/"
@@ -187,6 +209,9 @@ def change_from(event: SesCloudTrailEvent) -> Change:
     if detail.event_name not in EVENT_TARGETS:
         raise Ignored(f"{detail.event_name} does not change a configuration set or pool")
     target, paths = EVENT_TARGETS[detail.event_name]
+    if target is Target.ACCOUNT:
+        trigger = trigger_of(event)
+        return Change(target, trigger.account or event.account, trigger)
     params = detail.request_parameters or {}
     for path in paths:
         value = _lookup(params, path)

@@ -240,8 +240,9 @@ def _shared_pool_delivery_mode_field() -> Any:
 def _disabled_tenants_field() -> Any:
     return Field(
         default=None,
-        description="A set of a tenant whose SendingStatus is DISABLED: 'report' (the "
-        "default) reports it without moving it; 'enforce' moves it as any other.",
+        description="A set (or identity) of a tenant whose SendingStatus is DISABLED: "
+        "'report' (the default) reports it without changing it; 'enforce' moves it (gives "
+        "it its default set) as any other.",
     )
 
 
@@ -350,6 +351,7 @@ class IdentityRule(_Strict):
         "(reported only).",
     )
     mode: Mode | None = Field(default=None, description="Overrides the document's mode.")
+    disabled_tenants: DisabledTenants | None = _disabled_tenants_field()
 
     @model_validator(mode="after")
     def _one_requirement(self) -> IdentityRule:
@@ -499,6 +501,7 @@ class Policy(_Strict):
             or any(rule.match.tenants is not None for rule in self.identities or [])
             or any(exemption.tenant is not None for exemption in self.exemptions)
             or any(t.disabled_tenants is DisabledTenants.REPORT for t in targets)
+            or any(r.disabled_tenants is DisabledTenants.REPORT for r in self.identities or [])
         )
 
     def pools_with_health(self) -> set[str]:
@@ -506,9 +509,19 @@ class Policy(_Strict):
         targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
         return {t.pool for t in targets if t.pool_health is not None}
 
-    def pools_of_tenant_rules(self) -> set[str]:
-        """The pools of the rules that match by tenant: where a tenant's sets are sent."""
-        return {rule.pool for rule in self.rules if rule.match.tenants is not None}
+    def pools_with_warmup_health(self) -> set[str]:
+        """The pools a rule (or the default) asks a minimum warm-up of."""
+        targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
+        return {
+            t.pool
+            for t in targets
+            if t.pool_health is not None and t.pool_health.min_warmup_percent is not None
+        }
+
+    def pools_with_shared_pool_mode(self) -> set[str]:
+        """The pools (the shared pool) a rule asks a ``SharedPoolDeliveryMode`` with."""
+        targets: list[Rule | DefaultRule] = [*self.rules, *filter(None, [self.default])]
+        return {t.pool for t in targets if t.shared_pool_delivery_mode is not None}
 
     def pools(self) -> set[str]:
         """Every pool the document names."""

@@ -78,6 +78,11 @@ TENANTS_COLUMN = "tenants"
 NO_TENANT = "(no tenant)"
 
 
+def _tenants(stored: str | None) -> tuple[str, ...] | None:
+    """An inventory row's comma-joined tenants (None: not read)."""
+    return None if stored is None else tuple(t for t in stored.split(",") if t)
+
+
 def _number(text: str | None) -> int | None:
     return None if text is None or text == "" else int(text)
 
@@ -118,7 +123,7 @@ class Entry:
             pool_scaling_mode=row.get("pool_scaling_mode") or None,
             pool_ips=_number(row.get("pool_ips")),
             pool_coldest_warmup=_number(row.get("pool_coldest_warmup")),
-            tenants=None if tenants is None else tuple(t for t in tenants.split(",") if t),
+            tenants=_tenants(tenants),
         )
 
     @classmethod
@@ -157,6 +162,8 @@ class IdentityEntry:
     # Its lane, as an Entry's: None in a lane's own report.
     account: str | None = None
     region: str | None = None
+    # Its tenants when the policy names tenants, as a set's: None (absent) otherwise.
+    tenants: tuple[str, ...] | None = None
 
     @classmethod
     def from_row(cls, row: Mapping[str, str]) -> IdentityEntry:
@@ -168,6 +175,7 @@ class IdentityEntry:
             rule_id=row.get("rule_id") or None,
             reason=row.get("reason", ""),
             checked_at=row.get("checked_at", ""),
+            tenants=_tenants(row.get("tenants")),
         )
 
     @property
@@ -437,7 +445,7 @@ def _has_pool_state(entries: Iterable[Entry]) -> bool:
     return any(e.pool_scaling_mode is not None or e.pool_ips is not None for e in entries)
 
 
-def _has_tenants(entries: Iterable[Entry]) -> bool:
+def _has_tenants(entries: Iterable[Entry | IdentityEntry]) -> bool:
     return any(e.tenants is not None for e in entries)
 
 
@@ -495,6 +503,8 @@ def to_identities_csv(report: Report) -> str | None:
     if report.identities is None:
         return None
     columns = (*LANE_COLUMNS, *IDENTITY_COLUMNS) if in_lanes(report) else IDENTITY_COLUMNS
+    if _has_tenants(report.identities.entries):
+        columns = (*columns, TENANTS_COLUMN)
     return _csv(columns, report.identities.entries, report.policy_version)
 
 

@@ -507,11 +507,15 @@ def _identity_tables(section: IdentitySection, lanes: bool) -> list[str]:
     """The three lists, each a heading and a sortable table, or a line saying it is empty;
     ``lanes``: each row starts with its account and region."""
     bad = section.non_compliant()
+    # A Tenants column where the identities' tenants were read, as for the sets.
+    tenants = any(e.tenants is not None for e in section.entries)
     non_compliant = "".join(
         f"<tr>{_lane_cells(e, lanes)}<td>{_e(e.identity)}</td>{_outcome_cell(e.outcome)}"
         f"<td>{_e(e.default_configuration_set or '-')}</td><td>{_e(e.required or '-')}</td>"
         f"<td>{_e(e.rule_id or '-')}</td><td>{_e(e.reason)}</td>"
-        f"<td>{_e(_when(e.checked_at))}</td></tr>"
+        f"<td>{_e(_when(e.checked_at))}</td>"
+        + (f"<td>{_e(', '.join(e.tenants or ()) or '-')}</td>" if tenants else "")
+        + "</tr>"
         for e in bad
     )
     wrong_pool = "".join(
@@ -526,7 +530,8 @@ def _identity_tables(section: IdentitySection, lanes: bool) -> list[str]:
         for e in section.without_default
     )
     lists = (
-        ("non-compliant-identities", "Non-compliant identities", bad, IDENTITY_COLUMNS,
+        ("non-compliant-identities", "Non-compliant identities", bad,
+         (*IDENTITY_COLUMNS, *(("Tenants",) if tenants else ())),
          non_compliant, "Every managed identity is compliant, remediated or exempt."),
         ("wrong-pool-defaults", "Identities whose default set is on the wrong pool",
          section.wrong_pool_defaults, WRONG_POOL_COLUMNS, wrong_pool,

@@ -26,8 +26,9 @@ from ses_pool_enforcer.adapters.history import HistoryPoint, ReportHistory
 from ses_pool_enforcer.adapters.policy_store import PolicySnapshot
 from ses_pool_enforcer.adapters.reports import ReportStore
 from ses_pool_enforcer.adapters.security_hub import Delivery
-from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE, PoolDirectory, TenantDirectory
+from ses_pool_enforcer.adapters.ses import LIST_PAGE_SIZE
 from ses_pool_enforcer.adapters.state import Checkpoint, LockLost, StateTable
+from ses_pool_enforcer.adapters.sweep_view import SweepView
 from ses_pool_enforcer.compliance.security_hub import resync
 from ses_pool_enforcer.config import SettingsError
 from ses_pool_enforcer.model import Kind
@@ -49,6 +50,11 @@ PAGE_SIZE = LIST_PAGE_SIZE
 PHASES = ("sets", "identities")
 Pages = Callable[[str | None, int], Iterator[tuple[list[str], str | None]]]
 START_ATTEMPTS = 3
+# Reading the pools and tenants again costs their calls again: after a change the event
+# path heard, a sweep reads them again no sooner than when those calls would be this
+# share of the budget spent since the last read (a burst of tenant associations must
+# not turn a sweep into re-reads).
+VIEW_REREAD_SHARE = 0.1
 
 TRIGGERS = frozenset({"schedule", "policy-change", "manual", "new-account"})
 # A sweep already running has read part of the account under the old policy: a policy
@@ -142,7 +148,9 @@ class Sweeper:
             status = "started"  # our own start, retried
         elif checkpoint is not None:
             status = "resumed"
-            checkpoint = replace(checkpoint, owner=execution)
+            # The dead execution's view of the pools and tenants may be hours old, and
+            # what it missed unheard (warm-up, a tenant's status): read it again.
+            checkpoint = replace(checkpoint, owner=execution, view_at=None)
             self.state.save_checkpoint(checkpoint, replace=True)
             if trigger in RERUN_WHEN_RESUMING:
                 self.state.request_rerun(trigger)
@@ -200,23 +208,14 @@ class Sweeper:
         began = clock.time()
         step_end = began + self.runtime.settings.sweep_step_seconds
         pinned = self._pinned_policy(checkpoint)
-        ses = self.runtime.ses
-        reconciler = self.runtime.reconciler(
-            policy=pinned,
-            pools=PoolDirectory.listed(ses, clock),
-            sweep_id=sweep_id,
-            # Per tenant, not per set: a step judges thousands of sets of few tenants.
-            tenants=(
-                TenantDirectory.listed(ses, clock)
-                if isinstance(pinned, PolicySnapshot) and pinned.policy.names_tenants()
-                else None
-            ),
-        )
-        if isinstance(reconciler.policy, PolicyError):
-            checkpoint = replace(checkpoint, stopped=f"policy not enforced: {reconciler.policy}")
+        if isinstance(pinned, PolicyError):
+            checkpoint = replace(checkpoint, stopped=f"policy not enforced: {pinned}")
             self._save(checkpoint)
             logger.error("sweep stopped", extra={"sweep_id": sweep_id, "cause": checkpoint.stopped})
             return _state(checkpoint, "stopped")
+        view, checkpoint = self._view(checkpoint, pinned.policy)
+        reconciler = self.runtime.reconciler(policy=pinned, sweep_id=sweep_id)
+        self._see(view, reconciler)
 
         trigger = Trigger(
             source="sweep",
@@ -275,6 +274,9 @@ class Sweeper:
                     ):
                         self._save(checkpoint)
                         saved_at, unsaved = now, 0
+                        if self._stale(view):  # a pool or tenant changed since
+                            view, checkpoint = self._read_view(checkpoint, pinned.policy)
+                            self._see(view, reconciler, walker)
                 checkpoint = replace(checkpoint, page_token=next_token, offset=0, last_name=None)
                 if next_token is not None:
                     self._save(checkpoint)
@@ -283,6 +285,56 @@ class Sweeper:
         self._save(checkpoint)
         self._log_step(checkpoint, at_start, began, "reconciled")
         return _state(checkpoint, "reconciled")
+
+    def _view(self, checkpoint: Checkpoint, policy: Policy) -> tuple[SweepView, Checkpoint]:
+        """The sweep's view of the pools and tenants: the one an earlier step kept, unless
+        the event path heard a change to them since it was read (``_stale``); else read
+        now. Without a report bucket, each step reads its own."""
+        store = self.reports
+        if store is not None and checkpoint.view_at is not None:
+            kept = store.view(checkpoint.sweep_id)
+            if kept is not None and kept.read_at == checkpoint.view_at and not self._stale(kept):
+                return kept, checkpoint
+        return self._read_view(checkpoint, policy)
+
+    def _stale(self, view: SweepView) -> bool:
+        """Whether the event path heard a pool or tenant change since ``view`` was read,
+        and reading it again costs no more than VIEW_REREAD_SHARE of the budget since."""
+        if self.state.view_changed_at() < view.read_at:
+            return False
+        cost = view.calls() / self.runtime.settings.ses_calls_per_second
+        return self.runtime.clock.time() - view.read_at >= cost / VIEW_REREAD_SHARE
+
+    def _read_view(self, checkpoint: Checkpoint, policy: Policy) -> tuple[SweepView, Checkpoint]:
+        """Read the view from SES, and keep it for the next steps (the checkpoint saying
+        when it was read)."""
+        store = self.reports
+        now = round(self.runtime.clock.time(), 3)  # (as the checkpoint stores it)
+        view = SweepView.read(self.runtime.ses, policy, checkpoint.sweep_id, now)
+        metrics.add_metric(name="SweepViewRead", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "sweep view read",
+            extra={
+                "sweep_id": checkpoint.sweep_id,
+                "pools": len(view.pools),
+                "pool_states": len(view.states),
+                "tenants": None if view.statuses is None else len(view.statuses),
+            },
+        )
+        if store is None:
+            return view, checkpoint
+        store.keep_view(view)
+        checkpoint = replace(checkpoint, view_at=view.read_at)
+        self._save(checkpoint)
+        return view, checkpoint
+
+    def _see(self, view: SweepView, *reconcilers: Reconciler) -> None:
+        """Judge with ``view``: its pools, and its tenants when the policy names them."""
+        ses, clock = self.runtime.ses, self.runtime.clock
+        pools = view.pool_directory(ses, clock)
+        tenants = view.tenant_directory(ses, clock)
+        for reconciler in reconcilers:
+            reconciler.pools, reconciler.tenants = pools, tenants
 
     def _phases(
         self, checkpoint: Checkpoint, sets: Reconciler
@@ -299,8 +351,9 @@ class Sweeper:
             policy=self._pinned_policy(checkpoint),
             sweep_id=checkpoint.sweep_id,
             kind=Kind.IDENTITY,
-            tenants=sets.tenants,  # the step's tenant listing serves identities too
         )
+        # The sweep's view of the tenants (and pools) serves identities too.
+        identities.pools, identities.tenants = sets.pools, sets.tenants
         yield PHASES[1], ses.identity_pages, identities
 
     def _reconcile(self, reconciler: Reconciler, work: Work, deadline: float) -> float | None:

@@ -4,7 +4,8 @@ where the report has identities, their CSV beside them; encrypted at rest (SSE-S
 An organization sweep of many lanes keeps its lanes here too: the list its Distributed
 Map reads (``put_lanes``), the lanes' results its ResultWriter writes under
 ``reports/lane-results/`` (``lane_results`` reads them back one at a time), and the
-organization report (``store_organization``)."""
+organization report (``store_organization``). A sweep keeps its view of the pools and
+tenants here too (``sweeps/``, adapters/sweep_view.py), read by each of its steps."""
 
 from __future__ import annotations
 
@@ -15,8 +16,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
+from botocore.exceptions import ClientError
+
 from ses_pool_enforcer import organization
-from ses_pool_enforcer.adapters.aws import client
+from ses_pool_enforcer.adapters.aws import client, error_code
+from ses_pool_enforcer.adapters.sweep_view import SweepView, key_of
 from ses_pool_enforcer.report import (
     IDENTITIES_PART,
     Links,
@@ -91,6 +95,20 @@ class ReportStore:
             ContentType=CONTENT_TYPES[key.rsplit(".", 1)[1]],
             ServerSideEncryption="AES256",
         )
+
+    def keep_view(self, view: SweepView) -> None:
+        """Keep a sweep's view of the pools and tenants for its later steps."""
+        self._put(view.key(), view.to_json())
+
+    def view(self, sweep_id: str) -> SweepView | None:
+        """The view a step of ``sweep_id`` kept, or None if none was (or it expired)."""
+        try:
+            body = self._s3.get_object(Bucket=self.bucket, Key=key_of(sweep_id))["Body"]
+        except ClientError as exc:
+            if error_code(exc) in ("NoSuchKey", "404"):
+                return None
+            raise
+        return SweepView.from_json(body.read())
 
     def put_lanes(self, execution: str, lanes: list[dict[str, Any]]) -> dict[str, str]:
         """Write the lanes of ``execution`` (its ARN) as one JSON array, for the Distributed

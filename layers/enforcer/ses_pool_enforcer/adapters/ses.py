@@ -342,6 +342,7 @@ class PoolDirectory:
         negative_ttl: float = 30.0,
         clock: Clock = SYSTEM,
         state_ttl: float = 300.0,
+        states: Mapping[str, PoolState | None] | None = None,
     ) -> None:
         self._ses = ses
         self._ttl = ttl
@@ -351,13 +352,24 @@ class PoolDirectory:
         now = clock.time()
         self._answers: dict[str, tuple[bool, float]] = {p: (True, now) for p in known or ()}
         self._listed_at = now if known is not None else None
-        self._states: dict[str, tuple[PoolState | None, float]] = {}
+        self._states: dict[str, tuple[PoolState | None, float]] = {
+            pool: (state, now) for pool, state in (states or {}).items()
+        }
 
     @classmethod
-    def listed(cls, ses: Ses, clock: Clock = SYSTEM) -> PoolDirectory:
-        """For a sweep's step: the pools listed once, each pool's state read once."""
-        pools = ses.list_dedicated_pools()
-        return cls(ses, pools, ttl=float("inf"), clock=clock, state_ttl=float("inf"))
+    def listed(
+        cls,
+        ses: Ses,
+        clock: Clock = SYSTEM,
+        pools: set[str] | None = None,
+        states: Mapping[str, PoolState | None] | None = None,
+    ) -> PoolDirectory:
+        """For a scan of every set (a sweep, the CLI): the pools listed once (or as
+        ``pools`` lists them), each pool's state read once (or as ``states`` holds it)."""
+        listed = ses.list_dedicated_pools() if pools is None else pools
+        return cls(
+            ses, listed, ttl=float("inf"), clock=clock, state_ttl=float("inf"), states=states
+        )
 
     def state(self, pool: str) -> PoolState | None:
         """The pool's state (None: it does not exist), read at most once per ``state_ttl``
@@ -436,12 +448,25 @@ class TenantDirectory:
 
     @classmethod
     def listed(cls, ses: Ses, clock: Clock = SYSTEM) -> TenantDirectory:
+        """Every tenant's resources, read now: ``ListTenants`` and one
+        ``ListTenantResources`` per tenant."""
         statuses = ses.tenant_statuses()
+        return cls.of(ses, statuses, {t: ses.tenant_resources(t) for t in statuses}, clock)
+
+    @classmethod
+    def of(
+        cls,
+        ses: Ses,
+        statuses: Mapping[str, str],
+        resources: Mapping[str, list[str]],
+        clock: Clock = SYSTEM,
+    ) -> TenantDirectory:
+        """The directory of tenants listed earlier: each tenant's status and resources."""
         by_resource: dict[str, list[str]] = {}
-        for tenant in sorted(statuses):
-            for arn in ses.tenant_resources(tenant):
+        for tenant in sorted(resources):
+            for arn in resources[tenant]:
                 by_resource.setdefault(arn, []).append(tenant)
-        return cls(ses, clock, float("inf"), by_resource, statuses)
+        return cls(ses, clock, float("inf"), by_resource, dict(statuses))
 
     def tenants_of(self, kind: Kind, name: str, lane: Lane) -> tuple[Tenant, ...] | None:
         """The tenants of set (or identity) ``name`` in ``lane``; None when unknown (the

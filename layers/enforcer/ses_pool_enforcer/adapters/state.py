@@ -4,6 +4,8 @@
 a lease it renews on every step; a lease that ran out (the execution died) may be taken
 over. ``sweep#checkpoint`` says where the sweep stands, so that a failure resumes rather
 than restarts. Every write is conditional: two executions can never both own the lock.
+``sweep#view-changed`` says when the event path last heard a change to the pools or
+tenants, which a sweep's view of them must not predate (adapters/sweep_view.py).
 Uses GetItem, PutItem, UpdateItem and DeleteItem; ``lanes_kept`` (the organization
 sweep's summary, for lanes that left) scans the table, a few small items a lane.
 """
@@ -20,6 +22,7 @@ from ses_pool_enforcer.adapters.aws import client
 
 LOCK_ID = "sweep#lock"
 CHECKPOINT_ID = "sweep#checkpoint"
+VIEW_CHANGED_ID = "sweep#view-changed"
 LOCK_KEEP_SECONDS = 86_400  # an expired lease's item lingers a day, then TTL removes it
 CHECKPOINT_KEEP_SECONDS = 2 * 86_400  # an abandoned sweep older than this starts afresh
 # A member lane's items: its budget, lock, checkpoint, report history, "<what>#<lane>".
@@ -42,6 +45,21 @@ def lanes_kept(table: str) -> dict[tuple[str, str], list[str]]:
             if match:
                 kept.setdefault((match["account"], match["region"]), []).append(match[0])
     return kept
+
+
+def note_view_changed(table: str, lane: str, now: float) -> None:
+    """The event path heard a change to a pool or a tenant in ``lane`` ("" for the
+    deployment's own): a sweep's view read before ``now`` is stale. One UpdateItem;
+    kept as long as a checkpoint, the longest a sweep's view may be used."""
+    client("dynamodb").update_item(
+        TableName=table,
+        Key={"id": _s(f"{VIEW_CHANGED_ID}#{lane}" if lane else VIEW_CHANGED_ID)},
+        UpdateExpression="SET changed_at = :now, expiration = :exp",
+        ExpressionAttributeValues={
+            ":now": _n(now),
+            ":exp": {"N": str(int(now + CHECKPOINT_KEEP_SECONDS))},
+        },
+    )
 
 
 def forget(table: str, ids: Iterable[str]) -> None:
@@ -81,6 +99,7 @@ class Checkpoint:
     stopped: str | None = None  # why the sweep ended early (an unusable policy)
     policy_version: int | None = None  # the policy version every set is judged by
     phase: str = "sets"  # what the page token and offset walk: "sets", then "identities"
+    view_at: float | None = None  # when the sweep's kept view was read (None: none kept)
 
 
 def _s(value: str) -> dict[str, str]:
@@ -114,6 +133,8 @@ def _checkpoint(item: dict[str, Any]) -> Checkpoint:
         complete=bool(item.get("complete", {}).get("BOOL", False)),
         stopped=item.get("stopped", {}).get("S"),
         policy_version=(int(item["policy_version"]["N"]) if "policy_version" in item else None),
+        phase=item.get("phase", {}).get("S", "sets"),
+        view_at=float(item["view_at"]["N"]) if "view_at" in item else None,
     )
 
 
@@ -126,6 +147,7 @@ class StateTable:
         self._ddb = client("dynamodb")
         self.lock_id = f"{LOCK_ID}#{lane}" if lane else LOCK_ID
         self.checkpoint_id = f"{CHECKPOINT_ID}#{lane}" if lane else CHECKPOINT_ID
+        self.view_changed_id = f"{VIEW_CHANGED_ID}#{lane}" if lane else VIEW_CHANGED_ID
 
     # ------------------------------------------------------------------ lock
 
@@ -222,6 +244,16 @@ class StateTable:
         item = answer.get("Attributes")
         return _lock(item) if item else None
 
+    # ------------------------------------------------------------------ view
+
+    def view_changed_at(self) -> float:
+        """When the event path last heard a change to this lane's pools or tenants
+        (``note_view_changed``); -inf if it heard none lately."""
+        item = self._ddb.get_item(
+            TableName=self.table, Key={"id": _s(self.view_changed_id)}, ConsistentRead=True
+        ).get("Item")
+        return float(item["changed_at"]["N"]) if item else float("-inf")
+
     # ------------------------------------------------------------------ checkpoint
 
     def checkpoint(self) -> Checkpoint | None:
@@ -255,6 +287,8 @@ class StateTable:
                 item[name] = _s(value)
         if checkpoint.policy_version is not None:
             item["policy_version"] = {"N": str(checkpoint.policy_version)}
+        if checkpoint.view_at is not None:
+            item["view_at"] = _n(checkpoint.view_at)
         kwargs: dict[str, Any] = {"TableName": self.table, "Item": item}
         if not replace:
             kwargs["ConditionExpression"] = "attribute_not_exists(id) OR sweep_id = :sweep"

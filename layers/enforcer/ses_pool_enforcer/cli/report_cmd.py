@@ -422,6 +422,7 @@ def live_identity_entry(record: OutcomeRecord) -> IdentityEntry:
             else record.reason
         ),
         checked_at=record.checked_at.isoformat(),
+        tenants=record.tenants,
     )
 
 
