@@ -10,13 +10,16 @@ import time
 from typing import Any
 
 import boto3
+import pytest
 
 from local_aws.stack import LocalStack
 from ses_pool_enforcer import owed
 from ses_pool_enforcer.adapters.inventory import Claim, Inventory, LastWrite
-from ses_pool_enforcer.flapping import Move
+from ses_pool_enforcer.flapping import FlapGuard, Move
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 from ses_pool_enforcer.notices import Notice, Trigger
+from ses_pool_enforcer.observability import metrics
+from tests.integration.test_sweep import metrics_emitted
 
 LEASE = 20.0
 TRIGGER = Trigger(source="cloudtrail", event_name="CreateConfigurationSet")
@@ -57,7 +60,9 @@ def test_a_move_owed_names_the_pool_the_set_was_on(stack: LocalStack) -> None:
     assert owed.move(moved, TRIGGER, None, 1.0, {}).from_pool == ""
 
 
-def test_settling_an_owed_alert_sends_it_and_owes_no_move(stack: LocalStack) -> None:
+def test_settling_an_owed_alert_sends_it_and_owes_no_move(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Given a violation recorded with its alert owed, by a process that died before sending
     inventory = Inventory(stack.inventory_table)
     violation = record(Outcome.VIOLATION, "transactional", "marketing")
@@ -70,6 +75,7 @@ def test_settling_an_owed_alert_sends_it_and_owes_no_move(stack: LocalStack) -> 
     # When the next holder settles what is owed, the set on the pool the violation names
     later = held(inventory, "b", time.time() + LEASE + 1)
     sent: list[Notice] = []
+    metrics.clear_metrics()
     settled = owed.settle(
         inventory,
         later,
@@ -81,6 +87,7 @@ def test_settling_an_owed_alert_sends_it_and_owes_no_move(stack: LocalStack) -> 
         sweep_id=None,
         found=lambda *_: None,
     )
+    metrics.flush_metrics()
 
     # Then the alert is sent once, nothing reads as a move made, the debt is cleared
     # and the set is still held by its new holder (settle does not let it go)
@@ -91,6 +98,7 @@ def test_settling_an_owed_alert_sends_it_and_owes_no_move(stack: LocalStack) -> 
     assert "intent" not in item
     assert item["lease_owner"] == {"S": "b"}
     assert item["outcome"] == {"S": "violation"}
+    assert metrics_emitted(capsys.readouterr().out)["OwedEffectFinished"] == [1.0]
 
 
 def test_settling_a_recorded_move_sends_its_alert_wherever_the_set_is_now(
@@ -132,4 +140,82 @@ def test_settling_a_recorded_move_sends_its_alert_wherever_the_set_is_now(
     item = stored(stack)
     assert "intent" not in item
     assert len(item["moves"]["L"]) == 1
+    assert item["lease_owner"] == {"S": "b"}
+
+
+def test_settling_a_move_that_happened_records_counts_and_alerts_it_once(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a process that died right after its write (phase "move": the write may or may
+    # not have happened), a move already counted by the flap guard before it
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    moved = record(Outcome.REMEDIATED, "marketing", "marketing")
+    intent = owed.move(moved, TRIGGER, "transactional", t, {"TlsPolicy": "REQUIRE"})
+    first = held(inventory, "a", t)
+    inventory.finish_move(first, moved, intent, [Move(t - 100)], LastWrite(t - 101, t - 100, {}))
+    inventory.clear_intent(first, intent.token, release=False)
+    inventory.begin_move(first, intent, t + 30)
+    metrics.clear_metrics()
+
+    # When the next holder settles it and finds the set on the intended pool
+    later = held(inventory, "b", t + 31)
+    sent: list[Notice] = []
+    found: list[OutcomeRecord] = []
+    settled = owed.settle(
+        inventory,
+        later,
+        inventory.load(later),
+        "marketing",
+        sent.append,
+        now=t + 31,
+        flap=FlapGuard(threshold=3, window=3600),
+        sweep_id=None,
+        found=lambda r, _: found.append(r),
+    )
+    metrics.flush_metrics()
+
+    # Then the move is recorded and counted (two moves now), found once, alerted once
+    assert settled == moved
+    assert found == [moved]
+    [alert] = sent
+    assert alert.attributes["alert_id"] == intent.token
+    item = stored(stack)
+    assert "intent" not in item
+    assert len(item["moves"]["L"]) == 2
+    assert item["last_write"]["M"]["read_at"] == {"N": repr(t)}
+    assert item["lease_owner"] == {"S": "b"}
+    # (and an operator sees one owed effect finished)
+    assert metrics_emitted(capsys.readouterr().out)["OwedEffectFinished"] == [1.0]
+
+
+def test_settling_a_move_that_never_happened_drops_it_silently(stack: LocalStack) -> None:
+    # Given a process that recorded its move and died before the write landed
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    moved = record(Outcome.REMEDIATED, "marketing", "marketing")
+    intent = owed.move(moved, TRIGGER, "transactional", t, {})
+    inventory.begin_move(held(inventory, "a", t), intent, t + 30)
+
+    # When the next holder settles it and finds the set still where it was
+    later = held(inventory, "b", t + 31)
+    sent: list[Notice] = []
+    settled = owed.settle(
+        inventory,
+        later,
+        inventory.load(later),
+        "transactional",
+        sent.append,
+        now=t + 31,
+        flap=FlapGuard(threshold=3, window=3600),
+        sweep_id=None,
+        found=lambda *_: None,
+    )
+
+    # Then nothing is recorded as moved and nobody is told: the intent is simply dropped
+    assert settled is None
+    assert sent == []
+    item = stored(stack)
+    assert "intent" not in item
+    assert "moves" not in item and "outcome" not in item
     assert item["lease_owner"] == {"S": "b"}
