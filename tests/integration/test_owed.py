@@ -189,12 +189,16 @@ def test_settling_a_move_that_happened_records_counts_and_alerts_it_once(
     assert metrics_emitted(capsys.readouterr().out)["OwedEffectFinished"] == [1.0]
 
 
-def test_settling_a_move_that_never_happened_drops_it_silently(stack: LocalStack) -> None:
+# (pools named after and before the intended one, and the shared pool: None)
+@pytest.mark.parametrize("where", ["transactional", "analytics", None])
+def test_settling_a_move_that_never_happened_drops_it_silently(
+    stack: LocalStack, where: str | None
+) -> None:
     # Given a process that recorded its move and died before the write landed
     inventory = Inventory(stack.inventory_table)
     t = time.time()
     moved = record(Outcome.REMEDIATED, "marketing", "marketing")
-    intent = owed.move(moved, TRIGGER, "transactional", t, {})
+    intent = owed.move(moved, TRIGGER, where, t, {})
     inventory.begin_move(held(inventory, "a", t), intent, t + 30)
 
     # When the next holder settles it and finds the set still where it was
@@ -204,7 +208,7 @@ def test_settling_a_move_that_never_happened_drops_it_silently(stack: LocalStack
         inventory,
         later,
         inventory.load(later),
-        "transactional",
+        where,
         sent.append,
         now=t + 31,
         flap=FlapGuard(threshold=3, window=3600),
