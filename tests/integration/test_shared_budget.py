@@ -54,6 +54,8 @@ def test_two_processes_share_one_budget(stack: LocalStack) -> None:
     # Then the six calls are spaced 0.1 s apart across both: one budget, not two
     assert clock.slept == [0.1, 0.2, 0.3, 0.4, 0.5]
     assert consumer.calls == sweep.calls == 3
+    # (and each says how long it waited in all: what the benchmarks report)
+    assert consumer.waited + sweep.waited == pytest.approx(1.5)
 
 
 def test_many_threads_reserving_at_once_never_share_a_slot(stack: LocalStack) -> None:
@@ -118,6 +120,29 @@ def test_an_idle_budget_costs_one_write_per_call(stack: LocalStack) -> None:
 
     # Then each took one conditional write, no read
     assert calls == ["UpdateItem", "UpdateItem"]
+
+
+def test_a_process_guesses_the_next_slot_only_while_its_own_is_ahead(
+    stack: LocalStack,
+) -> None:
+    # Given two processes on an idle budget: a took a slot, then, later, b took one
+    clock = FrozenClock()
+    a = SharedBudget(stack.state_table, 10, clock=clock)
+    b = SharedBudget(stack.state_table, 10, clock=clock)
+    a.acquire()
+    clock.now += 5
+    b.acquire()
+    writes: list[str] = []
+    a._ddb.meta.events.register(
+        "before-call.dynamodb", lambda model, **_: writes.append(model.name)
+    )
+
+    # When a calls again once b's slot is past too
+    clock.now += 5
+    a.acquire()
+
+    # Then a's own next_at, long past, is no guess worth a compare-and-set: one write
+    assert writes == ["UpdateItem"]
 
 
 def test_a_local_budget_keeps_only_its_own_process_to_the_budget() -> None:
