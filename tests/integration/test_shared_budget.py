@@ -125,20 +125,30 @@ def test_an_idle_budget_costs_one_write_per_call(stack: LocalStack) -> None:
 def test_a_process_guesses_the_next_slot_only_while_its_own_is_ahead(
     stack: LocalStack,
 ) -> None:
-    # Given two processes on an idle budget: a took a slot, then, later, b took one
+    # Given a process calling faster than the rate: its own next_at is ahead of now
     clock = FrozenClock()
     a = SharedBudget(stack.state_table, 10, clock=clock)
     b = SharedBudget(stack.state_table, 10, clock=clock)
-    a.acquire()
-    clock.now += 5
-    b.acquire()
     writes: list[str] = []
     a._ddb.meta.events.register(
         "before-call.dynamodb", lambda model, **_: writes.append(model.name)
     )
+    for _ in range(3):
+        a.acquire()
 
-    # When a calls again once b's slot is past too
+    # Then each call is one compare-and-set on the next_at it left
+    assert writes == ["UpdateItem"] * 3
+    # (and the budget's item expires a day after its last use: an idle lane's goes away)
+    item = boto3.client("dynamodb").get_item(
+        TableName=stack.state_table, Key={"id": {"S": "ses-budget"}}
+    )["Item"]
+    assert int(item["expiration"]["N"]) == int(clock.now) + 86_400
+
+    # When another process took a slot later, and a calls again once that is past too
     clock.now += 5
+    b.acquire()
+    clock.now += 5
+    writes.clear()
     a.acquire()
 
     # Then a's own next_at, long past, is no guess worth a compare-and-set: one write
