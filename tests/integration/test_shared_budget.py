@@ -15,7 +15,9 @@ from local_aws import seed
 from local_aws.stack import LocalStack
 from ses_pool_enforcer.adapters.budget import BudgetExhausted, LocalBudget, SharedBudget
 from ses_pool_enforcer.clock import Clock
+from ses_pool_enforcer.observability import metrics
 from ses_pool_enforcer.runtime import get_runtime
+from tests.integration.test_sweep import metrics_emitted
 
 
 class FrozenClock(Clock):
@@ -155,6 +157,29 @@ def test_a_process_guesses_the_next_slot_only_while_its_own_is_ahead(
     assert writes == ["UpdateItem"]
 
 
+def test_a_next_slot_no_caller_could_hold_is_taken_from_now_and_counted(
+    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a next_at an hour ahead at 1 call a second (set by a clock running ahead):
+    # more than MAX_PENDING callers could hold
+    clock = FrozenClock()
+    boto3.client("dynamodb").put_item(
+        TableName=stack.state_table,
+        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(clock.now + 3600)}},
+    )
+    budget = SharedBudget(stack.state_table, 1, clock=clock)
+    metrics.clear_metrics()
+
+    # When a call comes
+    budget.acquire()
+    metrics.flush_metrics()
+
+    # Then its slot is now, not an hour away, and the repair is counted once
+    assert clock.slept == []
+    assert next_at(stack) == clock.now + 1
+    assert metrics_emitted(capsys.readouterr().out)["BudgetRepaired"] == [1.0]
+
+
 def test_a_local_budget_keeps_only_its_own_process_to_the_budget() -> None:
     # Given two process-local budgets at 10 calls per second
     clock = FrozenClock()
@@ -176,6 +201,9 @@ def test_a_local_budget_refuses_a_slot_past_the_deadline() -> None:
         budget.acquire()
     budget.acquire()  # outside the block: waits as long as it takes
     assert clock.slept == [1.0]
+    with budget.within(clock.now + 5):  # a slot before the deadline is granted
+        budget.acquire()
+    assert clock.slept == [1.0, 2.0]
 
 
 def test_the_deployment_uses_the_shared_budget_when_it_has_a_state_table(
