@@ -182,3 +182,17 @@ def test_a_move_holds_the_set_for_its_write(stack: LocalStack) -> None:
     # Then nobody else holds the set before then, though the claim's own lease is over
     assert isinstance(inventory.claim("mkt-weekly", "b", t + LEASE + 1, LEASE), Leased)
     assert isinstance(inventory.claim("mkt-weekly", "b", t + 51, LEASE), Claim)
+
+
+def test_a_lease_that_ends_at_this_very_instant_still_holds_the_set(stack: LocalStack) -> None:
+    # Given worker a's lease, ending at t + LEASE
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    claimed(inventory, "a", t)
+
+    # When b asks at that instant, about a change older than a's claim
+    answer = inventory.claim("mkt-weekly", "b", t + LEASE, LEASE, observed_at=t - 1)
+
+    # Then the set is still a's (the claim's condition is lease_until < now): b waits for
+    # it, and its work is not judged covered by a look that may not be over
+    assert answer == Leased(t + LEASE)
