@@ -106,6 +106,33 @@ def test_a_slot_after_the_deadline_is_refused_and_left_for_others(stack: LocalSt
     assert clock.slept == []
     assert next_at(stack) == reserved_until
 
+    # And one that may wait exactly that long gets the slot
+    with budget.within(clock.now + 30):
+        budget.acquire()
+    assert clock.slept == [30.0]
+
+
+def test_a_slot_already_paid_for_and_past_is_used_at_once(stack: LocalStack) -> None:
+    # Given a slot taken with a claim a moment ago, now past
+    clock = FrozenClock()
+    budget = SharedBudget(stack.state_table, 1, clock=clock)
+
+    # When the call it was taken for is made
+    with budget.prepaid(clock.now - 0.5):
+        budget.acquire()
+
+    # Then nobody waits, and nothing is counted as waited
+    assert clock.slept == []
+    assert budget.waited == 0.0
+    assert budget.calls == 1
+
+
+@pytest.mark.parametrize("rate", [0, -1])
+def test_a_budget_of_no_calls_a_second_is_refused_by_name(stack: LocalStack, rate: int) -> None:
+    for make in (lambda: LocalBudget(rate), lambda: SharedBudget(stack.state_table, rate)):
+        with pytest.raises(ValueError, match="rate must be positive"):
+            make()
+
 
 def test_an_idle_budget_costs_one_write_per_call(stack: LocalStack) -> None:
     # Given a budget nobody used for a while
@@ -157,27 +184,34 @@ def test_a_process_guesses_the_next_slot_only_while_its_own_is_ahead(
     assert writes == ["UpdateItem"]
 
 
+# At 2 calls a second, MAX_PENDING (64) callers hold at most 32 s of slots ahead of now.
+@pytest.mark.parametrize(("ahead", "repaired"), [(32.0, False), (40.0, True), (3600.0, True)])
 def test_a_next_slot_no_caller_could_hold_is_taken_from_now_and_counted(
-    stack: LocalStack, capsys: pytest.CaptureFixture[str]
+    stack: LocalStack, capsys: pytest.CaptureFixture[str], ahead: float, repaired: bool
 ) -> None:
-    # Given a next_at an hour ahead at 1 call a second (set by a clock running ahead):
-    # more than MAX_PENDING callers could hold
+    # Given a next_at that far ahead (further than 32 s: set by a clock running ahead)
     clock = FrozenClock()
     boto3.client("dynamodb").put_item(
         TableName=stack.state_table,
-        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(clock.now + 3600)}},
+        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(clock.now + ahead)}},
     )
-    budget = SharedBudget(stack.state_table, 1, clock=clock)
+    budget = SharedBudget(stack.state_table, 2, clock=clock)
     metrics.clear_metrics()
 
     # When a call comes
     budget.acquire()
     metrics.flush_metrics()
 
-    # Then its slot is now, not an hour away, and the repair is counted once
-    assert clock.slept == []
-    assert next_at(stack) == clock.now + 1
-    assert metrics_emitted(capsys.readouterr().out)["BudgetRepaired"] == [1.0]
+    # Then a next_at callers could hold is waited for; one they could not is taken over
+    # from now, and the repair counted once
+    emitted = metrics_emitted(capsys.readouterr().out)
+    if repaired:
+        assert clock.slept == []
+        assert next_at(stack) == clock.now + 0.5
+        assert emitted["BudgetRepaired"] == [1.0]
+    else:
+        assert clock.slept == [ahead]
+        assert "BudgetRepaired" not in emitted
 
 
 def test_a_local_budget_keeps_only_its_own_process_to_the_budget() -> None:
