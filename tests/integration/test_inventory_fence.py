@@ -17,6 +17,7 @@ from ses_pool_enforcer.adapters.inventory import (
     Claim,
     Covered,
     Intent,
+    IntentPending,
     Inventory,
     Leased,
     LeaseLost,
@@ -196,3 +197,36 @@ def test_a_lease_that_ends_at_this_very_instant_still_holds_the_set(stack: Local
     # Then the set is still a's (the claim's condition is lease_until < now): b waits for
     # it, and its work is not judged covered by a look that may not be over
     assert answer == Leased(t + LEASE)
+
+
+def test_a_claim_given_back_leaves_what_a_dead_holder_owes(stack: LocalStack) -> None:
+    # Given a worker that recorded a move and died holding the set
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.begin_move(claimed(inventory, "a", t), intent("a-move"), t + 30)
+
+    # When the next holder gives the set back untouched (its read failed, say)
+    later = claimed(inventory, "b", t + 31)
+    inventory.unclaim(later)
+
+    # Then the move is still owed, for whoever holds the set next
+    assert stored(stack, "mkt-weekly")["intent"]["M"]["token"] == {"S": "a-move"}
+
+
+def test_a_set_gone_while_an_effect_is_owed_is_not_forgotten(stack: LocalStack) -> None:
+    # Given a worker that recorded a move and died holding the set
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.begin_move(claimed(inventory, "a", t), intent("a-move"), t + 30)
+
+    # When the next holder finds the set deleted and records it so
+    later = claimed(inventory, "b", t + 31)
+    gone = OutcomeRecord(
+        "mkt-weekly", Outcome.DELETED, None, None, None, "gone", dt.datetime.now(dt.UTC)
+    )
+    answer = inventory.release(later, gone)
+
+    # Then it is told what is owed first (the item stays, the intent with it)
+    assert isinstance(answer, IntentPending)
+    assert answer.previous.intent is not None and answer.previous.intent.token == "a-move"
+    assert stored(stack, "mkt-weekly")["intent"]["M"]["token"] == {"S": "a-move"}
