@@ -14,6 +14,7 @@ import pytest
 
 from local_aws.stack import LocalStack
 from ses_pool_enforcer.adapters.inventory import (
+    AlreadyTold,
     Claim,
     Covered,
     Intent,
@@ -25,6 +26,12 @@ from ses_pool_enforcer.adapters.inventory import (
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 
 LEASE = 20.0
+
+
+def problem(outcome: Outcome) -> OutcomeRecord:
+    return OutcomeRecord(
+        "mkt-weekly", outcome, "transactional", "marketing", "m", "why", dt.datetime.now(dt.UTC)
+    )
 
 
 def intent(token: str) -> Intent:
@@ -230,3 +237,39 @@ def test_a_set_gone_while_an_effect_is_owed_is_not_forgotten(stack: LocalStack) 
     assert isinstance(answer, IntentPending)
     assert answer.previous.intent is not None and answer.previous.intent.token == "a-move"
     assert stored(stack, "mkt-weekly")["intent"]["M"]["token"] == {"S": "a-move"}
+
+
+def test_letting_the_set_go_answers_the_outcome_it_replaced(stack: LocalStack) -> None:
+    # Given a set last recorded compliant
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.release(claimed(inventory, "a", t), problem(Outcome.COMPLIANT))
+
+    # When the next look records a violation
+    replaced = inventory.release(claimed(inventory, "b", t + 1), problem(Outcome.VIOLATION))
+
+    # Then it is told what the item held before (what a finding's change is judged by)
+    assert isinstance(replaced, dict) and replaced["outcome"] == "compliant"
+
+
+@pytest.mark.parametrize("outcome", [Outcome.ERROR, Outcome.FLAPPING, Outcome.VIOLATION])
+def test_a_problem_already_recorded_is_told_so_not_recorded_again(
+    stack: LocalStack, outcome: Outcome
+) -> None:
+    # Given a problem recorded (and alerted) by an earlier look
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.release(claimed(inventory, "a", t), problem(outcome), unless_told=True)
+
+    # When a later look finds the very same problem
+    later = claimed(inventory, "b", t + 1)
+    again = inventory.release(later, problem(outcome), unless_told=True)
+
+    # Then it is answered AlreadyTold (no second alert), and still holds the set
+    assert isinstance(again, AlreadyTold)
+    inventory.release(later, problem(outcome))  # (as the reconciler then lets it go)
+    # (while a remediation, each its own move, is never "told" before)
+    moved = problem(Outcome.REMEDIATED)
+    inventory.release(claimed(inventory, "c", t + 2), moved, unless_told=True)
+    repeated = inventory.release(claimed(inventory, "d", t + 3), moved, unless_told=True)
+    assert isinstance(repeated, dict)
