@@ -273,3 +273,21 @@ def test_a_problem_already_recorded_is_told_so_not_recorded_again(
     inventory.release(claimed(inventory, "c", t + 2), moved, unless_told=True)
     repeated = inventory.release(claimed(inventory, "d", t + 3), moved, unless_told=True)
     assert isinstance(repeated, dict)
+
+
+# (owner tokens on both sides of each other: the fence compares them for equality only)
+@pytest.mark.parametrize(("lapsed", "holder"), [("a", "b"), ("b", "a")])
+def test_a_worker_whose_lease_ran_out_cannot_record_the_set_gone(
+    stack: LocalStack, lapsed: str, holder: str
+) -> None:
+    # Given a worker whose lease ran out, and another that holds the set now
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    old = claimed(inventory, lapsed, t)
+    claimed(inventory, holder, t + LEASE + 1)
+
+    # When the first records the set deleted, then it is refused and the item stays
+    gone = problem(Outcome.DELETED)
+    with pytest.raises(LeaseLost):
+        inventory.release(old, gone)
+    assert stored(stack, "mkt-weekly")["lease_owner"] == {"S": holder}
