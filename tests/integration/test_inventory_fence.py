@@ -277,7 +277,7 @@ def test_a_problem_already_recorded_is_told_so_not_recorded_again(
 
 # (owner tokens on both sides of each other: the fence compares them for equality only)
 @pytest.mark.parametrize(("lapsed", "holder"), [("a", "b"), ("b", "a")])
-def test_a_worker_whose_lease_ran_out_cannot_record_the_set_gone(
+def test_a_worker_whose_lease_ran_out_cannot_record_the_set_gone_or_move_it(
     stack: LocalStack, lapsed: str, holder: str
 ) -> None:
     # Given a worker whose lease ran out, and another that holds the set now
@@ -290,4 +290,7 @@ def test_a_worker_whose_lease_ran_out_cannot_record_the_set_gone(
     gone = problem(Outcome.DELETED)
     with pytest.raises(LeaseLost):
         inventory.release(old, gone)
+    # (nor begin a move: the fence of every other write)
+    with pytest.raises(LeaseLost):
+        inventory.begin_move(old, intent(lapsed), t + 60)
     assert stored(stack, "mkt-weekly")["lease_owner"] == {"S": holder}
