@@ -250,6 +250,9 @@ def test_letting_the_set_go_answers_the_outcome_it_replaced(stack: LocalStack) -
 
     # Then it is told what the item held before (what a finding's change is judged by)
     assert isinstance(replaced, dict) and replaced["outcome"] == "compliant"
+    # (and so is the look that finds the set gone, the item with it)
+    gone = inventory.release(claimed(inventory, "c", t + 2), problem(Outcome.DELETED))
+    assert isinstance(gone, dict) and gone["outcome"] == "violation"
 
 
 @pytest.mark.parametrize("outcome", [Outcome.ERROR, Outcome.FLAPPING, Outcome.VIOLATION])
