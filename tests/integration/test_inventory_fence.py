@@ -255,6 +255,14 @@ def test_letting_the_set_go_answers_the_outcome_it_replaced(stack: LocalStack) -
     assert isinstance(gone, dict) and gone["outcome"] == "violation"
 
 
+def told(inventory: Inventory, claim: Claim, record: OutcomeRecord) -> object:
+    """Record ``record`` with an alert owed unless already told; then pay the alert."""
+    answer = inventory.release(claim, record, owe=intent(claim.owner), unless_told=True)
+    if isinstance(answer, dict):
+        inventory.clear_intent(claim, claim.owner, release=True)
+    return answer
+
+
 @pytest.mark.parametrize("outcome", [Outcome.ERROR, Outcome.FLAPPING, Outcome.VIOLATION])
 def test_a_problem_already_recorded_is_told_so_not_recorded_again(
     stack: LocalStack, outcome: Outcome
@@ -262,20 +270,19 @@ def test_a_problem_already_recorded_is_told_so_not_recorded_again(
     # Given a problem recorded (and alerted) by an earlier look
     inventory = Inventory(stack.inventory_table)
     t = time.time()
-    inventory.release(claimed(inventory, "a", t), problem(outcome), unless_told=True)
+    told(inventory, claimed(inventory, "a", t), problem(outcome))
 
     # When a later look finds the very same problem
     later = claimed(inventory, "b", t + 1)
-    again = inventory.release(later, problem(outcome), unless_told=True)
+    again = told(inventory, later, problem(outcome))
 
     # Then it is answered AlreadyTold (no second alert), and still holds the set
     assert isinstance(again, AlreadyTold)
     inventory.release(later, problem(outcome))  # (as the reconciler then lets it go)
     # (while a remediation, each its own move, is never "told" before)
     moved = problem(Outcome.REMEDIATED)
-    inventory.release(claimed(inventory, "c", t + 2), moved, unless_told=True)
-    repeated = inventory.release(claimed(inventory, "d", t + 3), moved, unless_told=True)
-    assert isinstance(repeated, dict)
+    told(inventory, claimed(inventory, "c", t + 2), moved)
+    assert isinstance(told(inventory, claimed(inventory, "d", t + 3), moved), dict)
 
 
 # (owner tokens on both sides of each other: the fence compares them for equality only)

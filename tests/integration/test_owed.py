@@ -67,7 +67,9 @@ def test_settling_an_owed_alert_sends_it_and_owes_no_move(
     inventory = Inventory(stack.inventory_table)
     violation = record(Outcome.VIOLATION, "transactional", "marketing")
     first = held(inventory, "a", time.time())
-    inventory.release(first, violation, owe=owed.alert(violation, TRIGGER, time.time()))
+    inventory.release(
+        first, violation, owe=owed.outcome(violation, TRIGGER, time.time(), alert=True)
+    )
     owes = stored(stack)["intent"]["M"]
     assert owes["phase"] == {"S": "notify"}
     assert (owes["from_pool"], owes["to_pool"]) == ({"S": "transactional"}, {"S": "marketing"})
@@ -82,10 +84,10 @@ def test_settling_an_owed_alert_sends_it_and_owes_no_move(
         inventory.load(later),
         "transactional",
         sent.append,
+        None,
         now=time.time(),
         flap=None,
         sweep_id=None,
-        found=lambda *_: None,
     )
     metrics.flush_metrics()
 
@@ -118,17 +120,16 @@ def test_settling_a_recorded_move_sends_its_alert_wherever_the_set_is_now(
     # When the next holder settles it, the set now on another pool
     later = held(inventory, "b", t + 31)
     sent: list[Notice] = []
-    found: list[OutcomeRecord] = []
     settled = owed.settle(
         inventory,
         later,
         inventory.load(later),
         "other-pool",
         sent.append,
+        None,
         now=t + 31,
         flap=None,
         sweep_id=None,
-        found=lambda r, _: found.append(r),
     )
 
     # Then the move stands as made: its alert goes out once, the move is not recorded or
@@ -136,7 +137,6 @@ def test_settling_a_recorded_move_sends_its_alert_wherever_the_set_is_now(
     assert settled is not None and settled.current_pool == "marketing"
     [alert] = sent
     assert alert.attributes["alert_id"] == intent.token
-    assert found == []
     item = stored(stack)
     assert "intent" not in item
     assert len(item["moves"]["L"]) == 1
@@ -161,23 +161,21 @@ def test_settling_a_move_that_happened_records_counts_and_alerts_it_once(
     # When the next holder settles it and finds the set on the intended pool
     later = held(inventory, "b", t + 31)
     sent: list[Notice] = []
-    found: list[OutcomeRecord] = []
     settled = owed.settle(
         inventory,
         later,
         inventory.load(later),
         "marketing",
         sent.append,
+        None,
         now=t + 31,
         flap=FlapGuard(threshold=3, window=3600),
         sweep_id=None,
-        found=lambda r, _: found.append(r),
     )
     metrics.flush_metrics()
 
-    # Then the move is recorded and counted (two moves now), found once, alerted once
+    # Then the move is recorded and counted (two moves now), and alerted once
     assert settled == moved
-    assert found == [moved]
     [alert] = sent
     assert alert.attributes["alert_id"] == intent.token
     item = stored(stack)
@@ -210,10 +208,10 @@ def test_settling_a_move_that_never_happened_drops_it_silently(
         inventory.load(later),
         where,
         sent.append,
+        None,
         now=t + 31,
         flap=FlapGuard(threshold=3, window=3600),
         sweep_id=None,
-        found=lambda *_: None,
     )
 
     # Then nothing is recorded as moved and nobody is told: the intent is simply dropped
