@@ -1,77 +1,308 @@
-"""Mutation testing of one guarantee-bearing module with the tests that cover it
-(cosmic-ray: each mutant is applied in place, its tests run, the file put back).
+"""Mutation testing of one guarantee-bearing module with the tests that hold it
+(cosmic-ray: each mutant is applied, its tests run, the file put back).
 
-Usage: ``python scripts/mutate.py MODULE [--timeout SECONDS]`` (``make mutate
-MODULE=work``). CPU heavy, and the tests of the integration modules run against local
-AWS: one module at a time, never while other tests run in the same checkout (the file
-under test is mutated in place). Prints the score and the surviving mutants.
+Usage: ``python scripts/mutate.py MODULE [--functions F,G] [--timeout SECONDS]
+[--dry-run]`` (``make mutate MODULE=owed``). The run happens in a scratch copy of the
+checkout (tracked and untracked files, as they are now), so the checkout is never left
+mutated, even by a killed run. CPU heavy: one module at a time. Prints the score, what
+was skipped and why, and each surviving mutant's diff. What is scoped and skipped, and
+why: docs/design/work-queue.md ("Mutation testing").
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from collections import Counter
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from cosmic_ray.work_db import WorkDB, use_db
+from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "layers/enforcer/ses_pool_enforcer"
-# Each module, and the tests that hold its guarantees (docs/design/work-queue.md).
+EXACTLY_ONCE = "tests/integration/test_exactly_once.py"
+FENCE = "tests/integration/test_inventory_fence.py"
+QUEUE = "tests/integration/test_work_queue.py"
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str  # under PACKAGE
+    # The tests that hold the module's guarantees, fastest and most telling first (pytest
+    # runs them in this order, and -x stops at the first failure): the tests that run
+    # the mutated functions, measured per test with a line tracer.
+    tests: tuple[str, ...]
+    # The functions (or methods) mutated; empty: the whole module.
+    functions: tuple[str, ...] = ()
+    # Per mutant, seconds: well above the tests' own time (a mutant that loops is killed).
+    timeout: float = 120.0
+
+
 MODULES = {
-    "work": ("work.py", ["tests/unit/test_work.py"]),
-    "owed": (
+    "work": Target("work.py", ("tests/unit/test_work.py",)),
+    "owed": Target(
         "owed.py",
-        [
+        (
+            "tests/integration/test_owed.py",
             "tests/unit/test_owed_windows.py",
-            "tests/integration/test_exactly_once.py",
+            FENCE,
+            f"{EXACTLY_ONCE}::test_a_violation_sns_and_the_fallback_queue_refused_is_alerted_once_on_the_retry",
+            f"{EXACTLY_ONCE}::test_sns_and_the_fallback_queue_failing_once_give_one_alert_on_the_retry",
+            f"{EXACTLY_ONCE}::test_a_process_killed_right_after_the_write_owes_the_alert_and_the_retry_sends_it_once",
+            f"{EXACTLY_ONCE}::test_a_process_killed_after_recording_the_move_sends_its_alert_on_the_retry",
+            f"{EXACTLY_ONCE}::test_an_identity_whose_process_died_after_its_write_is_alerted_once",
+            f"{EXACTLY_ONCE}::test_the_one_window_left_repeats_the_alert_under_the_same_id",
+            f"{EXACTLY_ONCE}::test_a_violation_whose_process_died_after_recording_it_is_alerted_on_the_retry",
+            f"{EXACTLY_ONCE}::test_a_failed_inventory_write_after_the_move_is_retried_into_one_alert",
+            f"{QUEUE}::test_an_option_someone_set_while_the_enforcer_moved_the_set_is_put_back",
             "tests/integration/test_owed_corners.py",
-        ],
+        ),
     ),
-    "budget": ("adapters/budget.py", ["tests/integration/test_shared_budget.py"]),
-    "inventory": ("adapters/inventory.py", ["tests/integration/test_inventory_fence.py"]),
-    "event_path": ("event_path.py", ["tests/integration/test_work_queue.py"]),
-    "reconciler": (
+    "budget": Target(
+        "adapters/budget.py",
+        (
+            *(
+                f"tests/integration/test_shared_budget.py::{test}"
+                for test in (
+                    "test_two_processes_share_one_budget",
+                    "test_a_slot_after_the_deadline_is_refused_and_left_for_others",
+                    "test_a_local_budget_keeps_only_its_own_process_to_the_budget",
+                    "test_a_local_budget_refuses_a_slot_past_the_deadline",
+                    "test_an_idle_budget_costs_one_write_per_call",
+                    "test_the_deployment_uses_the_shared_budget_when_it_has_a_state_table",
+                    "test_many_threads_reserving_at_once_never_share_a_slot",
+                )
+            ),
+            f"{EXACTLY_ONCE}::test_a_budget_item_no_caller_could_have_left_does_not_stall_the_lane",
+        ),
+        # The slots: taken, spaced, refused past a deadline, prepaid with a claim (not the
+        # Protocol, whose signatures never run, nor the exception's message).
+        ("_PerThread", "LocalBudget", "SharedBudget"),
+        timeout=60.0,
+    ),
+    "inventory": Target(
+        "adapters/inventory.py",
+        (FENCE, "tests/integration/test_owed.py", EXACTLY_ONCE, QUEUE),
+        # The claim, the fence and what it guards (leases, intents, write windows, the
+        # covering refusal). Left out: the item's encoding (Intent, LastWrite, Previous,
+        # _Update: every path's test reads it back) and the reading side (rows, the sweep's
+        # seen_by and remove_unseen, lanes).
+        (
+            "_refusal",
+            "claim",
+            "unclaim",
+            "_fenced",
+            "release",
+            "begin_move",
+            "finish_move",
+            "clear_intent",
+            "drop_intent",
+        ),
+        timeout=240.0,
+    ),
+    "event_path": Target(
+        "event_path.py",
+        (QUEUE, EXACTLY_ONCE, "tests/integration/test_event_path.py"),
+        ("handle_batch", "_read", "_put_back"),
+    ),
+    "reconciler": Target(
         "reconciler.py",
-        [
-            "tests/integration/test_exactly_once.py",
-            "tests/integration/test_work_queue.py",
-            "tests/integration/test_owed_corners.py",
-        ],
+        (EXACTLY_ONCE, QUEUE, FENCE, "tests/integration/test_owed_corners.py"),
+        # Claims and covering, the read's slot, settlement, moves, outcomes and alerts.
+        ("reconcile", "_claim", "_read_slot", "_judge", "_conclude", "_move", "_settle"),
     ),
 }
+
+# Mutants of these operators change nothing that runs, whatever the module (why:
+# docs/design/work-queue.md). Regular expressions on cosmic-ray's operator names.
+EXCLUDED_OPERATORS = (
+    # An arithmetic operator made a bitwise or shift one: on the floats (times) and
+    # strings these modules compute with, a TypeError wherever the line runs; a test of
+    # coverage, not of the arithmetic, which the other replacements (+ - * / // % **) test.
+    r"core/ReplaceBinaryOperator_(Add|Sub|Mul|Div|FloorDiv|Mod|Pow)_(RShift|LShift|BitOr|BitAnd|BitXor)$",
+    # A comparison of values made one of identity (``a == b`` to ``a is b``): whether two
+    # equal strings or numbers are one object is CPython's interning, not the code's logic.
+    # (``is None`` made ``is not None`` stays.)
+    r"core/ReplaceComparisonOperator_(Eq|NotEq|Lt|LtE|Gt|GtE)_(Is|IsNot)$",
+)
+
+
+def _defined(tree: ast.Module, names: tuple[str, ...]) -> list[tuple[int, int]]:
+    """The line ranges of the classes and functions called ``names`` (any depth)."""
+    found = [
+        (node.lineno, node.end_lineno or node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        and node.name in names
+    ]
+    missing = set(names) - {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+    }
+    if missing:
+        raise SystemExit(f"scripts/mutate.py names functions the module lacks: {sorted(missing)}")
+    return found
+
+
+def _operators_that_run(source: str) -> set[tuple[int, int]]:
+    """Where each binary operator evaluated at run time starts (line, column): not
+    those of annotations (never evaluated under ``from __future__ import annotations``),
+    nor a ``*``/``**`` that unpacks or marks keyword-only arguments (no operator)."""
+    tree = ast.parse(source)
+    lines = source.splitlines(keepends=True)
+    annotations: set[int] = set()
+    for node in ast.walk(tree):
+        parts: list[ast.expr | None] = []
+        if isinstance(node, ast.arg):
+            parts.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            parts.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            parts.append(node.annotation)
+        annotations.update(id(sub) for part in parts if part for sub in ast.walk(part))
+    starts = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.BinOp) or id(node) in annotations:
+            continue
+        # the operator is the first token after the left operand (and its parentheses)
+        row = node.left.end_lineno or 0
+        text = lines[row - 1]
+        column = len(text.encode()[: node.left.end_col_offset].decode())
+        while column >= len(text) or text[column] in " \t\\)\n":
+            column += 1
+            if column >= len(text):
+                row, column = row + 1, 0
+                text = lines[row - 1]
+        starts.add((row, column))
+    return starts
+
+
+def _skip_non_operators(db: WorkDB, source: str) -> int:
+    """Mark skipped the binary-operator mutants of what is no operator at run time
+    (cosmic-ray mutates every ``|``, ``*`` and ``**`` token its parser sees)."""
+    runs = _operators_that_run(source)
+    skipped = []
+    for item in db.pending_work_items:
+        for mutation in item.mutations:
+            if not mutation.operator_name.startswith("core/ReplaceBinaryOperator"):
+                continue
+            if tuple(mutation.start_pos) not in runs:
+                skipped.append(item.job_id)
+    if skipped:
+        db.set_multiple_results(
+            skipped,
+            WorkResult(output="not an operator at run time", worker_outcome=WorkerOutcome.SKIPPED),
+        )
+    return len(skipped)
+
+
+def _scratch(tmp: Path) -> Path:
+    """A copy of the checkout's files (tracked, and untracked but not ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],  # noqa: S607
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    copy = tmp / "src"
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, copy / name)
+    return copy
+
+
+def _summary(db: WorkDB) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for _, result in db.results:
+        if result.worker_outcome == WorkerOutcome.SKIPPED:
+            counts[f"skipped ({result.output or 'pragma: no mutate'})"] += 1
+        elif result.output == "timeout":
+            counts["timed out (killed)"] += 1
+        elif result.test_outcome == TestOutcome.KILLED:
+            counts["killed"] += 1
+        elif result.test_outcome == TestOutcome.SURVIVED:
+            counts["survived"] += 1
+        else:
+            counts[f"{result.worker_outcome} {result.test_outcome}"] += 1
+    counts["pending"] = db.num_work_items - db.num_results
+    return counts
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("module", choices=sorted(MODULES))
-    parser.add_argument("--timeout", type=float, default=120.0, help="per mutant, seconds")
+    parser.add_argument("--timeout", type=float, help="per mutant, seconds (default: the module's)")
+    parser.add_argument("--dry-run", action="store_true", help="count the mutants; run none")
+    parser.add_argument(
+        "--functions", help="comma-separated: mutate only these (default: the module's list)"
+    )
+    parser.add_argument("--session", type=Path, help="keep the session file here")
     args = parser.parse_args()
-    path, tests = MODULES[args.module]
+    target = MODULES[args.module]
+    if args.functions:
+        target = replace(target, functions=tuple(args.functions.split(",")))
+    module = f"{PACKAGE}/{target.path}"
+    source = (ROOT / module).read_text()
     bin_dir = Path(sys.executable).parent
     with tempfile.TemporaryDirectory() as tmp:
+        copy = _scratch(Path(tmp))
         config = Path(tmp) / "cosmic-ray.toml"
-        session = Path(tmp) / "session.sqlite"
-        pytest = f"{bin_dir / 'pytest'} -x -q -p no:cacheprovider {' '.join(tests)}"
+        session = args.session.resolve() if args.session else Path(tmp) / "session.sqlite"
+        session.unlink(missing_ok=True)
+        pytest = f"{bin_dir / 'pytest'} -x -q -p no:cacheprovider {' '.join(target.tests)}"
+        lines = ""
+        if target.functions:
+            ranges = _defined(ast.parse(source), target.functions)
+            lines = ", ".join(f'"{start}-{end}"' for start, end in sorted(ranges))
         config.write_text(
             "[cosmic-ray]\n"
-            f'module-path = "{PACKAGE}/{path}"\n'
-            f"timeout = {args.timeout}\n"
+            f'module-path = "{module}"\n'
+            f"timeout = {args.timeout or target.timeout}\n"
             "excluded-modules = []\n"
             f'test-command = "{pytest}"\n'
             "[cosmic-ray.distributor]\n"
             'name = "local"\n'
+            "[cosmic-ray.filters.operators-filter]\n"
+            f"exclude-operators = {list(EXCLUDED_OPERATORS)!r}\n"
+            "[cosmic-ray.filters.line-filter.lines]\n"
+            f'"{module}" = [{lines}]\n'
         )
-        for step in (["init", str(config), str(session)], ["exec", str(config), str(session)]):
-            subprocess.run([bin_dir / "cosmic-ray", *step], cwd=ROOT, check=True)  # noqa: S603 (our own venv's tools)
-        report = subprocess.run(  # noqa: S603
-            [bin_dir / "cr-report", str(session)],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        print(report.stdout)
+        # The package the tests import is the scratch copy's (ahead of the editable install).
+        env = {**os.environ, "PYTHONPATH": f"{copy / 'layers/enforcer'}{os.pathsep}{copy}"}
+
+        def tool(*command: str) -> None:
+            subprocess.run([bin_dir / command[0], *command[1:]], cwd=copy, env=env, check=True)  # noqa: S603 (our own venv's tools)
+
+        tool("cosmic-ray", "init", str(config), str(session))
+        with use_db(str(session)) as db:
+            _skip_non_operators(db, source)
+        if target.functions:
+            tool("cr-filter-lines", str(session), "--config", str(config))
+        tool("cr-filter-operators", str(session), str(config))
+        tool("cr-filter-pragma", str(session))
+        if not args.dry_run:
+            tool("cosmic-ray", "exec", str(config), str(session))
+            tool("cr-report", "--surviving-only", "--show-diff", str(session))
+        with use_db(str(session)) as db:
+            counts = _summary(db)
+    total = sum(counts.values())
+    ran = total - sum(n for what, n in counts.items() if what.startswith("skipped"))
+    print(f"{args.module}: {total} mutants, {ran} to run")
+    for what, n in sorted(counts.items()):
+        print(f"  {what}: {n}")
+    killed = counts["killed"] + counts["timed out (killed)"]
+    if not args.dry_run and ran:
+        print(f"  score: {killed}/{ran} = {100 * killed / ran:.1f}% killed")
     return 0
 
 

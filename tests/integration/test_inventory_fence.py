@@ -14,9 +14,11 @@ import pytest
 
 from local_aws.stack import LocalStack
 from ses_pool_enforcer.adapters.inventory import (
+    AlreadyTold,
     Claim,
     Covered,
     Intent,
+    IntentPending,
     Inventory,
     Leased,
     LeaseLost,
@@ -24,6 +26,12 @@ from ses_pool_enforcer.adapters.inventory import (
 from ses_pool_enforcer.model import Outcome, OutcomeRecord
 
 LEASE = 20.0
+
+
+def problem(outcome: Outcome) -> OutcomeRecord:
+    return OutcomeRecord(
+        "mkt-weekly", outcome, "transactional", "marketing", "m", "why", dt.datetime.now(dt.UTC)
+    )
 
 
 def intent(token: str) -> Intent:
@@ -182,3 +190,117 @@ def test_a_move_holds_the_set_for_its_write(stack: LocalStack) -> None:
     # Then nobody else holds the set before then, though the claim's own lease is over
     assert isinstance(inventory.claim("mkt-weekly", "b", t + LEASE + 1, LEASE), Leased)
     assert isinstance(inventory.claim("mkt-weekly", "b", t + 51, LEASE), Claim)
+
+
+def test_a_lease_that_ends_at_this_very_instant_still_holds_the_set(stack: LocalStack) -> None:
+    # Given worker a's lease, ending at t + LEASE
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    claimed(inventory, "a", t)
+
+    # When b asks at that instant, about a change older than a's claim
+    answer = inventory.claim("mkt-weekly", "b", t + LEASE, LEASE, observed_at=t - 1)
+
+    # Then the set is still a's (the claim's condition is lease_until < now): b waits for
+    # it, and its work is not judged covered by a look that may not be over
+    assert answer == Leased(t + LEASE)
+
+
+def test_a_claim_given_back_leaves_what_a_dead_holder_owes(stack: LocalStack) -> None:
+    # Given a worker that recorded a move and died holding the set
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.begin_move(claimed(inventory, "a", t), intent("a-move"), t + 30)
+
+    # When the next holder gives the set back untouched (its read failed, say)
+    later = claimed(inventory, "b", t + 31)
+    inventory.unclaim(later)
+
+    # Then the move is still owed, for whoever holds the set next
+    assert stored(stack, "mkt-weekly")["intent"]["M"]["token"] == {"S": "a-move"}
+
+
+def test_a_set_gone_while_an_effect_is_owed_is_not_forgotten(stack: LocalStack) -> None:
+    # Given a worker that recorded a move and died holding the set
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.begin_move(claimed(inventory, "a", t), intent("a-move"), t + 30)
+
+    # When the next holder finds the set deleted and records it so
+    later = claimed(inventory, "b", t + 31)
+    gone = OutcomeRecord(
+        "mkt-weekly", Outcome.DELETED, None, None, None, "gone", dt.datetime.now(dt.UTC)
+    )
+    answer = inventory.release(later, gone)
+
+    # Then it is told what is owed first (the item stays, the intent with it)
+    assert isinstance(answer, IntentPending)
+    assert answer.previous.intent is not None and answer.previous.intent.token == "a-move"
+    assert stored(stack, "mkt-weekly")["intent"]["M"]["token"] == {"S": "a-move"}
+
+
+def test_letting_the_set_go_answers_the_outcome_it_replaced(stack: LocalStack) -> None:
+    # Given a set last recorded compliant
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    inventory.release(claimed(inventory, "a", t), problem(Outcome.COMPLIANT))
+
+    # When the next look records a violation
+    replaced = inventory.release(claimed(inventory, "b", t + 1), problem(Outcome.VIOLATION))
+
+    # Then it is told what the item held before (what a finding's change is judged by)
+    assert isinstance(replaced, dict) and replaced["outcome"] == "compliant"
+    # (and so is the look that finds the set gone, the item with it)
+    gone = inventory.release(claimed(inventory, "c", t + 2), problem(Outcome.DELETED))
+    assert isinstance(gone, dict) and gone["outcome"] == "violation"
+
+
+def told(inventory: Inventory, claim: Claim, record: OutcomeRecord) -> object:
+    """Record ``record`` with an alert owed unless already told; then pay the alert."""
+    answer = inventory.release(claim, record, owe=intent(claim.owner), unless_told=True)
+    if isinstance(answer, dict):
+        inventory.clear_intent(claim, claim.owner, release=True)
+    return answer
+
+
+@pytest.mark.parametrize("outcome", [Outcome.ERROR, Outcome.FLAPPING, Outcome.VIOLATION])
+def test_a_problem_already_recorded_is_told_so_not_recorded_again(
+    stack: LocalStack, outcome: Outcome
+) -> None:
+    # Given a problem recorded (and alerted) by an earlier look
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    told(inventory, claimed(inventory, "a", t), problem(outcome))
+
+    # When a later look finds the very same problem
+    later = claimed(inventory, "b", t + 1)
+    again = told(inventory, later, problem(outcome))
+
+    # Then it is answered AlreadyTold (no second alert), and still holds the set
+    assert isinstance(again, AlreadyTold)
+    inventory.release(later, problem(outcome))  # (as the reconciler then lets it go)
+    # (while a remediation, each its own move, is never "told" before)
+    moved = problem(Outcome.REMEDIATED)
+    told(inventory, claimed(inventory, "c", t + 2), moved)
+    assert isinstance(told(inventory, claimed(inventory, "d", t + 3), moved), dict)
+
+
+# (owner tokens on both sides of each other: the fence compares them for equality only)
+@pytest.mark.parametrize(("lapsed", "holder"), [("a", "b"), ("b", "a")])
+def test_a_worker_whose_lease_ran_out_cannot_record_the_set_gone_or_move_it(
+    stack: LocalStack, lapsed: str, holder: str
+) -> None:
+    # Given a worker whose lease ran out, and another that holds the set now
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    old = claimed(inventory, lapsed, t)
+    claimed(inventory, holder, t + LEASE + 1)
+
+    # When the first records the set deleted, then it is refused and the item stays
+    gone = problem(Outcome.DELETED)
+    with pytest.raises(LeaseLost):
+        inventory.release(old, gone)
+    # (nor begin a move: the fence of every other write)
+    with pytest.raises(LeaseLost):
+        inventory.begin_move(old, intent(lapsed), t + 60)
+    assert stored(stack, "mkt-weekly")["lease_owner"] == {"S": holder}

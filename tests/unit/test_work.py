@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from ses_pool_enforcer.conflicts import Observation
@@ -113,3 +115,12 @@ def test_merged_work_names_the_newest_events_actor_whichever_comes_first() -> No
 def test_work_is_keyed_by_lane_kind_and_name() -> None:
     work = Work("n", Trigger(source="event"), kind=Kind.IDENTITY, lane=("1", "r"))
     assert work.key == (("1", "r"), Kind.IDENTITY, "n")
+
+
+def test_work_is_a_value_nobody_changes_in_place() -> None:
+    # A batch's work is merged and put back by making new Work: one held by a batch, or
+    # already on its way back to the queue, is never changed under it.
+    held = work(observed_at=100.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        held.observed_at = None  # type: ignore[misc]
+    assert {held: "hashable, as a value"}[work(observed_at=100.0)]
