@@ -441,6 +441,19 @@ def test_a_process_takes_each_claim_and_its_slot_in_one_write_while_it_calls_alo
     assert clock.slept == [1.0, 2.0]
     assert next_at(account) == clock.at + 3
 
+    # When the budget's item is gone while the process's guess is still ahead (deleted
+    # by hand, a table restored), and it looks again
+    boto3.client("dynamodb").delete_item(
+        TableName=account.state_table, Key={"id": {"S": "ses-budget"}}
+    )
+    before = faults.request_counts().get("dynamodb:TransactWriteItems", 0)
+    assert isinstance(reconciler.reconcile(Work("mkt-1", Trigger(source="test"))), Done)
+
+    # Then the wrong guess costs one refused try, and the retry takes the slot from now
+    # (nothing seen: no guess again)
+    assert faults.request_counts().get("dynamodb:TransactWriteItems", 0) - before == 2
+    assert next_at(account) == clock.at + 1
+
 
 class SlotAlwaysTaken(Inventory):
     """An inventory whose every claim finds the budget's slot taken, each time at a new
