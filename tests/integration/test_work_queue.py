@@ -455,6 +455,28 @@ def test_a_process_takes_each_claim_and_its_slot_in_one_write_while_it_calls_alo
     assert next_at(account) == clock.at + 1
 
 
+def test_a_look_with_no_inventory_to_claim_in_takes_its_read_slot_on_its_own(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker with the shared budget but no inventory table to hold sets in (a
+    # run without one: its claims are not recorded, so no slot is taken with them)
+    runtime, clock = frozen_runtime(monkeypatch, 1)
+    seed.create_set("mkt-1", pool="marketing")
+    reconciler = replace(runtime.reconciler(), inventory=None)
+    counts = faults.request_counts
+    before = counts().get("dynamodb:UpdateItem", 0), counts().get("dynamodb:TransactWriteItems", 0)
+
+    # When it looks at the set twice
+    for _ in range(2):
+        assert isinstance(reconciler.reconcile(Work("mkt-1", Trigger(source="test"))), Done)
+
+    # Then each read took its slot with one conditional write of its own, and no guess
+    # was made from a slot the unrecorded claim never took
+    after = counts().get("dynamodb:UpdateItem", 0), counts().get("dynamodb:TransactWriteItems", 0)
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 0)
+    assert next_at(account) == clock.at + 2
+
+
 class SlotAlwaysTaken(Inventory):
     """An inventory whose every claim finds the budget's slot taken, each time at a new
     next_at: a budget item some broken caller keeps moving."""
