@@ -66,7 +66,9 @@ def creation() -> dict[str, Any]:
 
 def run_killed(server: LocalAws, event: dict[str, Any], crash: Fault) -> int:
     """The event function in a process of its own, which ``crash`` kills."""
-    env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "PYTHONPATH": ROOT}
+    # (ahead of ROOT, a PYTHONPATH already set: make mutate's scratch copy of the package)
+    path = os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), ROOT)))
+    env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "PYTHONPATH": path}
     child = subprocess.Popen(
         [sys.executable, "-m", "local_aws.invoke", "on_event"],
         stdin=subprocess.PIPE,

@@ -132,7 +132,8 @@ PATHS = {"move": (move, MOVE), "look": (look, LOOK), "assignment": (assignment, 
 
 
 def run(server: LocalAws, event: dict[str, Any]) -> None:
-    env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "PYTHONPATH": ROOT}
+    path = os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), ROOT)))
+    env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "PYTHONPATH": path}
     subprocess.run(
         [sys.executable, "-m", "local_aws.invoke", "on_event"],
         input=json.dumps(event).encode(),
@@ -261,7 +262,8 @@ def sweep_started(_: LocalStack) -> dict[str, Any]:
 
 def step_process(server: LocalAws, event: dict[str, Any]) -> subprocess.Popen[bytes]:
     """The sweep function's step in a process of its own, checkpointing after each set."""
-    env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "PYTHONPATH": ROOT}
+    path = os.pathsep.join(filter(None, (os.environ.get("PYTHONPATH"), ROOT)))
+    env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint_url, "PYTHONPATH": path}
     code = (
         "import ses_pool_enforcer.sweep as sweep; sweep.CHECKPOINT_EVERY_SETS = 1; "
         "from local_aws.invoke import main; main(['sweep', '900000'])"

@@ -14,6 +14,7 @@ import itertools
 import json
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -25,11 +26,19 @@ from local_aws.event_source import drain, queue_depth
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.adapters.budget import SharedBudget, SlotRequest
-from ses_pool_enforcer.adapters.inventory import Inventory
-from ses_pool_enforcer.clock import SYSTEM
+from ses_pool_enforcer.adapters.inventory import Inventory, SlotTaken
+from ses_pool_enforcer.adapters.ses import PoolDirectory
+from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.config import get_settings
 from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS
-from ses_pool_enforcer.runtime import forget_runtime
+from ses_pool_enforcer.model import Outcome
+from ses_pool_enforcer.notices import Trigger
+from ses_pool_enforcer.observability import metrics
+from ses_pool_enforcer.reconciler import CLAIM_ATTEMPTS, Busy, Coalesced, Done
+from ses_pool_enforcer.runtime import Runtime, forget_runtime, get_runtime
+from ses_pool_enforcer.work import Work
+from tests.integration.test_shared_budget import next_at
+from tests.integration.test_sweep import metrics_emitted
 from tests.support import invoke, marketing_account, ses_writes, shift_clock
 
 
@@ -288,6 +297,250 @@ def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(
     assert ses_writes() == 2
     assert len(slots) == received
     assert all(later - earlier >= 1.0 for earlier, later in itertools.pairwise(slots))
+
+
+class StillClock(Clock):
+    """Time stands still at ``at``; sleeps are recorded, not slept."""
+
+    def __init__(self) -> None:
+        self.at = 1_800_000_000.0
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.at
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(round(seconds, 6))
+
+
+def frozen_runtime(monkeypatch: pytest.MonkeyPatch, rate: int) -> tuple[Runtime, StillClock]:
+    """The deployment's runtime at ``rate`` SES calls a second, on a clock that stands
+    still (sleeps recorded, not slept): slots and deadlines to the exact second."""
+    monkeypatch.setenv("SES_CALLS_PER_SECOND", str(rate))
+    get_settings.cache_clear()
+    forget_runtime()
+    clock = StillClock()
+    return Runtime.from_settings(get_settings(), clock), clock
+
+
+def budget_taken_until(stack: LocalStack, at: float) -> None:
+    """Other callers hold the budget's slots until ``at`` (its next free slot)."""
+    boto3.client("dynamodb").put_item(
+        TableName=stack.state_table,
+        Item={"id": {"S": "ses-budget"}, "next_at": {"N": repr(at)}},
+    )
+
+
+# At 2 calls a second: the read's slot, as many seconds again queued behind the callers
+# ahead (``queued``), then the write's interval. Exact on a frozen clock.
+@pytest.mark.parametrize(
+    ("queued", "deadline", "looked"),
+    [
+        (0.0, 0.25, False),  # the write's slot (+0.5 s) comes after the deadline
+        (0.0, 0.5, True),  # the write's slot is at the deadline itself
+        (0.0, 1.0, True),
+        (3.0, 6.0, False),  # read at +3 s, the write at about +6.5 s
+        (3.0, 6.5, True),
+        (3.0, 7.0, True),
+        (3.0, None, True),  # no deadline: as long as it takes
+    ],
+)
+def test_a_look_starts_only_if_its_write_could_follow_before_the_deadline_to_the_second(
+    account: LocalStack,
+    monkeypatch: pytest.MonkeyPatch,
+    queued: float,
+    deadline: float | None,
+    looked: bool,
+) -> None:
+    # Given 2 SES calls a second, the budget's next ``queued`` seconds taken by others,
+    # and a set on the wrong pool
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    if queued:
+        budget_taken_until(account, clock.at + queued)
+    seed.create_set("mkt-weekly", pool="transactional")
+    finish_by = None if deadline is None else clock.at + deadline
+
+    # When a worker that knows the pools (as a warm one does) is asked to reconcile it
+    # with that deadline for its write
+    pools = PoolDirectory(runtime.ses, {"marketing", "transactional"}, clock=clock)
+    result = runtime.reconciler(pools=pools).reconcile(
+        Work("mkt-weekly", Trigger(source="test")), finish_by=finish_by
+    )
+
+    # Then it looks and moves the set only if the write's slot is not after the deadline;
+    # otherwise it neither reads nor holds the set, nor takes the read's slot
+    if looked:
+        assert isinstance(result, Done) and result.record.outcome is Outcome.REMEDIATED
+        assert (reads(), ses_writes()) == (1, 1)
+        assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    else:
+        assert deadline is not None
+        assert result == Busy(clock.at + deadline, "no time for a write after the read")
+        assert (reads(), ses_writes()) == (0, 0)
+        assert next_at(account) == (clock.at + queued if queued else None)
+        assert boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"] == []
+
+
+# The read's retries must have their slots while the set is still held: by the lease's
+# end (20 s after the claim) less READ_MARGIN_SECONDS (5 s).
+@pytest.mark.parametrize(("taken_for", "looked"), [(10.0, True), (17.0, False)])
+def test_a_read_retried_takes_a_slot_of_its_own_only_while_the_set_is_still_held(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, taken_for: float, looked: bool
+) -> None:
+    # Given a compliant set, at 2 SES calls a second, whose read fails once (a 500, which
+    # the SDK retries); and other callers who take the budget's next ``taken_for``
+    # seconds right after this worker claimed the set with its read's slot
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    seed.create_set("mkt-weekly", pool="marketing")
+    faults.after(
+        "dynamodb", "TransactWriteItems", lambda: budget_taken_until(account, clock.at + taken_for)
+    )
+    faults.fail("sesv2", "GetConfigurationSet")
+    before = faults.request_counts().get("sesv2:GetConfigurationSet", 0)
+
+    # When the worker reconciles it
+    result = runtime.reconciler().reconcile(Work("mkt-weekly", Trigger(source="test")))
+
+    # Then the first attempt used the slot taken with the claim, and the retry took the
+    # next free one: 10 s ahead, waited for and read; 17 s ahead, after the lease's
+    # margin, refused, and the set given back unread
+    assert faults.request_counts()["sesv2:GetConfigurationSet"] - before == 1 + looked
+    if looked:
+        assert isinstance(result, Done) and result.record.outcome is Outcome.COMPLIANT
+        assert clock.slept == [taken_for]
+        assert next_at(account) == clock.at + taken_for + 0.5
+    else:
+        assert result == Busy(clock.at + taken_for, "no SES call slot before the deadline")
+        assert clock.slept == []
+        assert next_at(account) == clock.at + taken_for
+        item = boto3.client("dynamodb").get_item(
+            TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+        )["Item"]
+        assert "lease_owner" not in item
+
+
+def test_a_process_takes_each_claim_and_its_slot_in_one_write_while_it_calls_alone(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given one process, calling faster than 1 SES call a second (its clock stands still),
+    # and three compliant sets
+    runtime, clock = frozen_runtime(monkeypatch, 1)
+    names = ["mkt-1", "mkt-2", "mkt-3"]
+    for name in names:
+        seed.create_set(name, pool="marketing")
+    reconciler = runtime.reconciler()
+    before = faults.request_counts().get("dynamodb:TransactWriteItems", 0)
+
+    # When it looks at them one after another
+    for name in names:
+        assert isinstance(reconciler.reconcile(Work(name, Trigger(source="test"))), Done)
+
+    # Then each claim took its read's slot in one transaction: the next slot is the one
+    # this process left (a right guess), never found by a refused first try
+    assert faults.request_counts().get("dynamodb:TransactWriteItems", 0) - before == 3
+    assert clock.slept == [1.0, 2.0]
+    assert next_at(account) == clock.at + 3
+
+    # When the budget's item is gone while the process's guess is still ahead (deleted
+    # by hand, a table restored), and it looks again
+    boto3.client("dynamodb").delete_item(
+        TableName=account.state_table, Key={"id": {"S": "ses-budget"}}
+    )
+    before = faults.request_counts().get("dynamodb:TransactWriteItems", 0)
+    assert isinstance(reconciler.reconcile(Work("mkt-1", Trigger(source="test"))), Done)
+
+    # Then the wrong guess costs one refused try, and the retry takes the slot from now
+    # (nothing seen: no guess again)
+    assert faults.request_counts().get("dynamodb:TransactWriteItems", 0) - before == 2
+    assert next_at(account) == clock.at + 1
+
+
+def test_a_look_with_no_inventory_to_claim_in_takes_its_read_slot_on_its_own(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a worker with the shared budget but no inventory table to hold sets in (a
+    # run without one: its claims are not recorded, so no slot is taken with them)
+    runtime, clock = frozen_runtime(monkeypatch, 1)
+    seed.create_set("mkt-1", pool="marketing")
+    reconciler = replace(runtime.reconciler(), inventory=None)
+    counts = faults.request_counts
+    before = counts().get("dynamodb:UpdateItem", 0), counts().get("dynamodb:TransactWriteItems", 0)
+
+    # When it looks at the set twice
+    for _ in range(2):
+        assert isinstance(reconciler.reconcile(Work("mkt-1", Trigger(source="test"))), Done)
+
+    # Then each read took its slot with one conditional write of its own, and no guess
+    # was made from a slot the unrecorded claim never took
+    after = counts().get("dynamodb:UpdateItem", 0), counts().get("dynamodb:TransactWriteItems", 0)
+    assert (after[0] - before[0], after[1] - before[1]) == (2, 0)
+    assert next_at(account) == clock.at + 2
+
+
+class SlotAlwaysTaken(Inventory):
+    """An inventory whose every claim finds the budget's slot taken, each time at a new
+    next_at: a budget item some broken caller keeps moving."""
+
+    tries = 0
+
+    def claim(
+        self,
+        name: str,
+        owner: str,
+        now: float,
+        lease_seconds: float,
+        *,
+        observed_at: float | None = None,
+        judged_by: int | None = None,
+        sweep_id: str | None = None,
+        slot: SlotRequest | None = None,
+    ) -> SlotTaken:
+        self.tries += 1
+        return SlotTaken(repr(now + self.tries))
+
+
+def test_a_claim_that_never_gets_its_slot_gives_up_by_name_and_is_counted(
+    account: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a set whose every claim loses the budget's slot
+    seed.create_set("mkt-weekly", pool="transactional")
+    store = SlotAlwaysTaken(account.inventory_table)
+    reconciler = replace(get_runtime().reconciler(), inventory=store)
+    metrics.clear_metrics()
+
+    # When it is reconciled, then the worker gives up after CLAIM_ATTEMPTS tries with an
+    # error that names the set and the likely cause, counted once; the set unread
+    with pytest.raises(
+        RuntimeError,
+        match=r"^mkt-weekly: no SES call slot taken with the claim after 100 tries; is the budget",
+    ):
+        reconciler.reconcile(Work("mkt-weekly", Trigger(source="test")))
+    metrics.flush_metrics()
+    assert store.tries == CLAIM_ATTEMPTS == 100
+    assert reads() == 0
+    assert metrics_emitted(capsys.readouterr().out)["ClaimAttemptsExhausted"] == [1.0]
+
+
+def test_a_covered_event_is_counted_once(
+    account: LocalStack, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a set looked at a moment ago
+    seed.create_set("mkt-weekly", pool="marketing")
+    reconciler = get_runtime().reconciler()
+    observed = SYSTEM.time()
+    assert isinstance(reconciler.reconcile(Work("mkt-weekly", Trigger(source="test"))), Done)
+    metrics.clear_metrics()
+
+    # When work reports a change that had happened before that look began
+    result = reconciler.reconcile(
+        Work("mkt-weekly", Trigger(source="test"), observed_at=observed - 1)
+    )
+    metrics.flush_metrics()
+
+    # Then it is covered, not looked at again, and counted once
+    assert result == Coalesced()
+    assert reads() == 1
+    assert metrics_emitted(capsys.readouterr().out)["WorkCoalesced"] == [1.0]
 
 
 # --------------------------------------------------------------------------- fresh answers
