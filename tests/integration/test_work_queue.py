@@ -122,6 +122,43 @@ def test_an_event_sent_after_a_look_began_gets_a_look_of_its_own(account: LocalS
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
 
 
+@pytest.mark.parametrize(
+    ("after", "looked"), [(CLOCK_SKEW_SECONDS - 0.15, True), (CLOCK_SKEW_SECONDS + 0.15, False)]
+)
+def test_a_look_claimed_after_an_events_stamp_covers_it_only_past_the_clocks_skew(
+    account: LocalStack, after: float, looked: bool
+) -> None:
+    # Given a set looked at once, then moved by someone, and the event of that stamped by
+    # SQS now (SentTimestamp, in milliseconds)
+    seed.create_set("mkt-weekly", pool="marketing")
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    seed.set_pool("mkt-weekly", "transactional")
+    event = sqs_event(
+        [
+            sample_event(
+                "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+            )
+        ]
+    )
+    stamp = int(event["Records"][0]["attributes"]["SentTimestamp"]) / 1000
+    # And another consumer's look at the set, claimed a little after that stamp and over
+    boto3.client("dynamodb").update_item(
+        TableName=account.inventory_table,
+        Key={"configuration_set": {"S": "mkt-weekly"}},
+        UpdateExpression="SET claimed_at = :at",
+        ExpressionAttributeValues={":at": {"N": repr(stamp + after)}},
+    )
+
+    # When the event is handled
+    assert app.handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+    # Then a look claimed within the clocks' skew of the stamp does not stand in for it
+    # (SQS's clock and the worker's may disagree by that much); one claimed later does
+    assert reads() == (2 if looked else 1)
+    pool = "marketing" if looked else "transactional"
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == pool
+
+
 # --------------------------------------------------------------------------- one worker a set
 
 
