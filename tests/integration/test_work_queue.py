@@ -30,7 +30,7 @@ from ses_pool_enforcer.adapters.inventory import Inventory, SlotTaken
 from ses_pool_enforcer.adapters.ses import PoolDirectory
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.config import get_settings
-from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS
+from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS, SAFETY_SECONDS
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import metrics
@@ -297,6 +297,30 @@ def test_a_consumer_starts_a_look_only_if_its_write_could_follow_before_the_dead
     assert reads() == (1 if looked else 0)
     assert ses_writes() == (1 if looked else 0)
     assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-weekly"])
+
+
+def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
+    account: LocalStack,
+) -> None:
+    # Given events about two sets on the wrong pool
+    names = ["mkt-a", "mkt-b"]
+    for name in names:
+        seed.create_set(name, pool="transactional")
+    events = [
+        sample_event("create_configuration_set_v2.json", configuration_set=n, fresh_id=True)
+        for n in names
+    ]
+
+    # When an invocation with less than the safety margin left (SAFETY_SECONDS) gets them
+    left = int((SAFETY_SECONDS - 1) * 1000)
+    result = app.handler(sqs_event(events), LambdaContext(remaining_ms=left))
+
+    # Then no set is started: each goes back as a new message (none toward the
+    # dead-letter queue), unread and unheld
+    assert result == {"batchItemFailures": []}
+    assert sorted(m["configuration_set"] for m in queued(account)) == names
+    assert reads() == 0
+    assert boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"] == []
 
 
 def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(
