@@ -13,6 +13,7 @@ from local_aws import call_counts, faults, seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.pools import DEFAULT_POOL
+from tests.integration.test_sweep import metrics_emitted
 from tests.support import invoke, marketing_account, ses_writes, shift_clock
 
 POLICY = """
@@ -324,17 +325,22 @@ def test_a_tag_that_a_rule_matches_moves_the_set(account: LocalStack) -> None:
     ids=["other-tag", "failed-call", "foreign-event", "not-json", "no-detail", "bad-request"],
 )
 def test_events_that_name_no_set_are_dropped_with_a_log_line(
-    account: LocalStack, body: dict[str, Any] | str, caplog: pytest.LogCaptureFixture
+    account: LocalStack,
+    body: dict[str, Any] | str,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     # Given an event that names no configuration set
     # When it arrives
     result = invoke(body)
 
-    # Then it is not retried, nothing is written, and the log says why it was dropped
+    # Then it is not retried, nothing is written, and the log says why it was dropped,
+    # and one dropped event is counted
     assert result == {"batchItemFailures": []}
     assert ses_writes() == 0
     assert call_counts().get("GetConfigurationSet", 0) == 0
     assert "event ignored" in caplog.text
+    assert metrics_emitted(capsys.readouterr().out)["EventIgnored"] == [1.0]
 
 
 def _from(event: dict[str, Any], account: str, region: str) -> dict[str, Any]:

@@ -221,3 +221,130 @@ def test_settling_a_move_that_never_happened_drops_it_silently(
     assert "intent" not in item
     assert "moves" not in item and "outcome" not in item
     assert item["lease_owner"] == {"S": "b"}
+
+
+# (a finding as Security Hub's adapter would import it: what it holds is not owed.py's concern)
+FINDING = {"Id": "mkt-weekly/pool", "Compliance": {"Status": "FAILED"}}
+
+
+@pytest.mark.parametrize(
+    ("alert", "finding"),
+    [(False, FINDING), (True, None), (True, FINDING)],
+    ids=["finding only", "alert only", "both"],
+)
+def test_an_outcome_owes_its_alert_and_its_finding_only_when_it_has_them(
+    stack: LocalStack, alert: bool, finding: dict[str, Any] | None
+) -> None:
+    # Given a violation recorded with what it owes (its finding alone: compliance changed
+    # but the problem was alerted before), by a process that died before paying it
+    inventory = Inventory(stack.inventory_table)
+    violation = record(Outcome.VIOLATION, "transactional", "marketing")
+    first = held(inventory, "a", time.time())
+    owe = owed.outcome(violation, TRIGGER, time.time(), alert=alert, finding=finding)
+    inventory.release(first, violation, owe=owe)
+
+    # When the next holder settles it, Security Hub configured
+    later = held(inventory, "b", time.time() + LEASE + 1)
+    sent: list[Notice] = []
+    published: list[dict[str, Any]] = []
+    settled = owed.settle(
+        inventory,
+        later,
+        inventory.load(later),
+        "transactional",
+        sent.append,
+        published.append,
+        now=time.time(),
+        flap=None,
+        sweep_id=None,
+    )
+
+    # Then the alert goes out if it was owed, the finding is imported if it was, nothing
+    # else, and the debt is cleared
+    assert settled is None
+    assert [n.attributes["outcome"] for n in sent] == (["violation"] if alert else [])
+    assert published == ([finding] if finding else [])
+    assert "intent" not in stored(stack)
+    # (an outcome that owes neither records no debt at all)
+    assert owed.outcome(violation, TRIGGER, time.time(), alert=False) is None
+
+
+# (pools named after and before the intended one)
+@pytest.mark.parametrize("was_on", ["transactional", "analytics"])
+def test_a_move_found_on_its_pool_is_made_though_an_option_changed_since(
+    stack: LocalStack, was_on: str
+) -> None:
+    # Given a process that died right after its write, which sent TLS back optional
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    moved = record(Outcome.REMEDIATED, "marketing", "marketing")
+    intent = owed.move(moved, TRIGGER, was_on, t, {"TlsPolicy": "OPTIONAL"})
+    inventory.begin_move(held(inventory, "a", t), intent, t + 30)
+
+    # When the next holder finds the set on the intended pool, and a person has required
+    # TLS on it since (a pool move shows by the pool: the options are no longer ours)
+    later = held(inventory, "b", t + 31)
+    sent: list[Notice] = []
+    settled = owed.settle(
+        inventory,
+        later,
+        inventory.load(later),
+        "marketing",
+        sent.append,
+        None,
+        now=t + 31,
+        flap=FlapGuard(threshold=3, window=3600),
+        sweep_id=None,
+        options={"SendingPoolName": "marketing", "TlsPolicy": "REQUIRE"},
+    )
+
+    # Then the move stands as made: recorded, counted by the flap guard, alerted once
+    assert settled == moved
+    [alert] = sent
+    assert alert.attributes["alert_id"] == intent.token
+    assert len(stored(stack)["moves"]["L"]) == 1
+
+
+# (what the set holds when the next holder reads it: what the restore sent, an option
+# sorting before it, none at all)
+@pytest.mark.parametrize("now_holds", ["REQUIRE", "OPTIONAL", None])
+def test_an_owed_restore_is_made_only_if_the_set_holds_what_it_sent_and_is_no_move(
+    stack: LocalStack, now_holds: str | None
+) -> None:
+    # Given a process that died right after writing back a person's lost TLS (a restore:
+    # the pool unchanged, only the options tell whether it landed)
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    restored = record(Outcome.REMEDIATED, "marketing", "marketing")
+    intent = owed.move(restored, TRIGGER, "marketing", t, {"TlsPolicy": "REQUIRE"})
+    inventory.begin_move(held(inventory, "a", t), intent, t + 30)
+
+    # When the next holder reads the set, on its pool
+    later = held(inventory, "b", t + 31)
+    sent: list[Notice] = []
+    options = {"SendingPoolName": "marketing"} | ({"TlsPolicy": now_holds} if now_holds else {})
+    settled = owed.settle(
+        inventory,
+        later,
+        inventory.load(later),
+        "marketing",
+        sent.append,
+        None,
+        now=t + 31,
+        flap=FlapGuard(threshold=3, window=3600),
+        sweep_id=None,
+        options=options,
+    )
+
+    # Then a restore that landed is recorded and alerted, but not counted as a pool move
+    # by the flap guard; one that did not is dropped, silently, to be made again
+    item = stored(stack)
+    assert "intent" not in item
+    if now_holds == "REQUIRE":
+        assert settled == restored
+        assert len(sent) == 1
+        assert item.get("moves", {"L": []})["L"] == []
+    else:
+        assert settled is None
+        assert sent == []
+        assert "outcome" not in item

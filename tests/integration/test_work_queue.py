@@ -30,7 +30,7 @@ from ses_pool_enforcer.adapters.inventory import Inventory, SlotTaken
 from ses_pool_enforcer.adapters.ses import PoolDirectory
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.config import get_settings
-from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS
+from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS, SAFETY_SECONDS
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import metrics
@@ -120,6 +120,43 @@ def test_an_event_sent_after_a_look_began_gets_a_look_of_its_own(account: LocalS
     # Then it is looked at again and moved back
     assert reads() == 2
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+
+
+@pytest.mark.parametrize(
+    ("after", "looked"), [(CLOCK_SKEW_SECONDS - 0.15, True), (CLOCK_SKEW_SECONDS + 0.15, False)]
+)
+def test_a_look_claimed_after_an_events_stamp_covers_it_only_past_the_clocks_skew(
+    account: LocalStack, after: float, looked: bool
+) -> None:
+    # Given a set looked at once, then moved by someone, and the event of that stamped by
+    # SQS now (SentTimestamp, in milliseconds)
+    seed.create_set("mkt-weekly", pool="marketing")
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    seed.set_pool("mkt-weekly", "transactional")
+    event = sqs_event(
+        [
+            sample_event(
+                "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+            )
+        ]
+    )
+    stamp = int(event["Records"][0]["attributes"]["SentTimestamp"]) / 1000
+    # And another consumer's look at the set, claimed a little after that stamp and over
+    boto3.client("dynamodb").update_item(
+        TableName=account.inventory_table,
+        Key={"configuration_set": {"S": "mkt-weekly"}},
+        UpdateExpression="SET claimed_at = :at",
+        ExpressionAttributeValues={":at": {"N": repr(stamp + after)}},
+    )
+
+    # When the event is handled
+    assert app.handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+    # Then a look claimed within the clocks' skew of the stamp does not stand in for it
+    # (SQS's clock and the worker's may disagree by that much); one claimed later does
+    assert reads() == (2 if looked else 1)
+    pool = "marketing" if looked else "transactional"
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == pool
 
 
 # --------------------------------------------------------------------------- one worker a set
@@ -260,6 +297,30 @@ def test_a_consumer_starts_a_look_only_if_its_write_could_follow_before_the_dead
     assert reads() == (1 if looked else 0)
     assert ses_writes() == (1 if looked else 0)
     assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-weekly"])
+
+
+def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
+    account: LocalStack,
+) -> None:
+    # Given events about two sets on the wrong pool
+    names = ["mkt-a", "mkt-b"]
+    for name in names:
+        seed.create_set(name, pool="transactional")
+    events = [
+        sample_event("create_configuration_set_v2.json", configuration_set=n, fresh_id=True)
+        for n in names
+    ]
+
+    # When an invocation with less than the safety margin left (SAFETY_SECONDS) gets them
+    left = int((SAFETY_SECONDS - 1) * 1000)
+    result = app.handler(sqs_event(events), LambdaContext(remaining_ms=left))
+
+    # Then no set is started: each goes back as a new message (none toward the
+    # dead-letter queue), unread and unheld
+    assert result == {"batchItemFailures": []}
+    assert sorted(m["configuration_set"] for m in queued(account)) == names
+    assert reads() == 0
+    assert boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"] == []
 
 
 def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ses_pool_enforcer.adapters.inventory import LastWrite
 from ses_pool_enforcer.owed import WINDOW_KEPT_SECONDS, WINDOWS_KEPT, windows_kept
+from tests.infrastructure.test_template import load_template
 
 NOW = 2_000_000_000.0
 
@@ -40,3 +41,11 @@ def test_at_most_the_newest_windows_are_kept() -> None:
     kept = windows_kept(windows, NOW)
     assert len(kept) == WINDOWS_KEPT == 16
     assert kept == windows[-WINDOWS_KEPT:]
+
+
+def test_windows_are_kept_as_long_as_the_event_queue_keeps_a_record() -> None:
+    # Given the event queue's retention (template.yaml): no CloudTrail record comes later
+    queue = load_template()["Resources"]["EventQueue"]["Properties"]
+
+    # Then a window is kept exactly that long, not a second less or more
+    assert int(queue["MessageRetentionPeriod"]) == WINDOW_KEPT_SECONDS

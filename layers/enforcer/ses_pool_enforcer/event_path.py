@@ -100,9 +100,6 @@ def handle_batch(
     for (lane, kind, name), held in sets.items():
         logger.append_keys(**{kind.value.replace("-", "_"): name}, **_lane_keys(lane))
         try:
-            if held.work.not_before is not None and held.work.not_before > clock.time():
-                _put_back(runtime, held.work, held.work.not_before, "not yet due")
-                continue
             now = clock.time()
             if now >= deadline:
                 _put_back(runtime, held.work, now, "out of time")
