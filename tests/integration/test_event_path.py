@@ -422,3 +422,25 @@ def test_a_batch_with_a_transient_failure_reports_only_that_message(
     assert len(result["batchItemFailures"]) == 1
     assert seed.delivery_options("mkt-a")["SendingPoolName"] == "marketing"
     assert seed.delivery_options("mkt-b")["SendingPoolName"] == "transactional"
+
+
+def test_a_message_whose_reading_fails_fails_alone_and_the_rest_of_the_batch_is_done(
+    account: LocalStack,
+) -> None:
+    # Given a pool's deletion, whose fan-out must read the inventory, and a set created on the
+    # wrong pool, in one batch; and the inventory's query failing past the SDK's retries
+    seed.create_set("mkt-a", pool="transactional")
+    faults.fail("dynamodb", "Query", times=10, code="InternalServerError")
+    events = [
+        sample_event("delete_dedicated_ip_pool.json", pool="marketing", fresh_id=True),
+        sample_event("create_configuration_set_v2.json", configuration_set="mkt-a", fresh_id=True),
+    ]
+    batch = sqs_event(events)
+
+    # When the batch is handled
+    result = app.handler(batch, LambdaContext())
+
+    # Then only the deletion's message goes back to the queue (its fan-out is retried), and
+    # the set is still moved: one message read badly does not fail the batch
+    assert result == {"batchItemFailures": [{"itemIdentifier": batch["Records"][0]["messageId"]}]}
+    assert seed.delivery_options("mkt-a")["SendingPoolName"] == "marketing"
