@@ -3,6 +3,8 @@ the parameter version it came from: every report and alert says which version ju
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -55,10 +57,58 @@ def _provider() -> _VersionedSSMProvider:
     return _VersionedSSMProvider(boto3_client=client("ssm"))
 
 
+@dataclass
+class _ReadAhead:
+    """A read of the current policy begun before anyone asked for it, and how it ended."""
+
+    thread: threading.Thread
+    failed: Exception | None = None
+    ended_at: float = 0.0
+
+
+_ahead: dict[str, _ReadAhead] = {}
+
+
+def read_ahead(name: str, max_age: int) -> None:
+    """Begin, in a thread, the read the first ``load_policy(name, max_age)`` would make,
+    so that its wait for SSM overlaps a cold start's other work (building the other
+    clients); that call then waits for it instead of reading. A read served from the
+    cache needs none. Nothing is begun for ``max_age`` 0 (every look reads anew)."""
+    if max_age <= 0 or name in _ahead:
+        return
+    _provider()  # the client is built here: botocore's session is not built from two threads
+    ahead = _ReadAhead(
+        threading.Thread(target=lambda: _read_ahead(ahead, name, max_age), daemon=True)
+    )
+    _ahead[name] = ahead
+    ahead.thread.start()
+
+
+def _read_ahead(ahead: _ReadAhead, name: str, max_age: int) -> None:
+    try:
+        load_policy(name, max_age)
+    except Exception as exc:  # raised to the one who asks, as its own read would raise it
+        ahead.failed = exc
+    ahead.ended_at = time.monotonic()
+
+
+def _joined(name: str, max_age: int) -> None:
+    """Wait for a read ahead of ``name``, if any; raise how it failed if that is no older
+    than ``max_age`` (the age a read that worked would be served from the cache)."""
+    ahead = _ahead.get(name)
+    if ahead is None or ahead.thread is threading.current_thread():
+        return
+    ahead.thread.join()
+    del _ahead[name]
+    if ahead.failed is not None and time.monotonic() - ahead.ended_at <= max_age:
+        raise ahead.failed
+
+
 def load_policy(name: str, max_age: int = 60, version: int | None = None) -> PolicySnapshot:
     """The current policy, at most ``max_age`` seconds old (0: read now), or exactly
     ``version``. Raises PolicyError (invalid or missing: never enforce) or
     PolicyUnavailable (SSM failed: retry later)."""
+    _joined(name, max_age)
     selector = name if version is None else f"{name}:{version}"
     age = PINNED_MAX_AGE if version is not None else max_age
     try:
@@ -113,6 +163,9 @@ def write_policy(name: str, policy: Policy) -> int:
 
 
 def clear_cache() -> None:
+    for ahead in list(_ahead.values()):
+        ahead.thread.join()
+    _ahead.clear()
     _provider.cache_clear()
     _parsed.clear()
 
