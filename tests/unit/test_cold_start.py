@@ -159,3 +159,26 @@ def test_the_runtime_is_built_with_no_collection_and_frozen_once(tmp_path: Path)
     assert first == [0, True, True]
     # And a second build (a test's, a CLI's) freezes nothing: its garbage stays collectable
     assert again == [True, True]
+
+
+def test_the_functions_leave_pydantics_plugin_search_out() -> None:
+    # Given the functions' environment as the template gives it (Globals)
+    from cfnlint.decode import cfn_yaml
+
+    template = cfn_yaml.load(str(ROOT / "template.yaml"))
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    code = (
+        "import importlib.metadata as metadata\n"
+        "searched = []\n"
+        "real = metadata.entry_points\n"
+        "metadata.entry_points = lambda **kw: searched.append(kw) or real(**kw)\n"
+        "from ses_pool_enforcer import policy\n"
+        'policy.parse_policy(\'{"version": 1, "default": {"pool": "bulk"}}\')\n'
+        "print(len(searched))\n"
+    )
+    # When a fresh process builds the policy's validator and parses a document
+    searched = int(_run(code, PYDANTIC_DISABLE_PLUGINS=variables["PYDANTIC_DISABLE_PLUGINS"]))
+    # Then pydantic read no distribution's entry points looking for plugins
+    assert searched == 0
+    # (without it, it does: the test would see a search the variable does not stop)
+    assert int(_run(code, PYDANTIC_DISABLE_PLUGINS="")) > 0
