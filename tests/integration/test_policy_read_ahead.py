@@ -122,3 +122,19 @@ def test_the_event_function_reads_its_policy_ahead_and_a_sweep_does_not(
     get_runtime()
     # Then nothing is read ahead
     assert begun == [stack.policy_parameter]
+
+
+def test_a_read_ahead_ssm_failed_is_read_again_by_the_first_look(stack: LocalStack) -> None:
+    # Given the policy in SSM, and SSM failing every attempt of the read made ahead (the
+    # client's three: an outage, or an environment frozen mid-read and thawed later)
+    marketing_account()
+    failing = faults.fail("ssm", "GetParameter", times=3, code="InternalServerError")
+    before = reads()
+
+    # When a cold process builds its runtime and its first look asks for the policy
+    snapshot = get_runtime(read_policy_ahead=True).policy()
+
+    # Then the look read it again itself and has it: SSM's failure was not kept for it
+    assert failing.seen == 3
+    assert isinstance(snapshot, PolicySnapshot) and snapshot.policy.rules
+    assert reads() - before == 4

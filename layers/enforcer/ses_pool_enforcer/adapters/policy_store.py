@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from ses_pool_enforcer.adapters.aws import client, error_code
+from ses_pool_enforcer.observability import logger
 from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
 
 STANDARD_TIER_BYTES = 4096
@@ -62,7 +63,7 @@ class _ReadAhead:
     """A read of the current policy begun before anyone asked for it, and how it ended."""
 
     thread: threading.Thread
-    failed: Exception | None = None
+    failed: PolicyError | None = None
     ended_at: float = 0.0
 
 
@@ -87,14 +88,21 @@ def read_ahead(name: str, max_age: int) -> None:
 def _read_ahead(ahead: _ReadAhead, name: str, max_age: int) -> None:
     try:
         load_policy(name, max_age)
-    except Exception as exc:  # raised to the one who asks, as its own read would raise it
+    except PolicyError as exc:  # missing or invalid: the answer its own read would get
         ahead.failed = exc
+    except Exception as exc:
+        # SSM failing (or this environment frozen mid-read and thawed later): nothing
+        # kept; the look reads again, as a retry would.
+        logger.info(
+            "policy read ahead failed; the first look reads it again", extra={"cause": str(exc)}
+        )
     ahead.ended_at = time.monotonic()
 
 
 def _joined(name: str, max_age: int) -> None:
-    """Wait for a read ahead of ``name``, if any; raise how it failed if that is no older
-    than ``max_age`` (the age a read that worked would be served from the cache)."""
+    """Wait for a read ahead of ``name``, if any; raise what it found wrong with the
+    policy (missing, invalid) if that is no older than ``max_age`` (the age a read that
+    worked would be served from the cache)."""
     ahead = _ahead.get(name)
     if ahead is None or ahead.thread is threading.current_thread():
         return
