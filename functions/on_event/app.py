@@ -31,5 +31,5 @@ finally:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    failed = handle_batch(event.get("Records") or [], get_runtime(), context)
+    failed = handle_batch(event.get("Records") or [], get_runtime(read_policy_ahead=True), context)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -26,6 +26,8 @@ SWITCHED_OFF = (
     "ses_pool_enforcer.adapters.config",  # the Config rule's function
     "yaml",  # a policy written by hand; the CLI stores JSON
 )
+# An endpoint that refuses at once: a runtime's policy read ahead goes nowhere.
+NOWHERE = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_MAX_ATTEMPTS": "1"}
 
 
 def _run(code: str, **environment: str) -> str:
@@ -111,8 +113,9 @@ def test_the_runtime_builds_no_ses_writer_before_a_write() -> None:
         "print(aws.client.cache_info().currsize)\n"
     )
     # When it builds its runtime
-    clients = int(_run(code, STATE_TABLE="state", INVENTORY_TABLE="inventory"))
-    # Then two clients: SES (reads) and DynamoDB; the writes' client waits for a write
+    clients = int(_run(code, STATE_TABLE="state", INVENTORY_TABLE="inventory", **NOWHERE))
+    # Then two clients: SES (reads) and DynamoDB; the writes' client waits for a write,
+    # and the policy's for a read (only the event function reads it ahead)
     assert clients == 2
 
 
@@ -132,3 +135,50 @@ def test_the_handler_loads_with_no_collection_and_leaves_collection_on(tmp_path:
     passes, collecting, frozen = json.loads(_run(code, **cache))
     # Then no pass ran while it loaded, what it loaded is frozen, and collection is back on
     assert (passes, collecting, frozen) == (0, True, True)
+
+
+def test_the_runtime_is_built_with_no_collection_and_frozen_once(tmp_path: Path) -> None:
+    # Given a fresh process that imported the event handler, counting the collector's passes
+    code = (
+        "import gc, json\n"
+        "from functions.on_event import app\n"
+        "from ses_pool_enforcer.runtime import forget_runtime, get_runtime\n"
+        "passes = []\n"
+        "gc.callbacks.append(lambda phase, info: passes.append(phase))\n"
+        "frozen = gc.get_freeze_count()\n"
+        "get_runtime()\n"
+        "first = [len(passes), gc.isenabled(), gc.get_freeze_count() > frozen]\n"
+        "forget_runtime()\n"
+        "frozen = gc.get_freeze_count()\n"
+        "get_runtime()\n"
+        "print(json.dumps([first, [gc.isenabled(), gc.get_freeze_count() <= frozen]]))\n"
+    )
+    # When it builds its runtime (its clients: tens of thousands of objects), and again
+    first, again = json.loads(_run(code, STATE_TABLE="s", INVENTORY_TABLE="i", **NOWHERE))
+    # Then no pass ran while the first was built, what it built is frozen, collection is on
+    assert first == [0, True, True]
+    # And a second build (a test's, a CLI's) freezes nothing: its garbage stays collectable
+    assert again == [True, True]
+
+
+def test_the_functions_leave_pydantics_plugin_search_out() -> None:
+    # Given the functions' environment as the template gives it (Globals)
+    from cfnlint.decode import cfn_yaml
+
+    template = cfn_yaml.load(str(ROOT / "template.yaml"))
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    code = (
+        "import importlib.metadata as metadata\n"
+        "searched = []\n"
+        "real = metadata.entry_points\n"
+        "metadata.entry_points = lambda **kw: searched.append(kw) or real(**kw)\n"
+        "from ses_pool_enforcer import policy\n"
+        'policy.parse_policy(\'{"version": 1, "default": {"pool": "bulk"}}\')\n'
+        "print(len(searched))\n"
+    )
+    # When a fresh process builds the policy's validator and parses a document
+    searched = int(_run(code, PYDANTIC_DISABLE_PLUGINS=variables["PYDANTIC_DISABLE_PLUGINS"]))
+    # Then pydantic read no distribution's entry points looking for plugins
+    assert searched == 0
+    # (without it, it does: the test would see a search the variable does not stop)
+    assert int(_run(code, PYDANTIC_DISABLE_PLUGINS="")) > 0

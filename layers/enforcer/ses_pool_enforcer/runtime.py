@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from functools import cache
 from typing import TYPE_CHECKING
 
 from ses_pool_enforcer.adapters import aws
@@ -12,7 +14,7 @@ from ses_pool_enforcer.adapters.alerts import Alerts
 from ses_pool_enforcer.adapters.budget import LocalBudget, SharedBudget
 from ses_pool_enforcer.adapters.inventory import IDENTITIES, SETS, Inventory, SeenInSweep
 from ses_pool_enforcer.adapters.organizations import Organization
-from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy
+from ses_pool_enforcer.adapters.policy_store import PolicySnapshot, load_policy, read_ahead
 from ses_pool_enforcer.adapters.ses import PoolDirectory, Ses, TenantDirectory
 from ses_pool_enforcer.adapters.work_queue import WorkQueue
 from ses_pool_enforcer.clock import SYSTEM, Clock
@@ -249,19 +251,49 @@ def _findings(settings: Settings, alerts: Alerts, clock: Clock) -> SecurityHubFi
 
 
 _building = threading.Lock()
+_frozen = False
 
 
-@cache
-def _runtime() -> Runtime:
-    return Runtime.from_settings(get_settings())
+@contextmanager
+def _long_lived() -> Iterator[None]:
+    """No garbage collection while building what lives as long as the process: the
+    clients' models are tens of thousands of objects, which the collector's passes would
+    walk again and again. The first time in a process (its cold start), what was built is
+    then frozen, so that no later pass walks it; later builds (tests, a CLI run) are not,
+    lest frozen garbage outlive them (docs/design/cold-start.md)."""
+    global _frozen
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if not _frozen:
+            gc.freeze()
+            _frozen = True
+        if collecting:
+            gc.enable()
 
 
-def get_runtime() -> Runtime:
-    """The process's runtime, built once (a lock, for local runs with several threads)."""
+_built: Runtime | None = None
+
+
+def get_runtime(*, read_policy_ahead: bool = False) -> Runtime:
+    """The process's runtime, built once (a lock, for local runs with several threads).
+    ``read_policy_ahead``: for a function whose first look reads the cached policy (the
+    event function; a sweep reads its own version), the read begins first, and waits for
+    SSM while the other clients are built."""
+    global _built
     with _building:
-        return _runtime()
+        if _built is None:
+            settings = get_settings()
+            with _long_lived():
+                if read_policy_ahead:
+                    read_ahead(settings.policy_parameter, settings.policy_cache_seconds)
+                _built = Runtime.from_settings(settings)
+        return _built
 
 
 def forget_runtime() -> None:
     """What a fresh process starts with: no runtime yet (tests)."""
-    _runtime.cache_clear()
+    global _built
+    _built = None

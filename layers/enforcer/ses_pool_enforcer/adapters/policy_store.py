@@ -3,6 +3,8 @@ the parameter version it came from: every report and alert says which version ju
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -11,6 +13,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
 from ses_pool_enforcer.adapters.aws import client, error_code
+from ses_pool_enforcer.observability import logger
 from ses_pool_enforcer.policy import Policy, PolicyError, parse_policy
 
 STANDARD_TIER_BYTES = 4096
@@ -55,10 +58,65 @@ def _provider() -> _VersionedSSMProvider:
     return _VersionedSSMProvider(boto3_client=client("ssm"))
 
 
+@dataclass
+class _ReadAhead:
+    """A read of the current policy begun before anyone asked for it, and how it ended."""
+
+    thread: threading.Thread
+    failed: PolicyError | None = None
+    ended_at: float = 0.0
+
+
+_ahead: dict[str, _ReadAhead] = {}
+
+
+def read_ahead(name: str, max_age: int) -> None:
+    """Begin, in a thread, the read the first ``load_policy(name, max_age)`` would make,
+    so that its wait for SSM overlaps a cold start's other work (building the other
+    clients); that call then waits for it instead of reading. A read served from the
+    cache needs none. Nothing is begun for ``max_age`` 0 (every look reads anew)."""
+    if max_age <= 0 or name in _ahead:
+        return
+    _provider()  # the client is built here: botocore's session is not built from two threads
+    ahead = _ReadAhead(
+        threading.Thread(target=lambda: _read_ahead(ahead, name, max_age), daemon=True)
+    )
+    _ahead[name] = ahead
+    ahead.thread.start()
+
+
+def _read_ahead(ahead: _ReadAhead, name: str, max_age: int) -> None:
+    try:
+        load_policy(name, max_age)
+    except PolicyError as exc:  # missing or invalid: the answer its own read would get
+        ahead.failed = exc
+    except Exception as exc:
+        # SSM failing (or this environment frozen mid-read and thawed later): nothing
+        # kept; the look reads again, as a retry would.
+        logger.info(
+            "policy read ahead failed; the first look reads it again", extra={"cause": str(exc)}
+        )
+    ahead.ended_at = time.monotonic()
+
+
+def _joined(name: str, max_age: int) -> None:
+    """Wait for a read ahead of ``name``, if any; raise what it found wrong with the
+    policy (missing, invalid) if that is no older than ``max_age`` (the age a read that
+    worked would be served from the cache)."""
+    ahead = _ahead.get(name)
+    if ahead is None or ahead.thread is threading.current_thread():
+        return
+    ahead.thread.join()
+    del _ahead[name]
+    if ahead.failed is not None and time.monotonic() - ahead.ended_at <= max_age:
+        raise ahead.failed
+
+
 def load_policy(name: str, max_age: int = 60, version: int | None = None) -> PolicySnapshot:
     """The current policy, at most ``max_age`` seconds old (0: read now), or exactly
     ``version``. Raises PolicyError (invalid or missing: never enforce) or
     PolicyUnavailable (SSM failed: retry later)."""
+    _joined(name, max_age)
     selector = name if version is None else f"{name}:{version}"
     age = PINNED_MAX_AGE if version is not None else max_age
     try:
@@ -113,6 +171,9 @@ def write_policy(name: str, policy: Policy) -> int:
 
 
 def clear_cache() -> None:
+    for ahead in list(_ahead.values()):
+        ahead.thread.join()
+    _ahead.clear()
     _provider.cache_clear()
     _parsed.clear()
 
