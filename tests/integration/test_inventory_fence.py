@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -304,3 +305,26 @@ def test_a_worker_whose_lease_ran_out_cannot_record_the_set_gone_or_move_it(
     with pytest.raises(LeaseLost):
         inventory.begin_move(old, intent(lapsed), t + 60)
     assert stored(stack, "mkt-weekly")["lease_owner"] == {"S": holder}
+
+
+def test_a_problem_already_recorded_owing_only_its_finding_is_recorded_again(
+    stack: LocalStack,
+) -> None:
+    # Given a violation recorded (and alerted) by an earlier look
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    told(inventory, claimed(inventory, "a", t), problem(Outcome.VIOLATION))
+
+    # When a later look finds the same problem under a renamed rule: no alert (told
+    # before), but the finding names the new rule, so the reconciler records it owing only
+    # the finding, without asking "unless told" (release's default)
+    later = claimed(inventory, "b", t + 1)
+    renamed = replace(problem(Outcome.VIOLATION), rule_id="m-renamed")
+    finding_owed = replace(intent("b-finding"), phase="notify", finding={"Id": "f"})
+    answer = inventory.release(later, renamed, owe=finding_owed)
+
+    # Then it is recorded (not answered AlreadyTold), the finding owed with it
+    assert isinstance(answer, dict) and answer["rule_id"] == "m"
+    item = stored(stack, "mkt-weekly")
+    assert item["rule_id"] == {"S": "m-renamed"}
+    assert item["intent"]["M"]["token"] == {"S": "b-finding"}
