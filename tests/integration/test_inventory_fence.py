@@ -21,6 +21,7 @@ from ses_pool_enforcer.adapters.inventory import (
     Intent,
     IntentPending,
     Inventory,
+    LastWrite,
     Leased,
     LeaseLost,
 )
@@ -328,3 +329,25 @@ def test_a_problem_already_recorded_owing_only_its_finding_is_recorded_again(
     item = stored(stack, "mkt-weekly")
     assert item["rule_id"] == {"S": "m-renamed"}
     assert item["intent"]["M"]["token"] == {"S": "b-finding"}
+
+
+def test_a_move_whose_earlier_windows_all_aged_out_keeps_none_of_them(stack: LocalStack) -> None:
+    # Given a move that kept an earlier write window besides its own
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    first = claimed(inventory, "a", t)
+    earlier = LastWrite(t - 100, t - 90, {"TlsPolicy": "REQUIRE"})
+    inventory.begin_move(first, intent("a"), t + 30, LastWrite(t, t + 30, {}), [earlier])
+    inventory.drop_intent(first)
+    inventory.release(first, None)
+    assert len(stored(stack, "mkt-weekly")["earlier_writes"]["L"]) == 1
+
+    # When the next move begins with none of them still worth keeping (owed.windows_kept:
+    # all older than the event queue's retention)
+    later = claimed(inventory, "b", t + 31)
+    inventory.begin_move(later, intent("b"), t + 60, LastWrite(t + 31, t + 60, {}), [])
+
+    # Then the item keeps its new window only, not the stale ones
+    item = stored(stack, "mkt-weekly")
+    assert "earlier_writes" not in item
+    assert item["last_write"]["M"]["read_at"] == {"N": repr(t + 31)}
