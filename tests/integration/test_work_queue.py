@@ -30,7 +30,7 @@ from ses_pool_enforcer.adapters.inventory import Inventory, SlotTaken
 from ses_pool_enforcer.adapters.ses import PoolDirectory
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.config import get_settings
-from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS, SAFETY_SECONDS
+from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS, SAFETY_SECONDS, handle_batch
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import metrics
@@ -740,3 +740,21 @@ def test_a_read_ses_throttles_past_the_sdk_retries_goes_back_to_the_queue_not_to
         TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
     )["Item"]
     assert "lease_owner" not in item
+
+
+def test_a_wake_up_is_due_at_its_own_instant(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a clock that stands still, and a hold's wake-up for a set on the wrong pool,
+    # due at this very instant
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    seed.create_set("mkt-weekly", pool="transactional")
+    hop = Work("mkt-weekly", Trigger(source="hold-ended"), not_before=clock.at).to_message()
+
+    # When it is handled
+    failed = handle_batch(sqs_event([hop])["Records"], runtime)
+
+    # Then the set is looked at now ("not before" that instant: due at it), not put back
+    assert failed == []
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert queued(account) == []
