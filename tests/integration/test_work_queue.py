@@ -122,6 +122,33 @@ def test_an_event_sent_after_a_look_began_gets_a_look_of_its_own(account: LocalS
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
 
 
+@pytest.mark.parametrize("message", ["event", "reconcile request"])
+@pytest.mark.parametrize(("receive_count", "looked"), [(1, False), (2, True)])
+def test_a_message_is_covered_by_a_look_after_its_change_unless_delivered_again(
+    account: LocalStack, message: str, receive_count: int, looked: bool
+) -> None:
+    # Given a message about a change to mkt-weekly at t (an event stamped by SQS, or work
+    # put back, which keeps its change's time), and a look at the set that began after t
+    seed.create_set("mkt-weekly", pool="marketing")
+    if message == "event":
+        body = sample_event("tag_resource.json", configuration_set="mkt-weekly", fresh_id=True)
+    else:
+        observed = SYSTEM.time()
+        body = Work("mkt-weekly", Trigger(source="test"), observed_at=observed).to_message()
+    delivered = sqs_event([body], receive_count=receive_count)  # (stamped now)
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    assert reads() == 1
+
+    # When the message is delivered (for the first time, or again)
+    result = app.handler(delivered, LambdaContext())
+
+    # Then the look covers it, unless SQS delivers it again: whoever claimed the set for
+    # it may have died before looking
+    assert result == {"batchItemFailures": []}
+    assert reads() == (2 if looked else 1)
+
+
 @pytest.mark.parametrize(
     ("after", "looked"), [(CLOCK_SKEW_SECONDS - 0.15, True), (CLOCK_SKEW_SECONDS + 0.15, False)]
 )
