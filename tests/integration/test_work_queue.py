@@ -348,6 +348,8 @@ def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
     assert sorted(m["configuration_set"] for m in queued(account)) == names
     assert reads() == 0
     assert boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"] == []
+    # (each message saying how often its work was put back: once)
+    assert [m.get("deferrals") for m in queued(account)] == [1, 1]
 
 
 def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(
