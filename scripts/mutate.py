@@ -125,6 +125,15 @@ MODULES = {
                     "test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_covered_it",
                 )
             ),
+            # (a batch's member lanes: one unreachable, or its session refused, the others
+            # carry on)
+            *(
+                f"tests/integration/test_member_lanes.py::{test}"
+                for test in (
+                    "test_a_member_whose_role_cannot_be_assumed_is_one_alert_and_the_others_carry_on",
+                    "test_a_member_whose_role_is_deleted_under_a_warm_hub_is_one_alert_and_no_write",
+                )
+            ),
         ),
         ("handle_batch", "_read", "_put_back"),
     ),
