@@ -30,7 +30,12 @@ from ses_pool_enforcer.adapters.inventory import Inventory, SlotTaken
 from ses_pool_enforcer.adapters.ses import PoolDirectory
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.config import get_settings
-from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS, SAFETY_SECONDS, handle_batch
+from ses_pool_enforcer.event_path import (
+    CLOCK_SKEW_SECONDS,
+    DEFER_JITTER_SECONDS,
+    SAFETY_SECONDS,
+    handle_batch,
+)
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import metrics
@@ -327,7 +332,7 @@ def test_a_consumer_starts_a_look_only_if_its_write_could_follow_before_the_dead
 
 
 def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
-    account: LocalStack,
+    account: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given events about two sets on the wrong pool
     names = ["mkt-a", "mkt-b"]
@@ -337,6 +342,8 @@ def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
         sample_event("create_configuration_set_v2.json", configuration_set=n, fresh_id=True)
         for n in names
     ]
+
+    sent = faults.after("sqs", "SendMessageBatch", lambda: None, times=2)
 
     # When an invocation with less than the safety margin left (SAFETY_SECONDS) gets them
     left = int((SAFETY_SECONDS - 1) * 1000)
@@ -348,8 +355,12 @@ def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
     assert sorted(m["configuration_set"] for m in queued(account)) == names
     assert reads() == 0
     assert boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"] == []
-    # (each message saying how often its work was put back: once)
+    # (each message saying how often its work was put back: once; visible again at once,
+    # give or take the jitter, and counted)
     assert [m.get("deferrals") for m in queued(account)] == [1, 1]
+    delays = [e["DelaySeconds"] for body in sent.bodies for e in body["Entries"]]
+    assert len(delays) == 2 and all(0 <= d <= DEFER_JITTER_SECONDS + 1 for d in delays)
+    assert metrics_emitted(capsys.readouterr().out)["WorkDeferred"] == [1.0, 1.0]
 
 
 def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(
