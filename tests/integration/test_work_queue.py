@@ -798,3 +798,22 @@ def test_a_wake_up_is_due_at_its_own_instant(
     assert failed == []
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
     assert queued(account) == []
+
+
+def test_a_look_whose_read_slot_is_more_than_the_longest_wait_away_is_put_back(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a clock that stands still, 2 SES calls a second, the budget's next 15 s taken
+    # by other callers (longer than MAX_WAIT_SECONDS), and a set on the wrong pool
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    budget_taken_until(account, clock.at + 15)
+    seed.create_set("mkt-weekly", pool="transactional")
+    event = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+
+    # When an invocation with most of its time left gets the event
+    failed = handle_batch(sqs_event([event])["Records"], runtime)
+
+    # Then it does not sleep for the slot: the work goes back on the queue, unread
+    assert failed == []
+    assert (reads(), clock.slept) == (0, [])
+    assert [m["configuration_set"] for m in queued(account)] == ["mkt-weekly"]
