@@ -672,6 +672,27 @@ def test_a_pool_created_a_moment_ago_is_not_judged_missing_from_memory(
     assert seed.delivery_options("list-b")["SendingPoolName"] == "lists"
 
 
+def test_work_about_a_pool_change_makes_a_warm_consumer_ask_about_the_pool_again(
+    account: LocalStack,
+) -> None:
+    # Given a warm consumer that moved a set to the marketing pool (so knows it exists)
+    seed.create_set("mkt-a", pool="transactional")
+    seed.create_set("mkt-b", pool="transactional")
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-a"))
+    assert [a["alert"]["outcome"] for a in received_alerts(account)] == ["remediated"]
+
+    # When the pool is deleted, and the work another consumer fanned out for it arrives
+    seed.delete_pool("marketing")
+    writes = ses_writes()
+    work = Work("mkt-b", Trigger(source="test"), fresh_pools=("marketing",)).to_message()
+    assert invoke(work) == {"batchItemFailures": []}
+
+    # Then it asks SES again: the pool is gone, an error and no write
+    assert ses_writes() == writes
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "error" and "does not exist" in alert["alert"]["reason"]
+
+
 def test_an_option_someone_set_while_the_enforcer_moved_the_set_is_put_back(
     account: LocalStack,
 ) -> None:
