@@ -135,6 +135,7 @@ MODULES = {
                     "test_a_pool_deleted_in_a_member_fans_out_to_that_members_sets_only",
                 )
             ),
+            "tests/integration/test_faults.py::test_ssm_unreachable_stops_the_batch_at_its_first_set",
         ),
         ("handle_batch", "_read", "_put_back"),
     ),
