@@ -125,6 +125,17 @@ MODULES = {
                     "test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_covered_it",
                 )
             ),
+            # (a batch's member lanes: one unreachable, or its session refused, the others
+            # carry on; a member's pool change looked at in its lane)
+            *(
+                f"tests/integration/test_member_lanes.py::{test}"
+                for test in (
+                    "test_a_member_whose_role_cannot_be_assumed_is_one_alert_and_the_others_carry_on",
+                    "test_a_member_whose_role_is_deleted_under_a_warm_hub_is_one_alert_and_no_write",
+                    "test_a_pool_deleted_in_a_member_fans_out_to_that_members_sets_only",
+                )
+            ),
+            "tests/integration/test_faults.py::test_ssm_unreachable_stops_the_batch_at_its_first_set",
         ),
         ("handle_batch", "_read", "_put_back"),
     ),

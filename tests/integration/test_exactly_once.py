@@ -420,6 +420,8 @@ def test_a_wake_up_sharing_a_batch_with_an_event_is_kept_for_its_time(
         [hop, sample_event("tag_resource.json", configuration_set="mkt-weekly", fresh_id=True)]
     )
 
+    sent = faults.after("sqs", "SendMessageBatch", lambda: None)
+
     # When the batch is handled
     assert app.handler(batch, LambdaContext()) == {"batchItemFailures": []}
 
@@ -428,6 +430,9 @@ def test_a_wake_up_sharing_a_batch_with_an_event_is_kept_for_its_time(
     [waiting] = queued(account)
     assert waiting["not_before"] == due
     assert waiting["trigger"]["source"] == "hold-ended"
+    # (hidden until then, give or take the jitter: not back at once to be put back again)
+    [entry] = sent.bodies[0]["Entries"]
+    assert due - SYSTEM.time() <= entry["DelaySeconds"] <= due - SYSTEM.time() + 4
 
 
 def test_a_write_attempt_ends_before_the_lease_it_began_under(account: LocalStack) -> None:

@@ -13,6 +13,7 @@ from local_aws import call_counts, seed
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
 from tests.conftest import reset_process_caches
+from tests.integration.test_sweep import metrics_emitted
 from tests.support import invoke, marketing_account, ses_writes
 
 
@@ -178,6 +179,29 @@ def test_ssm_unreachable_gives_no_write_an_alert_and_a_retry(
     reset_process_caches()
     assert invoke(events[0]) == {"batchItemFailures": []}
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+
+
+def test_ssm_unreachable_stops_the_batch_at_its_first_set(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given SSM cannot be reached, and events about three sets in one batch
+    names = ["mkt-a", "mkt-b", "mkt-c"]
+    for name in names:
+        seed.create_set(name, pool="transactional")
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:9")
+    reset_process_caches()
+    events = [
+        sample_event("create_configuration_set_v2.json", configuration_set=n, fresh_id=True)
+        for n in names
+    ]
+
+    # When they arrive
+    result = app.handler(sqs_event(events), LambdaContext())
+
+    # Then every message goes back to the queue after one failed policy read, not one per
+    # set (each spends the SDK's retries: a batch would spend its time on them)
+    assert len(result["batchItemFailures"]) == 3
+    assert metrics_emitted(capsys.readouterr().out)["PolicyUnavailable"] == [1.0]
 
 
 def test_a_pool_event_delivered_twice_is_handled_both_times_without_error(

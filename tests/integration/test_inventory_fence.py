@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from dataclasses import replace
 from typing import Any
 
 import boto3
@@ -20,6 +21,7 @@ from ses_pool_enforcer.adapters.inventory import (
     Intent,
     IntentPending,
     Inventory,
+    LastWrite,
     Leased,
     LeaseLost,
 )
@@ -304,3 +306,48 @@ def test_a_worker_whose_lease_ran_out_cannot_record_the_set_gone_or_move_it(
     with pytest.raises(LeaseLost):
         inventory.begin_move(old, intent(lapsed), t + 60)
     assert stored(stack, "mkt-weekly")["lease_owner"] == {"S": holder}
+
+
+def test_a_problem_already_recorded_owing_only_its_finding_is_recorded_again(
+    stack: LocalStack,
+) -> None:
+    # Given a violation recorded (and alerted) by an earlier look
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    told(inventory, claimed(inventory, "a", t), problem(Outcome.VIOLATION))
+
+    # When a later look finds the same problem under a renamed rule: no alert (told
+    # before), but the finding names the new rule, so the reconciler records it owing only
+    # the finding, without asking "unless told" (release's default)
+    later = claimed(inventory, "b", t + 1)
+    renamed = replace(problem(Outcome.VIOLATION), rule_id="m-renamed")
+    finding_owed = replace(intent("b-finding"), phase="notify", finding={"Id": "f"})
+    answer = inventory.release(later, renamed, owe=finding_owed)
+
+    # Then it is recorded (not answered AlreadyTold), the finding owed with it
+    assert isinstance(answer, dict) and answer["rule_id"] == "m"
+    item = stored(stack, "mkt-weekly")
+    assert item["rule_id"] == {"S": "m-renamed"}
+    assert item["intent"]["M"]["token"] == {"S": "b-finding"}
+
+
+def test_a_move_whose_earlier_windows_all_aged_out_keeps_none_of_them(stack: LocalStack) -> None:
+    # Given a move that kept an earlier write window besides its own
+    inventory = Inventory(stack.inventory_table)
+    t = time.time()
+    first = claimed(inventory, "a", t)
+    earlier = LastWrite(t - 100, t - 90, {"TlsPolicy": "REQUIRE"})
+    inventory.begin_move(first, intent("a"), t + 30, LastWrite(t, t + 30, {}), [earlier])
+    inventory.drop_intent(first)
+    inventory.release(first, None)
+    assert len(stored(stack, "mkt-weekly")["earlier_writes"]["L"]) == 1
+
+    # When the next move begins with none of them still worth keeping (owed.windows_kept:
+    # all older than the event queue's retention)
+    later = claimed(inventory, "b", t + 31)
+    inventory.begin_move(later, intent("b"), t + 60, LastWrite(t + 31, t + 60, {}), [])
+
+    # Then the item keeps its new window only, not the stale ones
+    item = stored(stack, "mkt-weekly")
+    assert "earlier_writes" not in item
+    assert item["last_write"]["M"]["read_at"] == {"N": repr(t + 31)}

@@ -332,6 +332,11 @@ def test_a_pool_deleted_in_a_member_fans_out_to_that_members_sets_only(
         ("mkt-weekly", {"account": good, "region": MEMBER_REGION})
     ]
 
+    # And when that work is handled by the same warm process, whose member lane is
+    # told to forget what it remembered of the pool, the set is looked at (no failure)
+    assert app.handler(sqs_event(bodies), LambdaContext()) == {"batchItemFailures": []}
+    assert pool_of("mkt-weekly", good) == "marketing"
+
 
 def test_member_work_put_back_on_the_queue_keeps_its_lane(org: dict[str, str]) -> None:
     # A member's work that waits (budget, holder) is a new message: it must come back for

@@ -266,6 +266,28 @@ def test_a_problem_that_changes_keeps_its_finding_and_its_creation_time(hub: Loc
     assert row["tx-receipts"]["problem_since"].startswith(violation["CreatedAt"][:19])
 
 
+def test_a_problem_whose_rule_was_renamed_updates_its_finding_and_is_not_alerted_again(
+    hub: LocalStack,
+) -> None:
+    # Given a receipts set in violation, alerted, with its finding
+    seed.create_set("tx-receipts", pool="marketing")
+    invoke(changed("tx-receipts"))
+    assert len(received_alerts(hub)) == 1
+
+    # When the rule is renamed (same pools: the same problem) and the set looked at again
+    seed.put_policy(MARKETING_POLICY.replace("id: receipts", "id: receipts-audit"))
+    result = invoke(changed("tx-receipts"))
+
+    # Then no second alert, but the finding names the new rule (it is owed on its own,
+    # recorded with the outcome though the item already held that problem)
+    assert result == {"batchItemFailures": []}
+    assert received_alerts(hub) == []
+    item = findings()["tx-receipts"]
+    assert item["GeneratorId"] == "ses-pool-enforcer/pool-policy/receipts-audit"
+    assert item["Compliance"] == {"Status": "FAILED"}
+    assert local_hub.import_calls() == [1, 1]
+
+
 def test_a_deleted_set_has_its_finding_closed_and_one_gone_unseen_is_closed_by_the_sweep(
     hub: LocalStack,
 ) -> None:

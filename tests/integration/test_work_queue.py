@@ -30,7 +30,12 @@ from ses_pool_enforcer.adapters.inventory import Inventory, SlotTaken
 from ses_pool_enforcer.adapters.ses import PoolDirectory
 from ses_pool_enforcer.clock import SYSTEM, Clock
 from ses_pool_enforcer.config import get_settings
-from ses_pool_enforcer.event_path import CLOCK_SKEW_SECONDS, SAFETY_SECONDS
+from ses_pool_enforcer.event_path import (
+    CLOCK_SKEW_SECONDS,
+    DEFER_JITTER_SECONDS,
+    SAFETY_SECONDS,
+    handle_batch,
+)
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import metrics
@@ -120,6 +125,33 @@ def test_an_event_sent_after_a_look_began_gets_a_look_of_its_own(account: LocalS
     # Then it is looked at again and moved back
     assert reads() == 2
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+
+
+@pytest.mark.parametrize("message", ["event", "reconcile request"])
+@pytest.mark.parametrize(("receive_count", "looked"), [(1, False), (2, True)])
+def test_a_message_is_covered_by_a_look_after_its_change_unless_delivered_again(
+    account: LocalStack, message: str, receive_count: int, looked: bool
+) -> None:
+    # Given a message about a change to mkt-weekly at t (an event stamped by SQS, or work
+    # put back, which keeps its change's time), and a look at the set that began after t
+    seed.create_set("mkt-weekly", pool="marketing")
+    if message == "event":
+        body = sample_event("tag_resource.json", configuration_set="mkt-weekly", fresh_id=True)
+    else:
+        observed = SYSTEM.time()
+        body = Work("mkt-weekly", Trigger(source="test"), observed_at=observed).to_message()
+    delivered = sqs_event([body], receive_count=receive_count)  # (stamped now)
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    assert reads() == 1
+
+    # When the message is delivered (for the first time, or again)
+    result = app.handler(delivered, LambdaContext())
+
+    # Then the look covers it, unless SQS delivers it again: whoever claimed the set for
+    # it may have died before looking
+    assert result == {"batchItemFailures": []}
+    assert reads() == (2 if looked else 1)
 
 
 @pytest.mark.parametrize(
@@ -300,7 +332,7 @@ def test_a_consumer_starts_a_look_only_if_its_write_could_follow_before_the_dead
 
 
 def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
-    account: LocalStack,
+    account: LocalStack, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Given events about two sets on the wrong pool
     names = ["mkt-a", "mkt-b"]
@@ -310,6 +342,8 @@ def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
         sample_event("create_configuration_set_v2.json", configuration_set=n, fresh_id=True)
         for n in names
     ]
+
+    sent = faults.after("sqs", "SendMessageBatch", lambda: None, times=2)
 
     # When an invocation with less than the safety margin left (SAFETY_SECONDS) gets them
     left = int((SAFETY_SECONDS - 1) * 1000)
@@ -321,6 +355,12 @@ def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
     assert sorted(m["configuration_set"] for m in queued(account)) == names
     assert reads() == 0
     assert boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"] == []
+    # (each message saying how often its work was put back: once; visible again at once,
+    # give or take the jitter, and counted)
+    assert [m.get("deferrals") for m in queued(account)] == [1, 1]
+    delays = [e["DelaySeconds"] for body in sent.bodies for e in body["Entries"]]
+    assert len(delays) == 2 and all(0 <= d <= DEFER_JITTER_SECONDS + 1 for d in delays)
+    assert metrics_emitted(capsys.readouterr().out)["WorkDeferred"] == [1.0, 1.0]
 
 
 def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(
@@ -632,6 +672,27 @@ def test_a_pool_created_a_moment_ago_is_not_judged_missing_from_memory(
     assert seed.delivery_options("list-b")["SendingPoolName"] == "lists"
 
 
+def test_work_about_a_pool_change_makes_a_warm_consumer_ask_about_the_pool_again(
+    account: LocalStack,
+) -> None:
+    # Given a warm consumer that moved a set to the marketing pool (so knows it exists)
+    seed.create_set("mkt-a", pool="transactional")
+    seed.create_set("mkt-b", pool="transactional")
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-a"))
+    assert [a["alert"]["outcome"] for a in received_alerts(account)] == ["remediated"]
+
+    # When the pool is deleted, and the work another consumer fanned out for it arrives
+    seed.delete_pool("marketing")
+    writes = ses_writes()
+    work = Work("mkt-b", Trigger(source="test"), fresh_pools=("marketing",)).to_message()
+    assert invoke(work) == {"batchItemFailures": []}
+
+    # Then it asks SES again: the pool is gone, an error and no write
+    assert ses_writes() == writes
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "error" and "does not exist" in alert["alert"]["reason"]
+
+
 def test_an_option_someone_set_while_the_enforcer_moved_the_set_is_put_back(
     account: LocalStack,
 ) -> None:
@@ -740,3 +801,40 @@ def test_a_read_ses_throttles_past_the_sdk_retries_goes_back_to_the_queue_not_to
         TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
     )["Item"]
     assert "lease_owner" not in item
+
+
+def test_a_wake_up_is_due_at_its_own_instant(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a clock that stands still, and a hold's wake-up for a set on the wrong pool,
+    # due at this very instant
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    seed.create_set("mkt-weekly", pool="transactional")
+    hop = Work("mkt-weekly", Trigger(source="hold-ended"), not_before=clock.at).to_message()
+
+    # When it is handled
+    failed = handle_batch(sqs_event([hop])["Records"], runtime)
+
+    # Then the set is looked at now ("not before" that instant: due at it), not put back
+    assert failed == []
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert queued(account) == []
+
+
+def test_a_look_whose_read_slot_is_more_than_the_longest_wait_away_is_put_back(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a clock that stands still, 2 SES calls a second, the budget's next 15 s taken
+    # by other callers (longer than MAX_WAIT_SECONDS), and a set on the wrong pool
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    budget_taken_until(account, clock.at + 15)
+    seed.create_set("mkt-weekly", pool="transactional")
+    event = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+
+    # When an invocation with most of its time left gets the event
+    failed = handle_batch(sqs_event([event])["Records"], runtime)
+
+    # Then it does not sleep for the slot: the work goes back on the queue, unread
+    assert failed == []
+    assert (reads(), clock.slept) == (0, [])
+    assert [m["configuration_set"] for m in queued(account)] == ["mkt-weekly"]
