@@ -39,7 +39,13 @@ from ses_pool_enforcer.event_path import (
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import metrics
-from ses_pool_enforcer.reconciler import CLAIM_ATTEMPTS, Busy, Coalesced, Done
+from ses_pool_enforcer.reconciler import (
+    CLAIM_ATTEMPTS,
+    THROTTLED_BACKOFF_SECONDS,
+    Busy,
+    Coalesced,
+    Done,
+)
 from ses_pool_enforcer.runtime import Runtime, forget_runtime, get_runtime
 from ses_pool_enforcer.work import Work
 from tests.integration.test_shared_budget import next_at
@@ -838,3 +844,34 @@ def test_a_look_whose_read_slot_is_more_than_the_longest_wait_away_is_put_back(
     assert failed == []
     assert (reads(), clock.slept) == (0, [])
     assert [m["configuration_set"] for m in queued(account)] == ["mkt-weekly"]
+
+
+# The read, a call of the judging (the target pool's existence) and the write: each is
+# the look's, and each, throttled past the SDK's three attempts, gives the set back.
+@pytest.mark.parametrize(
+    "operation",
+    ["GetConfigurationSet", "GetDedicatedIpPool", "PutConfigurationSetDeliveryOptions"],
+)
+def test_a_call_ses_throttles_past_the_sdk_retries_is_tried_again_two_seconds_later(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    # Given a set on the wrong pool, a worker that has not listed the pools (it asks SES
+    # whether the target exists), on a clock that stands still, and SES refusing
+    # ``operation`` and both its retries for the rate (another tenant of the budget)
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    seed.create_set("mkt-weekly", pool="transactional")
+    faults.fail("sesv2", operation, times=3, code="TooManyRequestsException", status=429)
+
+    # When the worker reconciles it
+    result = runtime.reconciler().reconcile(Work("mkt-weekly", Trigger(source="test")))
+
+    # Then the work waits THROTTLED_BACKOFF_SECONDS from now (its message's delay), not
+    # less, not more; the set is not moved and is let go
+    assert result == Busy(clock.at + THROTTLED_BACKOFF_SECONDS, "SES throttled")
+    assert THROTTLED_BACKOFF_SECONDS == 2.0
+    assert faults.request_counts()[f"sesv2:{operation}"] >= 3
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "transactional"
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert "lease_owner" not in item
