@@ -875,3 +875,48 @@ def test_a_call_ses_throttles_past_the_sdk_retries_is_tried_again_two_seconds_la
         TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
     )["Item"]
     assert "lease_owner" not in item
+
+
+def test_a_hold_looked_at_again_while_it_lasts_moves_nothing_and_says_nothing_again(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set another automation reverted four times within the hour: held, its one
+    # flapping alert sent and its wake-up queued
+    monkeypatch.setenv("FLAP_THRESHOLD", "3")
+    now = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+    seed.create_set("mkt-weekly", pool="marketing")
+
+    def revert() -> None:
+        seed.set_pool("mkt-weekly", "transactional")
+        invoke(
+            sample_event(
+                "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+            )
+        )
+
+    for _ in range(4):
+        now += dt.timedelta(minutes=5)
+        shift_clock(monkeypatch, now)
+        revert()
+    assert [a["alert"]["outcome"] for a in received_alerts(account)][-1] == "flapping"
+    writes, wakeups = ses_writes(), queued(account)
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    held_until = item["held_until"]["N"]
+
+    # When it reverts the set once more while the hold lasts
+    now += dt.timedelta(minutes=5)
+    shift_clock(monkeypatch, now)
+    revert()
+
+    # Then the set is left where it was put (one write: the revert's), nobody is told
+    # again, the hold keeps its end, and no second wake-up is queued for it
+    assert ses_writes() == writes + 1
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "transactional"
+    assert received_alerts(account) == []
+    assert queued(account) == wakeups
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert item["held_until"]["N"] == held_until
