@@ -48,6 +48,7 @@ from ses_pool_enforcer.reconciler import (
 )
 from ses_pool_enforcer.runtime import Runtime, forget_runtime, get_runtime
 from ses_pool_enforcer.work import Work
+from tests.conftest import reset_process_caches
 from tests.integration.test_shared_budget import next_at
 from tests.integration.test_sweep import metrics_emitted
 from tests.support import invoke, marketing_account, ses_writes, shift_clock
@@ -734,6 +735,45 @@ def test_an_option_someone_set_while_the_enforcer_moved_the_set_is_put_back(
     assert moved["alert"]["outcome"] == "remediated"
     assert "restored TlsPolicy=REQUIRE" in restored["alert"]["reason"]
     assert "EmailPlatformAdmin/alice" in restored["alert"]["reason"]
+
+
+def test_an_audit_deployment_puts_back_no_option_a_person_lost_under_an_earlier_write(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set the enforcer moved while a person required TLS on it (the write sent
+    # back what it had read: TLS optional)
+    seed.create_set("mkt-weekly", pool="transactional")
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName="mkt-weekly", SendingPoolName="transactional", TlsPolicy="REQUIRE"
+        ),
+    )
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    assert "TlsPolicy" not in seed.delivery_options("mkt-weekly")
+    writes = ses_writes()
+    received_alerts(account)
+    # And the deployment switched to audit mode (it reports, it never writes) since
+    monkeypatch.setenv("ENFORCEMENT_MODE", "audit")
+    reset_process_caches()
+
+    # When the person's own CloudTrail record arrives
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    invoke(theirs)
+
+    # Then nothing is written (the option is not put back, by an audit deployment) and
+    # the set, on its pool, is recorded compliant
+    assert ses_writes() == writes
+    assert seed.delivery_options("mkt-weekly") == {"SendingPoolName": "marketing"}
+    assert received_alerts(account) == []
+    [row] = Inventory(account.inventory_table).rows()
+    assert row["outcome"] == "compliant"
 
 
 def test_a_held_set_is_looked_at_again_when_its_hold_ends(
