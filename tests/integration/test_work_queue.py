@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from functions.on_event import app
 from local_aws import call_counts, faults, seed, set_throttle_every, throttled_counts
@@ -42,6 +43,7 @@ from ses_pool_enforcer.observability import metrics
 from ses_pool_enforcer.reconciler import (
     CLAIM_ATTEMPTS,
     THROTTLED_BACKOFF_SECONDS,
+    WRITE_SECONDS,
     Busy,
     Coalesced,
     Done,
@@ -525,6 +527,71 @@ def test_a_read_retried_takes_a_slot_of_its_own_only_while_the_set_is_still_held
             TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
         )["Item"]
         assert "lease_owner" not in item
+
+
+# A move holds the set WRITE_SECONDS (30 s) from its write's slot; no attempt of the
+# write (the SDK's retries) may start later than WRITE_ATTEMPT_SECONDS (8 s) before that
+# lease ends, nor after the caller's deadline. At 2 calls a second on a still clock: the
+# read's slot now, the write's at +0.5 s, the lease to +30.5 s, the last start +22.5 s.
+@pytest.mark.parametrize(
+    ("taken_for", "deadline", "moved"),
+    [
+        (20.0, None, True),
+        (22.5, None, True),  # the last start itself
+        (23.0, None, False),  # past it: the attempt could land after the lease
+        (15.0, 14.0, False),  # before it, but past the caller's deadline
+    ],
+)
+def test_a_write_retried_takes_a_slot_of_its_own_only_while_its_lease_leaves_time_for_it(
+    account: LocalStack,
+    monkeypatch: pytest.MonkeyPatch,
+    taken_for: float,
+    deadline: float | None,
+    moved: bool,
+) -> None:
+    # Given a set on the wrong pool, at 2 SES calls a second, whose write SES applies
+    # without an answer (a read timeout, which the SDK retries), while other callers
+    # take the budget's next ``taken_for`` seconds
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    seed.create_set("mkt-weekly", pool="transactional")
+    leases: list[float] = []
+    begin_move = Inventory.begin_move
+
+    def recorded(self: Inventory, claim: Any, intent: Any, lease_until: float, *a: Any) -> None:
+        leases.append(lease_until)
+        begin_move(self, claim, intent, lease_until, *a)
+
+    monkeypatch.setattr(Inventory, "begin_move", recorded)
+
+    def landed_unanswered() -> None:
+        budget_taken_until(account, clock.at + taken_for)
+        raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
+
+    faults.after("sesv2", "PutConfigurationSetDeliveryOptions", landed_unanswered)
+    finish_by = None if deadline is None else clock.at + deadline
+
+    # When a worker that knows the pools reconciles it
+    pools = PoolDirectory(runtime.ses, {"marketing", "transactional"}, clock=clock)
+    result = runtime.reconciler(pools=pools).reconcile(
+        Work("mkt-weekly", Trigger(source="test")), finish_by=finish_by
+    )
+
+    # Then the set was held to 30 s past the write's slot, and the retry waited for its
+    # slot and wrote, or, with no slot in time, the set is given back, the move still owed
+    assert leases == [clock.at + 0.5 + WRITE_SECONDS]
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    if moved:
+        assert isinstance(result, Done) and result.record.outcome is Outcome.REMEDIATED
+        assert clock.slept == [0.5, taken_for]
+        assert ses_writes() == 2
+    else:
+        assert result == Busy(clock.at + taken_for, "no SES call slot before the deadline")
+        assert clock.slept == [0.5]
+        assert ses_writes() == 1
+        row = boto3.client("dynamodb").get_item(
+            TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+        )["Item"]
+        assert "lease_owner" not in row and row["intent"]["M"]["phase"]["S"] == "move"
 
 
 def test_a_process_takes_each_claim_and_its_slot_in_one_write_while_it_calls_alone(
