@@ -383,6 +383,63 @@ def test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_cov
     assert "restored TlsPolicy=REQUIRE" in received_alerts(account)[-1]["alert"]["reason"]
 
 
+def test_a_persons_option_lost_under_a_write_whose_worker_died_is_put_back_by_their_event(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set on the wrong pool with TLS optional, a person who requires TLS on it
+    # between the enforcer's read and its write (the write sends back what it read), and
+    # DynamoDB refusing the write that records the move: the worker fails after its write
+    # with the move owed, as one killed there would
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
+        ),
+    )
+    faults.fail(
+        "dynamodb",
+        "UpdateItem",
+        times=RETRIES_EXHAUSTED,
+        code="ProvisionedThroughputExceededException",
+        status=400,
+        skip=1,
+        where={"TableName": account.inventory_table},
+    )
+    seed.create_set("mkt-tls", pool="transactional")
+    created = sample_event("create_configuration_set_v2.json", configuration_set="mkt-tls")
+    assert len(app.handler(sqs_event([created]), LambdaContext())["batchItemFailures"]) == 1
+    assert seed.delivery_options("mkt-tls") == {"SendingPoolName": "marketing"}
+    assert owed(account, "mkt-tls") is not None
+    faults.clear()
+    writes = ses_writes()
+    # And their CloudTrail record
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-tls", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    # When their record is the first look at the set once the failed worker's lease ran out
+    shift_clock(monkeypatch, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    assert app.handler(sqs_event([theirs]), LambdaContext()) == {"batchItemFailures": []}
+
+    # Then the move the worker left is finished and alerted, and what they asked for is
+    # put back as well, on the pool the policy demands: one write more, one alert each
+    assert seed.delivery_options("mkt-tls") == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+    assert ses_writes() == writes + 1
+    moved, restored = received_alerts(account)
+    assert moved["alert"]["outcome"] == "remediated"
+    assert "moved from transactional" in moved["alert"]["reason"]
+    assert "restored TlsPolicy=REQUIRE" in restored["alert"]["reason"]
+    assert owed(account, "mkt-tls") is None
+    assert inventory_row(account, "mkt-tls")["outcome"] == "remediated"
+
+
 def test_a_look_whose_read_failed_covers_no_event(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -457,9 +457,10 @@ class Reconciler:
 
         previous = previous or store.load(claim)
         if previous.intent is not None:
-            settled = self._settle(store, claim, previous, live)
-            if settled is not None and settled.current_pool == position(live):
-                return self._conclude(store, claim, work, settled, live, written=True)
+            # Finish what a dead holder left (its move recorded and alerted, or dropped),
+            # then make this look's own write: it was decided on a read taken after
+            # that move, so it is still due (an option lost under it, a newer policy).
+            self._settle(store, claim, previous, live)
             previous = store.load(claim)
         if self.flap is not None and options is None:
             now = self.clock.time()
