@@ -1027,3 +1027,58 @@ def test_a_hold_looked_at_again_while_it_lasts_moves_nothing_and_says_nothing_ag
         TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
     )["Item"]
     assert item["held_until"]["N"] == held_until
+
+
+def test_an_option_put_back_is_no_move_for_the_flap_guard_and_is_not_held_by_it(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a flap guard that holds a set after 3 moves within the hour, and a set
+    # another automation moved off its pool three times, each moved back; during the
+    # third move a person required TLS on it, which the write overwrote
+    monkeypatch.setenv("FLAP_THRESHOLD", "3")
+    now = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+    seed.create_set("mkt-weekly", pool="marketing")
+    sesv2 = boto3.client("sesv2")
+    for revert in range(3):
+        now += dt.timedelta(minutes=5)
+        shift_clock(monkeypatch, now)
+        seed.set_pool("mkt-weekly", "transactional")
+        if revert == 2:
+            faults.after(
+                "sesv2",
+                "GetConfigurationSet",
+                lambda: sesv2.put_configuration_set_delivery_options(
+                    ConfigurationSetName="mkt-weekly",
+                    SendingPoolName="transactional",
+                    TlsPolicy="REQUIRE",
+                ),
+            )
+        invoke(
+            sample_event(
+                "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+            )
+        )
+    assert seed.delivery_options("mkt-weekly") == {"SendingPoolName": "marketing"}
+    assert [a["alert"]["outcome"] for a in received_alerts(account)] == ["remediated"] * 3
+
+    # When the person's own CloudTrail record arrives
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    invoke(theirs)
+
+    # Then their option is put back though the set has been moved as often as the guard
+    # allows (a restore is no pool move, so no hold), and the guard still counts three
+    assert seed.delivery_options("mkt-weekly") == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+    [restored] = received_alerts(account)
+    assert restored["alert"]["outcome"] == "remediated"
+    assert "restored TlsPolicy=REQUIRE" in restored["alert"]["reason"]
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert len(item["moves"]["L"]) == 3
