@@ -37,6 +37,7 @@ from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.reconciler import WRITE_SECONDS
 from ses_pool_enforcer.runtime import forget_runtime
 from ses_pool_enforcer.work import Work
+from tests.conftest import reset_process_caches
 from tests.integration.test_work_queue import queued
 from tests.support import MARKETING_POLICY, marketing_account, ses_writes, shift_clock
 
@@ -217,6 +218,58 @@ def test_sns_and_the_fallback_queue_failing_once_give_one_alert_on_the_retry(
     assert alert["alert"]["outcome"] == "remediated"
     assert ses_writes() == 1
     assert owed(account, "mkt-weekly") is None
+
+
+# The pools on both sides of each other: the move owed went to the pool that sorts
+# first, then to the one that sorts last.
+@pytest.mark.parametrize(
+    ("name", "wrong", "right"),
+    [("mkt-daily", "transactional", "marketing"), ("tx-receipts", "marketing", "transactional")],
+)
+def test_an_alert_owed_for_a_move_undone_since_is_sent_and_the_look_records_its_own_outcome(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, name: str, wrong: str, right: str
+) -> None:
+    # Given a policy that enforces both rules, a set on the wrong pool, and SNS and the
+    # fallback queue refusing the alert of its move: the move is recorded, its alert owed
+    seed.put_policy(MARKETING_POLICY.replace("    mode: audit\n", ""))
+    reset_process_caches()
+    seed.create_set(name, pool=wrong)
+    faults.fail("sns", "Publish", times=RETRIES_EXHAUSTED)
+    faults.fail("sqs", "SendMessage", times=RETRIES_EXHAUSTED)
+    created = sample_event("create_configuration_set_v2.json", configuration_set=name)
+    assert len(app.handler(sqs_event([created]), LambdaContext())["batchItemFailures"]) == 1
+    intent = owed(account, name)
+    assert intent is not None and intent["phase"]["S"] == "alert"
+    faults.clear()
+    # And, since, the set exempted by the policy and put back on its old pool by a person
+    exempt = "\n".join(
+        [
+            "exemptions:",
+            f"  - configuration_set: {name}",
+            "    reason: OPS-42",
+            "    expires: 2099-12-31",
+            "",
+        ]
+    )
+    seed.put_policy(MARKETING_POLICY.replace("    mode: audit\n", "") + exempt)
+    reset_process_caches()
+    seed.set_pool(name, wrong)
+    writes = ses_writes()
+
+    # When the person's change is the next look at the set, after the failed one's lease
+    shift_clock(monkeypatch, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    theirs = sample_event("put_delivery_options_v2.json", configuration_set=name, fresh_id=True)
+    assert app.handler(sqs_event([theirs]), LambdaContext()) == {"batchItemFailures": []}
+
+    # Then the move's alert is sent (once), and the set is recorded as this look found
+    # it, exempt on the pool the person chose, not as the move that was undone
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "remediated"
+    assert alert["attributes"]["alert_id"] == intent["token"]["S"]
+    assert ses_writes() == writes
+    row = inventory_row(account, name)
+    assert (row["outcome"], row["current_pool"]) == ("exempt", wrong)
+    assert owed(account, name) is None
 
 
 def test_the_one_window_left_repeats_the_alert_under_the_same_id(
