@@ -1082,3 +1082,39 @@ def test_an_option_put_back_is_no_move_for_the_flap_guard_and_is_not_held_by_it(
         TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
     )["Item"]
     assert len(item["moves"]["L"]) == 3
+
+
+def test_a_violation_looked_at_again_is_not_alerted_again_and_one_that_changes_is(
+    account: LocalStack,
+) -> None:
+    # Given a receipts set on the marketing pool (an audit rule wants transactional),
+    # whose violation was reported
+    seed.create_set("tx-receipts", pool="marketing")
+    invoke(sample_event("tag_resource.json", configuration_set="tx-receipts", fresh_id=True))
+    [first] = received_alerts(account)
+    assert first["alert"]["outcome"] == "violation"
+
+    # When another change to it arrives, the violation unchanged
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    invoke(sample_event("tag_resource.json", configuration_set="tx-receipts", fresh_id=True))
+
+    # Then nobody is told again, and the set is let go with its violation recorded
+    assert received_alerts(account) == []
+    [row] = Inventory(account.inventory_table).rows()
+    assert row["outcome"] == "violation"
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "tx-receipts"}}
+    )["Item"]
+    assert "lease_owner" not in item and "intent" not in item
+
+    # When someone moves it to another wrong pool, and their change arrives
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    seed.set_pool("tx-receipts", "ses-shared-pool")
+    invoke(
+        sample_event("put_delivery_options_v2.json", configuration_set="tx-receipts", fresh_id=True)
+    )
+
+    # Then the changed violation is reported, once
+    [changed] = received_alerts(account)
+    assert changed["alert"]["outcome"] == "violation"
+    assert changed["alert"]["current_pool"] == "ses-shared-pool"
