@@ -577,21 +577,24 @@ def test_a_write_retried_takes_a_slot_of_its_own_only_while_its_lease_leaves_tim
     )
 
     # Then the set was held to 30 s past the write's slot, and the retry waited for its
-    # slot and wrote, or, with no slot in time, the set is given back, the move still owed
+    # slot and wrote, the move recorded and the set let go; or, with no slot in time,
+    # the set is given back, the move still owed
     assert leases == [clock.at + 0.5 + WRITE_SECONDS]
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    row = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert "lease_owner" not in row
     if moved:
         assert isinstance(result, Done) and result.record.outcome is Outcome.REMEDIATED
         assert clock.slept == [0.5, taken_for]
         assert ses_writes() == 2
+        assert "intent" not in row and row["outcome"]["S"] == "remediated"
     else:
         assert result == Busy(clock.at + taken_for, "no SES call slot before the deadline")
         assert clock.slept == [0.5]
         assert ses_writes() == 1
-        row = boto3.client("dynamodb").get_item(
-            TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
-        )["Item"]
-        assert "lease_owner" not in row and row["intent"]["M"]["phase"]["S"] == "move"
+        assert row["intent"]["M"]["phase"]["S"] == "move"
 
 
 def test_a_process_takes_each_claim_and_its_slot_in_one_write_while_it_calls_alone(
