@@ -141,7 +141,24 @@ MODULES = {
     ),
     "reconciler": Target(
         "reconciler.py",
-        (EXACTLY_ONCE, QUEUE, FENCE, "tests/integration/test_owed_corners.py"),
+        (
+            EXACTLY_ONCE,
+            QUEUE,
+            FENCE,
+            "tests/integration/test_owed_corners.py",
+            # (an outcome's finding owed, paid, and a deleted set's closed: _conclude)
+            *(
+                f"tests/integration/test_security_hub.py::{test}"
+                for test in (
+                    "test_an_event_that_finds_a_violation_creates_one_failed_finding",
+                    "test_a_set_moved_or_exempted_has_its_finding_passed_and_archived",
+                    "test_a_set_a_person_puts_right_has_its_finding_passed_in_one_import",
+                    "test_a_problem_that_changes_keeps_its_finding_and_its_creation_time",
+                    "test_a_deleted_set_has_its_finding_closed_and_one_gone_unseen_is_closed_by_the_sweep",
+                )
+            ),
+            "tests/integration/test_flapping.py",
+        ),
         # Claims and covering, the read's slot, settlement, moves, outcomes and alerts.
         ("reconcile", "_claim", "_read_slot", "_judge", "_conclude", "_move", "_settle"),
     ),

@@ -37,6 +37,7 @@ from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.reconciler import WRITE_SECONDS
 from ses_pool_enforcer.runtime import forget_runtime
 from ses_pool_enforcer.work import Work
+from tests.conftest import reset_process_caches
 from tests.integration.test_work_queue import queued
 from tests.support import MARKETING_POLICY, marketing_account, ses_writes, shift_clock
 
@@ -219,6 +220,58 @@ def test_sns_and_the_fallback_queue_failing_once_give_one_alert_on_the_retry(
     assert owed(account, "mkt-weekly") is None
 
 
+# The pools on both sides of each other: the move owed went to the pool that sorts
+# first, then to the one that sorts last.
+@pytest.mark.parametrize(
+    ("name", "wrong", "right"),
+    [("mkt-daily", "transactional", "marketing"), ("tx-receipts", "marketing", "transactional")],
+)
+def test_an_alert_owed_for_a_move_undone_since_is_sent_and_the_look_records_its_own_outcome(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, name: str, wrong: str, right: str
+) -> None:
+    # Given a policy that enforces both rules, a set on the wrong pool, and SNS and the
+    # fallback queue refusing the alert of its move: the move is recorded, its alert owed
+    seed.put_policy(MARKETING_POLICY.replace("    mode: audit\n", ""))
+    reset_process_caches()
+    seed.create_set(name, pool=wrong)
+    faults.fail("sns", "Publish", times=RETRIES_EXHAUSTED)
+    faults.fail("sqs", "SendMessage", times=RETRIES_EXHAUSTED)
+    created = sample_event("create_configuration_set_v2.json", configuration_set=name)
+    assert len(app.handler(sqs_event([created]), LambdaContext())["batchItemFailures"]) == 1
+    intent = owed(account, name)
+    assert intent is not None and intent["phase"]["S"] == "alert"
+    faults.clear()
+    # And, since, the set exempted by the policy and put back on its old pool by a person
+    exempt = "\n".join(
+        [
+            "exemptions:",
+            f"  - configuration_set: {name}",
+            "    reason: OPS-42",
+            "    expires: 2099-12-31",
+            "",
+        ]
+    )
+    seed.put_policy(MARKETING_POLICY.replace("    mode: audit\n", "") + exempt)
+    reset_process_caches()
+    seed.set_pool(name, wrong)
+    writes = ses_writes()
+
+    # When the person's change is the next look at the set, after the failed one's lease
+    shift_clock(monkeypatch, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    theirs = sample_event("put_delivery_options_v2.json", configuration_set=name, fresh_id=True)
+    assert app.handler(sqs_event([theirs]), LambdaContext()) == {"batchItemFailures": []}
+
+    # Then the move's alert is sent (once), and the set is recorded as this look found
+    # it, exempt on the pool the person chose, not as the move that was undone
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "remediated"
+    assert alert["attributes"]["alert_id"] == intent["token"]["S"]
+    assert ses_writes() == writes
+    row = inventory_row(account, name)
+    assert (row["outcome"], row["current_pool"]) == ("exempt", wrong)
+    assert owed(account, name) is None
+
+
 def test_the_one_window_left_repeats_the_alert_under_the_same_id(
     account: LocalStack, server: LocalAws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -381,6 +434,63 @@ def test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_cov
         "TlsPolicy": "REQUIRE",
     }
     assert "restored TlsPolicy=REQUIRE" in received_alerts(account)[-1]["alert"]["reason"]
+
+
+def test_a_persons_option_lost_under_a_write_whose_worker_died_is_put_back_by_their_event(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set on the wrong pool with TLS optional, a person who requires TLS on it
+    # between the enforcer's read and its write (the write sends back what it read), and
+    # DynamoDB refusing the write that records the move: the worker fails after its write
+    # with the move owed, as one killed there would
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
+        ),
+    )
+    faults.fail(
+        "dynamodb",
+        "UpdateItem",
+        times=RETRIES_EXHAUSTED,
+        code="ProvisionedThroughputExceededException",
+        status=400,
+        skip=1,
+        where={"TableName": account.inventory_table},
+    )
+    seed.create_set("mkt-tls", pool="transactional")
+    created = sample_event("create_configuration_set_v2.json", configuration_set="mkt-tls")
+    assert len(app.handler(sqs_event([created]), LambdaContext())["batchItemFailures"]) == 1
+    assert seed.delivery_options("mkt-tls") == {"SendingPoolName": "marketing"}
+    assert owed(account, "mkt-tls") is not None
+    faults.clear()
+    writes = ses_writes()
+    # And their CloudTrail record
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-tls", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    # When their record is the first look at the set once the failed worker's lease ran out
+    shift_clock(monkeypatch, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
+    assert app.handler(sqs_event([theirs]), LambdaContext()) == {"batchItemFailures": []}
+
+    # Then the move the worker left is finished and alerted, and what they asked for is
+    # put back as well, on the pool the policy demands: one write more, one alert each
+    assert seed.delivery_options("mkt-tls") == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+    assert ses_writes() == writes + 1
+    moved, restored = received_alerts(account)
+    assert moved["alert"]["outcome"] == "remediated"
+    assert "moved from transactional" in moved["alert"]["reason"]
+    assert "restored TlsPolicy=REQUIRE" in restored["alert"]["reason"]
+    assert owed(account, "mkt-tls") is None
+    assert inventory_row(account, "mkt-tls")["outcome"] == "remediated"
 
 
 def test_a_look_whose_read_failed_covers_no_event(

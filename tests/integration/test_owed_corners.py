@@ -248,3 +248,37 @@ def test_a_write_throttled_after_an_unanswered_attempt_stays_owed(
     assert alert["alert"]["outcome"] == "remediated"
     assert owed(account, "mkt-weekly") is None
     assert ses_writes() == 1
+
+
+def test_a_write_that_failed_without_an_answer_stays_owed_and_one_refused_is_an_error(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given SES failing the move's write on every attempt (500: it may have landed)
+    faults.fail("sesv2", "PutConfigurationSetDeliveryOptions", times=3)
+
+    # When the creation event is handled
+    event = creation()
+    assert len(app.handler(event, LambdaContext())["batchItemFailures"]) == 1
+
+    # Then the message fails for its retry, and the move stays owed: nobody is told
+    # that the set was, or was not, moved
+    assert received_alerts(account) == []
+    intent = owed(account, "mkt-weekly")
+    assert intent is not None and intent["phase"]["S"] == "move"
+
+    # When the retry finds SES refusing the request itself (400: not applied, and
+    # asking again will not help)
+    faults.clear()
+    faults.fail(
+        "sesv2", "PutConfigurationSetDeliveryOptions", code="BadRequestException", status=400
+    )
+    redeliver(event, monkeypatch, VISIBILITY_TIMEOUT)
+
+    # Then the move that never landed is dropped, and the set is recorded in error, its
+    # owners told once, the message done with
+    [alert] = received_alerts(account)
+    assert alert["alert"]["outcome"] == "error"
+    assert "not moved" in alert["alert"]["reason"]
+    assert item(account, "mkt-weekly")["outcome"]["S"] == "error"
+    assert owed(account, "mkt-weekly") is None
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "transactional"

@@ -210,6 +210,24 @@ def test_a_set_moved_or_exempted_has_its_finding_passed_and_archived(hub: LocalS
     assert reopened["CreatedAt"] > closed["tx-legacy"]["UpdatedAt"]
 
 
+def test_a_set_a_person_puts_right_has_its_finding_passed_in_one_import(hub: LocalStack) -> None:
+    # Given a receipts set in violation, with its failing finding
+    seed.create_set("tx-receipts", pool="marketing")
+    invoke(changed("tx-receipts"))
+    assert local_hub.import_calls() == [1]
+
+    # When someone moves it to its pool themselves, and their change arrives
+    seed.set_pool("tx-receipts", "transactional")
+    invoke(changed("tx-receipts"))
+
+    # Then the set is compliant and its finding passed and archived, imported once: as
+    # the outcome's owed effect, not again as a deleted set's is
+    closed = findings()["tx-receipts"]
+    assert (closed["Compliance"]["Status"], closed["RecordState"]) == ("PASSED", "ARCHIVED")
+    assert closed["ProductFields"]["ses-pool-enforcer/Outcome"] == "compliant"
+    assert local_hub.import_calls() == [1, 1]
+
+
 def test_a_move_a_failed_look_left_unrecorded_closes_the_finding_when_it_is_finished(
     hub: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ReadTimeoutError
 
 from functions.on_event import app
 from local_aws import call_counts, faults, seed, set_throttle_every, throttled_counts
@@ -39,9 +40,17 @@ from ses_pool_enforcer.event_path import (
 from ses_pool_enforcer.model import Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import metrics
-from ses_pool_enforcer.reconciler import CLAIM_ATTEMPTS, Busy, Coalesced, Done
+from ses_pool_enforcer.reconciler import (
+    CLAIM_ATTEMPTS,
+    THROTTLED_BACKOFF_SECONDS,
+    WRITE_SECONDS,
+    Busy,
+    Coalesced,
+    Done,
+)
 from ses_pool_enforcer.runtime import Runtime, forget_runtime, get_runtime
 from ses_pool_enforcer.work import Work
+from tests.conftest import reset_process_caches
 from tests.integration.test_shared_budget import next_at
 from tests.integration.test_sweep import metrics_emitted
 from tests.support import invoke, marketing_account, ses_writes, shift_clock
@@ -520,6 +529,74 @@ def test_a_read_retried_takes_a_slot_of_its_own_only_while_the_set_is_still_held
         assert "lease_owner" not in item
 
 
+# A move holds the set WRITE_SECONDS (30 s) from its write's slot; no attempt of the
+# write (the SDK's retries) may start later than WRITE_ATTEMPT_SECONDS (8 s) before that
+# lease ends, nor after the caller's deadline. At 2 calls a second on a still clock: the
+# read's slot now, the write's at +0.5 s, the lease to +30.5 s, the last start +22.5 s.
+@pytest.mark.parametrize(
+    ("taken_for", "deadline", "moved"),
+    [
+        (20.0, None, True),
+        (22.5, None, True),  # the last start itself
+        (23.0, None, False),  # past it: the attempt could land after the lease
+        (15.0, 14.0, False),  # before it, but past the caller's deadline
+    ],
+)
+def test_a_write_retried_takes_a_slot_of_its_own_only_while_its_lease_leaves_time_for_it(
+    account: LocalStack,
+    monkeypatch: pytest.MonkeyPatch,
+    taken_for: float,
+    deadline: float | None,
+    moved: bool,
+) -> None:
+    # Given a set on the wrong pool, at 2 SES calls a second, whose write SES applies
+    # without an answer (a read timeout, which the SDK retries), while other callers
+    # take the budget's next ``taken_for`` seconds
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    seed.create_set("mkt-weekly", pool="transactional")
+    leases: list[float] = []
+    begin_move = Inventory.begin_move
+
+    def recorded(self: Inventory, claim: Any, intent: Any, lease_until: float, *a: Any) -> None:
+        leases.append(lease_until)
+        begin_move(self, claim, intent, lease_until, *a)
+
+    monkeypatch.setattr(Inventory, "begin_move", recorded)
+
+    def landed_unanswered() -> None:
+        budget_taken_until(account, clock.at + taken_for)
+        raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
+
+    faults.after("sesv2", "PutConfigurationSetDeliveryOptions", landed_unanswered)
+    finish_by = None if deadline is None else clock.at + deadline
+
+    # When a worker that knows the pools reconciles it
+    pools = PoolDirectory(runtime.ses, {"marketing", "transactional"}, clock=clock)
+    result = runtime.reconciler(pools=pools).reconcile(
+        Work("mkt-weekly", Trigger(source="test")), finish_by=finish_by
+    )
+
+    # Then the set was held to 30 s past the write's slot, and the retry waited for its
+    # slot and wrote, the move recorded and the set let go; or, with no slot in time,
+    # the set is given back, the move still owed
+    assert leases == [clock.at + 0.5 + WRITE_SECONDS]
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    row = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert "lease_owner" not in row
+    if moved:
+        assert isinstance(result, Done) and result.record.outcome is Outcome.REMEDIATED
+        assert clock.slept == [0.5, taken_for]
+        assert ses_writes() == 2
+        assert "intent" not in row and row["outcome"]["S"] == "remediated"
+    else:
+        assert result == Busy(clock.at + taken_for, "no SES call slot before the deadline")
+        assert clock.slept == [0.5]
+        assert ses_writes() == 1
+        assert row["intent"]["M"]["phase"]["S"] == "move"
+
+
 def test_a_process_takes_each_claim_and_its_slot_in_one_write_while_it_calls_alone(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -730,6 +807,45 @@ def test_an_option_someone_set_while_the_enforcer_moved_the_set_is_put_back(
     assert "EmailPlatformAdmin/alice" in restored["alert"]["reason"]
 
 
+def test_an_audit_deployment_puts_back_no_option_a_person_lost_under_an_earlier_write(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set the enforcer moved while a person required TLS on it (the write sent
+    # back what it had read: TLS optional)
+    seed.create_set("mkt-weekly", pool="transactional")
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName="mkt-weekly", SendingPoolName="transactional", TlsPolicy="REQUIRE"
+        ),
+    )
+    invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
+    assert "TlsPolicy" not in seed.delivery_options("mkt-weekly")
+    writes = ses_writes()
+    received_alerts(account)
+    # And the deployment switched to audit mode (it reports, it never writes) since
+    monkeypatch.setenv("ENFORCEMENT_MODE", "audit")
+    reset_process_caches()
+
+    # When the person's own CloudTrail record arrives
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = SYSTEM.now().strftime("%Y-%m-%dT%H:%M:%SZ")
+    invoke(theirs)
+
+    # Then nothing is written (the option is not put back, by an audit deployment) and
+    # the set, on its pool, is recorded compliant
+    assert ses_writes() == writes
+    assert seed.delivery_options("mkt-weekly") == {"SendingPoolName": "marketing"}
+    assert received_alerts(account) == []
+    [row] = Inventory(account.inventory_table).rows()
+    assert row["outcome"] == "compliant"
+
+
 def test_a_held_set_is_looked_at_again_when_its_hold_ends(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -838,3 +954,170 @@ def test_a_look_whose_read_slot_is_more_than_the_longest_wait_away_is_put_back(
     assert failed == []
     assert (reads(), clock.slept) == (0, [])
     assert [m["configuration_set"] for m in queued(account)] == ["mkt-weekly"]
+
+
+# The read, a call of the judging (the target pool's existence) and the write: each is
+# the look's, and each, throttled past the SDK's three attempts, gives the set back.
+@pytest.mark.parametrize(
+    "operation",
+    ["GetConfigurationSet", "GetDedicatedIpPool", "PutConfigurationSetDeliveryOptions"],
+)
+def test_a_call_ses_throttles_past_the_sdk_retries_is_tried_again_two_seconds_later(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, operation: str
+) -> None:
+    # Given a set on the wrong pool, a worker that has not listed the pools (it asks SES
+    # whether the target exists), on a clock that stands still, and SES refusing
+    # ``operation`` and both its retries for the rate (another tenant of the budget)
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    seed.create_set("mkt-weekly", pool="transactional")
+    faults.fail("sesv2", operation, times=3, code="TooManyRequestsException", status=429)
+
+    # When the worker reconciles it
+    result = runtime.reconciler().reconcile(Work("mkt-weekly", Trigger(source="test")))
+
+    # Then the work waits THROTTLED_BACKOFF_SECONDS from now (its message's delay), not
+    # less, not more; the set is not moved and is let go
+    assert result == Busy(clock.at + THROTTLED_BACKOFF_SECONDS, "SES throttled")
+    assert THROTTLED_BACKOFF_SECONDS == 2.0
+    assert faults.request_counts()[f"sesv2:{operation}"] >= 3
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "transactional"
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert "lease_owner" not in item
+
+
+def test_a_hold_looked_at_again_while_it_lasts_moves_nothing_and_says_nothing_again(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a set another automation reverted four times within the hour: held, its one
+    # flapping alert sent and its wake-up queued
+    monkeypatch.setenv("FLAP_THRESHOLD", "3")
+    now = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+    seed.create_set("mkt-weekly", pool="marketing")
+
+    def revert() -> None:
+        seed.set_pool("mkt-weekly", "transactional")
+        invoke(
+            sample_event(
+                "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+            )
+        )
+
+    for _ in range(4):
+        now += dt.timedelta(minutes=5)
+        shift_clock(monkeypatch, now)
+        revert()
+    assert [a["alert"]["outcome"] for a in received_alerts(account)][-1] == "flapping"
+    writes, wakeups = ses_writes(), queued(account)
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    held_until = item["held_until"]["N"]
+
+    # When it reverts the set once more while the hold lasts
+    now += dt.timedelta(minutes=5)
+    shift_clock(monkeypatch, now)
+    revert()
+
+    # Then the set is left where it was put (one write: the revert's), nobody is told
+    # again, the hold keeps its end, and no second wake-up is queued for it
+    assert ses_writes() == writes + 1
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "transactional"
+    assert received_alerts(account) == []
+    assert queued(account) == wakeups
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert item["held_until"]["N"] == held_until
+
+
+def test_an_option_put_back_is_no_move_for_the_flap_guard_and_is_not_held_by_it(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a flap guard that holds a set after 3 moves within the hour, and a set
+    # another automation moved off its pool three times, each moved back; during the
+    # third move a person required TLS on it, which the write overwrote
+    monkeypatch.setenv("FLAP_THRESHOLD", "3")
+    now = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
+    seed.create_set("mkt-weekly", pool="marketing")
+    sesv2 = boto3.client("sesv2")
+    for revert in range(3):
+        now += dt.timedelta(minutes=5)
+        shift_clock(monkeypatch, now)
+        seed.set_pool("mkt-weekly", "transactional")
+        if revert == 2:
+            faults.after(
+                "sesv2",
+                "GetConfigurationSet",
+                lambda: sesv2.put_configuration_set_delivery_options(
+                    ConfigurationSetName="mkt-weekly",
+                    SendingPoolName="transactional",
+                    TlsPolicy="REQUIRE",
+                ),
+            )
+        invoke(
+            sample_event(
+                "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+            )
+        )
+    assert seed.delivery_options("mkt-weekly") == {"SendingPoolName": "marketing"}
+    assert [a["alert"]["outcome"] for a in received_alerts(account)] == ["remediated"] * 3
+
+    # When the person's own CloudTrail record arrives
+    theirs = sample_event(
+        "put_delivery_options_v2.json", configuration_set="mkt-weekly", fresh_id=True
+    )
+    theirs["detail"]["requestParameters"]["sendingPoolName"] = "transactional"
+    theirs["detail"]["eventTime"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    invoke(theirs)
+
+    # Then their option is put back though the set has been moved as often as the guard
+    # allows (a restore is no pool move, so no hold), and the guard still counts three
+    assert seed.delivery_options("mkt-weekly") == {
+        "SendingPoolName": "marketing",
+        "TlsPolicy": "REQUIRE",
+    }
+    [restored] = received_alerts(account)
+    assert restored["alert"]["outcome"] == "remediated"
+    assert "restored TlsPolicy=REQUIRE" in restored["alert"]["reason"]
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "mkt-weekly"}}
+    )["Item"]
+    assert len(item["moves"]["L"]) == 3
+
+
+def test_a_violation_looked_at_again_is_not_alerted_again_and_one_that_changes_is(
+    account: LocalStack,
+) -> None:
+    # Given a receipts set on the marketing pool (an audit rule wants transactional),
+    # whose violation was reported
+    seed.create_set("tx-receipts", pool="marketing")
+    invoke(sample_event("tag_resource.json", configuration_set="tx-receipts", fresh_id=True))
+    [first] = received_alerts(account)
+    assert first["alert"]["outcome"] == "violation"
+
+    # When another change to it arrives, the violation unchanged
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    invoke(sample_event("tag_resource.json", configuration_set="tx-receipts", fresh_id=True))
+
+    # Then nobody is told again, and the set is let go with its violation recorded
+    assert received_alerts(account) == []
+    [row] = Inventory(account.inventory_table).rows()
+    assert row["outcome"] == "violation"
+    item = boto3.client("dynamodb").get_item(
+        TableName=account.inventory_table, Key={"configuration_set": {"S": "tx-receipts"}}
+    )["Item"]
+    assert "lease_owner" not in item and "intent" not in item
+
+    # When someone moves it to another wrong pool, and their change arrives
+    time.sleep(CLOCK_SKEW_SECONDS + 0.1)
+    seed.set_pool("tx-receipts", "ses-shared-pool")
+    invoke(
+        sample_event("put_delivery_options_v2.json", configuration_set="tx-receipts", fresh_id=True)
+    )
+
+    # Then the changed violation is reported, once
+    [changed] = received_alerts(account)
+    assert changed["alert"]["outcome"] == "violation"
+    assert changed["alert"]["current_pool"] == "ses-shared-pool"

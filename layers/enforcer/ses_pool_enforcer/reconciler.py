@@ -321,7 +321,7 @@ class Reconciler:
         try:
             with self._within(finish_by):  # every other SES call of the look, too
                 return self._judge(store, claim, work, cs, read_at, finish_by, previous)
-        except BudgetExhausted as exc:  # e.g. asking whether a pool exists
+        except BudgetExhausted as exc:  # a pool asked after, a move's write or its retry
             store.unclaim(claim)
             return Busy(exc.retry_at, "no SES call slot before the deadline")
         except ClientError as exc:
@@ -457,9 +457,10 @@ class Reconciler:
 
         previous = previous or store.load(claim)
         if previous.intent is not None:
-            settled = self._settle(store, claim, previous, live)
-            if settled is not None and settled.current_pool == position(live):
-                return self._conclude(store, claim, work, settled, live, written=True)
+            # Finish what a dead holder left (its move recorded and alerted, or dropped),
+            # then make this look's own write: it was decided on a read taken after
+            # that move, so it is still due (an option lost under it, a newer policy).
+            self._settle(store, claim, previous, live)
             previous = store.load(claim)
         if self.flap is not None and options is None:
             now = self.clock.time()
@@ -588,12 +589,11 @@ class Reconciler:
             moved, work.trigger, position(cs), read_at, kept, self._finding(moved, previous.row)
         )
         budget = self.ses.budget
-        try:
-            with self._within(finish_by):
-                slot = budget.reserve() if budget is not None else self.clock.time()
-        except BudgetExhausted as exc:
-            store.unclaim(claim)
-            return Busy(exc.retry_at, "no SES call slot before the deadline")
+        # (No slot before the deadline, here or for a retry of the write below: reconcile
+        # gives the set back on BudgetExhausted. After the write's first attempt, which
+        # may have landed, the intent stays owed; whoever reads the set next settles it.)
+        with self._within(finish_by):
+            slot = budget.reserve() if budget is not None else self.clock.time()
         # Held until the write's slot and the work after it; the write's window is
         # recorded as wide as that lease before the write, narrowed once it lands.
         lease_until = max(slot, self.clock.time()) + self.write_seconds
@@ -607,11 +607,6 @@ class Reconciler:
         try:
             with self._within(limit), self._prepaid(slot):
                 sent = self._write(cs, target, options)
-        except BudgetExhausted as exc:
-            # A retry of the write found no slot: the first attempt (prepaid) was sent and
-            # may have landed. The intent stays owed; whoever reads the set next settles it.
-            store.unclaim(claim)
-            return Busy(exc.retry_at, "no SES call slot before the deadline")
         except ClientError as exc:
             if throttled(exc):
                 # The last attempt was refused for the rate, so not applied; an earlier
