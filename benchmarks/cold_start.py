@@ -261,6 +261,13 @@ def _calls(counted: Counter[str]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0.0,
+        help="answer every AWS call this much later (local AWS answers in a few ms; an "
+        "in-region call to AWS takes longer: DynamoDB's own figure is single-digit ms)",
+    )
     args = parser.parse_args()
     local_credentials(POWERTOOLS_TRACE_DISABLED="1")
     with start_local_aws() as aws:
@@ -270,6 +277,8 @@ def main() -> None:
         # Stored as the CLI publishes it (canonical JSON), not as written (YAML).
         write_policy(stack.policy_parameter, parse_policy(SETS_POLICY))
         seed.create_set(SET, pool="marketing", tls_policy="REQUIRE")
+        if args.latency_ms > 0:  # after each call is applied, before its answer leaves
+            faults.after("*", "*", lambda: time.sleep(args.latency_ms / 1000), times=10**9)
         base = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         environment = {
             **base,
@@ -295,7 +304,9 @@ def main() -> None:
     cpu = {label: statistics.median(s.cpu for s in runs) for label, runs in samples.items()}
     print(
         f"cold start as Lambda bills it (init + first event), median of {args.runs} fresh "
-        f"processes each (Python {sys.version.split()[0]}; AWS over local HTTP; load average "
+        f"processes each (Python {sys.version.split()[0]}; AWS over local HTTP"
+        + (f", every call answered {args.latency_ms:g} ms late" if args.latency_ms else "")
+        + "; load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
     )
     print(f"{'':42} {'seconds':>8} {'x floor':>8} {'CPU s':>7} {'x floor':>8} {'peak RSS MB':>12}")
