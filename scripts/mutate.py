@@ -150,6 +150,9 @@ MODULES = {
             "tests/integration/test_pools_and_tenants.py::test_an_ip_s_warm_up_re_judges_the_sets_waiting_for_that_pool",
             "tests/integration/test_pools_and_tenants.py::test_a_tenant_association_event_re_judges_its_set",
             "tests/integration/test_sweep_view.py::test_a_tenant_association_heard_during_a_sweep_makes_it_read_the_tenants_again",
+            "tests/integration/test_sweep_view.py::test_a_set_change_heard_during_a_sweep_leaves_its_view_as_read",
+            # (a member's alert names the account as people know it)
+            "tests/integration/test_member_lanes.py::test_a_set_changed_in_a_member_account_is_enforced_there_and_nowhere_else",
         ),
         ("handle_batch", "_read", "_put_back"),
     ),
