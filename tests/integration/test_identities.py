@@ -299,6 +299,25 @@ def test_deleting_a_set_alerts_each_identity_that_used_it_as_default(account: Lo
     assert seed.default_set("shop.example.com") == "tx-receipts"
 
 
+def test_a_change_to_a_set_that_still_exists_looks_at_none_of_its_identities(
+    account: LocalStack,
+) -> None:
+    # Given an identity whose default is tx-receipts, known to the enforcer
+    seed.create_identity("shop.example.com", configuration_set="tx-receipts")
+    invoke(event_about("shop.example.com"))
+    reads = ses_calls("GetEmailIdentity")
+    alerts = len(identity_alerts(account))
+
+    # When tx-receipts' delivery options change (an event whose name sorts after
+    # DeleteConfigurationSet: only a deletion breaks an identity's default)
+    invoke(sample_event("put_delivery_options_v2.json", configuration_set="tx-receipts"))
+
+    # Then the set is looked at, and its identity neither read nor alerted
+    assert ses_calls("GetConfigurationSet") >= 1
+    assert ses_calls("GetEmailIdentity") == reads
+    assert len(identity_alerts(account)) == alerts
+
+
 def test_an_unreadable_identity_is_retried_and_nothing_is_written(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -233,6 +233,31 @@ def test_a_tenant_association_heard_during_a_sweep_makes_it_read_the_tenants_aga
     )
 
 
+def test_a_set_change_heard_during_a_sweep_leaves_its_view_as_read(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 30 sets of three tenants, and a sweep whose first step judged 10 of them (a
+    # view read again as soon as it is stale)
+    monkeypatch.setattr(sweep, "VIEW_REREAD_SHARE", 1e9)
+    tenant_sets(30)
+    state = step(start("exec-set-change"), 10)
+    assert state["processed"] == 10 and not state["done"]
+
+    # When a set's delivery options change (no pool or tenant changed), and its CloudTrail
+    # record reaches the event function
+    event = sample_event("put_delivery_options_v2.json", configuration_set="t-20")
+    assert deliver(event) == {"batchItemFailures": []}
+    before = call_counts()
+
+    # And the sweep goes on to the end
+    while not state["done"]:
+        state = step(state, 8)
+
+    # Then no later step read the pools or tenants again: only their changes make a
+    # sweep's view stale
+    assert view_calls(before) == {}
+
+
 def test_without_a_report_bucket_each_step_reads_its_own_view(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
