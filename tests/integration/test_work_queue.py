@@ -956,6 +956,35 @@ def test_a_look_whose_read_slot_is_more_than_the_longest_wait_away_is_put_back(
     assert [m["configuration_set"] for m in queued(account)] == ["mkt-weekly"]
 
 
+# Lambda's remaining time, in milliseconds, less SAFETY_SECONDS, is the deadline a write
+# must meet: at 2 SES calls a second the write's slot comes 0.5 s after the read's, so
+# 10.5 s left is just enough, and a millisecond less is not. Exact on a frozen clock.
+@pytest.mark.parametrize(("remaining_ms", "looked"), [(10_500, True), (10_499, False)])
+def test_the_deadline_is_the_invocations_remaining_time_less_the_safety_margin(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, remaining_ms: int, looked: bool
+) -> None:
+    # Given a clock that stands still, 2 SES calls a second, a worker that knows the
+    # pools, and an event about a set on the wrong pool
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    runtime.pools = PoolDirectory(runtime.ses, {"marketing", "transactional"}, clock=clock)
+    seed.create_set("mkt-weekly", pool="transactional")
+    event = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+
+    # When an invocation with ``remaining_ms`` left gets it
+    failed = handle_batch(
+        sqs_event([event])["Records"], runtime, LambdaContext(remaining_ms=remaining_ms)
+    )
+
+    # Then the set is moved only if its write's slot (waited for: 0.5 s) is not after
+    # that deadline; if it is, the set goes back on the queue, unread and unheld
+    assert failed == []
+    looks = (reads(), ses_writes())
+    pool = seed.delivery_options("mkt-weekly")["SendingPoolName"]
+    assert (*looks, pool) == ((1, 1, "marketing") if looked else (0, 0, "transactional"))
+    assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-weekly"])
+    assert clock.slept == ([0.5] if looked else [])
+
+
 # The read, a call of the judging (the target pool's existence) and the write: each is
 # the look's, and each, throttled past the SDK's three attempts, gives the set back.
 @pytest.mark.parametrize(
