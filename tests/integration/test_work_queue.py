@@ -26,6 +26,7 @@ from local_aws import call_counts, faults, seed, set_throttle_every, throttled_c
 from local_aws.event_source import drain, queue_depth
 from local_aws.replay import LambdaContext, sample_event, sqs_event
 from local_aws.stack import LocalStack, received_alerts
+from ses_pool_enforcer import event_path
 from ses_pool_enforcer.adapters.budget import SharedBudget, SlotRequest
 from ses_pool_enforcer.adapters.inventory import Inventory, SlotTaken
 from ses_pool_enforcer.adapters.ses import PoolDirectory
@@ -341,7 +342,10 @@ def test_a_consumer_starts_a_look_only_if_its_write_could_follow_before_the_dead
 
 
 def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
-    account: LocalStack, capsys: pytest.CaptureFixture[str]
+    account: LocalStack,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given events about two sets on the wrong pool
     names = ["mkt-a", "mkt-b"]
@@ -353,6 +357,14 @@ def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
     ]
 
     sent = faults.after("sqs", "SendMessageBatch", lambda: None, times=2)
+    # (the jitter's draw fixed at 0.30864 of its range, 0.61728 s: the delays exact)
+    draws: list[tuple[float, float]] = []
+
+    def drawn(low: float, high: float) -> float:
+        draws.append((low, high))
+        return low + (high - low) * 0.30864
+
+    monkeypatch.setattr(event_path.random, "uniform", drawn)
 
     # When an invocation with less than the safety margin left (SAFETY_SECONDS) gets them
     left = int((SAFETY_SECONDS - 1) * 1000)
@@ -364,11 +376,15 @@ def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
     assert sorted(m["configuration_set"] for m in queued(account)) == names
     assert reads() == 0
     assert boto3.client("dynamodb").scan(TableName=account.inventory_table)["Items"] == []
-    # (each message saying how often its work was put back: once; visible again at once,
-    # give or take the jitter, and counted)
+    # (each message saying how often its work was put back: once; visible again at once
+    # but for the jitter, drawn from 0 to DEFER_JITTER_SECONDS: 0.61728 s, which SQS
+    # takes in whole seconds, rounded up; the delay logged to the millisecond; counted)
     assert [m.get("deferrals") for m in queued(account)] == [1, 1]
+    assert draws == [(0, DEFER_JITTER_SECONDS)] * 2
     delays = [e["DelaySeconds"] for body in sent.bodies for e in body["Entries"]]
-    assert len(delays) == 2 and all(0 <= d <= DEFER_JITTER_SECONDS + 1 for d in delays)
+    assert delays == [1, 1]
+    logged = [r.__dict__ for r in caplog.records if r.getMessage() == "put back for later"]
+    assert [(e["why"], e["delay"]) for e in logged] == [("out of time", 0.617)] * 2
     assert metrics_emitted(capsys.readouterr().out)["WorkDeferred"] == [1.0, 1.0]
 
 
@@ -954,6 +970,35 @@ def test_a_look_whose_read_slot_is_more_than_the_longest_wait_away_is_put_back(
     assert failed == []
     assert (reads(), clock.slept) == (0, [])
     assert [m["configuration_set"] for m in queued(account)] == ["mkt-weekly"]
+
+
+# Lambda's remaining time, in milliseconds, less SAFETY_SECONDS, is the deadline a write
+# must meet: at 2 SES calls a second the write's slot comes 0.5 s after the read's, so
+# 10.5 s left is just enough, and a millisecond less is not. Exact on a frozen clock.
+@pytest.mark.parametrize(("remaining_ms", "looked"), [(10_500, True), (10_499, False)])
+def test_the_deadline_is_the_invocations_remaining_time_less_the_safety_margin(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, remaining_ms: int, looked: bool
+) -> None:
+    # Given a clock that stands still, 2 SES calls a second, a worker that knows the
+    # pools, and an event about a set on the wrong pool
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    runtime.pools = PoolDirectory(runtime.ses, {"marketing", "transactional"}, clock=clock)
+    seed.create_set("mkt-weekly", pool="transactional")
+    event = sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly")
+
+    # When an invocation with ``remaining_ms`` left gets it
+    failed = handle_batch(
+        sqs_event([event])["Records"], runtime, LambdaContext(remaining_ms=remaining_ms)
+    )
+
+    # Then the set is moved only if its write's slot (waited for: 0.5 s) is not after
+    # that deadline; if it is, the set goes back on the queue, unread and unheld
+    assert failed == []
+    looks = (reads(), ses_writes())
+    pool = seed.delivery_options("mkt-weekly")["SendingPoolName"]
+    assert (*looks, pool) == ((1, 1, "marketing") if looked else (0, 0, "transactional"))
+    assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-weekly"])
+    assert clock.slept == ([0.5] if looked else [])
 
 
 # The read, a call of the judging (the target pool's existence) and the write: each is
