@@ -12,7 +12,7 @@ import pytest
 from moto.sqs import models as sqs_models
 
 from functions.on_event import app
-from local_aws import call_counts, seed
+from local_aws import call_counts, faults, seed
 from local_aws.replay import LambdaContext, sqs_event
 from ses_pool_enforcer import clock
 
@@ -62,3 +62,16 @@ def s3_object(uri: str) -> str:
     bucket, key = uri.removeprefix("s3://").split("/", 1)
     body = boto3.client("s3", region_name="us-east-1").get_object(Bucket=bucket, Key=key)["Body"]
     return str(body.read().decode())
+
+
+def tls_required_between_read_and_write(name: str, pool: str = "transactional") -> None:
+    """A person requires TLS on ``name`` (on ``pool``) right after the enforcer's next read
+    of it, before its write: the write sends back what it read, TLS optional."""
+    sesv2 = boto3.client("sesv2")
+    faults.after(
+        "sesv2",
+        "GetConfigurationSet",
+        lambda: sesv2.put_configuration_set_delivery_options(
+            ConfigurationSetName=name, SendingPoolName=pool, TlsPolicy="REQUIRE"
+        ),
+    )

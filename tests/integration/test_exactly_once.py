@@ -39,7 +39,13 @@ from ses_pool_enforcer.runtime import forget_runtime
 from ses_pool_enforcer.work import Work
 from tests.conftest import reset_process_caches
 from tests.integration.test_work_queue import queued
-from tests.support import MARKETING_POLICY, marketing_account, ses_writes, shift_clock
+from tests.support import (
+    MARKETING_POLICY,
+    marketing_account,
+    ses_writes,
+    shift_clock,
+    tls_required_between_read_and_write,
+)
 
 VISIBILITY_TIMEOUT = dt.timedelta(seconds=361)
 RETRIES_EXHAUSTED = 10  # more failures in a row than the SDK retries
@@ -398,14 +404,7 @@ def test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_cov
 ) -> None:
     # Given a set on the wrong pool with TLS optional, and a person who requires TLS on
     # it between the enforcer's read and its write: the write sends back what it read
-    sesv2 = boto3.client("sesv2")
-    faults.after(
-        "sesv2",
-        "GetConfigurationSet",
-        lambda: sesv2.put_configuration_set_delivery_options(
-            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
-        ),
-    )
+    tls_required_between_read_and_write("mkt-tls")
     seed.create_set("mkt-tls", pool="transactional")
     app.handler(
         sqs_event([sample_event("create_configuration_set_v2.json", configuration_set="mkt-tls")]),
@@ -443,14 +442,7 @@ def test_a_persons_option_lost_under_a_write_whose_worker_died_is_put_back_by_th
     # between the enforcer's read and its write (the write sends back what it read), and
     # DynamoDB refusing the write that records the move: the worker fails after its write
     # with the move owed, as one killed there would
-    sesv2 = boto3.client("sesv2")
-    faults.after(
-        "sesv2",
-        "GetConfigurationSet",
-        lambda: sesv2.put_configuration_set_delivery_options(
-            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
-        ),
-    )
+    tls_required_between_read_and_write("mkt-tls")
     faults.fail(
         "dynamodb",
         "UpdateItem",

@@ -23,7 +23,12 @@ from local_aws.stack import LocalStack, received_alerts
 from ses_pool_enforcer.clock import SYSTEM
 from tests.conftest import reset_process_caches
 from tests.integration.test_exactly_once import VISIBILITY_TIMEOUT, owed, redeliver
-from tests.support import marketing_account, ses_writes, shift_clock
+from tests.support import (
+    marketing_account,
+    ses_writes,
+    shift_clock,
+    tls_required_between_read_and_write,
+)
 
 
 @pytest.fixture
@@ -96,14 +101,7 @@ def test_a_persons_option_lost_under_an_earlier_write_is_put_back_after_a_later_
 ) -> None:
     # Given a set on the wrong pool, and a person who requires TLS on it between the
     # enforcer's read and its write (move A): the write sends back what it read
-    sesv2 = boto3.client("sesv2")
-    faults.after(
-        "sesv2",
-        "GetConfigurationSet",
-        lambda: sesv2.put_configuration_set_delivery_options(
-            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
-        ),
-    )
+    tls_required_between_read_and_write("mkt-tls")
     seed.create_set("mkt-tls", pool="transactional")
     assert app.handler(creation("mkt-tls"), LambdaContext()) == {"batchItemFailures": []}
     faults.clear()
@@ -119,7 +117,7 @@ def test_a_persons_option_lost_under_an_earlier_write_is_put_back_after_a_later_
     # When, a minute later, someone else moves the set off its pool again (pool only:
     # SES keeps the options a Put leaves out) and the enforcer moves it back (move B)
     shift_clock(monkeypatch, dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
-    sesv2.put_configuration_set_delivery_options(
+    boto3.client("sesv2").put_configuration_set_delivery_options(
         ConfigurationSetName="mkt-tls", SendingPoolName="transactional"
     )
     other = sample_event("put_delivery_options_v2.json", configuration_set="mkt-tls", fresh_id=True)
@@ -147,14 +145,7 @@ def test_an_owed_restore_is_settled_by_whether_the_set_holds_what_it_sent(
     account: LocalStack, monkeypatch: pytest.MonkeyPatch, landed: bool
 ) -> None:
     # Given a person's TLS lost under the enforcer's move (as above), and their record
-    sesv2 = boto3.client("sesv2")
-    faults.after(
-        "sesv2",
-        "GetConfigurationSet",
-        lambda: sesv2.put_configuration_set_delivery_options(
-            ConfigurationSetName="mkt-tls", SendingPoolName="transactional", TlsPolicy="REQUIRE"
-        ),
-    )
+    tls_required_between_read_and_write("mkt-tls")
     seed.create_set("mkt-tls", pool="transactional")
     assert app.handler(creation("mkt-tls"), LambdaContext()) == {"batchItemFailures": []}
     faults.clear()

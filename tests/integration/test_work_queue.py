@@ -54,7 +54,13 @@ from ses_pool_enforcer.work import Work
 from tests.conftest import reset_process_caches
 from tests.integration.test_shared_budget import next_at
 from tests.integration.test_sweep import metrics_emitted
-from tests.support import invoke, marketing_account, ses_writes, shift_clock
+from tests.support import (
+    invoke,
+    marketing_account,
+    ses_writes,
+    shift_clock,
+    tls_required_between_read_and_write,
+)
 
 
 @pytest.fixture
@@ -792,14 +798,7 @@ def test_an_option_someone_set_while_the_enforcer_moved_the_set_is_put_back(
     # Given a set on the wrong pool, with TLS optional
     seed.create_set("mkt-weekly", pool="transactional")
     # And a person who requires TLS on it between the enforcer's read and its write
-    sesv2 = boto3.client("sesv2")
-    faults.after(
-        "sesv2",
-        "GetConfigurationSet",
-        lambda: sesv2.put_configuration_set_delivery_options(
-            ConfigurationSetName="mkt-weekly", SendingPoolName="transactional", TlsPolicy="REQUIRE"
-        ),
-    )
+    tls_required_between_read_and_write("mkt-weekly")
     invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
     # (the enforcer's write sent back what it had read: TLS optional)
     assert "TlsPolicy" not in seed.delivery_options("mkt-weekly")
@@ -829,14 +828,7 @@ def test_an_audit_deployment_puts_back_no_option_a_person_lost_under_an_earlier_
     # Given a set the enforcer moved while a person required TLS on it (the write sent
     # back what it had read: TLS optional)
     seed.create_set("mkt-weekly", pool="transactional")
-    sesv2 = boto3.client("sesv2")
-    faults.after(
-        "sesv2",
-        "GetConfigurationSet",
-        lambda: sesv2.put_configuration_set_delivery_options(
-            ConfigurationSetName="mkt-weekly", SendingPoolName="transactional", TlsPolicy="REQUIRE"
-        ),
-    )
+    tls_required_between_read_and_write("mkt-weekly")
     invoke(sample_event("create_configuration_set_v2.json", configuration_set="mkt-weekly"))
     assert "TlsPolicy" not in seed.delivery_options("mkt-weekly")
     writes = ses_writes()
