@@ -100,8 +100,8 @@ bench-burst: dev  ## 1,000 events during a sweep at 1 SES call/s on a scaled clo
 	$(BIN)/python -m benchmarks.burst
 
 MODULE ?= work
-mutate: dev  ## mutation testing (cosmic-ray) of one guarantee-bearing module with its tests: make mutate MODULE=work|owed|budget|inventory|event_path|reconciler [FUNCTIONS=f,g] [LINES=a-b,c-d] (CPU heavy: one at a time)
-	$(BIN)/python scripts/mutate.py $(MODULE) $(if $(FUNCTIONS),--functions $(FUNCTIONS)) $(if $(LINES),--lines $(LINES))
+mutate: dev  ## mutation testing (cosmic-ray) of one guarantee-bearing module with its tests: make mutate MODULE=work|owed|budget|inventory|event_path|reconciler [FUNCTIONS=f,g] [LINES=a-b,c-d] [SESSION=file: go on with a run stopped early] (CPU heavy: one at a time)
+	$(BIN)/python scripts/mutate.py $(MODULE) $(if $(FUNCTIONS),--functions $(FUNCTIONS)) $(if $(LINES),--lines $(LINES)) $(if $(SESSION),--session $(SESSION))
 
 schema: dev  ## regenerate schema/policy.schema.json from the policy model
 	$(BIN)/python scripts/generate_schema.py --write

@@ -2,17 +2,21 @@
 (cosmic-ray: each mutant is applied, its tests run, the file put back).
 
 Usage: ``python scripts/mutate.py MODULE [--functions F,G] [--lines A-B,C-D] [--timeout
-SECONDS] [--dry-run]`` (``make mutate MODULE=owed``). The run happens in a scratch copy
-of the checkout (tracked and untracked files, as they are now), so the checkout is never
-left mutated, even by a killed run. CPU heavy: one module at a time. Prints the score,
-what was skipped and why, and each surviving mutant's diff. What is scoped and skipped,
-and why: docs/design/work-queue.md ("Mutation testing").
+SECONDS] [--dry-run] [--session FILE]`` (``make mutate MODULE=owed``). With ``--session``,
+a run stopped early (the order is random) is taken up where it stopped by running the
+same command again, provided the module's source is unchanged: its tests may have grown.
+The run happens in a scratch copy of the checkout (tracked and untracked files, as they
+are now), so the checkout is never left mutated, even by a killed run. CPU heavy: one
+module at a time. Prints the score, what was skipped and why, and each surviving mutant's
+diff. What is scoped and skipped, and why: docs/design/work-queue.md ("Mutation
+testing").
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import os
 import shutil
 import subprocess
@@ -299,6 +303,32 @@ def _summary(db: WorkDB) -> Counter[str]:
     return counts
 
 
+def _fingerprint(source: str, args: argparse.Namespace) -> str:
+    """What a session's mutants were drawn from: the module's text and the scope asked."""
+    digest = hashlib.sha256(source.encode()).hexdigest()
+    return f"{args.module} {args.functions or ''} {args.lines or ''} {digest}\n"
+
+
+def _scope(session: Path) -> Path:
+    return session.with_name(session.name + ".scope")
+
+
+def _resumable(session: Path, source: str, args: argparse.Namespace) -> bool:
+    """Whether ``session`` holds a run of this very scope to go on with; a session of
+    another scope, or of a module edited since (its mutants' positions would be wrong),
+    is refused rather than overwritten."""
+    if not session.exists():
+        return False
+    scope = _scope(session)
+    if not scope.exists() or scope.read_text() != _fingerprint(source, args):
+        raise SystemExit(
+            f"{session} holds a run of another scope or of {args.module} as it was before an "
+            "edit: delete it (and its .scope file) to start over"
+        )
+    print(f"going on with {session}")
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("module", choices=sorted(MODULES))
@@ -311,7 +341,11 @@ def main() -> int:
         "--lines",
         help="comma-separated line ranges (10-20,31-40): mutate only these, inside the functions",
     )
-    parser.add_argument("--session", type=Path, help="keep the session file here")
+    parser.add_argument(
+        "--session",
+        type=Path,
+        help="keep the session file here; if it exists, go on with its pending mutants",
+    )
     args = parser.parse_args()
     target = MODULES[args.module]
     if args.functions:
@@ -323,7 +357,7 @@ def main() -> int:
         copy = _scratch(Path(tmp))
         config = Path(tmp) / "cosmic-ray.toml"
         session = args.session.resolve() if args.session else Path(tmp) / "session.sqlite"
-        session.unlink(missing_ok=True)
+        resumed = _resumable(session, source, args)
         pytest = f"{bin_dir / 'pytest'} -x -q -p no:cacheprovider {' '.join(target.tests)}"
         lines = ""
         if target.functions or args.lines:
@@ -360,13 +394,15 @@ def main() -> int:
         def tool(*command: str) -> None:
             subprocess.run([bin_dir / command[0], *command[1:]], cwd=copy, env=env, check=True)  # noqa: S603 (our own venv's tools)
 
-        tool("cosmic-ray", "init", str(config), str(session))
-        with use_db(str(session)) as db:
-            _skip_non_operators(db, source)
-        if lines:
-            tool("cr-filter-lines", str(session), "--config", str(config))
-        tool("cr-filter-operators", str(session), str(config))
-        tool("cr-filter-pragma", str(session))
+        if not resumed:
+            tool("cosmic-ray", "init", str(config), str(session))
+            with use_db(str(session)) as db:
+                _skip_non_operators(db, source)
+            if lines:
+                tool("cr-filter-lines", str(session), "--config", str(config))
+            tool("cr-filter-operators", str(session), str(config))
+            tool("cr-filter-pragma", str(session))
+            _scope(session).write_text(_fingerprint(source, args))
         if not args.dry_run:
             tool("cosmic-ray", "exec", str(config), str(session))
             tool("cr-report", "--surviving-only", "--show-diff", str(session))
