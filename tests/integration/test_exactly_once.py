@@ -607,6 +607,42 @@ def test_with_no_policy_cache_each_look_judges_by_the_policy_of_its_time(
     assert ses_writes() == 1
 
 
+def test_a_look_late_in_a_batch_judges_by_a_policy_no_older_than_the_cache_allows(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a deployment that keeps the policy a second (PolicyCacheSeconds=1)
+    monkeypatch.setenv("POLICY_CACHE_SECONDS", "1")
+    get_settings.cache_clear()
+    forget_runtime()
+    seed.create_set("mkt-daily", pool="transactional")
+
+    # And a new policy published (marketing sets go on transactional now) right after the
+    # first set of a batch is read, and that set's look lasting past the cache's second
+    # (a batch lasts as long as its slots: a pool change's fan-out, most of an invocation)
+    def publish_then_wait() -> None:
+        seed.put_policy(MARKETING_POLICY.replace("pool: marketing", "pool: transactional"))
+        time.sleep(1.2)
+
+    faults.after("sesv2", "GetConfigurationSet", publish_then_wait, times=1)
+
+    # When one batch brings events about two sets
+    app.handler(
+        sqs_event(
+            [
+                sample_event("tag_resource.json", configuration_set=name, fresh_id=True)
+                for name in ("mkt-weekly", "mkt-daily")
+            ]
+        ),
+        LambdaContext(),
+    )
+
+    # Then the second set is judged by a policy at most a second old, the new one (not by
+    # the one the batch began with): it stays where the new policy wants it
+    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
+    assert seed.delivery_options("mkt-daily")["SendingPoolName"] == "transactional"
+    assert ses_writes() == 1
+
+
 @pytest.mark.parametrize("message", ["event", "reconcile request"])
 def test_a_message_delivered_again_is_looked_at_whatever_claim_came_after_it(
     account: LocalStack, message: str

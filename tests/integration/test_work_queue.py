@@ -48,6 +48,7 @@ from ses_pool_enforcer.reconciler import (
     Busy,
     Coalesced,
     Done,
+    Reconciler,
 )
 from ses_pool_enforcer.runtime import Runtime, forget_runtime, get_runtime
 from ses_pool_enforcer.work import Work
@@ -991,6 +992,54 @@ def test_the_deadline_is_the_invocations_remaining_time_less_the_safety_margin(
     assert (*looks, pool) == ((1, 1, "marketing") if looked else (0, 0, "transactional"))
     assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-weekly"])
     assert clock.slept == ([0.5] if looked else [])
+
+
+# Without a Lambda context (a batch handled locally), the batch has Lambda's longest
+# timeout, 900 s, less SAFETY_SECONDS: a set whose turn comes a second before that
+# deadline is looked at (its write's slot, 0.5 s after its read's, still fits), one whose
+# turn comes at the deadline itself is put back. Exact on a frozen clock.
+@pytest.mark.parametrize(("first_look_took", "looked"), [(889.0, True), (890.0, False)])
+def test_a_batch_without_a_lambda_context_has_lambdas_longest_timeout_less_the_margin(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, first_look_took: float, looked: bool
+) -> None:
+    # Given a clock that stands still, 2 SES calls a second, a worker that knows the
+    # pools (for longer than the batch lasts), events about two sets on the wrong pool,
+    # and a first look that takes ``first_look_took`` seconds
+    assert 900 - SAFETY_SECONDS == 890.0
+    runtime, clock = frozen_runtime(monkeypatch, 2)
+    runtime.pools = PoolDirectory(
+        runtime.ses, {"marketing", "transactional"}, ttl=3600, clock=clock
+    )
+    for name in ("mkt-a", "mkt-b"):
+        seed.create_set(name, pool="transactional")
+    events = [
+        sample_event("create_configuration_set_v2.json", configuration_set=n, fresh_id=True)
+        for n in ("mkt-a", "mkt-b")
+    ]
+    real = Reconciler.reconcile
+    started = clock.at
+
+    def slow(self: Reconciler, work: Work, **kwargs: Any) -> Any:
+        try:
+            return real(self, work, **kwargs)
+        finally:
+            if work.name == "mkt-a":
+                clock.at = started + first_look_took
+
+    monkeypatch.setattr(Reconciler, "reconcile", slow)
+
+    # When the batch is handled with no Lambda context
+    failed = handle_batch(sqs_event(events)["Records"], runtime)
+
+    # Then the first set is moved; the second is moved only if its turn came before the
+    # deadline, and otherwise goes back on the queue, unread and unheld
+    assert failed == []
+    looks = (reads(), ses_writes())
+    pools = [seed.delivery_options(n)["SendingPoolName"] for n in ("mkt-a", "mkt-b")]
+    assert (*looks, *pools) == (
+        (2, 2, "marketing", "marketing") if looked else (1, 1, "marketing", "transactional")
+    )
+    assert [m["configuration_set"] for m in queued(account)] == ([] if looked else ["mkt-b"])
 
 
 # The read, a call of the judging (the target pool's existence) and the write: each is

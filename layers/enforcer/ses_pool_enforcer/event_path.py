@@ -37,7 +37,7 @@ from ses_pool_enforcer.model import Kind, Outcome
 from ses_pool_enforcer.notices import Trigger
 from ses_pool_enforcer.observability import logger, metrics
 from ses_pool_enforcer.policy import PolicyError
-from ses_pool_enforcer.reconciler import Busy, Coalesced, Reconciler
+from ses_pool_enforcer.reconciler import Busy, Coalesced
 from ses_pool_enforcer.runtime import ForeignLane, Runtime
 from ses_pool_enforcer.work import RECONCILE_KIND, BadRequest, LaneKey, Work
 
@@ -95,7 +95,6 @@ def handle_batch(
             failed.append(message_id)
     logger.set_correlation_id(None)
 
-    reconcilers: dict[tuple[LaneKey | None, Kind], Reconciler] = {}
     unreachable: set[LaneKey | None] = set()
     for (lane, kind, name), held in sets.items():
         logger.append_keys(**{kind.value.replace("-", "_"): name}, **_lane_keys(lane))
@@ -111,16 +110,13 @@ def handle_batch(
                     runtime.lanes[lane][0].pools.forget(pool)
             if lane in unreachable:
                 continue
-            reconciler = reconcilers.get((lane, kind))
-            if reconciler is None:
-                in_lane = _lane_runtime(runtime, lane)
-                if in_lane is None:  # its member role cannot be assumed: alerted
-                    unreachable.add(lane)
-                    continue
-                reconciler = in_lane.reconciler(kind=kind)
-                # PolicyCacheSeconds=0 ("always re-read"): a policy read per look.
-                if runtime.settings.policy_cache_seconds > 0:
-                    reconcilers[lane, kind] = reconciler
+            in_lane = _lane_runtime(runtime, lane)
+            if in_lane is None:  # its member role cannot be assumed: alerted
+                unreachable.add(lane)
+                continue
+            # A reconciler per look, its policy through the cache: at most
+            # PolicyCacheSeconds old when the set is judged, however long the batch.
+            reconciler = in_lane.reconciler(kind=kind)
             # A set is started only if its read's slot comes soon; once read, its write
             # may wait until the deadline.
             result = reconciler.reconcile(
@@ -138,8 +134,6 @@ def handle_batch(
             # account, no write); its messages are not retried, the sweep looks again.
             runtime.forget_lane(lane)
             unreachable.add(lane)
-            for held_kind in Kind:
-                reconcilers.pop((lane, held_kind), None)
             from ses_pool_enforcer import lanes  # (organization mode only, as below)
 
             lanes.unreachable(runtime, lane, str(exc), trigger="event")
