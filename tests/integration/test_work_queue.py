@@ -391,8 +391,19 @@ def test_an_invocation_too_close_to_its_timeout_puts_its_sets_back_unread(
     delays = [e["DelaySeconds"] for body in sent.bodies for e in body["Entries"]]
     assert delays == [1, 1]
     logged = [r.__dict__ for r in caplog.records if r.getMessage() == "put back for later"]
-    assert [(e["why"], e["delay"]) for e in logged] == [("out of time", 0.617)] * 2
+    assert [(e["why"], e["delay"], e["deferrals"]) for e in logged] == [
+        ("out of time", 0.617, 1)
+    ] * 2
     assert metrics_emitted(capsys.readouterr().out)["WorkDeferred"] == [1.0, 1.0]
+
+    # And put back again by another invocation as short of time, each says it is the
+    # second time (what a query over the logs finds a starved set by)
+    caplog.clear()
+    again = queued(account)
+    app.handler(sqs_event(again), LambdaContext(remaining_ms=left))
+    logged = [r.__dict__ for r in caplog.records if r.getMessage() == "put back for later"]
+    assert [e["deferrals"] for e in logged] == [2, 2]
+    assert sorted(m.get("deferrals") for m in queued(account)) == [1, 1, 2, 2]
 
 
 def test_a_write_ses_throttles_is_retried_on_a_budget_slot_of_its_own(

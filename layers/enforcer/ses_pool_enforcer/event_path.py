@@ -253,8 +253,13 @@ def _put_back(runtime: Runtime, work: Work, at: float, why: str) -> None:
     if runtime.queue is None:
         raise RuntimeError(f"{work.name} must wait ({why}) and no work queue is configured")
     delay = max(0.0, at - runtime.clock.time()) + random.uniform(0, DEFER_JITTER_SECONDS)  # noqa: S311
-    runtime.queue.send([replace(work, deferrals=work.deferrals + 1)], delay)
-    logger.info("put back for later", extra={"why": why, "delay": round(delay, 3)})
+    again = replace(work, deferrals=work.deferrals + 1)
+    runtime.queue.send([again], delay)
+    # (how often this work was put back: a set that keeps going back is starved)
+    logger.info(
+        "put back for later",
+        extra={"why": why, "delay": round(delay, 3), "deferrals": again.deferrals},
+    )
     metrics.add_metric(name="WorkDeferred", unit=MetricUnit.Count, value=1)
 
 
