@@ -125,8 +125,7 @@ MODULES = {
                     "test_a_message_delivered_again_is_looked_at_whatever_claim_came_after_it",
                     "test_a_look_whose_read_failed_covers_no_event",
                     "test_a_worker_that_lost_its_set_puts_its_work_back_instead_of_failing_it",
-                    "test_with_no_policy_cache_each_look_judges_by_the_policy_of_its_time",
-                    "test_a_look_late_in_a_batch_judges_by_a_policy_no_older_than_the_cache_allows",
+                    "test_each_look_judges_by_a_policy_no_older_than_the_cache_allows",
                     "test_a_persons_option_lost_under_a_write_is_put_back_though_another_look_covered_it",
                 )
             ),

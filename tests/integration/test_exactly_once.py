@@ -573,55 +573,24 @@ def test_the_write_window_is_recorded_before_the_write(
     }
 
 
-def test_with_no_policy_cache_each_look_judges_by_the_policy_of_its_time(
-    account: LocalStack, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("cache_seconds", "look_lasts"), [(0, 0.0), (1, 1.2)], ids=["no cache", "a second's cache"]
+)
+def test_each_look_judges_by_a_policy_no_older_than_the_cache_allows(
+    account: LocalStack, monkeypatch: pytest.MonkeyPatch, cache_seconds: int, look_lasts: float
 ) -> None:
-    # Given a deployment that asks for the policy to be read every time
-    monkeypatch.setenv("POLICY_CACHE_SECONDS", "0")
-    get_settings.cache_clear()
-    forget_runtime()
-    seed.create_set("mkt-daily", pool="transactional")
-    # And a new policy published (marketing sets go on transactional now) right after
-    # the first set of a batch is read
-    faults.after(
-        "sesv2",
-        "GetConfigurationSet",
-        lambda: seed.put_policy(MARKETING_POLICY.replace("pool: marketing", "pool: transactional")),
-    )
-
-    # When one batch brings events about two sets
-    app.handler(
-        sqs_event(
-            [
-                sample_event("tag_resource.json", configuration_set=name, fresh_id=True)
-                for name in ("mkt-weekly", "mkt-daily")
-            ]
-        ),
-        LambdaContext(),
-    )
-
-    # Then the first set was judged by the policy it was read under, the second by the
-    # new one: it stays where the new policy wants it
-    assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
-    assert seed.delivery_options("mkt-daily")["SendingPoolName"] == "transactional"
-    assert ses_writes() == 1
-
-
-def test_a_look_late_in_a_batch_judges_by_a_policy_no_older_than_the_cache_allows(
-    account: LocalStack, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a deployment that keeps the policy a second (PolicyCacheSeconds=1)
-    monkeypatch.setenv("POLICY_CACHE_SECONDS", "1")
+    # Given a deployment that keeps the policy for PolicyCacheSeconds (0: read it every time)
+    monkeypatch.setenv("POLICY_CACHE_SECONDS", str(cache_seconds))
     get_settings.cache_clear()
     forget_runtime()
     seed.create_set("mkt-daily", pool="transactional")
 
     # And a new policy published (marketing sets go on transactional now) right after the
-    # first set of a batch is read, and that set's look lasting past the cache's second
-    # (a batch lasts as long as its slots: a pool change's fan-out, most of an invocation)
+    # first set of a batch is read, that set's look lasting past the cache's time (a batch
+    # lasts as long as its slots: a pool change's fan-out, most of an invocation)
     def publish_then_wait() -> None:
         seed.put_policy(MARKETING_POLICY.replace("pool: marketing", "pool: transactional"))
-        time.sleep(1.2)
+        time.sleep(look_lasts)
 
     faults.after("sesv2", "GetConfigurationSet", publish_then_wait, times=1)
 
@@ -636,8 +605,8 @@ def test_a_look_late_in_a_batch_judges_by_a_policy_no_older_than_the_cache_allow
         LambdaContext(),
     )
 
-    # Then the second set is judged by a policy at most a second old, the new one (not by
-    # the one the batch began with): it stays where the new policy wants it
+    # Then the first set was judged by the policy it was read under, the second by the
+    # new one (not by the one the batch began with): it stays where the new policy wants it
     assert seed.delivery_options("mkt-weekly")["SendingPoolName"] == "marketing"
     assert seed.delivery_options("mkt-daily")["SendingPoolName"] == "transactional"
     assert ses_writes() == 1
