@@ -182,6 +182,9 @@ MODULES = {
         ),
         # Claims and covering, the read's slot, settlement, moves, outcomes and alerts.
         ("reconcile", "_claim", "_read_slot", "_judge", "_conclude", "_move", "_settle"),
+        # (a survivor runs every test above: 95 to 115 s on a core of its own, more on
+        # a shared one; 120 s timed survivors out, and a time-out counts as a kill)
+        timeout=300.0,
     ),
 }
 
